@@ -1,0 +1,1 @@
+//! `gateway`: Python's `wsgiref` in Rust.

@@ -1,0 +1,1 @@
+//! `http_server`: Python's `http.server` in Rust.

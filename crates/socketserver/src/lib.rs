@@ -1,0 +1,75 @@
+//! `socketserver`: Python's `socketserver` module in Rust.
+//!
+//! A server is a [`Transport`] (the listening socket: TCP, UDP, Unix) plus [`ServerHooks`]
+//! (the overridable methods of Python's `BaseServer`: `verify_request`, `process_request`,
+//! `finish_request`, `shutdown_request`, `handle_error`, ...) and makes a fresh
+//! [`RequestHandler`] per request. [`BaseServer::handle_request`] and
+//! [`BaseServer::serve_forever`] wait on a mio selector, as CPython's do on `selectors`.
+//!
+//! # Porting from Python
+//!
+//! This crate ports `socketserver` of CPython 3.11. Class attributes became config structs
+//! ([`TcpConfig`], [`StreamConfig`], [`ServerConfig`]), overridable methods became
+//! defaulted trait methods (with their default bodies in [`default`] for `super()` calls),
+//! mix-ins became adapters (`Threading`, `Forking`). Every public item names its Python
+//! original and carries its dotted name as a rustdoc alias: search the docs for
+//! `socketserver.BaseServer.handle_request`. The full table is `docs/porting-map.md`.
+//!
+//! # Example
+//!
+//! The echo server of Python's documentation:
+//!
+//! ```
+//! use socketserver::{RequestHandlerClass, StreamHandler, StreamRequestHandler, HandlerCx,
+//!                    RwStream, TcpConfig, TcpServer, TcpTransport, Result};
+//! use std::io::{Read, Write};
+//!
+//! struct Echo;
+//! impl StreamHandler for Echo {
+//!     fn handle(&mut self, stream: &mut dyn RwStream, _cx: &HandlerCx<'_>) -> Result<()> {
+//!         let line = stream.readline(65536)?;        // self.rfile.readline()
+//!         stream.write_all(&line.to_ascii_uppercase())?; // self.wfile.write(...)
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let transport = TcpTransport::bind("127.0.0.1:0".parse().unwrap(), TcpConfig::default())?;
+//! let mut server = TcpServer::new(transport, RequestHandlerClass(|| StreamRequestHandler::new(Echo)))?;
+//! let addr = server.server_address().inet().unwrap();
+//! let client = std::thread::spawn(move || {
+//!     let mut c = std::net::TcpStream::connect(addr).unwrap();
+//!     c.write_all(b"hello\n").unwrap();
+//!     let mut reply = String::new();
+//!     c.read_to_string(&mut reply).unwrap();
+//!     reply
+//! });
+//! server.handle_request()?;
+//! assert_eq!(client.join().unwrap(), "HELLO\n");
+//! # Ok::<(), socketserver::Error>(())
+//! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![doc(test(attr(deny(warnings))))]
+
+pub use crate::address::{Address, getfqdn, inet_address};
+pub use crate::error::{Error, Result};
+pub use crate::handler::{
+    BufStream, HandlerCx, RequestHandler, RwStream, StreamConfig, StreamHandler,
+    StreamRequestHandler,
+};
+pub use crate::server::{
+    BaseServer, Failed, RequestHandlerClass, ServerConfig, ServerHooks, ServerInfo,
+    ShutdownHandle, default,
+};
+pub use crate::transport::{Connection, TcpConfig, TcpTransport, Transport};
+
+mod address;
+mod error;
+mod handler;
+mod server;
+mod transport;
+
+/// A TCP server.
+///
+/// Python: `socketserver.TCPServer`.
+#[doc(alias = "socketserver.TCPServer")]
+pub type TcpServer<H> = BaseServer<TcpTransport, H>;
