@@ -5,7 +5,10 @@
 //! - `bench`: end-to-end benchmarks against anchor servers (see `bench.rs`).
 //! - `fuzz`: runs each cargo-fuzz target for a while.
 
-#![allow(clippy::print_stderr, reason = "xtask is a command-line tool: it reports on stderr")]
+#![allow(
+    clippy::print_stderr,
+    reason = "xtask is a command-line tool: it reports on stderr"
+)]
 #![allow(clippy::print_stdout, reason = "xtask prints its tables on stdout")]
 
 use std::env;
@@ -106,7 +109,10 @@ fn fuzz(args: &[String]) -> Result<(), String> {
         .map(|o| o.status.success())
         .unwrap_or(false);
     if !have {
-        run_step("install cargo-fuzz", cargo().args(["install", "cargo-fuzz"]))?;
+        run_step(
+            "install cargo-fuzz",
+            cargo().args(["install", "cargo-fuzz"]),
+        )?;
     }
     let list = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
         .current_dir(&fuzz_dir)
@@ -121,7 +127,13 @@ fn fuzz(args: &[String]) -> Result<(), String> {
             Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
                 .current_dir(&fuzz_dir)
                 .env("RUSTC_BOOTSTRAP", "1")
-                .args(["fuzz", "run", target, "--", &format!("-max_total_time={seconds}")]),
+                .args([
+                    "fuzz",
+                    "run",
+                    target,
+                    "--",
+                    &format!("-max_total_time={seconds}"),
+                ]),
         )?;
     }
     Ok(())

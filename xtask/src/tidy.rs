@@ -14,7 +14,11 @@ pub(crate) fn run(root: &Path) -> Result<(), Vec<String>> {
     let mut problems = Vec::new();
     for file in rust_files(root) {
         let text = fs::read_to_string(&file).unwrap_or_default();
-        let rel = file.strip_prefix(root).unwrap_or(&file).display().to_string();
+        let rel = file
+            .strip_prefix(root)
+            .unwrap_or(&file)
+            .display()
+            .to_string();
         if !text.trim_start().starts_with("//!") {
             problems.push(format!("{rel}: does not open with a `//!` comment"));
         }
@@ -232,9 +236,15 @@ mod tests {
 
     #[test]
     fn line_defs_finds_items_fields_and_variants() {
-        assert_eq!(super::line_defs("    pub fn handle_request(&mut self)"), ["handle_request"]);
+        assert_eq!(
+            super::line_defs("    pub fn handle_request(&mut self)"),
+            ["handle_request"]
+        );
         assert_eq!(super::line_defs("pub struct TcpConfig {"), ["TcpConfig"]);
-        assert_eq!(super::line_defs("    pub request_queue_size: i32,"), ["request_queue_size"]);
+        assert_eq!(
+            super::line_defs("    pub request_queue_size: i32,"),
+            ["request_queue_size"]
+        );
         assert_eq!(super::line_defs("    Inet(SocketAddr),"), ["Inet"]);
         assert!(super::line_defs("// fn nothing").is_empty());
         assert!(super::line_defs("let x = y;").is_empty());
