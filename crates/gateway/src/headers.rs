@@ -1,0 +1,271 @@
+//! Response headers.
+//!
+//! Python: `wsgiref.headers`.
+
+use std::fmt;
+
+use crate::error::{Error, Result};
+
+/// True for RFC 9110 `tchar`s.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// Checks a header name: a non-empty RFC 9110 token.
+pub(crate) fn check_name(name: &str) -> Result<()> {
+    let reason = if name.is_empty() {
+        "a header name must not be empty"
+    } else if !name.bytes().all(is_tchar) {
+        "a header name must be a token (letters, digits and !#$%&'*+-.^_`|~)"
+    } else {
+        return Ok(());
+    };
+    Err(Error::InvalidHeaderName {
+        name: name.to_owned(),
+        reason,
+    })
+}
+
+/// Checks a header value: no CR, LF or NUL, and only Latin-1 chars.
+pub(crate) fn check_value(name: &str, value: &str) -> Result<()> {
+    let reason = if value.contains(['\r', '\n']) {
+        "a header value must not contain CR or LF"
+    } else if value.contains('\0') {
+        "a header value must not contain NUL"
+    } else if !crate::util::is_latin1(value) {
+        "a header value must be Latin-1 (chars up to U+00FF)"
+    } else {
+        return Ok(());
+    };
+    Err(Error::InvalidHeaderValue {
+        name: name.to_owned(),
+        value: value.to_owned(),
+        reason,
+    })
+}
+
+/// Python's `_formatparam`: `key="value"` (always quoted, as `add_header` calls it).
+fn formatparam(param: &str, value: Option<&str>) -> String {
+    match value {
+        Some(v) if !v.is_empty() => {
+            let v = v.replace('\\', "\\\\").replace('"', "\\\"");
+            format!("{param}=\"{v}\"")
+        }
+        _ => param.to_owned(),
+    }
+}
+
+/// An ordered list of response header `(name, value)` pairs with case-insensitive lookup.
+/// Names must be tokens and values must hold no CR, LF or NUL (so a header can never split
+/// the response).
+///
+/// Python: `wsgiref.headers.Headers`.
+///
+/// ```
+/// use gateway::headers::Headers;
+/// let mut h = Headers::new();
+/// h.set("Content-Type", "text/plain").unwrap();
+/// h.add_header("Content-Disposition", Some("attachment"), &[("filename", Some("bud.gif"))]).unwrap();
+/// assert_eq!(h.get("content-type"), Some("text/plain"));
+/// assert_eq!(
+///     h.to_string(),
+///     "Content-Type: text/plain\r\nContent-Disposition: attachment; filename=\"bud.gif\"\r\n\r\n"
+/// );
+/// assert!(h.set("X-Bad", "a\r\nInjected: yes").is_err());
+/// ```
+#[doc(alias = "wsgiref.headers.Headers")]
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Headers {
+    headers: Vec<(String, String)>,
+}
+
+impl Headers {
+    /// An empty list. Python: `Headers()`.
+    #[doc(alias = "wsgiref.headers.Headers.__init__")]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A list of pairs, each checked. Python: `Headers(headers)`.
+    pub fn from_pairs<N: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (N, V)>,
+    ) -> Result<Self> {
+        let mut h = Headers::new();
+        for (n, v) in pairs {
+            h.append(n, v)?;
+        }
+        Ok(h)
+    }
+
+    /// Appends one pair, keeping any existing header of that name.
+    pub fn append(&mut self, name: impl Into<String>, value: impl Into<String>) -> Result<()> {
+        let (name, value) = (name.into(), value.into());
+        check_name(&name)?;
+        check_value(&name, &value)?;
+        self.headers.push((name, value));
+        Ok(())
+    }
+
+    /// The number of headers, duplicates included. Python: `len(headers)`.
+    #[doc(alias = "wsgiref.headers.Headers.__len__")]
+    pub fn len(&self) -> usize {
+        self.headers.len()
+    }
+
+    /// True when there is no header.
+    pub fn is_empty(&self) -> bool {
+        self.headers.is_empty()
+    }
+
+    /// Replaces every header named `name` by one `name: value` at the end.
+    /// Python: `headers[name] = value`.
+    #[doc(alias = "wsgiref.headers.Headers.__setitem__")]
+    pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) -> Result<()> {
+        let (name, value) = (name.into(), value.into());
+        check_name(&name)?;
+        check_value(&name, &value)?;
+        self.delete(&name);
+        self.headers.push((name, value));
+        Ok(())
+    }
+
+    /// Deletes every header named `name` (no error when missing). Python: `del headers[name]`.
+    #[doc(alias = "wsgiref.headers.Headers.__delitem__")]
+    pub fn delete(&mut self, name: &str) {
+        self.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+    }
+
+    /// The first value of `name`, case-insensitively. Python: `headers.get(name)` and
+    /// `headers[name]` (both return `None` when missing).
+    #[doc(alias = "wsgiref.headers.Headers.get")]
+    #[doc(alias = "wsgiref.headers.Headers.__getitem__")]
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// True when a header named `name` exists. Python: `name in headers`.
+    #[doc(alias = "wsgiref.headers.Headers.__contains__")]
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// Every value of `name`, in order. Python: `headers.get_all(name)`.
+    #[doc(alias = "wsgiref.headers.Headers.get_all")]
+    pub fn get_all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// The names, in order, duplicates included. Python: `headers.keys()`.
+    #[doc(alias = "wsgiref.headers.Headers.keys")]
+    pub fn keys(&self) -> Vec<&str> {
+        self.headers.iter().map(|(k, _)| k.as_str()).collect()
+    }
+
+    /// The values, in order. Python: `headers.values()`.
+    #[doc(alias = "wsgiref.headers.Headers.values")]
+    pub fn values(&self) -> Vec<&str> {
+        self.headers.iter().map(|(_, v)| v.as_str()).collect()
+    }
+
+    /// A copy of the pairs, in order. Python: `headers.items()`.
+    #[doc(alias = "wsgiref.headers.Headers.items")]
+    pub fn items(&self) -> Vec<(String, String)> {
+        self.headers.clone()
+    }
+
+    /// Iterates over the pairs without copying.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// The first value of `name`, or adds `name: value` and returns `value`.
+    /// Python: `headers.setdefault(name, value)`.
+    #[doc(alias = "wsgiref.headers.Headers.setdefault")]
+    pub fn setdefault(&mut self, name: &str, value: &str) -> Result<String> {
+        if let Some(v) = self.get(name) {
+            return Ok(v.to_owned());
+        }
+        self.append(name, value)?;
+        Ok(value.to_owned())
+    }
+
+    /// Appends `name: value; key="param"; flag`: each parameter's underscores become dashes,
+    /// a `None` parameter value writes the bare key, other values are always quoted.
+    ///
+    /// Python: `headers.add_header(_name, _value, **_params)`.
+    #[doc(alias = "wsgiref.headers.Headers.add_header")]
+    pub fn add_header(
+        &mut self,
+        name: &str,
+        value: Option<&str>,
+        params: &[(&str, Option<&str>)],
+    ) -> Result<()> {
+        let mut parts: Vec<String> = Vec::new();
+        if let Some(v) = value {
+            parts.push(v.to_owned());
+        }
+        for (k, v) in params {
+            parts.push(formatparam(&k.replace('_', "-"), *v));
+        }
+        self.append(name, parts.join("; "))
+    }
+
+    /// The headers as Latin-1 bytes, each line ending in CRLF, plus the closing blank line.
+    /// Python: `bytes(headers)`.
+    #[doc(alias = "wsgiref.headers.Headers.__bytes__")]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        // Values are checked to be Latin-1 and names ASCII, so this is lossless.
+        crate::util::latin1_encode(&self.to_string()).unwrap_or_default()
+    }
+}
+
+impl fmt::Display for Headers {
+    /// Python: `str(headers)`: `Name: value\r\n` lines and a closing `\r\n`.
+    #[doc(alias = "wsgiref.headers.Headers.__str__")]
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (k, v) in &self.headers {
+            write!(f, "{k}: {v}\r\n")?;
+        }
+        f.write_str("\r\n")
+    }
+}
+
+impl fmt::Debug for Headers {
+    /// Python: `repr(headers)`, `Headers([('name', 'value')])`.
+    #[doc(alias = "wsgiref.headers.Headers.__repr__")]
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let items: Vec<String> = self
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "({}, {})",
+                    crate::util::py_repr(k),
+                    crate::util::py_repr(v)
+                )
+            })
+            .collect();
+        write!(f, "Headers([{}])", items.join(", "))
+    }
+}
+
+impl<'a> IntoIterator for &'a Headers {
+    type Item = (&'a str, &'a str);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (String, String)>,
+        fn(&'a (String, String)) -> (&'a str, &'a str),
+    >;
+    fn into_iter(self) -> Self::IntoIter {
+        self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,868 @@
+//! The application interface of PEP 3333: the environ, `start_response`, the application
+//! callable and the body it returns.
+//!
+//! Python: `wsgiref.types` (`WSGIEnvironment`, `StartResponse`, `WSGIApplication`,
+//! `InputStream`, `ErrorStream`, `FileWrapper`).
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::error::{Error, Result};
+use crate::util::{self, FileWrapper};
+
+fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The request body stream, `wsgi.input`: a shared handle (cloning it yields the same stream).
+///
+/// Python: `wsgiref.types.InputStream` (`read`, `readline`, `readlines`, `__iter__`).
+///
+/// ```
+/// use std::io::Read;
+/// let input = gateway::InputStream::new(std::io::Cursor::new(b"a\nb".to_vec()));
+/// assert_eq!(input.readline().unwrap(), b"a\n");
+/// let mut rest = Vec::new();
+/// input.clone().read_to_end(&mut rest).unwrap();
+/// assert_eq!(rest, b"b");
+/// ```
+#[doc(alias = "wsgiref.types.InputStream")]
+#[derive(Clone)]
+pub struct InputStream {
+    inner: Arc<Mutex<Box<dyn BufRead + Send>>>,
+}
+
+impl fmt::Debug for InputStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<gateway::InputStream>")
+    }
+}
+
+impl InputStream {
+    /// Wraps any reader (buffered internally).
+    pub fn new(reader: impl Read + Send + 'static) -> Self {
+        Self::from_buf_read(BufReader::new(reader))
+    }
+
+    /// Wraps a reader that is already buffered.
+    pub fn from_buf_read(reader: impl BufRead + Send + 'static) -> Self {
+        InputStream {
+            inner: Arc::new(Mutex::new(Box::new(reader))),
+        }
+    }
+
+    /// An empty body (Python's `BytesIO()` in `setup_testing_defaults`).
+    pub fn empty() -> Self {
+        Self::from_buf_read(io::empty())
+    }
+
+    /// Reads one line, newline included; empty at the end of the stream.
+    ///
+    /// Python: `InputStream.readline()`.
+    #[doc(alias = "wsgiref.types.InputStream.readline")]
+    pub fn readline(&self) -> io::Result<Vec<u8>> {
+        let mut line = Vec::new();
+        lock(&self.inner).read_until(b'\n', &mut line)?;
+        Ok(line)
+    }
+
+    /// Reads all remaining lines. Python: `InputStream.readlines()`.
+    #[doc(alias = "wsgiref.types.InputStream.readlines")]
+    pub fn readlines(&self) -> io::Result<Vec<Vec<u8>>> {
+        let mut lines = Vec::new();
+        loop {
+            let line = self.readline()?;
+            if line.is_empty() {
+                return Ok(lines);
+            }
+            lines.push(line);
+        }
+    }
+
+    /// Reads at most `size` bytes (fewer only at the end of the stream).
+    ///
+    /// Python: `InputStream.read(size)`.
+    #[doc(alias = "wsgiref.types.InputStream.read")]
+    pub fn read_size(&self, size: usize) -> io::Result<Vec<u8>> {
+        let mut buf = Vec::new();
+        (&mut **lock(&self.inner))
+            .take(size as u64)
+            .read_to_end(&mut buf)?;
+        Ok(buf)
+    }
+}
+
+impl Read for InputStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        lock(&self.inner).read(buf)
+    }
+}
+
+impl Read for &InputStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        lock(&self.inner).read(buf)
+    }
+}
+
+/// The error stream, `wsgi.errors`: a shared handle (cloning it yields the same stream).
+///
+/// Python: `wsgiref.types.ErrorStream` (`write`, `writelines`, `flush`).
+///
+/// ```
+/// use std::io::Write;
+/// let (mut errors, captured) = gateway::ErrorStream::memory();
+/// writeln!(errors, "oops").unwrap();
+/// assert_eq!(captured.contents(), b"oops\n");
+/// ```
+#[doc(alias = "wsgiref.types.ErrorStream")]
+#[derive(Clone)]
+pub struct ErrorStream {
+    inner: Arc<Mutex<Box<dyn Write + Send>>>,
+    name: &'static str,
+}
+
+impl fmt::Debug for ErrorStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<gateway::ErrorStream name='{}'>", self.name)
+    }
+}
+
+impl ErrorStream {
+    /// Wraps any writer.
+    pub fn new(writer: impl Write + Send + 'static) -> Self {
+        ErrorStream {
+            inner: Arc::new(Mutex::new(Box::new(writer))),
+            name: "<stream>",
+        }
+    }
+
+    /// The process's standard error (Python: `sys.stderr`).
+    pub fn stderr() -> Self {
+        ErrorStream {
+            inner: Arc::new(Mutex::new(Box::new(io::stderr()))),
+            name: "<stderr>",
+        }
+    }
+
+    /// An in-memory stream and a handle to read what was written (Python: `StringIO()`).
+    pub fn memory() -> (Self, SharedBuffer) {
+        let buf = SharedBuffer::default();
+        let stream = ErrorStream {
+            inner: Arc::new(Mutex::new(Box::new(buf.clone()))),
+            name: "<memory>",
+        };
+        (stream, buf)
+    }
+
+    /// Writes a string. Python: `ErrorStream.write(s)`.
+    #[doc(alias = "wsgiref.types.ErrorStream.write")]
+    pub fn write_str(&self, s: &str) -> io::Result<()> {
+        lock(&self.inner).write_all(s.as_bytes())
+    }
+
+    /// Writes each string. Python: `ErrorStream.writelines(seq)`.
+    #[doc(alias = "wsgiref.types.ErrorStream.writelines")]
+    pub fn writelines<'a>(&self, lines: impl IntoIterator<Item = &'a str>) -> io::Result<()> {
+        let mut w = lock(&self.inner);
+        for line in lines {
+            w.write_all(line.as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+impl Write for ErrorStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        lock(&self.inner).write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        lock(&self.inner).flush()
+    }
+}
+
+/// A cloneable in-memory byte buffer: every clone writes to, and reads from, the same bytes.
+///
+/// Use it to capture a stream in a test (`wsgi.errors`, a handler's stdout).
+///
+/// ```
+/// use std::io::Write;
+/// let buf = gateway::SharedBuffer::default();
+/// buf.clone().write_all(b"hi").unwrap();
+/// assert_eq!(buf.contents(), b"hi");
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl SharedBuffer {
+    /// A copy of everything written so far.
+    pub fn contents(&self) -> Vec<u8> {
+        lock(&self.0).clone()
+    }
+
+    /// Everything written so far, decoded as UTF-8 (lossily).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&lock(&self.0)).into_owned()
+    }
+}
+
+impl Write for SharedBuffer {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        lock(&self.0).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A non-string environ value added by a middleware (Python: any object under a dotted key).
+#[derive(Clone)]
+struct Extension {
+    value: Arc<dyn Any + Send + Sync>,
+    repr: String,
+}
+
+/// One environ value as [`Environ::items`] yields it.
+///
+/// Python: the values of a `WSGIEnvironment` dict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EnvValue<'a> {
+    /// A native string (CGI and HTTP variables, `wsgi.url_scheme`).
+    Str(&'a str),
+    /// `wsgi.multithread`, `wsgi.multiprocess`, `wsgi.run_once`.
+    Bool(bool),
+    /// `wsgi.version`.
+    Version(u32, u32),
+    /// An object (`wsgi.input`, `wsgi.errors`, `wsgi.file_wrapper`, middleware objects),
+    /// given by its `<...>` description.
+    Object(&'a str),
+}
+
+impl EnvValue<'_> {
+    /// The value as Python's `repr()` prints it (`'text'`, `True`, `(1, 0)`, `<...>`).
+    ///
+    /// ```
+    /// use gateway::EnvValue;
+    /// assert_eq!(EnvValue::Version(1, 0).repr(), "(1, 0)");
+    /// assert_eq!(EnvValue::Bool(false).repr(), "False");
+    /// assert_eq!(EnvValue::Str("it's").repr(), "\"it's\"");
+    /// ```
+    pub fn repr(&self) -> String {
+        match self {
+            EnvValue::Str(s) => util::py_repr(s),
+            EnvValue::Bool(true) => "True".to_owned(),
+            EnvValue::Bool(false) => "False".to_owned(),
+            EnvValue::Version(a, b) => format!("({a}, {b})"),
+            EnvValue::Object(d) => (*d).to_owned(),
+        }
+    }
+}
+
+/// The WSGI environ: CGI/HTTP variables as Latin-1 native strings, the typed `wsgi.*`
+/// entries, and room for middleware keys. Iteration ([`Environ::items`]) is sorted by key.
+///
+/// Python: `wsgiref.types.WSGIEnvironment` (a `dict[str, Any]`).
+///
+/// Every string value should hold only chars up to U+00FF ("native strings", PEP 3333):
+/// use [`Environ::set_bytes`] / [`Environ::get_bytes`] to convert from and to the wire
+/// bytes. [`crate::validate::Validator`] checks the rule.
+///
+/// ```
+/// let mut env = gateway::Environ::new();
+/// env.set_bytes("PATH_INFO", b"/caf\xc3\xa9");
+/// assert_eq!(env.get("PATH_INFO"), Some("/caf\u{c3}\u{a9}"));
+/// assert_eq!(env.get_bytes("PATH_INFO").unwrap(), b"/caf\xc3\xa9");
+/// let keys: Vec<String> = env.items().into_iter().map(|(k, _)| k).collect();
+/// assert!(keys.windows(2).all(|w| w[0] <= w[1]));
+/// ```
+#[doc(alias = "wsgiref.types.WSGIEnvironment")]
+#[derive(Clone)]
+pub struct Environ {
+    vars: BTreeMap<String, String>,
+    version: (u32, u32),
+    url_scheme: Option<String>,
+    input: Option<InputStream>,
+    errors: Option<ErrorStream>,
+    multithread: bool,
+    multiprocess: bool,
+    run_once: bool,
+    file_wrapper: bool,
+    extensions: BTreeMap<String, Extension>,
+}
+
+impl Default for Environ {
+    fn default() -> Self {
+        Environ {
+            vars: BTreeMap::new(),
+            version: (1, 0),
+            url_scheme: None,
+            input: None,
+            errors: None,
+            multithread: false,
+            multiprocess: false,
+            run_once: false,
+            file_wrapper: false,
+            extensions: BTreeMap::new(),
+        }
+    }
+}
+
+impl fmt::Debug for Environ {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut m = f.debug_map();
+        for (k, v) in self.items() {
+            m.entry(&k, &v.repr());
+        }
+        m.finish()
+    }
+}
+
+/// The `<...>` description `wsgi.input` prints as.
+pub(crate) const INPUT_REPR: &str = "<gateway::InputStream>";
+/// The `<...>` description `wsgi.file_wrapper` prints as.
+pub(crate) const FILE_WRAPPER_REPR: &str = "<class 'gateway::util::FileWrapper'>";
+
+impl Environ {
+    /// An empty environ: no variables, `wsgi.version` `(1, 0)`, the flags `False`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An environ holding these string variables.
+    pub fn from_vars<K: Into<String>, V: Into<String>>(
+        vars: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        let mut env = Self::new();
+        for (k, v) in vars {
+            env.set(k, v);
+        }
+        env
+    }
+
+    /// A string variable (`wsgi.url_scheme` included). Python: `environ.get(key)`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        if key == "wsgi.url_scheme" {
+            return self.url_scheme.as_deref();
+        }
+        self.vars.get(key).map(String::as_str)
+    }
+
+    /// A string variable encoded back to its Latin-1 bytes; `None` when missing or when it
+    /// holds a char beyond U+00FF.
+    pub fn get_bytes(&self, key: &str) -> Option<Vec<u8>> {
+        self.get(key).and_then(util::latin1_encode)
+    }
+
+    /// Sets a string variable (`wsgi.url_scheme` included). Python: `environ[key] = value`.
+    pub fn set(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        let key = key.into();
+        if key == "wsgi.url_scheme" {
+            self.url_scheme = Some(value.into());
+        } else {
+            self.vars.insert(key, value.into());
+        }
+    }
+
+    /// Sets a string variable from wire bytes, decoded as Latin-1.
+    pub fn set_bytes(&mut self, key: impl Into<String>, value: &[u8]) {
+        self.set(key, util::latin1_decode(value));
+    }
+
+    /// Sets `key` unless it is present; returns the value now stored.
+    /// Python: `environ.setdefault(key, value)`.
+    pub fn setdefault(&mut self, key: &str, value: impl Into<String>) -> &str {
+        if !self.contains(key) {
+            self.set(key, value);
+        }
+        self.get(key).unwrap_or("")
+    }
+
+    /// Removes a string variable or a middleware extension. Python: `del environ[key]`.
+    pub fn remove(&mut self, key: &str) -> Option<String> {
+        if key == "wsgi.url_scheme" {
+            return self.url_scheme.take();
+        }
+        self.extensions.remove(key);
+        self.vars.remove(key)
+    }
+
+    /// True when `key` is present (string variables, the `wsgi.*` entries, extensions).
+    /// Python: `key in environ`.
+    pub fn contains(&self, key: &str) -> bool {
+        match key {
+            "wsgi.version" | "wsgi.multithread" | "wsgi.multiprocess" | "wsgi.run_once" => true,
+            "wsgi.url_scheme" => self.url_scheme.is_some(),
+            "wsgi.input" => self.input.is_some(),
+            "wsgi.errors" => self.errors.is_some(),
+            "wsgi.file_wrapper" => self.file_wrapper,
+            _ => self.vars.contains_key(key) || self.extensions.contains_key(key),
+        }
+    }
+
+    /// The string variables, sorted by key.
+    pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Every entry, sorted by key, as Python's `sorted(environ.items())`.
+    pub fn items(&self) -> Vec<(String, EnvValue<'_>)> {
+        let mut items: Vec<(String, EnvValue<'_>)> = self
+            .vars
+            .iter()
+            .map(|(k, v)| (k.clone(), EnvValue::Str(v)))
+            .collect();
+        fn push<'a>(items: &mut Vec<(String, EnvValue<'a>)>, k: &str, v: EnvValue<'a>) {
+            items.push((k.to_owned(), v));
+        }
+        push(&mut items, "wsgi.version", EnvValue::Version(self.version.0, self.version.1));
+        if let Some(s) = &self.url_scheme {
+            push(&mut items, "wsgi.url_scheme", EnvValue::Str(s));
+        }
+        if self.input.is_some() {
+            push(&mut items, "wsgi.input", EnvValue::Object(INPUT_REPR));
+        }
+        if let Some(e) = &self.errors {
+            let repr = match e.name {
+                "<stderr>" => "<gateway::ErrorStream name='<stderr>'>",
+                "<memory>" => "<gateway::ErrorStream name='<memory>'>",
+                _ => "<gateway::ErrorStream name='<stream>'>",
+            };
+            push(&mut items, "wsgi.errors", EnvValue::Object(repr));
+        }
+        push(&mut items, "wsgi.multithread", EnvValue::Bool(self.multithread));
+        push(&mut items, "wsgi.multiprocess", EnvValue::Bool(self.multiprocess));
+        push(&mut items, "wsgi.run_once", EnvValue::Bool(self.run_once));
+        if self.file_wrapper {
+            push(&mut items, "wsgi.file_wrapper", EnvValue::Object(FILE_WRAPPER_REPR));
+        }
+        for (k, ext) in &self.extensions {
+            items.push((k.clone(), EnvValue::Object(&ext.repr)));
+        }
+        items.sort_by(|a, b| a.0.cmp(&b.0));
+        items
+    }
+
+    /// The keys, sorted. Python: `sorted(environ)`.
+    pub fn keys(&self) -> Vec<String> {
+        self.items().into_iter().map(|(k, _)| k).collect()
+    }
+
+    /// `wsgi.version`, always `(1, 0)` unless changed.
+    pub fn version(&self) -> (u32, u32) {
+        self.version
+    }
+
+    /// Sets `wsgi.version`.
+    pub fn set_version(&mut self, version: (u32, u32)) {
+        self.version = version;
+    }
+
+    /// `wsgi.url_scheme` (`http` when it was never set).
+    pub fn url_scheme(&self) -> &str {
+        self.url_scheme.as_deref().unwrap_or("http")
+    }
+
+    /// `wsgi.url_scheme`, `None` when it was never set.
+    pub fn url_scheme_opt(&self) -> Option<&str> {
+        self.url_scheme.as_deref()
+    }
+
+    /// Sets `wsgi.url_scheme`.
+    pub fn set_url_scheme(&mut self, scheme: impl Into<String>) {
+        self.url_scheme = Some(scheme.into());
+    }
+
+    /// `wsgi.input`, the request body (an empty stream when none was set).
+    pub fn input(&self) -> InputStream {
+        self.input.clone().unwrap_or_else(InputStream::empty)
+    }
+
+    /// True when `wsgi.input` was set.
+    pub fn has_input(&self) -> bool {
+        self.input.is_some()
+    }
+
+    /// Sets `wsgi.input`.
+    pub fn set_input(&mut self, input: InputStream) {
+        self.input = Some(input);
+    }
+
+    /// `wsgi.errors` (a stream that discards everything when none was set).
+    pub fn errors(&self) -> ErrorStream {
+        self.errors
+            .clone()
+            .unwrap_or_else(|| ErrorStream::new(io::sink()))
+    }
+
+    /// True when `wsgi.errors` was set.
+    pub fn has_errors(&self) -> bool {
+        self.errors.is_some()
+    }
+
+    /// Sets `wsgi.errors`.
+    pub fn set_errors(&mut self, errors: ErrorStream) {
+        self.errors = Some(errors);
+    }
+
+    /// `wsgi.multithread`.
+    pub fn multithread(&self) -> bool {
+        self.multithread
+    }
+
+    /// `wsgi.multiprocess`.
+    pub fn multiprocess(&self) -> bool {
+        self.multiprocess
+    }
+
+    /// `wsgi.run_once`.
+    pub fn run_once(&self) -> bool {
+        self.run_once
+    }
+
+    /// Sets `wsgi.multithread`, `wsgi.multiprocess` and `wsgi.run_once`.
+    pub fn set_flags(&mut self, multithread: bool, multiprocess: bool, run_once: bool) {
+        self.multithread = multithread;
+        self.multiprocess = multiprocess;
+        self.run_once = run_once;
+    }
+
+    /// True when the server offers `wsgi.file_wrapper` (build one with
+    /// [`FileWrapper::new`] and return it as [`Body::file`]).
+    pub fn file_wrapper(&self) -> bool {
+        self.file_wrapper
+    }
+
+    /// Offers (or withdraws) `wsgi.file_wrapper`.
+    pub fn set_file_wrapper(&mut self, offered: bool) {
+        self.file_wrapper = offered;
+    }
+
+    /// Stores a non-string value under a (dotted) middleware key, with the description
+    /// its `repr` prints.
+    ///
+    /// ```
+    /// let mut env = gateway::Environ::new();
+    /// env.insert_extension("myapp.user_id", 42u64, "42");
+    /// assert_eq!(env.extension::<u64>("myapp.user_id"), Some(&42));
+    /// ```
+    pub fn insert_extension<T: Any + Send + Sync>(
+        &mut self,
+        key: impl Into<String>,
+        value: T,
+        repr: impl Into<String>,
+    ) {
+        self.extensions.insert(
+            key.into(),
+            Extension {
+                value: Arc::new(value),
+                repr: repr.into(),
+            },
+        );
+    }
+
+    /// A middleware value of type `T`.
+    pub fn extension<T: Any + Send + Sync>(&self, key: &str) -> Option<&T> {
+        self.extensions.get(key)?.value.downcast_ref::<T>()
+    }
+}
+
+/// The `start_response` callable of PEP 3333, and the `write()` callable it returns.
+///
+/// Python: `wsgiref.types.StartResponse` (and the `write` it returns).
+/// Implemented by the handler ([`crate::handlers::Response`]), by middleware
+/// ([`crate::validate::Validator`]) and by test doubles.
+///
+/// ```
+/// use gateway::{Body, Environ, Result, StartResponse};
+/// fn app(_env: &Environ, sr: &mut dyn StartResponse) -> Result<Body> {
+///     sr.start_response("200 OK", &[("Content-Type", "text/plain")], None)?;
+///     sr.write(b"streamed ")?;
+///     Ok(Body::from("and returned"))
+/// }
+/// let resp = gateway::testing::Client::new(app).get("/");
+/// assert_eq!(resp.text(), "streamed and returned");
+/// ```
+#[doc(alias = "wsgiref.types.StartResponse")]
+#[doc(alias = "start_response")]
+pub trait StartResponse {
+    /// Sets the status (`"200 OK"`) and headers; with `exc_info` (the error being handled),
+    /// replaces them if nothing was sent yet, else returns that error back.
+    ///
+    /// Python: `start_response(status, headers, exc_info=None)`.
+    fn start_response(
+        &mut self,
+        status: &str,
+        headers: &[(&str, &str)],
+        exc_info: Option<Error>,
+    ) -> Result<()>;
+
+    /// Writes body bytes at once (sending the headers first).
+    ///
+    /// Python: the `write(data)` callable returned by `start_response`.
+    fn write(&mut self, data: &[u8]) -> Result<()>;
+}
+
+impl<S: StartResponse + ?Sized> StartResponse for &mut S {
+    fn start_response(
+        &mut self,
+        status: &str,
+        headers: &[(&str, &str)],
+        exc_info: Option<Error>,
+    ) -> Result<()> {
+        (**self).start_response(status, headers, exc_info)
+    }
+    fn write(&mut self, data: &[u8]) -> Result<()> {
+        (**self).write(data)
+    }
+}
+
+/// A WSGI application: `(environ, start_response) -> body`.
+///
+/// Python: `wsgiref.types.WSGIApplication`. Implemented for closures and functions of the
+/// right shape, and for `Arc<A>` / `Box<dyn Application>`.
+///
+/// ```
+/// use gateway::{Application, Body, Environ, Result, StartResponse};
+/// struct Hello;
+/// impl Application for Hello {
+///     fn call(&self, _env: &Environ, sr: &mut dyn StartResponse) -> Result<Body> {
+///         sr.start_response("200 OK", &[("Content-Type", "text/plain")], None)?;
+///         Ok(Body::from("Hello"))
+///     }
+/// }
+/// assert_eq!(gateway::testing::Client::new(Hello).get("/").text(), "Hello");
+/// ```
+#[doc(alias = "wsgiref.types.WSGIApplication")]
+pub trait Application: Send + Sync {
+    /// Python: `application(environ, start_response)`.
+    fn call(&self, environ: &Environ, start_response: &mut dyn StartResponse) -> Result<Body>;
+}
+
+impl<F> Application for F
+where
+    F: Fn(&Environ, &mut dyn StartResponse) -> Result<Body> + Send + Sync,
+{
+    fn call(&self, environ: &Environ, start_response: &mut dyn StartResponse) -> Result<Body> {
+        self(environ, start_response)
+    }
+}
+
+impl<A: Application + ?Sized> Application for Arc<A> {
+    fn call(&self, environ: &Environ, start_response: &mut dyn StartResponse) -> Result<Body> {
+        (**self).call(environ, start_response)
+    }
+}
+
+impl Application for Box<dyn Application> {
+    fn call(&self, environ: &Environ, start_response: &mut dyn StartResponse) -> Result<Body> {
+        (**self).call(environ, start_response)
+    }
+}
+
+type ChunkIter = Box<dyn Iterator<Item = Result<Vec<u8>>> + Send>;
+
+enum BodyKind {
+    Chunks {
+        iter: std::vec::IntoIter<Vec<u8>>,
+        len: usize,
+    },
+    Iter(ChunkIter),
+    File(FileWrapper),
+    Closed,
+}
+
+/// The iterable an application returns: byte chunks, with a close hook that runs exactly
+/// once (Python's `result.close()`), when the handler closes it or, failing that, on drop.
+///
+/// Python: the `Iterable[bytes]` a `WSGIApplication` returns.
+///
+/// ```
+/// use std::sync::{Arc, atomic::{AtomicUsize, Ordering}};
+/// let closes = Arc::new(AtomicUsize::new(0));
+/// let c = closes.clone();
+/// let mut body = gateway::Body::from(vec![b"a".to_vec(), b"b".to_vec()])
+///     .on_close(move || { c.fetch_add(1, Ordering::SeqCst); });
+/// assert_eq!(body.len(), Some(2));
+/// assert_eq!(body.next().unwrap().unwrap(), b"a");
+/// body.close();
+/// drop(body);
+/// assert_eq!(closes.load(Ordering::SeqCst), 1);
+/// ```
+pub struct Body {
+    kind: BodyKind,
+    on_close: Vec<Box<dyn FnOnce() + Send>>,
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match &self.kind {
+            BodyKind::Chunks { len, .. } => format!("Chunks(len={len})"),
+            BodyKind::Iter(_) => "Iter".to_owned(),
+            BodyKind::File(fw) => format!("{fw:?}"),
+            BodyKind::Closed => "Closed".to_owned(),
+        };
+        f.debug_struct("Body").field("kind", &kind).finish()
+    }
+}
+
+impl Body {
+    /// A body with no chunks (Python: `[]`).
+    pub fn empty() -> Self {
+        Self::chunks(Vec::new())
+    }
+
+    /// A list of chunks (Python: `[b"...", b"..."]`): its length is known, so a one-chunk
+    /// body gets a `Content-Length`.
+    pub fn chunks(chunks: Vec<Vec<u8>>) -> Self {
+        let len = chunks.len();
+        Body {
+            kind: BodyKind::Chunks {
+                iter: chunks.into_iter(),
+                len,
+            },
+            on_close: Vec::new(),
+        }
+    }
+
+    /// A lazy iterator of fallible chunks (Python: a generator). Its length is unknown.
+    pub fn iter<I, T, E>(iter: I) -> Self
+    where
+        I: IntoIterator<Item = std::result::Result<T, E>>,
+        I::IntoIter: Send + 'static,
+        T: Into<Vec<u8>>,
+        E: Into<Error>,
+    {
+        Body {
+            kind: BodyKind::Iter(Box::new(
+                iter.into_iter().map(|r| r.map(Into::into).map_err(Into::into)),
+            )),
+            on_close: Vec::new(),
+        }
+    }
+
+    /// A [`FileWrapper`] (Python: `environ['wsgi.file_wrapper'](filelike, blksize)`).
+    pub fn file(wrapper: FileWrapper) -> Self {
+        Body {
+            kind: BodyKind::File(wrapper),
+            on_close: Vec::new(),
+        }
+    }
+
+    /// Adds a hook run once when the body is closed (Python: the iterable's `close()`).
+    #[must_use]
+    pub fn on_close(mut self, hook: impl FnOnce() + Send + 'static) -> Self {
+        self.on_close.push(Box::new(hook));
+        self
+    }
+
+    /// The number of chunks when known (Python: `len(result)`).
+    pub fn len(&self) -> Option<usize> {
+        match &self.kind {
+            BodyKind::Chunks { len, .. } => Some(*len),
+            _ => None,
+        }
+    }
+
+    /// True when the body is known to hold no chunk at all.
+    pub fn is_empty(&self) -> bool {
+        self.len() == Some(0)
+    }
+
+    /// True when the body is a [`FileWrapper`] (Python: `BaseHandler.result_is_file`).
+    pub fn is_file(&self) -> bool {
+        matches!(self.kind, BodyKind::File(_))
+    }
+
+    /// The wrapper, when the body is a [`FileWrapper`].
+    pub fn file_wrapper_mut(&mut self) -> Option<&mut FileWrapper> {
+        match &mut self.kind {
+            BodyKind::File(fw) => Some(fw),
+            _ => None,
+        }
+    }
+
+    /// True once [`close`](Self::close) ran.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.kind, BodyKind::Closed)
+    }
+
+    /// Closes the body: runs the close hooks (once) and drops the chunks or the file.
+    /// Python: `result.close()`.
+    pub fn close(&mut self) {
+        if let BodyKind::File(fw) = &mut self.kind {
+            fw.close();
+        }
+        self.kind = BodyKind::Closed;
+        for hook in self.on_close.drain(..) {
+            hook();
+        }
+    }
+}
+
+impl Iterator for Body {
+    type Item = Result<Vec<u8>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match &mut self.kind {
+            BodyKind::Chunks { iter, .. } => iter.next().map(Ok),
+            BodyKind::Iter(it) => it.next(),
+            BodyKind::File(fw) => fw.next().map(|r| r.map_err(Error::from)),
+            BodyKind::Closed => None,
+        }
+    }
+}
+
+impl Drop for Body {
+    fn drop(&mut self) {
+        if !self.on_close.is_empty() || !self.is_closed() {
+            self.close();
+        }
+    }
+}
+
+impl From<Vec<Vec<u8>>> for Body {
+    fn from(chunks: Vec<Vec<u8>>) -> Self {
+        Body::chunks(chunks)
+    }
+}
+
+impl From<Vec<u8>> for Body {
+    /// One chunk.
+    fn from(chunk: Vec<u8>) -> Self {
+        Body::chunks(vec![chunk])
+    }
+}
+
+impl From<&[u8]> for Body {
+    /// One chunk.
+    fn from(chunk: &[u8]) -> Self {
+        Body::chunks(vec![chunk.to_vec()])
+    }
+}
+
+impl From<&str> for Body {
+    /// One chunk, UTF-8 encoded.
+    fn from(chunk: &str) -> Self {
+        Body::chunks(vec![chunk.as_bytes().to_vec()])
+    }
+}
+
+impl From<String> for Body {
+    /// One chunk, UTF-8 encoded.
+    fn from(chunk: String) -> Self {
+        Body::chunks(vec![chunk.into_bytes()])
+    }
+}
+
+impl From<FileWrapper> for Body {
+    fn from(wrapper: FileWrapper) -> Self {
+        Body::file(wrapper)
+    }
+}
+
+#[cfg(test)]
+mod tests;

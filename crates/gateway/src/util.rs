@@ -1,0 +1,512 @@
+//! Miscellaneous WSGI-related utilities.
+//!
+//! Python: `wsgiref.util` (plus `wsgiref.handlers.format_date_time` and the Rust-only
+//! helpers this port needs: Latin-1 conversion and Python's `repr` of a string).
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::time::SystemTime;
+
+use crate::types::{Environ, ErrorStream, InputStream};
+
+/// Wraps a readable stream as an iterable of blocks of at most `blksize` bytes.
+///
+/// Python: `wsgiref.util.FileWrapper`. Return it from an application as
+/// [`Body::file`](crate::Body::file); when it wraps a real [`File`] the handler takes the
+/// `sendfile` path (`BaseHandler.result_is_file` / `BaseHandler.sendfile`).
+///
+/// ```
+/// use gateway::util::FileWrapper;
+/// let mut fw = FileWrapper::new(std::io::Cursor::new(b"xyzxyz".to_vec()), 4);
+/// let blocks: Vec<Vec<u8>> = fw.by_ref().map(|b| b.unwrap()).collect();
+/// assert_eq!(blocks, vec![b"xyzx".to_vec(), b"yz".to_vec()]);
+/// ```
+#[doc(alias = "wsgiref.util.FileWrapper")]
+pub struct FileWrapper {
+    inner: Option<Filelike>,
+    blksize: usize,
+}
+
+enum Filelike {
+    File(File),
+    Reader(Box<dyn Read + Send>),
+}
+
+impl std::fmt::Debug for FileWrapper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match &self.inner {
+            None => "closed",
+            Some(Filelike::File(_)) => "file",
+            Some(Filelike::Reader(_)) => "reader",
+        };
+        f.debug_struct("FileWrapper")
+            .field("filelike", &kind)
+            .field("blksize", &self.blksize)
+            .finish()
+    }
+}
+
+impl FileWrapper {
+    /// Python: `wsgiref.util.FileWrapper.__init__(filelike, blksize=8192)`.
+    #[doc(alias = "wsgiref.util.FileWrapper.__init__")]
+    pub fn new(filelike: impl Read + Send + 'static, blksize: usize) -> Self {
+        FileWrapper {
+            inner: Some(Filelike::Reader(Box::new(filelike))),
+            blksize: blksize.max(1),
+        }
+    }
+
+    /// Wraps a real file, so the handler can use its `sendfile` path.
+    ///
+    /// Python: `wsgiref.util.FileWrapper` over an object with a `fileno()`.
+    pub fn from_file(file: File, blksize: usize) -> Self {
+        FileWrapper {
+            inner: Some(Filelike::File(file)),
+            blksize: blksize.max(1),
+        }
+    }
+
+    /// The block size (Python: `FileWrapper.blksize`).
+    #[doc(alias = "wsgiref.util.FileWrapper.blksize")]
+    pub fn blksize(&self) -> usize {
+        self.blksize
+    }
+
+    /// The wrapped file, when this wraps a real [`File`] that is not closed yet.
+    ///
+    /// Python: `FileWrapper.filelike` (its `fileno()` is what `sendfile` needs).
+    #[doc(alias = "wsgiref.util.FileWrapper.filelike")]
+    pub fn file_mut(&mut self) -> Option<&mut File> {
+        match &mut self.inner {
+            Some(Filelike::File(f)) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// Closes the wrapped stream (drops it). Python: `FileWrapper.close` (= `filelike.close`).
+    #[doc(alias = "wsgiref.util.FileWrapper.close")]
+    pub fn close(&mut self) {
+        self.inner = None;
+    }
+
+    /// True once [`close`](Self::close) ran (Python: `filelike.closed`).
+    pub fn is_closed(&self) -> bool {
+        self.inner.is_none()
+    }
+
+    fn read_block(&mut self) -> io::Result<Vec<u8>> {
+        let blksize = self.blksize;
+        let reader: &mut dyn Read = match &mut self.inner {
+            None => return Ok(Vec::new()),
+            Some(Filelike::File(f)) => f,
+            Some(Filelike::Reader(r)) => r,
+        };
+        let mut buf = Vec::with_capacity(blksize.min(1 << 16));
+        // Python's buffered read(n) returns n bytes unless the stream ends first.
+        reader.take(blksize as u64).read_to_end(&mut buf)?;
+        Ok(buf)
+    }
+}
+
+impl Iterator for FileWrapper {
+    type Item = io::Result<Vec<u8>>;
+
+    /// Python: `wsgiref.util.FileWrapper.__next__`.
+    #[doc(alias = "wsgiref.util.FileWrapper.__next__")]
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.read_block() {
+            Ok(b) if b.is_empty() => None,
+            Ok(b) => Some(Ok(b)),
+            Err(e) => Some(Err(e)),
+        }
+    }
+}
+
+/// Guesses `wsgi.url_scheme`: `https` when `HTTPS` is `yes`, `on` or `1`, else `http`.
+///
+/// Python: `wsgiref.util.guess_scheme`.
+///
+/// ```
+/// let mut env = gateway::Environ::new();
+/// assert_eq!(gateway::util::guess_scheme(&env), "http");
+/// env.set("HTTPS", "on");
+/// assert_eq!(gateway::util::guess_scheme(&env), "https");
+/// ```
+#[doc(alias = "wsgiref.util.guess_scheme")]
+pub fn guess_scheme(environ: &Environ) -> &'static str {
+    match environ.get("HTTPS") {
+        Some("yes" | "on" | "1") => "https",
+        _ => "http",
+    }
+}
+
+/// `urllib.parse.quote(s, safe, encoding='latin1')`: characters beyond Latin-1 (which
+/// Python refuses) are percent-encoded as UTF-8.
+fn quote(s: &str, safe: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let push_byte = |out: &mut String, b: u8| {
+        let c = b as char;
+        if b.is_ascii_alphanumeric() || "_.-~".contains(c) || (b < 0x80 && safe.contains(c)) {
+            out.push(c);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    };
+    for ch in s.chars() {
+        let cp = ch as u32;
+        if cp <= 0xFF {
+            push_byte(&mut out, cp as u8);
+        } else {
+            let mut buf = [0u8; 4];
+            for b in ch.encode_utf8(&mut buf).bytes() {
+                push_byte(&mut out, b);
+            }
+        }
+    }
+    out
+}
+
+/// The application's base URI (no `PATH_INFO` or `QUERY_STRING`).
+///
+/// Python: `wsgiref.util.application_uri`.
+///
+/// ```
+/// let mut env = gateway::Environ::new();
+/// env.set("SCRIPT_NAME", "/sp\u{e4}m");
+/// gateway::util::setup_testing_defaults(&mut env);
+/// assert_eq!(gateway::util::application_uri(&env), "http://127.0.0.1/sp%E4m");
+/// ```
+#[doc(alias = "wsgiref.util.application_uri")]
+pub fn application_uri(environ: &Environ) -> String {
+    let scheme = environ.url_scheme();
+    let mut url = format!("{scheme}://");
+    match environ.get("HTTP_HOST") {
+        Some(host) if !host.is_empty() => url.push_str(host),
+        _ => {
+            url.push_str(environ.get("SERVER_NAME").unwrap_or(""));
+            let port = environ.get("SERVER_PORT").unwrap_or("");
+            let default = if scheme == "https" { "443" } else { "80" };
+            if port != default {
+                url.push(':');
+                url.push_str(port);
+            }
+        }
+    }
+    let script = match environ.get("SCRIPT_NAME") {
+        Some(s) if !s.is_empty() => s,
+        _ => "/",
+    };
+    url.push_str(&quote(script, "/"));
+    url
+}
+
+/// The full request URI, optionally with the query string.
+///
+/// Python: `wsgiref.util.request_uri`.
+///
+/// ```
+/// let mut env = gateway::Environ::new();
+/// env.set("SCRIPT_NAME", "/spammity");
+/// env.set("PATH_INFO", "/spam");
+/// env.set("QUERY_STRING", "say=ni");
+/// gateway::util::setup_testing_defaults(&mut env);
+/// assert_eq!(gateway::util::request_uri(&env, true), "http://127.0.0.1/spammity/spam?say=ni");
+/// ```
+#[doc(alias = "wsgiref.util.request_uri")]
+pub fn request_uri(environ: &Environ, include_query: bool) -> String {
+    let mut url = application_uri(environ);
+    let path_info = quote(environ.get("PATH_INFO").unwrap_or(""), "/;=,");
+    match environ.get("SCRIPT_NAME") {
+        Some(s) if !s.is_empty() => url.push_str(&path_info),
+        _ => url.push_str(path_info.get(1..).unwrap_or("")),
+    }
+    if include_query {
+        if let Some(q) = environ.get("QUERY_STRING").filter(|q| !q.is_empty()) {
+            url.push('?');
+            url.push_str(q);
+        }
+    }
+    url
+}
+
+/// `posixpath.normpath`.
+fn normpath(path: &str) -> String {
+    if path.is_empty() {
+        return ".".to_owned();
+    }
+    let initial = if path.starts_with("//") && !path.starts_with("///") {
+        2
+    } else if path.starts_with('/') {
+        1
+    } else {
+        0
+    };
+    let mut parts: Vec<&str> = Vec::new();
+    for comp in path.split('/') {
+        if comp.is_empty() || comp == "." {
+            continue;
+        }
+        if comp != ".." || (initial == 0 && parts.is_empty()) || parts.last() == Some(&"..") {
+            parts.push(comp);
+        } else if !parts.is_empty() {
+            parts.pop();
+        }
+    }
+    let joined = format!("{}{}", "/".repeat(initial), parts.join("/"));
+    if joined.is_empty() {
+        ".".to_owned()
+    } else {
+        joined
+    }
+}
+
+/// Shifts one name from `PATH_INFO` to `SCRIPT_NAME` and returns it; `None` when
+/// `PATH_INFO` has no segment left.
+///
+/// Python: `wsgiref.util.shift_path_info`.
+///
+/// ```
+/// let mut env = gateway::Environ::new();
+/// env.set("SCRIPT_NAME", "/a");
+/// env.set("PATH_INFO", "/x/y");
+/// assert_eq!(gateway::util::shift_path_info(&mut env).as_deref(), Some("x"));
+/// assert_eq!(env.get("SCRIPT_NAME"), Some("/a/x"));
+/// assert_eq!(env.get("PATH_INFO"), Some("/y"));
+/// ```
+#[doc(alias = "wsgiref.util.shift_path_info")]
+pub fn shift_path_info(environ: &mut Environ) -> Option<String> {
+    let path_info = environ.get("PATH_INFO").unwrap_or("").to_owned();
+    if path_info.is_empty() {
+        return None;
+    }
+    let mut parts: Vec<&str> = path_info.split('/').collect();
+    if parts.len() > 2 {
+        let last = parts.len() - 1;
+        let middle: Vec<&str> = parts[1..last]
+            .iter()
+            .copied()
+            .filter(|p| !p.is_empty() && *p != ".")
+            .collect();
+        let tail = parts[last];
+        parts.truncate(1);
+        parts.extend(middle);
+        parts.push(tail);
+    }
+    let name = parts.get(1).copied().unwrap_or("").to_owned();
+    if parts.len() > 1 {
+        parts.remove(1);
+    }
+    let script = environ.get("SCRIPT_NAME").unwrap_or("").to_owned();
+    let mut script_name = normpath(&format!("{script}/{name}"));
+    if script_name.ends_with('/') {
+        script_name.pop();
+    }
+    if name.is_empty() && !script_name.ends_with('/') {
+        script_name.push('/');
+    }
+    environ.set("SCRIPT_NAME", script_name);
+    environ.set("PATH_INFO", parts.join("/"));
+    if name == "." { None } else { Some(name) }
+}
+
+/// Fills `environ` with trivial defaults for testing, never replacing a value already set:
+/// `SERVER_NAME`, `SERVER_PROTOCOL`, `HTTP_HOST`, `REQUEST_METHOD`, `SCRIPT_NAME`,
+/// `PATH_INFO`, `wsgi.url_scheme` and `SERVER_PORT` (the other `wsgi.*` entries are typed
+/// fields of [`Environ`] and always present: an empty `wsgi.input`, an in-memory
+/// `wsgi.errors`, `wsgi.version` `(1, 0)`, the flags `False`).
+///
+/// Python: `wsgiref.util.setup_testing_defaults`.
+///
+/// ```
+/// let mut env = gateway::Environ::new();
+/// gateway::util::setup_testing_defaults(&mut env);
+/// assert_eq!(env.get("HTTP_HOST"), Some("127.0.0.1"));
+/// assert_eq!(env.get("SERVER_PORT"), Some("80"));
+/// ```
+#[doc(alias = "wsgiref.util.setup_testing_defaults")]
+pub fn setup_testing_defaults(environ: &mut Environ) {
+    environ.setdefault("SERVER_NAME", "127.0.0.1");
+    environ.setdefault("SERVER_PROTOCOL", "HTTP/1.0");
+    let server_name = environ.get("SERVER_NAME").unwrap_or("").to_owned();
+    environ.setdefault("HTTP_HOST", server_name);
+    environ.setdefault("REQUEST_METHOD", "GET");
+    if !environ.contains("SCRIPT_NAME") && !environ.contains("PATH_INFO") {
+        environ.setdefault("SCRIPT_NAME", "");
+        environ.setdefault("PATH_INFO", "/");
+    }
+    if !environ.has_input() {
+        environ.set_input(InputStream::empty());
+    }
+    if !environ.has_errors() {
+        environ.set_errors(ErrorStream::memory().0);
+    }
+    if environ.url_scheme_opt().is_none() {
+        let scheme = guess_scheme(environ);
+        environ.set_url_scheme(scheme);
+    }
+    let port = match environ.url_scheme() {
+        "http" => "80",
+        "https" => "443",
+        _ => return,
+    };
+    environ.setdefault("SERVER_PORT", port);
+}
+
+/// True when `header_name` is an HTTP/1.1 hop-by-hop header (case-insensitive).
+///
+/// Python: `wsgiref.util.is_hop_by_hop`.
+///
+/// ```
+/// assert!(gateway::util::is_hop_by_hop("Keep-Alive"));
+/// assert!(!gateway::util::is_hop_by_hop("Trailer"));
+/// ```
+#[doc(alias = "wsgiref.util.is_hop_by_hop")]
+pub fn is_hop_by_hop(header_name: &str) -> bool {
+    const HOPPISH: [&str; 8] = [
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    ];
+    HOPPISH.iter().any(|h| h.eq_ignore_ascii_case(header_name))
+}
+
+/// Formats a time as an IMF-fixdate (`Mon, 05 Jun 2006 18:49:54 GMT`).
+///
+/// Python: `wsgiref.handlers.format_date_time` (which takes a POSIX timestamp).
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// let t = UNIX_EPOCH + Duration::from_secs(1_149_533_394);
+/// assert_eq!(gateway::util::format_date_time(t), "Mon, 05 Jun 2006 18:49:54 GMT");
+/// ```
+#[doc(alias = "wsgiref.handlers.format_date_time")]
+pub fn format_date_time(timestamp: SystemTime) -> String {
+    httpdate::fmt_http_date(timestamp)
+}
+
+/// Decodes bytes as Latin-1 (ISO-8859-1): each byte becomes the char of the same value.
+///
+/// PEP 3333 "native strings" are built this way (`bytes.decode('iso-8859-1')`).
+///
+/// ```
+/// assert_eq!(gateway::util::latin1_decode(b"\xc3\xa4"), "\u{c3}\u{a4}");
+/// ```
+pub fn latin1_decode(bytes: &[u8]) -> String {
+    bytes.iter().map(|&b| b as char).collect()
+}
+
+/// Encodes a string as Latin-1; `None` when a char is beyond U+00FF.
+///
+/// Python: `str.encode('iso-8859-1')` (which raises `UnicodeEncodeError` where this returns `None`).
+///
+/// ```
+/// assert_eq!(gateway::util::latin1_encode("\u{c3}\u{a4}"), Some(vec![0xc3, 0xa4]));
+/// assert_eq!(gateway::util::latin1_encode("\u{20ac}"), None);
+/// ```
+pub fn latin1_encode(s: &str) -> Option<Vec<u8>> {
+    s.chars()
+        .map(|c| u8::try_from(u32::from(c)).ok())
+        .collect()
+}
+
+/// True when every char of `s` is at most U+00FF (a valid PEP 3333 native string).
+pub fn is_latin1(s: &str) -> bool {
+    s.chars().all(|c| u32::from(c) <= 0xFF)
+}
+
+/// Python's `repr()` of a `str`.
+///
+/// The quote is `'` unless the text holds `'` and no `"`; `\\`, `\n`, `\r`, `\t` and the
+/// quote are escaped; non-printable characters become `\xNN` (0x00-0x1f, 0x7f-0xa0, 0xad),
+/// `\uNNNN` or `\UNNNNNNNN`. Printability beyond Latin-1 follows a table of the
+/// non-printable Unicode ranges Python's `str.isprintable` knows about (format and
+/// separator characters, surrogates, private use, noncharacters); unassigned code points
+/// are printed as they are.
+///
+/// ```
+/// assert_eq!(gateway::util::py_repr("it's"), r#""it's""#);
+/// assert_eq!(gateway::util::py_repr("a\tb\u{ad}"), r"'a\tb\xad'");
+/// ```
+#[doc(alias = "repr")]
+pub fn py_repr(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if is_py_printable(c) => out.push(c),
+            c => {
+                let cp = u32::from(c);
+                if cp <= 0xFF {
+                    out.push_str(&format!("\\x{cp:02x}"));
+                } else if cp <= 0xFFFF {
+                    out.push_str(&format!("\\u{cp:04x}"));
+                } else {
+                    out.push_str(&format!("\\U{cp:08x}"));
+                }
+            }
+        }
+    }
+    out.push(quote);
+    out
+}
+
+/// Python's `str.isprintable` for one char (exact for Latin-1, table-based beyond).
+fn is_py_printable(c: char) -> bool {
+    let cp = u32::from(c);
+    match cp {
+        0x20..=0x7E => true,
+        0x00..=0x1F | 0x7F..=0xA0 | 0xAD => false,
+        0xA1..=0xFF => true,
+        // Zs other than the ASCII space, Zl, Zp.
+        0x1680 | 0x2000..=0x200A | 0x2028 | 0x2029 | 0x202F | 0x205F | 0x3000 => false,
+        // Cf (format characters).
+        0x0600..=0x0605
+        | 0x061C
+        | 0x06DD
+        | 0x070F
+        | 0x0890
+        | 0x0891
+        | 0x08E2
+        | 0x180E
+        | 0x200B..=0x200F
+        | 0x202A..=0x202E
+        | 0x2060..=0x2064
+        | 0x2066..=0x206F
+        | 0xFEFF
+        | 0xFFF9..=0xFFFB
+        | 0x110BD
+        | 0x110CD
+        | 0x13430..=0x1343F
+        | 0x1BCA0..=0x1BCA3
+        | 0x1D173..=0x1D17A
+        | 0xE0001
+        | 0xE0020..=0xE007F => false,
+        // Cs, Co.
+        0xD800..=0xDFFF | 0xE000..=0xF8FF | 0xF0000..=0xFFFFD | 0x100000..=0x10FFFD => false,
+        // Noncharacters (Cn).
+        0xFDD0..=0xFDEF => false,
+        cp if cp & 0xFFFE == 0xFFFE => false,
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests;
