@@ -11,9 +11,10 @@
 //! This crate ports `socketserver` of CPython 3.11. Class attributes became config structs
 //! ([`TcpConfig`], [`StreamConfig`], [`ServerConfig`]), overridable methods became
 //! defaulted trait methods (with their default bodies in [`default`] for `super()` calls),
-//! mix-ins became adapters (`Threading`, `Forking`). Every public item names its Python
+//! mix-ins became adapters ([`Threading`], [`Forking`]). Every public item names its Python
 //! original and carries its dotted name as a rustdoc alias: search the docs for
-//! `socketserver.BaseServer.handle_request`. The full table is `docs/porting-map.md`.
+//! `socketserver.BaseServer.handle_request`. The full table is `docs/porting-map.md`;
+//! [`testing`] drives servers, hooks and handlers without a socket.
 //!
 //! # Example
 //!
@@ -51,7 +52,11 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub use crate::address::{Address, getfqdn, inet_address};
+pub use crate::datagram::{
+    DatagramRequest, DatagramRequestHandler, UdpConfig, UdpTransport, UnixDatagramTransport,
+};
 pub use crate::error::{Error, Result};
+pub use crate::forking::{Forking, ForkingConfig};
 pub use crate::handler::{
     BufStream, HandlerCx, RequestHandler, RwStream, StreamConfig, StreamHandler,
     StreamRequestHandler,
@@ -60,16 +65,91 @@ pub use crate::server::{
     BaseServer, Failed, RequestHandlerClass, ServerConfig, ServerHooks, ServerInfo,
     ShutdownHandle, default,
 };
+pub use crate::threading::{Threading, ThreadingConfig, process_request_thread};
 pub use crate::transport::{Connection, TcpConfig, TcpTransport, Transport};
+pub use crate::unix::UnixStreamTransport;
 
 mod address;
+mod datagram;
 mod error;
+mod forking;
 mod handler;
 mod server;
+pub mod testing;
+mod threading;
 mod transport;
+mod unix;
 
 /// A TCP server.
 ///
 /// Python: `socketserver.TCPServer`.
 #[doc(alias = "socketserver.TCPServer")]
 pub type TcpServer<H> = BaseServer<TcpTransport, H>;
+
+/// A UDP server: one datagram per request (see [`DatagramRequestHandler`]).
+///
+/// Python: `socketserver.UDPServer`.
+#[doc(alias = "socketserver.UDPServer")]
+pub type UdpServer<H> = BaseServer<UdpTransport, H>;
+
+/// A Unix domain stream server.
+///
+/// Python: `socketserver.UnixStreamServer`.
+#[doc(alias = "socketserver.UnixStreamServer")]
+pub type UnixStreamServer<H> = BaseServer<UnixStreamTransport, H>;
+
+/// A Unix domain datagram server.
+///
+/// Python: `socketserver.UnixDatagramServer`.
+#[doc(alias = "socketserver.UnixDatagramServer")]
+pub type UnixDatagramServer<H> = BaseServer<UnixDatagramTransport, H>;
+
+/// A TCP server with a thread per request.
+///
+/// Python: `socketserver.ThreadingTCPServer` (`class ThreadingTCPServer(ThreadingMixIn,
+/// TCPServer)`).
+#[doc(alias = "socketserver.ThreadingTCPServer")]
+pub type ThreadingTcpServer<H> = BaseServer<TcpTransport, Threading<H>>;
+
+/// A UDP server with a thread per request.
+///
+/// Python: `socketserver.ThreadingUDPServer`.
+#[doc(alias = "socketserver.ThreadingUDPServer")]
+pub type ThreadingUdpServer<H> = BaseServer<UdpTransport, Threading<H>>;
+
+/// A Unix domain stream server with a thread per request.
+///
+/// Python: `socketserver.ThreadingUnixStreamServer`.
+#[doc(alias = "socketserver.ThreadingUnixStreamServer")]
+pub type ThreadingUnixStreamServer<H> = BaseServer<UnixStreamTransport, Threading<H>>;
+
+/// A Unix domain datagram server with a thread per request.
+///
+/// Python: `socketserver.ThreadingUnixDatagramServer`.
+#[doc(alias = "socketserver.ThreadingUnixDatagramServer")]
+pub type ThreadingUnixDatagramServer<H> = BaseServer<UnixDatagramTransport, Threading<H>>;
+
+/// A TCP server with a process per request.
+///
+/// Python: `socketserver.ForkingTCPServer`.
+#[doc(alias = "socketserver.ForkingTCPServer")]
+pub type ForkingTcpServer<H> = BaseServer<TcpTransport, Forking<H>>;
+
+/// A UDP server with a process per request.
+///
+/// Python: `socketserver.ForkingUDPServer`.
+#[doc(alias = "socketserver.ForkingUDPServer")]
+pub type ForkingUdpServer<H> = BaseServer<UdpTransport, Forking<H>>;
+
+/// A Unix domain stream server with a process per request (Python 3.12 adds
+/// `ForkingUnixStreamServer`; 3.11's tests build it by hand).
+///
+/// Python: `socketserver.ForkingMixIn` + `socketserver.UnixStreamServer`.
+#[doc(alias = "socketserver.ForkingUnixStreamServer")]
+pub type ForkingUnixStreamServer<H> = BaseServer<UnixStreamTransport, Forking<H>>;
+
+/// A Unix domain datagram server with a process per request.
+///
+/// Python: `socketserver.ForkingMixIn` + `socketserver.UnixDatagramServer`.
+#[doc(alias = "socketserver.ForkingUnixDatagramServer")]
+pub type ForkingUnixDatagramServer<H> = BaseServer<UnixDatagramTransport, Forking<H>>;

@@ -14,6 +14,12 @@ use crate::{Address, Connection, Error, HandlerCx, RequestHandler, Result, Trans
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
+/// How long `serve_forever` pauses after `accept` ran out of descriptors.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+fn is_resource_exhaustion(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM))
+}
 
 /// Read-only facts about a running server, shared with every handler.
 ///
@@ -171,6 +177,14 @@ pub trait ServerHooks<C: Connection>: Send + Sync {
     /// Python: `server_bind` overrides that set attributes (`HTTPServer.server_bind` sets
     /// `server_name`/`server_port`; `WSGIServer` builds its base environ).
     fn server_bound(&self, _info: &mut ServerInfo) {}
+
+    /// Adjusts the server's class attributes before [`BaseServer::new`] uses them (not
+    /// called by [`BaseServer::with_config`], whose explicit config wins, as a subclass
+    /// attribute wins over a mix-in's).
+    ///
+    /// Python: class attributes a mix-in overrides, such as `ForkingMixIn.timeout = 300`.
+    #[doc(alias = "socketserver.ForkingMixIn.timeout")]
+    fn configure(&self, _config: &mut ServerConfig) {}
 }
 
 /// The default bodies of [`ServerHooks`], for overrides that extend them (Python's
@@ -315,6 +329,9 @@ impl<C: Connection, H: ServerHooks<C> + ?Sized> ServerHooks<C> for Arc<H> {
     fn server_bound(&self, info: &mut ServerInfo) {
         (**self).server_bound(info)
     }
+    fn configure(&self, config: &mut ServerConfig) {
+        (**self).configure(config)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -393,6 +410,7 @@ pub struct BaseServer<T, H> {
     registered: bool,
     shared: Arc<Shared>,
     closed: bool,
+    backoff: bool,
 }
 
 impl<T: Transport, H: ServerHooks<T::Conn>> BaseServer<T, H> {
@@ -401,7 +419,9 @@ impl<T: Transport, H: ServerHooks<T::Conn>> BaseServer<T, H> {
     /// Python: `socketserver.BaseServer.__init__(server_address, RequestHandlerClass)`; the
     /// binding is the transport's (`TcpTransport::bind`).
     pub fn new(transport: T, hooks: H) -> Result<Self> {
-        Self::with_config(transport, hooks, ServerConfig::default())
+        let mut config = ServerConfig::default();
+        hooks.configure(&mut config);
+        Self::with_config(transport, hooks, config)
     }
 
     /// A server with the given class attributes.
@@ -425,6 +445,7 @@ impl<T: Transport, H: ServerHooks<T::Conn>> BaseServer<T, H> {
                 waker,
             }),
             closed: false,
+            backoff: false,
         })
     }
 
@@ -491,6 +512,9 @@ impl<T: Transport, H: ServerHooks<T::Conn>> BaseServer<T, H> {
     /// Python: `socketserver.BaseServer.handle_request`.
     #[doc(alias = "socketserver.BaseServer.handle_request")]
     pub fn handle_request(&mut self) -> Result<()> {
+        if self.closed {
+            return Err(Error::State("handle_request on a closed server"));
+        }
         let mut timeout = match (self.transport.socket_timeout(), self.config.timeout) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -525,7 +549,15 @@ impl<T: Transport, H: ServerHooks<T::Conn>> BaseServer<T, H> {
             Ok(Some(r)) => r,
             Ok(None) => return Ok(false),
             Err(e) => {
-                tracing::debug!(error = %e, "get_request failed");
+                // Python swallows every OSError here (ECONNABORTED, EMFILE, ...). Running out
+                // of descriptors leaves the listener readable, so `serve_forever` backs off
+                // briefly instead of spinning.
+                if is_resource_exhaustion(&e) {
+                    tracing::warn!(error = %e, "get_request failed: out of descriptors, backing off");
+                    self.backoff = true;
+                } else {
+                    tracing::debug!(error = %e, "get_request failed");
+                }
                 return Ok(false);
             }
         };
@@ -556,6 +588,9 @@ impl<T: Transport, H: ServerHooks<T::Conn>> BaseServer<T, H> {
             if st.running {
                 return Err(Error::State("serve_forever is already running"));
             }
+            if self.closed {
+                return Err(Error::State("serve_forever on a closed server"));
+            }
             st.running = true;
         }
         let result = self.serve_loop(poll_interval);
@@ -569,6 +604,19 @@ impl<T: Transport, H: ServerHooks<T::Conn>> BaseServer<T, H> {
 
     fn serve_loop(&mut self, poll_interval: Duration) -> Result<()> {
         while !self.shared.shutdown_request.load(Ordering::SeqCst) {
+            if std::mem::take(&mut self.backoff) {
+                // Wait without re-arming the listener: only a wake-up (shutdown) or a new
+                // connection's edge ends the pause early.
+                match self
+                    .poll
+                    .poll(&mut self.events, Some(poll_interval.min(ACCEPT_BACKOFF)))
+                {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e.into()),
+                }
+                continue;
+            }
             let ready = self.wait_readable(Some(poll_interval))?;
             if self.shared.shutdown_request.load(Ordering::SeqCst) {
                 break;
