@@ -1,0 +1,1093 @@
+//! `BaseHTTPRequestHandler`: the per-request [`Exchange`], the overridable [`HttpHandler`]
+//! hooks, the [`handle_one_request`] driver and the [`HttpRequestHandler`] adapter.
+
+use std::fmt;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use socketserver::{
+    Address, BufStream, Connection, HandlerCx, RequestHandler, RwStream, ServerInfo, StreamConfig,
+    StreamHandler,
+};
+
+use crate::request::{self, BodyFraming, Headers, RequestHead};
+use crate::{Error, HttpError, Result};
+
+/// CPython's `DEFAULT_ERROR_MESSAGE`, byte for byte.
+///
+/// Python: `http.server.DEFAULT_ERROR_MESSAGE`.
+#[doc(alias = "http.server.DEFAULT_ERROR_MESSAGE")]
+pub const DEFAULT_ERROR_MESSAGE: &str = "\
+<!DOCTYPE HTML>
+<html lang=\"en\">
+    <head>
+        <meta charset=\"utf-8\">
+        <title>Error response</title>
+    </head>
+    <body>
+        <h1>Error response</h1>
+        <p>Error code: %(code)d</p>
+        <p>Message: %(message)s.</p>
+        <p>Error code explanation: %(code)s - %(explain)s.</p>
+    </body>
+</html>
+";
+
+/// CPython's `DEFAULT_ERROR_CONTENT_TYPE`.
+///
+/// Python: `http.server.DEFAULT_ERROR_CONTENT_TYPE`.
+#[doc(alias = "http.server.DEFAULT_ERROR_CONTENT_TYPE")]
+pub const DEFAULT_ERROR_CONTENT_TYPE: &str = "text/html;charset=utf-8";
+
+/// The class attributes of `BaseHTTPRequestHandler`, plus the limits CPython hard-codes.
+///
+/// Python: `server_version`, `sys_version`, `protocol_version`, `error_message_format`,
+/// `error_content_type`, `default_request_version` of `http.server.BaseHTTPRequestHandler`,
+/// and `http.client._MAXLINE` / `_MAXHEADERS`.
+///
+/// ```
+/// let cfg = http_server::HttpConfig::default();
+/// assert_eq!(cfg.server_version, "BaseHTTP/0.6");
+/// assert_eq!(cfg.protocol_version, "HTTP/1.0");
+/// assert!(cfg.sys_version.starts_with("Rust/"));
+/// let cfg11 = http_server::HttpConfig::default().protocol_version("HTTP/1.1");
+/// assert_eq!(cfg11.protocol_version, "HTTP/1.1");
+/// ```
+#[doc(alias = "http.server.BaseHTTPRequestHandler.server_version")]
+#[doc(alias = "http.server.BaseHTTPRequestHandler.sys_version")]
+#[doc(alias = "http.server.BaseHTTPRequestHandler.protocol_version")]
+#[doc(alias = "http.server.BaseHTTPRequestHandler.error_message_format")]
+#[doc(alias = "http.server.BaseHTTPRequestHandler.error_content_type")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HttpConfig {
+    /// The software name in the `Server` header (Python: `server_version`,
+    /// `"BaseHTTP/0.6"`; `SimpleHTTPRequestHandler` uses `"SimpleHTTP/0.6"`).
+    pub server_version: String,
+    /// The runtime in the `Server` header (Python: `sys_version`, `"Python/3.11.7"`; here
+    /// `"Rust/<rustc version>"`).
+    pub sys_version: String,
+    /// The version of the status line; `"HTTP/1.1"` enables keep-alive (Python:
+    /// `protocol_version`, `"HTTP/1.0"`).
+    pub protocol_version: String,
+    /// The error page template, with `%(code)d`, `%(code)s`, `%(message)s`, `%(explain)s`
+    /// (Python: `error_message_format`, [`DEFAULT_ERROR_MESSAGE`]).
+    pub error_message_format: String,
+    /// The error page's `Content-Type` (Python: `error_content_type`).
+    pub error_content_type: String,
+    /// The version assumed until the request line is parsed (Python:
+    /// `default_request_version`, `"HTTP/0.9"`).
+    pub default_request_version: String,
+    /// The longest request or header line, in bytes (Python: 65536, `http.client._MAXLINE`).
+    pub max_line: usize,
+    /// The header line count (the blank line included) that gets 431 (Python: 100,
+    /// `http.client._MAXHEADERS`, so 99 fields is the real maximum).
+    pub max_headers: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            server_version: "BaseHTTP/0.6".to_owned(),
+            sys_version: concat!("Rust/", env!("HTTP_SERVER_RUSTC_VERSION")).to_owned(),
+            protocol_version: "HTTP/1.0".to_owned(),
+            error_message_format: DEFAULT_ERROR_MESSAGE.to_owned(),
+            error_content_type: DEFAULT_ERROR_CONTENT_TYPE.to_owned(),
+            default_request_version: "HTTP/0.9".to_owned(),
+            max_line: 65536,
+            max_headers: 100,
+        }
+    }
+}
+
+impl HttpConfig {
+    /// Sets `protocol_version`.
+    pub fn protocol_version(mut self, v: impl Into<String>) -> Self {
+        self.protocol_version = v.into();
+        self
+    }
+
+    /// Sets `server_version`.
+    pub fn server_version(mut self, v: impl Into<String>) -> Self {
+        self.server_version = v.into();
+        self
+    }
+
+    /// Sets `sys_version`.
+    pub fn sys_version(mut self, v: impl Into<String>) -> Self {
+        self.sys_version = v.into();
+        self
+    }
+
+    /// Sets `error_message_format`.
+    pub fn error_message_format(mut self, v: impl Into<String>) -> Self {
+        self.error_message_format = v.into();
+        self
+    }
+
+    /// Sets `error_content_type`.
+    pub fn error_content_type(mut self, v: impl Into<String>) -> Self {
+        self.error_content_type = v.into();
+        self
+    }
+
+    /// Sets `max_line` and `max_headers`.
+    pub fn limits(mut self, max_line: usize, max_headers: usize) -> Self {
+        self.max_line = max_line;
+        self.max_headers = max_headers;
+        self
+    }
+}
+
+/// One request being served: what was parsed, the stream to the client, and the response
+/// headers being gathered.
+///
+/// Python: the per-request state of a `BaseHTTPRequestHandler` instance (`command`, `path`,
+/// `request_version`, `headers`, `close_connection`, `rfile`, `wfile`, `_headers_buffer`)
+/// and its final methods (`send_response_only`, `send_header`, `end_headers`,
+/// `flush_headers`). The overridable methods are on [`HttpHandler`].
+#[doc(alias = "http.server.BaseHTTPRequestHandler")]
+pub struct Exchange<'a> {
+    stream: &'a mut dyn RwStream,
+    cx: HandlerCx<'a>,
+    config: &'a HttpConfig,
+    /// The method (Python: `command`; empty before the request line is parsed).
+    pub command: String,
+    /// The request target (Python: `path`).
+    pub path: String,
+    /// The request's version (Python: `request_version`).
+    pub request_version: String,
+    /// The request line without its line ending, as Latin-1 text (Python: `requestline`).
+    pub requestline: String,
+    /// The request line as received (Python: `raw_requestline`).
+    pub raw_requestline: Vec<u8>,
+    /// The request headers (Python: `headers`).
+    pub headers: Headers,
+    /// Whether the connection closes after this request (Python: `close_connection`).
+    pub close_connection: bool,
+    /// How the request body is framed (`Content-Length` or chunked).
+    pub body: BodyFraming,
+    headers_buffer: Vec<u8>,
+    force_status_line: bool,
+}
+
+impl fmt::Debug for Exchange<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Exchange")
+            .field("client_address", self.cx.client_address)
+            .field("requestline", &self.requestline)
+            .field("command", &self.command)
+            .field("path", &self.path)
+            .field("request_version", &self.request_version)
+            .field("headers", &self.headers)
+            .field("close_connection", &self.close_connection)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Exchange<'a> {
+    /// An exchange before its request line is read (CPython's state at the start of
+    /// `handle_one_request`).
+    pub fn new(stream: &'a mut dyn RwStream, cx: HandlerCx<'a>, config: &'a HttpConfig) -> Self {
+        Exchange {
+            stream,
+            cx,
+            config,
+            command: String::new(),
+            path: String::new(),
+            request_version: config.default_request_version.clone(),
+            requestline: String::new(),
+            raw_requestline: Vec::new(),
+            headers: Headers::new(),
+            close_connection: true,
+            body: BodyFraming::None,
+            headers_buffer: Vec::new(),
+            force_status_line: false,
+        }
+    }
+
+    /// An exchange for an already parsed head (the event-loop face frames the request
+    /// itself, then serves it over a buffered stream).
+    pub fn from_head(
+        stream: &'a mut dyn RwStream,
+        cx: HandlerCx<'a>,
+        config: &'a HttpConfig,
+        head: RequestHead,
+    ) -> Self {
+        let mut ex = Exchange::new(stream, cx, config);
+        ex.set_head(head);
+        ex
+    }
+
+    fn set_head(&mut self, head: RequestHead) {
+        self.requestline = head.line.requestline;
+        self.command = head.line.command;
+        self.path = head.line.path;
+        self.request_version = head.line.request_version;
+        self.raw_requestline = head.raw_requestline;
+        self.headers = head.headers;
+        self.close_connection = head.close_connection;
+        self.body = head.body;
+    }
+
+    /// The connection as one buffered stream: read the body with its [`std::io::BufRead`]
+    /// methods, write the response with its [`Write`] methods.
+    pub fn stream(&mut self) -> &mut dyn RwStream {
+        &mut *self.stream
+    }
+
+    /// The stream to read the request body from (Python: `rfile`; the same object as
+    /// [`wfile`](Self::wfile)).
+    #[doc(alias = "http.server.BaseHTTPRequestHandler.rfile")]
+    pub fn rfile(&mut self) -> &mut dyn RwStream {
+        &mut *self.stream
+    }
+
+    /// The stream to write the response to (Python: `wfile`).
+    #[doc(alias = "http.server.BaseHTTPRequestHandler.wfile")]
+    pub fn wfile(&mut self) -> &mut dyn RwStream {
+        &mut *self.stream
+    }
+
+    /// The handler context: client address, server facts, the `blocking` announcement.
+    pub fn cx(&self) -> &HandlerCx<'a> {
+        &self.cx
+    }
+
+    /// Python: `BaseRequestHandler.client_address`.
+    pub fn client_address(&self) -> &Address {
+        self.cx.client_address
+    }
+
+    /// Python: `BaseRequestHandler.server` (its read-only facts: `server_name`,
+    /// `server_port`, ...).
+    pub fn server(&self) -> &ServerInfo {
+        self.cx.server
+    }
+
+    /// The class attributes in force.
+    pub fn config(&self) -> &'a HttpConfig {
+        self.config
+    }
+
+    fn is_http09(&self) -> bool {
+        self.request_version == "HTTP/0.9" && !self.force_status_line
+    }
+
+    /// Adds the status line to the headers buffer (nothing for an HTTP/0.9 request);
+    /// `None` takes the standard phrase.
+    ///
+    /// Python: `http.server.BaseHTTPRequestHandler.send_response_only`.
+    #[doc(alias = "http.server.BaseHTTPRequestHandler.send_response_only")]
+    pub fn send_response_only(&mut self, code: u16, message: Option<&str>) -> Result<()> {
+        if self.is_http09() {
+            return Ok(());
+        }
+        let message = message
+            .map(str::to_owned)
+            .unwrap_or_else(|| crate::responses(code).map(|r| r.0).unwrap_or("").to_owned());
+        if message.contains(['\r', '\n', '\0']) {
+            return Err(Error::InvalidHeader {
+                name: format!("status {code}"),
+                reason: "reason phrase holds CR, LF or NUL",
+            });
+        }
+        let line = format!("{} {} {}\r\n", self.config.protocol_version, code, message);
+        self.headers_buffer
+            .extend_from_slice(&encode_latin1(&line)?);
+        Ok(())
+    }
+
+    /// Adds a header to the headers buffer (nothing for an HTTP/0.9 request); a
+    /// `Connection: close` / `keep-alive` header sets `close_connection`.
+    ///
+    /// Names must be tokens and values must not hold CR, LF or NUL (Python 3.11 lets a
+    /// handler split its response this way; 3.12 refuses, as this does).
+    ///
+    /// Python: `http.server.BaseHTTPRequestHandler.send_header`.
+    #[doc(alias = "http.server.BaseHTTPRequestHandler.send_header")]
+    pub fn send_header(&mut self, keyword: &str, value: &str) -> Result<()> {
+        if keyword.is_empty()
+            || !keyword
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        {
+            return Err(Error::InvalidHeader {
+                name: keyword.to_owned(),
+                reason: "name is not a token",
+            });
+        }
+        if value.contains(['\r', '\n', '\0']) {
+            return Err(Error::InvalidHeader {
+                name: keyword.to_owned(),
+                reason: "value holds CR, LF or NUL",
+            });
+        }
+        if !self.is_http09() {
+            let line = format!("{keyword}: {value}\r\n");
+            self.headers_buffer
+                .extend_from_slice(&encode_latin1(&line)?);
+        }
+        if keyword.eq_ignore_ascii_case("connection") {
+            if value.eq_ignore_ascii_case("close") {
+                self.close_connection = true;
+            } else if value.eq_ignore_ascii_case("keep-alive") {
+                self.close_connection = false;
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds the blank line and writes the headers buffer.
+    ///
+    /// Python: `http.server.BaseHTTPRequestHandler.end_headers`.
+    #[doc(alias = "http.server.BaseHTTPRequestHandler.end_headers")]
+    pub fn end_headers(&mut self) -> Result<()> {
+        if !self.is_http09() {
+            self.headers_buffer.extend_from_slice(b"\r\n");
+            self.flush_headers()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the gathered status line and headers in one write, and empties the buffer.
+    ///
+    /// Python: `http.server.BaseHTTPRequestHandler.flush_headers`.
+    #[doc(alias = "http.server.BaseHTTPRequestHandler.flush_headers")]
+    pub fn flush_headers(&mut self) -> Result<()> {
+        if !self.headers_buffer.is_empty() {
+            let buf = std::mem::take(&mut self.headers_buffer);
+            self.stream.write_all(&buf)?;
+        }
+        Ok(())
+    }
+
+    /// The status line and headers gathered but not yet written.
+    pub fn headers_buffer(&self) -> &[u8] {
+        &self.headers_buffer
+    }
+}
+
+fn encode_latin1(s: &str) -> Result<Vec<u8>> {
+    s.chars()
+        .map(|c| u8::try_from(u32::from(c)).map_err(|_| Error::NotLatin1(s.to_owned())))
+        .collect()
+}
+
+/// The overridable methods of `BaseHTTPRequestHandler`, with CPython's defaults.
+///
+/// Implement the `do_*` methods you serve (every one defaults to 501
+/// `Unsupported method ('X')`, as a missing `do_X` does in Python); override
+/// [`do_method`](Self::do_method) to take every method (WSGI does). Defaults live in
+/// [`default`] so overrides can call them (Python's `super()`). Object safe.
+///
+/// Python: `http.server.BaseHTTPRequestHandler` (its overridable half).
+///
+/// ```
+/// use http_server::{testing, Exchange, HttpHandler, Result};
+///
+/// struct Hello;
+/// impl HttpHandler for Hello {
+///     fn do_get(&mut self, ex: &mut Exchange<'_>) -> Result<()> {
+///         self.send_response(ex, 200, None)?;
+///         ex.send_header("Content-Type", "text/plain")?;
+///         ex.send_header("Content-Length", "6")?;
+///         ex.end_headers()?;
+///         ex.wfile().write_all(b"hello\n")?;
+///         Ok(())
+///     }
+/// }
+///
+/// let t = testing::run(&mut Hello, b"GET / HTTP/1.0\r\n\r\nPOST / HTTP/1.0\r\n\r\n");
+/// assert_eq!(t.responses.len(), 1); // HTTP/1.0: one request per connection
+/// assert_eq!(t.responses[0].status, 200);
+/// assert_eq!(t.responses[0].body, b"hello\n");
+/// ```
+#[doc(alias = "http.server.BaseHTTPRequestHandler")]
+pub trait HttpHandler {
+    /// Dispatches on `ex.command` to the `do_*` method; unknown methods get 501.
+    ///
+    /// Python: `getattr(self, 'do_' + self.command)` in `handle_one_request`.
+    fn do_method(&mut self, ex: &mut Exchange<'_>) -> Result<()> {
+        default::do_method(self, ex)
+    }
+
+    /// Python: `do_GET`.
+    #[doc(alias = "do_GET")]
+    fn do_get(&mut self, ex: &mut Exchange<'_>) -> Result<()> {
+        default::unsupported_method(self, ex)
+    }
+
+    /// Python: `do_HEAD`.
+    #[doc(alias = "do_HEAD")]
+    fn do_head(&mut self, ex: &mut Exchange<'_>) -> Result<()> {
+        default::unsupported_method(self, ex)
+    }
+
+    /// Python: `do_POST`.
+    #[doc(alias = "do_POST")]
+    fn do_post(&mut self, ex: &mut Exchange<'_>) -> Result<()> {
+        default::unsupported_method(self, ex)
+    }
+
+    /// Python: `do_PUT`.
+    #[doc(alias = "do_PUT")]
+    fn do_put(&mut self, ex: &mut Exchange<'_>) -> Result<()> {
+        default::unsupported_method(self, ex)
+    }
+
+    /// Python: `do_DELETE`.
+    #[doc(alias = "do_DELETE")]
+    fn do_delete(&mut self, ex: &mut Exchange<'_>) -> Result<()> {
+        default::unsupported_method(self, ex)
+    }
+
+    /// Python: `do_OPTIONS`.
+    #[doc(alias = "do_OPTIONS")]
+    fn do_options(&mut self, ex: &mut Exchange<'_>) -> Result<()> {
+        default::unsupported_method(self, ex)
+    }
+
+    /// Python: `do_PATCH`.
+    #[doc(alias = "do_PATCH")]
+    fn do_patch(&mut self, ex: &mut Exchange<'_>) -> Result<()> {
+        default::unsupported_method(self, ex)
+    }
+
+    /// Python: `do_TRACE`.
+    #[doc(alias = "do_TRACE")]
+    fn do_trace(&mut self, ex: &mut Exchange<'_>) -> Result<()> {
+        default::unsupported_method(self, ex)
+    }
+
+    /// Python: `do_CONNECT`.
+    #[doc(alias = "do_CONNECT")]
+    fn do_connect(&mut self, ex: &mut Exchange<'_>) -> Result<()> {
+        default::unsupported_method(self, ex)
+    }
+
+    /// Any other method (`ex.command` says which).
+    fn do_other(&mut self, ex: &mut Exchange<'_>) -> Result<()> {
+        default::unsupported_method(self, ex)
+    }
+
+    /// Answers `Expect: 100-continue`: `Ok(true)` to go on with the request (after sending
+    /// `100 Continue`), `Ok(false)` after sending an error reply.
+    ///
+    /// Python: `http.server.BaseHTTPRequestHandler.handle_expect_100`.
+    #[doc(alias = "http.server.BaseHTTPRequestHandler.handle_expect_100")]
+    fn handle_expect_100(&mut self, ex: &mut Exchange<'_>) -> Result<bool> {
+        default::handle_expect_100(self, ex)
+    }
+
+    /// Sends and logs an error reply: `message` becomes the reason phrase, the page is
+    /// `error_message_format` filled with HTML-escaped text, `Connection: close`.
+    ///
+    /// Python: `http.server.BaseHTTPRequestHandler.send_error`.
+    #[doc(alias = "http.server.BaseHTTPRequestHandler.send_error")]
+    fn send_error(
+        &mut self,
+        ex: &mut Exchange<'_>,
+        code: u16,
+        message: Option<&str>,
+        explain: Option<&str>,
+    ) -> Result<()> {
+        default::send_error(self, ex, code, message, explain)
+    }
+
+    /// Logs the request, then adds the status line, `Server` and `Date` to the headers
+    /// buffer.
+    ///
+    /// Python: `http.server.BaseHTTPRequestHandler.send_response`.
+    #[doc(alias = "http.server.BaseHTTPRequestHandler.send_response")]
+    fn send_response(
+        &mut self,
+        ex: &mut Exchange<'_>,
+        code: u16,
+        message: Option<&str>,
+    ) -> Result<()> {
+        default::send_response(self, ex, code, message)
+    }
+
+    /// Logs an accepted request: `"request line" code size` (`-` for unknown values).
+    ///
+    /// Python: `http.server.BaseHTTPRequestHandler.log_request`.
+    #[doc(alias = "http.server.BaseHTTPRequestHandler.log_request")]
+    fn log_request(&self, ex: &Exchange<'_>, code: Option<u16>, size: Option<u64>) {
+        default::log_request(self, ex, code, size)
+    }
+
+    /// Logs an error (by default through [`log_message`](Self::log_message)).
+    ///
+    /// Python: `http.server.BaseHTTPRequestHandler.log_error`.
+    #[doc(alias = "http.server.BaseHTTPRequestHandler.log_error")]
+    fn log_error(&self, ex: &Exchange<'_>, args: fmt::Arguments<'_>) {
+        self.log_message(ex, args)
+    }
+
+    /// Logs `host - - [date] message` with control characters escaped, as an `info` event
+    /// of target `http_server::access` (CPython writes the same line to stderr).
+    ///
+    /// Python: `http.server.BaseHTTPRequestHandler.log_message`.
+    #[doc(alias = "http.server.BaseHTTPRequestHandler.log_message")]
+    fn log_message(&self, ex: &Exchange<'_>, args: fmt::Arguments<'_>) {
+        default::log_message(self, ex, args)
+    }
+
+    /// The `Server` header: `server_version sys_version`.
+    ///
+    /// Python: `http.server.BaseHTTPRequestHandler.version_string`.
+    #[doc(alias = "http.server.BaseHTTPRequestHandler.version_string")]
+    fn version_string(&self, ex: &Exchange<'_>) -> String {
+        format!("{} {}", ex.config().server_version, ex.config().sys_version)
+    }
+
+    /// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) for `timestamp`, or now.
+    ///
+    /// Python: `http.server.BaseHTTPRequestHandler.date_time_string`.
+    #[doc(alias = "http.server.BaseHTTPRequestHandler.date_time_string")]
+    fn date_time_string(&self, timestamp: Option<SystemTime>) -> String {
+        httpdate::fmt_http_date(timestamp.unwrap_or_else(SystemTime::now))
+    }
+
+    /// The time for log lines: `06/Nov/1994 08:49:37` (UTC; CPython uses local time).
+    ///
+    /// Python: `http.server.BaseHTTPRequestHandler.log_date_time_string`.
+    #[doc(alias = "http.server.BaseHTTPRequestHandler.log_date_time_string")]
+    fn log_date_time_string(&self) -> String {
+        default::log_date_time_string(SystemTime::now())
+    }
+
+    /// The client as shown in log lines (its IP).
+    ///
+    /// Python: `http.server.BaseHTTPRequestHandler.address_string`.
+    #[doc(alias = "http.server.BaseHTTPRequestHandler.address_string")]
+    fn address_string(&self, ex: &Exchange<'_>) -> String {
+        ex.client_address().host()
+    }
+}
+
+impl<H: HttpHandler + ?Sized> HttpHandler for Box<H> {
+    fn do_method(&mut self, ex: &mut Exchange<'_>) -> Result<()> {
+        (**self).do_method(ex)
+    }
+    fn do_get(&mut self, ex: &mut Exchange<'_>) -> Result<()> {
+        (**self).do_get(ex)
+    }
+    fn do_head(&mut self, ex: &mut Exchange<'_>) -> Result<()> {
+        (**self).do_head(ex)
+    }
+    fn do_post(&mut self, ex: &mut Exchange<'_>) -> Result<()> {
+        (**self).do_post(ex)
+    }
+    fn do_put(&mut self, ex: &mut Exchange<'_>) -> Result<()> {
+        (**self).do_put(ex)
+    }
+    fn do_delete(&mut self, ex: &mut Exchange<'_>) -> Result<()> {
+        (**self).do_delete(ex)
+    }
+    fn do_options(&mut self, ex: &mut Exchange<'_>) -> Result<()> {
+        (**self).do_options(ex)
+    }
+    fn do_patch(&mut self, ex: &mut Exchange<'_>) -> Result<()> {
+        (**self).do_patch(ex)
+    }
+    fn do_trace(&mut self, ex: &mut Exchange<'_>) -> Result<()> {
+        (**self).do_trace(ex)
+    }
+    fn do_connect(&mut self, ex: &mut Exchange<'_>) -> Result<()> {
+        (**self).do_connect(ex)
+    }
+    fn do_other(&mut self, ex: &mut Exchange<'_>) -> Result<()> {
+        (**self).do_other(ex)
+    }
+    fn handle_expect_100(&mut self, ex: &mut Exchange<'_>) -> Result<bool> {
+        (**self).handle_expect_100(ex)
+    }
+    fn send_error(
+        &mut self,
+        ex: &mut Exchange<'_>,
+        code: u16,
+        message: Option<&str>,
+        explain: Option<&str>,
+    ) -> Result<()> {
+        (**self).send_error(ex, code, message, explain)
+    }
+    fn send_response(
+        &mut self,
+        ex: &mut Exchange<'_>,
+        code: u16,
+        message: Option<&str>,
+    ) -> Result<()> {
+        (**self).send_response(ex, code, message)
+    }
+    fn log_request(&self, ex: &Exchange<'_>, code: Option<u16>, size: Option<u64>) {
+        (**self).log_request(ex, code, size)
+    }
+    fn log_error(&self, ex: &Exchange<'_>, args: fmt::Arguments<'_>) {
+        (**self).log_error(ex, args)
+    }
+    fn log_message(&self, ex: &Exchange<'_>, args: fmt::Arguments<'_>) {
+        (**self).log_message(ex, args)
+    }
+    fn version_string(&self, ex: &Exchange<'_>) -> String {
+        (**self).version_string(ex)
+    }
+    fn date_time_string(&self, timestamp: Option<SystemTime>) -> String {
+        (**self).date_time_string(timestamp)
+    }
+    fn log_date_time_string(&self) -> String {
+        (**self).log_date_time_string()
+    }
+    fn address_string(&self, ex: &Exchange<'_>) -> String {
+        (**self).address_string(ex)
+    }
+}
+
+/// The default bodies of [`HttpHandler`]'s methods, for overrides that extend them
+/// (Python's `super().send_error(...)`).
+pub mod default {
+    use super::*;
+
+    /// Python: `getattr(self, 'do_' + command)()`, 501 when there is none.
+    pub fn do_method<H: HttpHandler + ?Sized>(h: &mut H, ex: &mut Exchange<'_>) -> Result<()> {
+        match ex.command.as_str() {
+            "GET" => h.do_get(ex),
+            "HEAD" => h.do_head(ex),
+            "POST" => h.do_post(ex),
+            "PUT" => h.do_put(ex),
+            "DELETE" => h.do_delete(ex),
+            "OPTIONS" => h.do_options(ex),
+            "PATCH" => h.do_patch(ex),
+            "TRACE" => h.do_trace(ex),
+            "CONNECT" => h.do_connect(ex),
+            _ => h.do_other(ex),
+        }
+    }
+
+    /// Python: the 501 `Unsupported method ('X')` reply of a missing `do_X`.
+    pub fn unsupported_method<H: HttpHandler + ?Sized>(
+        h: &mut H,
+        ex: &mut Exchange<'_>,
+    ) -> Result<()> {
+        let msg = format!("Unsupported method ({})", crate::py_repr(&ex.command));
+        h.send_error(ex, 501, Some(&msg), None)
+    }
+
+    /// Python: `BaseHTTPRequestHandler.handle_expect_100`: `100 Continue`, then go on.
+    pub fn handle_expect_100<H: HttpHandler + ?Sized>(
+        _h: &mut H,
+        ex: &mut Exchange<'_>,
+    ) -> Result<bool> {
+        ex.send_response_only(100, None)?;
+        ex.end_headers()?;
+        ex.stream().flush()?;
+        Ok(true)
+    }
+
+    /// Python: `BaseHTTPRequestHandler.send_response`.
+    pub fn send_response<H: HttpHandler + ?Sized>(
+        h: &mut H,
+        ex: &mut Exchange<'_>,
+        code: u16,
+        message: Option<&str>,
+    ) -> Result<()> {
+        h.log_request(ex, Some(code), None);
+        ex.send_response_only(code, message)?;
+        let server = h.version_string(ex);
+        ex.send_header("Server", &server)?;
+        let date = h.date_time_string(None);
+        ex.send_header("Date", &date)
+    }
+
+    /// Python: `BaseHTTPRequestHandler.send_error`. Always sends a status line, also for
+    /// HTTP/0.9 requests (CPython sends the bare page there).
+    pub fn send_error<H: HttpHandler + ?Sized>(
+        h: &mut H,
+        ex: &mut Exchange<'_>,
+        code: u16,
+        message: Option<&str>,
+        explain: Option<&str>,
+    ) -> Result<()> {
+        let (short, long) = crate::responses(code).unwrap_or(("???", "???"));
+        let message = message.unwrap_or(short);
+        let explain = explain.unwrap_or(long);
+        h.log_error(ex, format_args!("code {code}, message {message}"));
+        ex.force_status_line = true;
+        h.send_response(ex, code, Some(message))?;
+        ex.send_header("Connection", "close")?;
+        let mut body = None;
+        if code >= 200 && !matches!(code, 204 | 205 | 304) {
+            let content = error_page(&ex.config().error_message_format, code, message, explain);
+            let content_type = ex.config().error_content_type.clone();
+            ex.send_header("Content-Type", &content_type)?;
+            ex.send_header("Content-Length", &content.len().to_string())?;
+            body = Some(content);
+        }
+        ex.end_headers()?;
+        if ex.command != "HEAD"
+            && let Some(body) = body.filter(|b| !b.is_empty())
+        {
+            ex.stream().write_all(body.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Python: `BaseHTTPRequestHandler.log_request`.
+    pub fn log_request<H: HttpHandler + ?Sized>(
+        h: &H,
+        ex: &Exchange<'_>,
+        code: Option<u16>,
+        size: Option<u64>,
+    ) {
+        let code = code.map_or_else(|| "-".to_owned(), |c| c.to_string());
+        let size = size.map_or_else(|| "-".to_owned(), |s| s.to_string());
+        h.log_message(ex, format_args!("\"{}\" {} {}", ex.requestline, code, size));
+    }
+
+    /// Python: `BaseHTTPRequestHandler.log_message`, as a `tracing` event of target
+    /// `http_server::access` whose message is CPython's line.
+    pub fn log_message<H: HttpHandler + ?Sized>(
+        h: &H,
+        ex: &Exchange<'_>,
+        args: fmt::Arguments<'_>,
+    ) {
+        let line = format!(
+            "{} - - [{}] {}",
+            h.address_string(ex),
+            h.log_date_time_string(),
+            escape_control(&args.to_string())
+        );
+        tracing::info!(target: "http_server::access", client = %ex.client_address(), "{line}");
+    }
+
+    /// The log time format of CPython (`%02d/%3s/%04d %02d:%02d:%02d`), in UTC.
+    pub fn log_date_time_string(t: SystemTime) -> String {
+        // "Sun, 06 Nov 1994 08:49:37 GMT" -> "06/Nov/1994 08:49:37"
+        let d = httpdate::fmt_http_date(t);
+        let p: Vec<&str> = d.split(' ').collect();
+        format!("{}/{}/{} {}", p[1], p[2], p[3], p[4])
+    }
+
+    /// Escapes control characters as CPython's `_control_char_table` does: C0 and C1
+    /// controls as `\xNN`, the backslash as `\\`.
+    pub fn escape_control(s: &str) -> String {
+        let mut out = String::with_capacity(s.len());
+        for c in s.chars() {
+            let n = u32::from(c);
+            if n < 0x20 || (0x7f..0xa0).contains(&n) {
+                out.push_str(&format!("\\x{n:02x}"));
+            } else if c == '\\' {
+                out.push_str("\\\\");
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    /// Fills an error page template (`%(code)d`, `%(code)s`, `%(message)s`, `%(explain)s`,
+    /// `%%`) with HTML-escaped text (Python: `error_message_format % {...}` with
+    /// `html.escape(..., quote=False)`).
+    pub fn error_page(format: &str, code: u16, message: &str, explain: &str) -> String {
+        let message = html_escape(message);
+        let explain = html_escape(explain);
+        let mut out = String::with_capacity(format.len() + 64);
+        let mut rest = format;
+        while let Some(i) = rest.find('%') {
+            out.push_str(&rest[..i]);
+            rest = &rest[i..];
+            if let Some(r) = rest.strip_prefix("%%") {
+                out.push('%');
+                rest = r;
+                continue;
+            }
+            let key = rest
+                .strip_prefix("%(")
+                .and_then(|r| r.find(')').map(|j| (&r[..j], &r[j + 1..])));
+            match key {
+                Some((name, after)) if !after.is_empty() && "sdr".contains(&after[..1]) => {
+                    let value = match name {
+                        "code" => code.to_string(),
+                        "message" => message.clone(),
+                        "explain" => explain.clone(),
+                        _ => String::new(),
+                    };
+                    out.push_str(&value);
+                    rest = &after[1..];
+                }
+                _ => {
+                    out.push('%');
+                    rest = &rest[1..];
+                }
+            }
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// Python: `html.escape(s, quote=False)`.
+    pub fn html_escape(s: &str) -> String {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    }
+}
+
+/// Serves one request over a buffered stream: reads the request line (414 when over
+/// `max_line` bytes), parses the head (replying with the error when it is bad), runs
+/// `handle_expect_100` when asked, dispatches to [`HttpHandler::do_method`] and flushes.
+/// Returns whether the connection stays open (`!close_connection`).
+///
+/// A socket timeout logs `Request timed out: ...` and closes; an empty read closes.
+/// Works over any [`RwStream`]: a socket's [`BufStream`] or an already framed request.
+///
+/// Python: `http.server.BaseHTTPRequestHandler.handle_one_request`.
+#[doc(alias = "http.server.BaseHTTPRequestHandler.handle_one_request")]
+pub fn handle_one_request<H: HttpHandler + ?Sized>(
+    handler: &mut H,
+    stream: &mut dyn RwStream,
+    cx: &HandlerCx<'_>,
+    config: &HttpConfig,
+) -> Result<bool> {
+    let mut ex = Exchange::new(stream, *cx, config);
+    match serve(handler, &mut ex) {
+        Ok(()) => Ok(!ex.close_connection),
+        Err(e) if e.is_timeout() => {
+            handler.log_error(
+                &ex,
+                format_args!("Request timed out: TimeoutError('timed out')"),
+            );
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Serves a request whose head the caller already parsed (the event-loop face: it frames
+/// the request without blocking, then runs the handler over the buffered bytes). Runs
+/// `handle_expect_100` when the head asks for it, then `do_method`, then flushes.
+/// Returns whether the connection stays open.
+pub fn handle_parsed_request<H: HttpHandler + ?Sized>(
+    handler: &mut H,
+    stream: &mut dyn RwStream,
+    cx: &HandlerCx<'_>,
+    config: &HttpConfig,
+    head: RequestHead,
+) -> Result<bool> {
+    let expect_100 = head.expect_100;
+    let mut ex = Exchange::from_head(stream, *cx, config, head);
+    if expect_100 && !handler.handle_expect_100(&mut ex)? {
+        return Ok(false);
+    }
+    handler.do_method(&mut ex)?;
+    ex.stream().flush()?;
+    Ok(!ex.close_connection)
+}
+
+/// Replies to a request whose head could not be parsed (the error of [`parse_request`]):
+/// `send_error` with the request line as far as it is known, then the connection closes.
+///
+/// [`parse_request`]: crate::parse_request
+pub fn reply_parse_error<H: HttpHandler + ?Sized>(
+    handler: &mut H,
+    stream: &mut dyn RwStream,
+    cx: &HandlerCx<'_>,
+    config: &HttpConfig,
+    raw_requestline: &[u8],
+    error: &HttpError,
+) -> Result<()> {
+    let mut ex = Exchange::new(stream, *cx, config);
+    ex.requestline = request::requestline_of(raw_requestline);
+    ex.raw_requestline = raw_requestline.to_vec();
+    if let Ok(Some(line)) = request::parse_request_line(raw_requestline, &config.protocol_version) {
+        ex.command = line.command;
+        ex.path = line.path;
+        ex.request_version = line.request_version;
+    }
+    handler.send_error(
+        &mut ex,
+        error.code,
+        error.message.as_deref(),
+        error.explain.as_deref(),
+    )?;
+    ex.stream().flush()?;
+    Ok(())
+}
+
+fn serve<H: HttpHandler + ?Sized>(h: &mut H, ex: &mut Exchange<'_>) -> Result<()> {
+    let config = ex.config;
+    let raw = ex.stream.readline(config.max_line + 1)?;
+    if raw.len() > config.max_line {
+        ex.requestline.clear();
+        ex.request_version.clear();
+        ex.command.clear();
+        h.send_error(ex, 414, None, None)?;
+        ex.stream.flush()?;
+        return Ok(());
+    }
+    if raw.is_empty() {
+        ex.close_connection = true;
+        return Ok(());
+    }
+    ex.requestline = request::requestline_of(&raw);
+    ex.raw_requestline = raw;
+    if !parse_into(h, ex)? {
+        ex.stream.flush()?;
+        return Ok(());
+    }
+    h.do_method(ex)?;
+    ex.stream.flush()?;
+    Ok(())
+}
+
+/// `parse_request` over the stream: Ok(false) when a reply (or none) was sent and the
+/// request ends here.
+fn parse_into<H: HttpHandler + ?Sized>(h: &mut H, ex: &mut Exchange<'_>) -> Result<bool> {
+    let config = ex.config;
+    ex.close_connection = true;
+    let line = match request::parse_request_line(&ex.raw_requestline, &config.protocol_version) {
+        Ok(Some(line)) => line,
+        Ok(None) => return Ok(false),
+        Err(e) => {
+            h.send_error(ex, e.code, e.message.as_deref(), e.explain.as_deref())?;
+            return Ok(false);
+        }
+    };
+    ex.command = line.command.clone();
+    ex.path = line.path.clone();
+    ex.request_version = line.request_version.clone();
+    ex.close_connection = line.close_connection;
+    // http.client._read_headers
+    let mut block = Vec::new();
+    let mut count = 0usize;
+    let failure = loop {
+        let l = ex.stream.readline(config.max_line + 1)?;
+        if l.len() > config.max_line {
+            break Some(request::line_too_long());
+        }
+        count += 1;
+        if count > config.max_headers {
+            break Some(request::too_many_headers(config.max_headers));
+        }
+        let end = l.is_empty() || l == b"\r\n" || l == b"\n";
+        block.extend_from_slice(&l);
+        if end {
+            break None;
+        }
+    };
+    let head = failure.map_or_else(
+        || {
+            request::parse_headers(&block, config).and_then(|headers| {
+                request::finish_head(line, ex.raw_requestline.clone(), headers, config)
+            })
+        },
+        Err,
+    );
+    let head = match head {
+        Ok(head) => head,
+        Err(e) => {
+            h.send_error(ex, e.code, e.message.as_deref(), e.explain.as_deref())?;
+            ex.close_connection = true;
+            return Ok(false);
+        }
+    };
+    let expect_100 = head.expect_100;
+    ex.set_head(head);
+    if expect_100 && !h.handle_expect_100(ex)? {
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// Adapts an [`HttpHandler`] to `socketserver`: `handle()` serves requests while the
+/// connection stays open.
+///
+/// Implements [`StreamHandler`] (over a buffered stream) and [`RequestHandler`] (over a raw
+/// connection: applies the [`StreamConfig`] socket options and buffers it, as
+/// `StreamRequestHandler` does).
+///
+/// Python: `http.server.BaseHTTPRequestHandler.handle` on top of
+/// `socketserver.StreamRequestHandler`.
+#[doc(alias = "http.server.BaseHTTPRequestHandler.handle")]
+#[derive(Debug)]
+pub struct HttpRequestHandler<H> {
+    /// The user's handler.
+    pub handler: H,
+    /// The class attributes.
+    pub config: Arc<HttpConfig>,
+    /// `StreamRequestHandler`'s attributes (buffers, timeout, Nagle).
+    pub stream: StreamConfig,
+}
+
+impl<H: HttpHandler> HttpRequestHandler<H> {
+    /// Wraps `handler` with the default class attributes.
+    pub fn new(handler: H) -> Self {
+        Self::with_config(handler, Arc::new(HttpConfig::default()))
+    }
+
+    /// Wraps `handler` with the given class attributes.
+    pub fn with_config(handler: H, config: Arc<HttpConfig>) -> Self {
+        HttpRequestHandler {
+            handler,
+            config,
+            stream: StreamConfig::default(),
+        }
+    }
+
+    /// Sets `StreamRequestHandler`'s attributes.
+    pub fn stream_config(mut self, stream: StreamConfig) -> Self {
+        self.stream = stream;
+        self
+    }
+
+    /// Serves one request: [`handle_one_request`] with this adapter's config.
+    ///
+    /// Python: `http.server.BaseHTTPRequestHandler.handle_one_request`.
+    pub fn handle_one_request(
+        &mut self,
+        stream: &mut dyn RwStream,
+        cx: &HandlerCx<'_>,
+    ) -> Result<bool> {
+        handle_one_request(&mut self.handler, stream, cx, &self.config)
+    }
+
+    /// Serves requests until the connection closes.
+    ///
+    /// Python: `http.server.BaseHTTPRequestHandler.handle`.
+    pub fn handle_all(&mut self, stream: &mut dyn RwStream, cx: &HandlerCx<'_>) -> Result<()> {
+        while self.handle_one_request(stream, cx)? {}
+        Ok(())
+    }
+}
+
+impl<H: HttpHandler> StreamHandler for HttpRequestHandler<H> {
+    fn handle(
+        &mut self,
+        stream: &mut dyn RwStream,
+        cx: &HandlerCx<'_>,
+    ) -> socketserver::Result<()> {
+        Ok(self.handle_all(stream, cx)?)
+    }
+}
+
+impl<C: Connection, H: HttpHandler> RequestHandler<C> for HttpRequestHandler<H> {
+    fn setup(&mut self, request: &mut C, _cx: &HandlerCx<'_>) -> socketserver::Result<()> {
+        if self.stream.timeout.is_some() {
+            request.set_read_timeout(self.stream.timeout)?;
+            request.set_write_timeout(self.stream.timeout)?;
+        }
+        if self.stream.disable_nagle_algorithm {
+            request.set_nodelay(true)?;
+        }
+        Ok(())
+    }
+
+    fn handle(&mut self, request: &mut C, cx: &HandlerCx<'_>) -> socketserver::Result<()> {
+        let mut stream = BufStream::new(request, self.stream.rbufsize, self.stream.wbufsize);
+        let r = self.handle_all(&mut stream, cx);
+        let _ = stream.flush();
+        Ok(r?)
+    }
+}

@@ -1,0 +1,112 @@
+//! `HTTPServer` and `ThreadingHTTPServer`: a TCP server whose handler is an [`HttpHandler`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use socketserver::{
+    Connection, HandlerCx, ServerHooks, StreamConfig, TcpConfig, TcpServer, TcpTransport,
+};
+
+use crate::{HttpConfig, HttpHandler, HttpRequestHandler, Result};
+
+/// Server hooks that make an [`HttpRequestHandler`] per connection from a factory.
+///
+/// Python: `HTTPServer(server_address, RequestHandlerClass)`: the factory is the handler
+/// class, `config` its class attributes. `HTTPServer.server_bind` sets `server_name`
+/// (`socket.getfqdn(host)`) and `server_port`, which [`socketserver::ServerInfo`] holds.
+///
+/// ```
+/// use http_server::{HttpHooks, HttpHandler};
+/// struct Nothing;
+/// impl HttpHandler for Nothing {}
+/// let server = HttpHooks::new(|_cx: &socketserver::HandlerCx<'_>| Nothing)
+///     .server("127.0.0.1:0".parse().unwrap())?;
+/// assert_eq!(server.info().server_name, "localhost");
+/// assert_ne!(server.info().server_port, 0);
+/// # Ok::<(), http_server::Error>(())
+/// ```
+#[doc(alias = "http.server.HTTPServer")]
+pub struct HttpHooks<F> {
+    factory: F,
+    config: Arc<HttpConfig>,
+    stream: StreamConfig,
+}
+
+impl<F> std::fmt::Debug for HttpHooks<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpHooks")
+            .field("config", &self.config)
+            .field("stream", &self.stream)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F> HttpHooks<F> {
+    /// Hooks making handlers with `factory` and the default class attributes.
+    pub fn new(factory: F) -> Self {
+        HttpHooks {
+            factory,
+            config: Arc::new(HttpConfig::default()),
+            stream: StreamConfig::default(),
+        }
+    }
+
+    /// Sets the class attributes.
+    pub fn config(mut self, config: HttpConfig) -> Self {
+        self.config = Arc::new(config);
+        self
+    }
+
+    /// Sets `StreamRequestHandler`'s attributes (buffers, timeout, Nagle).
+    pub fn stream_config(mut self, stream: StreamConfig) -> Self {
+        self.stream = stream;
+        self
+    }
+
+    /// The class attributes in force.
+    pub fn http_config(&self) -> &Arc<HttpConfig> {
+        &self.config
+    }
+
+    /// Binds `address` with `HTTPServer`'s socket options and returns the server.
+    ///
+    /// Python: `http.server.HTTPServer(server_address, RequestHandlerClass)`.
+    pub fn server(self, address: SocketAddr) -> Result<HttpServer<F>>
+    where
+        Self: ServerHooks<std::net::TcpStream>,
+    {
+        let transport = TcpTransport::bind(address, tcp_config())?;
+        Ok(TcpServer::new(transport, self)?)
+    }
+}
+
+/// `HTTPServer`'s socket options: `allow_reuse_address = 1`.
+///
+/// Python: `http.server.HTTPServer.allow_reuse_address`.
+#[doc(alias = "http.server.HTTPServer.allow_reuse_address")]
+pub fn tcp_config() -> TcpConfig {
+    TcpConfig {
+        allow_reuse_address: true,
+        ..TcpConfig::default()
+    }
+}
+
+impl<C, F, H> ServerHooks<C> for HttpHooks<F>
+where
+    C: Connection,
+    F: Fn(&HandlerCx<'_>) -> H + Send + Sync,
+    H: HttpHandler,
+{
+    type Handler = HttpRequestHandler<H>;
+
+    fn make_handler(&self, cx: &HandlerCx<'_>) -> Self::Handler {
+        HttpRequestHandler::with_config((self.factory)(cx), Arc::clone(&self.config))
+            .stream_config(self.stream.clone())
+    }
+}
+
+/// An HTTP server: one request at a time, on the calling thread.
+///
+/// Python: `http.server.HTTPServer`.
+#[doc(alias = "http.server.HTTPServer")]
+pub type HttpServer<F> = TcpServer<HttpHooks<F>>;
