@@ -1,0 +1,274 @@
+//! A reference WSGI server on top of `http_server`, and the demo application.
+//!
+//! Python: `wsgiref.simple_server`. [`demo_app`], [`ServerHandler`] and the pure environ
+//! builder [`environ_for_request`] are transport-free; the server itself
+//! (`WsgiServer`, `WsgiRequestHandler`, `make_server`) needs the `simple-server` feature.
+//!
+//! ```
+//! use gateway::simple_server::demo_app;
+//! let resp = gateway::testing::Client::new(demo_app).get("/xyz?abc");
+//! assert!(resp.text().starts_with("Hello world!\n\n"));
+//! assert!(resp.text().contains("\nQUERY_STRING = 'abc'\n"));
+//! ```
+
+use std::collections::BTreeMap;
+
+use crate::error::Result;
+use crate::handlers::{HandlerHooks, ResponseSummary, SimpleHandler};
+use crate::types::{Body, Environ, StartResponse};
+
+/// Python: `wsgiref.simple_server.__version__`.
+#[doc(alias = "wsgiref.simple_server.__version__")]
+pub const VERSION: &str = "0.2";
+
+/// Python: `wsgiref.simple_server.server_version`, `"WSGIServer/0.2"`.
+#[doc(alias = "wsgiref.simple_server.server_version")]
+pub const SERVER_VERSION: &str = "WSGIServer/0.2";
+
+/// The runtime, `Rust/<rustc version>`. Python: `wsgiref.simple_server.sys_version`
+/// (`"CPython/3.11.7"`).
+#[doc(alias = "wsgiref.simple_server.sys_version")]
+pub const SYS_VERSION: &str = concat!("Rust/", env!("GATEWAY_RUSTC_VERSION"));
+
+/// `"WSGIServer/0.2 Rust/<rustc version>"`, the `Server` header.
+/// Python: `wsgiref.simple_server.software_version`.
+#[doc(alias = "wsgiref.simple_server.software_version")]
+pub const SOFTWARE_VERSION: &str = concat!(
+    "WSGIServer/0.2 Rust/",
+    env!("GATEWAY_RUSTC_VERSION")
+);
+
+/// The hooks of `ServerHandler`: its `close` logs the request (status code and bytes sent)
+/// through the request handler, here a callback.
+///
+/// Python: `wsgiref.simple_server.ServerHandler.close` (which calls
+/// `self.request_handler.log_request(self.status.split(' ', 1)[0], self.bytes_sent)`).
+#[doc(alias = "wsgiref.simple_server.ServerHandler.close")]
+pub struct ServerHooks<F> {
+    log_request: F,
+}
+
+impl<F> std::fmt::Debug for ServerHooks<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServerHooks")
+    }
+}
+
+impl<F: FnMut(&str, u64)> ServerHooks<F> {
+    /// Hooks that call `log_request(code, bytes_sent)` when the request is over.
+    pub fn new(log_request: F) -> Self {
+        ServerHooks { log_request }
+    }
+}
+
+impl<F: FnMut(&str, u64)> HandlerHooks for ServerHooks<F> {
+    fn close(&mut self, summary: &ResponseSummary) {
+        (self.log_request)(summary.code(), summary.bytes_sent);
+    }
+}
+
+/// The handler `WSGIRequestHandler.handle` runs: a [`SimpleHandler`] whose `server_software`
+/// is [`SOFTWARE_VERSION`] and whose close logs the request.
+///
+/// Python: `wsgiref.simple_server.ServerHandler`. Build one with [`server_handler`].
+#[doc(alias = "wsgiref.simple_server.ServerHandler")]
+pub type ServerHandler<W, F> = SimpleHandler<W, ServerHooks<F>>;
+
+/// Python: `ServerHandler(stdin, stdout, stderr, environ, multithread=False)`.
+///
+/// ```
+/// use gateway::simple_server::{demo_app, server_handler};
+/// let mut logged = Vec::new();
+/// let mut h = server_handler(
+///     std::io::empty(), Vec::new(), std::io::sink(),
+///     [("SERVER_PROTOCOL", "HTTP/1.0"), ("REQUEST_METHOD", "GET")],
+///     |code: &str, size: u64| logged.push(format!("{code} {size}")),
+/// );
+/// h.run(&demo_app).unwrap();
+/// assert!(h.io().stdout.starts_with(b"HTTP/1.0 200 OK\r\n"));
+/// drop(h);
+/// assert!(logged[0].starts_with("200 "));
+/// ```
+#[doc(alias = "wsgiref.simple_server.ServerHandler.__init__")]
+pub fn server_handler<W, F, N, V>(
+    stdin: impl std::io::Read + Send + 'static,
+    stdout: W,
+    stderr: impl std::io::Write + Send + 'static,
+    environ: impl IntoIterator<Item = (N, V)>,
+    log_request: F,
+) -> ServerHandler<W, F>
+where
+    W: std::io::Write,
+    F: FnMut(&str, u64),
+    N: Into<String>,
+    V: Into<String>,
+{
+    let io = crate::handlers::StreamIo::new(stdin, stdout, stderr, environ);
+    let mut config = crate::handlers::HandlerConfig::simple();
+    config.wsgi_multithread = false;
+    config.server_software = Some(SOFTWARE_VERSION.to_owned());
+    crate::handlers::BaseHandler::new(io, ServerHooks::new(log_request), config)
+}
+
+/// The base environ a server sets up once, when it binds.
+///
+/// Python: `wsgiref.simple_server.WSGIServer.setup_environ` (`SERVER_NAME`,
+/// `GATEWAY_INTERFACE`, `SERVER_PORT`, `REMOTE_HOST`, `CONTENT_LENGTH`, `SCRIPT_NAME`).
+///
+/// ```
+/// let env = gateway::simple_server::base_environ("localhost", 8000);
+/// assert_eq!(env["SERVER_PORT"], "8000");
+/// assert_eq!(env["GATEWAY_INTERFACE"], "CGI/1.1");
+/// ```
+#[doc(alias = "wsgiref.simple_server.WSGIServer.setup_environ")]
+#[doc(alias = "wsgiref.simple_server.WSGIServer.base_environ")]
+pub fn base_environ(server_name: &str, server_port: u16) -> BTreeMap<String, String> {
+    [
+        ("SERVER_NAME", server_name.to_owned()),
+        ("GATEWAY_INTERFACE", "CGI/1.1".to_owned()),
+        ("SERVER_PORT", server_port.to_string()),
+        ("REMOTE_HOST", String::new()),
+        ("CONTENT_LENGTH", String::new()),
+        ("SCRIPT_NAME", String::new()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+/// One parsed request, as `WSGIRequestHandler.get_environ` reads it.
+///
+/// Python: the `command`, `path`, `request_version`, `headers` and `client_address`
+/// attributes of `http.server.BaseHTTPRequestHandler`.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestParts<'a> {
+    /// The method (`GET`).
+    pub command: &'a str,
+    /// The request target, Latin-1 decoded (`/p%61th/?query=test`).
+    pub path: &'a str,
+    /// The version (`HTTP/1.0`).
+    pub request_version: &'a str,
+    /// The header fields in order, names as sent, values Latin-1 decoded.
+    pub headers: &'a [(String, String)],
+    /// The client's IP address as text.
+    pub client_address: &'a str,
+}
+
+/// Builds a request's CGI variables from the server's base environ.
+///
+/// Python: `wsgiref.simple_server.WSGIRequestHandler.get_environ`, with the port's choices
+/// (`docs/divergences.md`): `PATH_INFO` percent-decoded to Latin-1 (invalid escapes kept,
+/// `%2F` becomes `/`), a leading `//` collapsed to `/` (as `http.server` does),
+/// `QUERY_STRING` the raw text after the first `?`, `CONTENT_TYPE` `text/plain` and
+/// `CONTENT_LENGTH` `''` when absent, no `HTTP_CONTENT_TYPE`/`HTTP_CONTENT_LENGTH`,
+/// duplicate headers joined with `,`, values stripped, header names that would collide
+/// with a CGI variable (`Remote-Addr`) ignored, and header names holding `_` dropped (a
+/// divergence: CPython lets `X_Auth` merge with `X-Auth`).
+///
+/// ```
+/// use gateway::simple_server::{base_environ, environ_for_request, RequestParts};
+/// let headers = vec![("X-Test".to_owned(), " a ".to_owned()), ("x-test".to_owned(), "b".to_owned())];
+/// let env = environ_for_request(&base_environ("localhost", 80), &RequestParts {
+///     command: "GET", path: "/p%61th?q=1", request_version: "HTTP/1.0",
+///     headers: &headers, client_address: "127.0.0.1",
+/// });
+/// assert_eq!(env["PATH_INFO"], "/path");
+/// assert_eq!(env["QUERY_STRING"], "q=1");
+/// assert_eq!(env["HTTP_X_TEST"], "a,b");
+/// assert_eq!(env["CONTENT_TYPE"], "text/plain");
+/// ```
+#[doc(alias = "wsgiref.simple_server.WSGIRequestHandler.get_environ")]
+pub fn environ_for_request(
+    base: &BTreeMap<String, String>,
+    request: &RequestParts<'_>,
+) -> BTreeMap<String, String> {
+    let mut env = base.clone();
+    let set = |env: &mut BTreeMap<String, String>, k: &str, v: String| {
+        env.insert(k.to_owned(), v);
+    };
+    set(&mut env, "SERVER_PROTOCOL", request.request_version.to_owned());
+    set(&mut env, "SERVER_SOFTWARE", SERVER_VERSION.to_owned());
+    set(&mut env, "REQUEST_METHOD", request.command.to_owned());
+    let collapsed;
+    let mut target = request.path;
+    if target.starts_with("//") {
+        collapsed = format!("/{}", target.trim_start_matches('/'));
+        target = &collapsed;
+    }
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let raw = crate::util::latin1_encode(path).unwrap_or_else(|| path.as_bytes().to_vec());
+    let decoded: Vec<u8> = percent_encoding::percent_decode(&raw).collect();
+    set(&mut env, "PATH_INFO", crate::util::latin1_decode(&decoded));
+    set(&mut env, "QUERY_STRING", query.to_owned());
+    set(&mut env, "REMOTE_ADDR", request.client_address.to_owned());
+    let header = |name: &str| {
+        request
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    };
+    let content_type = header("content-type")
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_else(|| "text/plain".to_owned());
+    set(&mut env, "CONTENT_TYPE", content_type);
+    if let Some(length) = header("content-length").filter(|l| !l.is_empty()) {
+        set(&mut env, "CONTENT_LENGTH", length.trim().to_owned());
+    }
+    for (k, v) in request.headers {
+        if k.contains('_') {
+            continue;
+        }
+        let key = k.replace('-', "_").to_ascii_uppercase();
+        let value = v.trim();
+        if env.contains_key(&key) {
+            continue;
+        }
+        let http_key = format!("HTTP_{key}");
+        match env.get_mut(&http_key) {
+            Some(existing) => {
+                existing.push(',');
+                existing.push_str(value);
+            }
+            None => {
+                env.insert(http_key, value.to_owned());
+            }
+        }
+    }
+    env
+}
+
+/// The demo application: `Hello world!`, a blank line, then one `KEY = repr(value)` line
+/// per environ entry, sorted by key, as `text/plain; charset=utf-8`.
+///
+/// Python: `wsgiref.simple_server.demo_app`.
+///
+/// ```
+/// let resp = gateway::testing::Client::new(gateway::simple_server::demo_app).get("/");
+/// assert_eq!(resp.status(), "200 OK");
+/// assert!(resp.text().contains("\nwsgi.version = (1, 0)\n"));
+/// ```
+#[doc(alias = "wsgiref.simple_server.demo_app")]
+pub fn demo_app(environ: &Environ, start_response: &mut dyn StartResponse) -> Result<Body> {
+    let mut out = String::from("Hello world!\n\n");
+    for (k, v) in environ.items() {
+        out.push_str(&k);
+        out.push_str(" = ");
+        out.push_str(&v.repr());
+        out.push('\n');
+    }
+    start_response.start_response(
+        "200 OK",
+        &[("Content-Type", "text/plain; charset=utf-8")],
+        None,
+    )?;
+    Ok(Body::from(out))
+}
+
+#[cfg(feature = "simple-server")]
+mod server;
+#[cfg(feature = "simple-server")]
+pub use server::*;
+
+#[cfg(test)]
+mod tests;
