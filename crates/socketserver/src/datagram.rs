@@ -409,11 +409,8 @@ impl Transport for UnixDatagramTransport {
             Ok((n, from)) => {
                 buf.truncate(n);
                 let from = Address::Unix(from.as_pathname().map(Path::to_path_buf));
-                let request = DatagramRequest::new(
-                    buf,
-                    ReplySocket::Unix(Arc::clone(socket)),
-                    from.clone(),
-                );
+                let request =
+                    DatagramRequest::new(buf, ReplySocket::Unix(Arc::clone(socket)), from.clone());
                 Ok(Some((request, from)))
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),

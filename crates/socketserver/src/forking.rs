@@ -8,8 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::{
-    Address, Connection, Error, Failed, HandlerCx, Result, ServerConfig, ServerHooks,
-    ServerInfo,
+    Address, Connection, Error, Failed, HandlerCx, Result, ServerConfig, ServerHooks, ServerInfo,
 };
 
 /// Class attributes of `ForkingMixIn`.
@@ -211,8 +210,7 @@ impl<C: Connection, H: ServerHooks<C>> ServerHooks<C> for Forking<H> {
             Ok(sys::Forked::Child) => {
                 let status = catch_unwind(AssertUnwindSafe(|| {
                     let mut request = request;
-                    let status = match self.finish_request(&mut request, &client_address, server)
-                    {
+                    let status = match self.finish_request(&mut request, &client_address, server) {
                         Ok(()) => 0,
                         Err(e) => {
                             self.handle_error(&client_address, &e);

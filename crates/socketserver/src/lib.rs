@@ -62,8 +62,8 @@ pub use crate::handler::{
     StreamRequestHandler,
 };
 pub use crate::server::{
-    BaseServer, Failed, RequestHandlerClass, ServerConfig, ServerHooks, ServerInfo,
-    ShutdownHandle, default,
+    BaseServer, Failed, RequestHandlerClass, ServerConfig, ServerHooks, ServerInfo, ShutdownHandle,
+    default,
 };
 pub use crate::threading::{Threading, ThreadingConfig, process_request_thread};
 pub use crate::transport::{Connection, TcpConfig, TcpTransport, Transport};

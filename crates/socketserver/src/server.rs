@@ -18,7 +18,10 @@ const WAKER: Token = Token(1);
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 fn is_resource_exhaustion(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM))
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
 }
 
 /// Read-only facts about a running server, shared with every handler.
@@ -46,7 +49,9 @@ impl ServerInfo {
         let (server_name, server_port) = match &server_address {
             Address::Inet(a) => (getfqdn(a.ip()), a.port()),
             Address::Unix(p) => (
-                p.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+                p.as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
                 0,
             ),
         };
@@ -215,7 +220,8 @@ pub mod default {
 
     /// Python: `socketserver.BaseServer.finish_request` plus `BaseRequestHandler.__init__`:
     /// make the handler, `setup()`, then `handle()` and `finish()` (always, once `setup`
-    /// succeeded). A panicking handler becomes [`Error::HandlerPanicked`].
+    /// succeeded, also after `handle` panicked). A panicking handler becomes
+    /// [`Error::HandlerPanicked`].
     pub fn finish_request<C: Connection, H: ServerHooks<C> + ?Sized>(
         hooks: &H,
         request: &mut C,
@@ -239,7 +245,10 @@ pub mod default {
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             let mut handler = make(cx);
             handler.setup(request, cx)?;
-            let handled = handler.handle(request, cx);
+            // A panicking `handle` is a failed `handle`: `finish` still runs, as Python's
+            // `finally: self.finish()` does after any exception.
+            let handled = catch_unwind(AssertUnwindSafe(|| handler.handle(request, cx)))
+                .unwrap_or_else(|payload| Err(Error::from_panic(&*payload)));
             let finished = handler.finish(request, cx);
             handled.and(finished)
         }));

@@ -17,7 +17,6 @@
 //! use socketserver::testing::{Hook, MemTransport, Recorder};
 //! use socketserver::{Address, BaseServer, HandlerCx, RequestHandlerClass, Result, RwStream,
 //!                    StreamHandler, StreamRequestHandler};
-//! use std::io::Write;
 //!
 //! // The handler under test: Python's MyTCPHandler from the socketserver docs.
 //! struct Upper;
@@ -56,8 +55,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::{
-    Address, Connection, Error, Failed, HandlerCx, Result, ServerConfig, ServerHooks,
-    ServerInfo, Transport, default,
+    Address, Connection, Error, Failed, HandlerCx, Result, ServerConfig, ServerHooks, ServerInfo,
+    Transport, default,
 };
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

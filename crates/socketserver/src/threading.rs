@@ -5,8 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
 use crate::{
-    Address, Connection, Error, Failed, HandlerCx, Result, ServerConfig, ServerHooks,
-    ServerInfo,
+    Address, Connection, Error, Failed, HandlerCx, Result, ServerConfig, ServerHooks, ServerInfo,
 };
 
 /// Class attributes of `ThreadingMixIn`.
