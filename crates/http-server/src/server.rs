@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use socketserver::{
     Connection, HandlerCx, ServerHooks, StreamConfig, TcpConfig, TcpServer, TcpTransport,
+    Threading, ThreadingConfig, ThreadingTcpServer,
 };
 
 use crate::{HttpConfig, HttpHandler, HttpRequestHandler, Result};
@@ -80,6 +81,33 @@ impl<F> HttpHooks<F> {
     }
 }
 
+impl<F> HttpHooks<F> {
+    /// Binds `address` with `HTTPServer`'s socket options and returns a server that runs each
+    /// connection on its own thread (`daemon_threads = True`).
+    ///
+    /// Python: `http.server.ThreadingHTTPServer(server_address, RequestHandlerClass)`.
+    #[doc(alias = "http.server.ThreadingHTTPServer")]
+    pub fn threading_server(self, address: SocketAddr) -> Result<ThreadingHttpServer<F>>
+    where
+        Self: ServerHooks<std::net::TcpStream> + 'static,
+    {
+        let transport = TcpTransport::bind(address, tcp_config())?;
+        let hooks = Threading::with_config(self, threading_config());
+        Ok(TcpServer::new(transport, hooks)?)
+    }
+}
+
+/// `ThreadingHTTPServer`'s mix-in attributes: `daemon_threads = True`.
+///
+/// Python: `http.server.ThreadingHTTPServer.daemon_threads`.
+#[doc(alias = "http.server.ThreadingHTTPServer.daemon_threads")]
+pub fn threading_config() -> ThreadingConfig {
+    ThreadingConfig {
+        daemon_threads: true,
+        ..ThreadingConfig::default()
+    }
+}
+
 /// `HTTPServer`'s socket options: `allow_reuse_address = 1`.
 ///
 /// Python: `http.server.HTTPServer.allow_reuse_address`.
@@ -110,3 +138,9 @@ where
 /// Python: `http.server.HTTPServer`.
 #[doc(alias = "http.server.HTTPServer")]
 pub type HttpServer<F> = TcpServer<HttpHooks<F>>;
+
+/// An HTTP server running each connection on its own thread.
+///
+/// Python: `http.server.ThreadingHTTPServer`.
+#[doc(alias = "http.server.ThreadingHTTPServer")]
+pub type ThreadingHttpServer<F> = ThreadingTcpServer<HttpHooks<F>>;
