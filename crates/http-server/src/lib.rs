@@ -52,7 +52,10 @@ pub use crate::request::{
     BodyFraming, Headers, Parsed, RequestHead, RequestLine, parse_headers, parse_request,
     parse_request_line, py_repr, requestline_of,
 };
-pub use crate::server::{HttpHooks, HttpServer, ThreadingHttpServer, tcp_config, threading_config};
+pub use crate::server::{
+    HttpHooks, HttpServer, ThreadingHttpServer, best_address, serving_banner, tcp_config, test,
+    threading_config,
+};
 pub use crate::static_files::{
     Body, SimpleHttpHandler, default_extensions_map, guess_type, translate_path,
 };

@@ -144,3 +144,82 @@ pub type HttpServer<F> = TcpServer<HttpHooks<F>>;
 /// Python: `http.server.ThreadingHTTPServer`.
 #[doc(alias = "http.server.ThreadingHTTPServer")]
 pub type ThreadingHttpServer<F> = ThreadingTcpServer<HttpHooks<F>>;
+
+/// Chooses the address `test()` binds: `::` (dual-stack) when no address is given and IPv6
+/// works, else `0.0.0.0`; otherwise the given host resolved.
+///
+/// Python: `http.server._get_best_family(bind, port)`.
+pub fn best_address(bind: Option<&str>, port: u16) -> Result<SocketAddr> {
+    match bind {
+        None | Some("") => {
+            let v6: SocketAddr = (std::net::Ipv6Addr::UNSPECIFIED, port).into();
+            if std::net::TcpListener::bind((std::net::Ipv6Addr::LOCALHOST, 0)).is_ok() {
+                Ok(v6)
+            } else {
+                Ok((std::net::Ipv4Addr::UNSPECIFIED, port).into())
+            }
+        }
+        Some(host) => Ok(socketserver::inet_address(host, port)?),
+    }
+}
+
+/// The banner `test()` announces once bound: `Serving HTTP on HOST port PORT
+/// (http://HOST:PORT/) ...` (IPv6 hosts in brackets in the URL).
+pub fn serving_banner(address: SocketAddr) -> String {
+    let host = address.ip().to_string();
+    let port = address.port();
+    let url_host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.clone()
+    };
+    format!("Serving HTTP on {host} port {port} (http://{url_host}:{port}/) ...")
+}
+
+/// Runs a threading HTTP server until it is shut down: binds (dual-stack on `::`), calls
+/// `ready` with the banner to show and a handle that stops the server, then serves.
+///
+/// Python: `http.server.test(HandlerClass, ServerClass=ThreadingHTTPServer, protocol, port,
+/// bind)` with the `DualStackServer` of `python -m http.server` (printing and the
+/// `KeyboardInterrupt` exit are the caller's: the `http-server` binary does them).
+///
+/// ```
+/// use http_server::{HttpConfig, SimpleHttpHandler};
+/// let dir = std::env::temp_dir();
+/// http_server::test(
+///     move |_cx: &socketserver::HandlerCx<'_>| SimpleHttpHandler::new(dir.clone()),
+///     SimpleHttpHandler::http_config(),
+///     0,
+///     Some("127.0.0.1"),
+///     |banner, stop| {
+///         assert!(banner.starts_with("Serving HTTP on 127.0.0.1 port "));
+///         stop.request(); // stop at once
+///     },
+/// )?;
+/// # Ok::<(), http_server::Error>(())
+/// ```
+#[doc(alias = "http.server.test")]
+pub fn test<F, H>(
+    factory: F,
+    config: HttpConfig,
+    port: u16,
+    bind: Option<&str>,
+    ready: impl FnOnce(&str, socketserver::ShutdownHandle),
+) -> Result<()>
+where
+    F: Fn(&HandlerCx<'_>) -> H + Send + Sync + 'static,
+    H: HttpHandler,
+{
+    let address = best_address(bind, port)?;
+    let mut tcp = tcp_config();
+    if address.is_ipv6() {
+        tcp.dual_stack = Some(true);
+    }
+    let transport = TcpTransport::bind(address, tcp)?;
+    let hooks = Threading::with_config(HttpHooks::new(factory).config(config), threading_config());
+    let mut server = TcpServer::new(transport, hooks)?;
+    let bound = server.server_address().inet().unwrap_or(address);
+    ready(&serving_banner(bound), server.shutdown_handle());
+    server.serve_forever(std::time::Duration::from_millis(500))?;
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! Shared helpers: temporary directories, loopback clients, servers on ephemeral ports.

@@ -1,0 +1,3 @@
+//! Integration tests of `http-server` (one binary, modules per area).
+
+mod support;
