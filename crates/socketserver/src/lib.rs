@@ -72,6 +72,7 @@ pub use crate::unix::UnixStreamTransport;
 mod address;
 mod datagram;
 mod error;
+pub mod evloop;
 mod forking;
 mod handler;
 mod server;

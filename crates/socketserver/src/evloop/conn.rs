@@ -1,0 +1,336 @@
+//! One connection: its socket, its protocol session, its buffers and deadlines, and the
+//! read → frame → serve → write cycle that runs with the loop lock released.
+
+use std::io::{self, Read, Write};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Instant;
+
+use mio::event::Source;
+use mio::{Interest, Registry, Token};
+
+use super::buf::{Fill, InBuf, OutBuf};
+use super::timers::Deadline;
+use super::{Abort, EventLoopConfig, Frame, Protocol, ServeCx};
+use crate::{Address, Error, HandlerCx, ServerInfo};
+
+/// Reads per turn before a connection yields to the others of its loop.
+const READ_BUDGET: usize = 16;
+
+/// `Interim` answers in a row before a connection is judged broken.
+const MAX_INTERIMS: usize = 8;
+
+/// An accepted socket.
+#[derive(Debug)]
+pub(crate) enum Stream {
+    Tcp(mio::net::TcpStream),
+    Unix(mio::net::UnixStream),
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            Stream::Unix(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Source for Stream {
+    fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.register(r, t, i),
+            Stream::Unix(s) => s.register(r, t, i),
+        }
+    }
+    fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.reregister(r, t, i),
+            Stream::Unix(s) => s.reregister(r, t, i),
+        }
+    }
+    fn deregister(&mut self, r: &Registry) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.deregister(r),
+            Stream::Unix(s) => s.deregister(r),
+        }
+    }
+}
+
+/// Why a connection is being processed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Work {
+    /// Readiness, a returned connection, or shutdown: read, frame, serve, write.
+    Io,
+    /// Its deadline passed.
+    Expire,
+    /// The shutdown grace period ended.
+    Kill,
+}
+
+/// What the loop does with a connection after processing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Keep it; `requeue`: process it again soon (it stopped with work left).
+    Keep { requeue: bool },
+    /// Close it.
+    Close,
+}
+
+/// What a connection needs from its server while it is processed.
+pub(crate) struct Env<'a, P> {
+    pub(crate) protocol: &'a P,
+    pub(crate) config: &'a EventLoopConfig,
+    pub(crate) info: &'a ServerInfo,
+    /// Announces a blocking call (steals the loop for a standby thread).
+    pub(crate) hint: &'a (dyn Fn() + Sync),
+    /// True while this thread still owns the loop.
+    pub(crate) owner: &'a dyn Fn() -> bool,
+    /// The server is shutting down.
+    pub(crate) closing: bool,
+}
+
+/// One connection.
+#[derive(Debug)]
+pub(crate) struct Conn<S> {
+    pub(crate) stream: Stream,
+    pub(crate) addr: Address,
+    pub(crate) id: u64,
+    pub(crate) session: S,
+    pub(crate) input: InBuf,
+    pub(crate) output: OutBuf,
+    pub(crate) deadline: Deadline,
+    /// When the first byte of the buffered partial request arrived.
+    request_since: Option<Instant>,
+    /// When the pending output last made progress (or first blocked).
+    write_since: Option<Instant>,
+    eof: bool,
+    close_after_flush: bool,
+}
+
+fn caught<R>(what: &str, addr: &Address, f: impl FnOnce() -> R) -> Option<R> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => Some(r),
+        Err(payload) => {
+            let error = Error::from_panic(&*payload);
+            tracing::error!(client = %addr, %error, "protocol {what} panicked; closing the connection");
+            None
+        }
+    }
+}
+
+impl<S: Default> Conn<S> {
+    pub(crate) fn new(stream: Stream, addr: Address, id: u64) -> Self {
+        Conn {
+            stream,
+            addr,
+            id,
+            session: S::default(),
+            input: InBuf::default(),
+            output: OutBuf::default(),
+            deadline: Deadline::default(),
+            request_since: None,
+            write_since: None,
+            eof: false,
+            close_after_flush: false,
+        }
+    }
+}
+
+impl<S> Conn<S> {
+    /// No partial request and no pending output.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.input.is_empty() && self.output.is_empty()
+    }
+
+    /// When the loop must look at this connection again.
+    pub(crate) fn next_deadline(&self, config: &EventLoopConfig, now: Instant) -> Option<Instant> {
+        if !self.output.is_empty() {
+            Some(self.write_since.unwrap_or(now) + config.write_timeout)
+        } else if !self.input.is_empty() {
+            Some(self.request_since.unwrap_or(now) + config.request_timeout)
+        } else {
+            config.idle_timeout.map(|t| now + t)
+        }
+    }
+
+    /// Processes the connection for `work`; the loop lock is not held.
+    pub(crate) fn process<P>(&mut self, env: &Env<'_, P>, work: Work) -> Outcome
+    where
+        P: Protocol<Session = S>,
+    {
+        match work {
+            Work::Io => self.io(env),
+            Work::Expire => self.expire(env),
+            Work::Kill => {
+                self.abort(env, Abort::Shutdown);
+                Outcome::Close
+            }
+        }
+    }
+
+    fn expire<P: Protocol<Session = S>>(&mut self, env: &Env<'_, P>) -> Outcome {
+        let now = Instant::now();
+        if self.deadline.at.is_none_or(|at| at > now) {
+            return Outcome::Keep { requeue: false };
+        }
+        if !self.output.is_empty() {
+            tracing::debug!(client = %self.addr, "write timeout");
+        } else if !self.input.is_empty() {
+            tracing::debug!(client = %self.addr, buffered = self.input.len(), "request timeout");
+            self.abort(env, Abort::RequestTimeout);
+        } else {
+            tracing::trace!(client = %self.addr, "idle timeout");
+        }
+        Outcome::Close
+    }
+
+    /// Sends the protocol's last words for a partial request, best effort, once.
+    fn abort<P: Protocol<Session = S>>(&mut self, env: &Env<'_, P>, why: Abort) {
+        if self.input.is_empty() || !self.output.is_empty() {
+            return;
+        }
+        let (session, input) = (&mut self.session, self.input.bytes());
+        if let Some(bytes) = caught("abort", &self.addr, || {
+            env.protocol.abort(session, input, why)
+        }) {
+            self.output.vec().extend_from_slice(&bytes);
+            let _ = self.output.flush(&mut self.stream);
+        }
+        self.input.clear();
+    }
+
+    fn io<P: Protocol<Session = S>>(&mut self, env: &Env<'_, P>) -> Outcome {
+        let mut interims = 0;
+        let mut reads = 0;
+        loop {
+            if !self.output.is_empty() {
+                match self.output.flush(&mut self.stream) {
+                    Ok((true, _)) => self.write_since = None,
+                    Ok((false, sent)) => {
+                        if sent > 0 || self.write_since.is_none() {
+                            self.write_since = Some(Instant::now());
+                        }
+                        // Backpressure: read nothing more until the client makes room.
+                        return Outcome::Keep { requeue: false };
+                    }
+                    Err(e) => {
+                        tracing::debug!(client = %self.addr, error = %e, "write failed");
+                        return Outcome::Close;
+                    }
+                }
+            }
+            if self.close_after_flush {
+                return Outcome::Close;
+            }
+            if !(env.owner)() {
+                // The loop was handed off while this thread served: give the connection back.
+                return Outcome::Keep { requeue: true };
+            }
+            if !self.input.is_empty() {
+                let (session, input) = (&mut self.session, self.input.bytes());
+                let Some(frame) = caught("frame", &self.addr, || env.protocol.frame(session, input))
+                else {
+                    return Outcome::Close;
+                };
+                match frame {
+                    Frame::Complete(n) if n > 0 && n <= self.input.len() => {
+                        interims = 0;
+                        if !self.serve(env, n) {
+                            self.close_after_flush = true;
+                            self.input.clear();
+                        }
+                        continue;
+                    }
+                    Frame::Complete(n) => {
+                        tracing::error!(client = %self.addr, len = n, buffered = self.input.len(),
+                            "protocol framed an impossible request length; closing the connection");
+                        return Outcome::Close;
+                    }
+                    Frame::Interim(bytes) => {
+                        interims += 1;
+                        if interims > MAX_INTERIMS {
+                            tracing::error!(client = %self.addr, "protocol answers Interim without progress; closing the connection");
+                            return Outcome::Close;
+                        }
+                        self.output.vec().extend_from_slice(&bytes);
+                        continue;
+                    }
+                    Frame::Reject(bytes) => {
+                        self.output.vec().extend_from_slice(&bytes);
+                        self.close_after_flush = true;
+                        self.input.clear();
+                        continue;
+                    }
+                    Frame::Incomplete => {
+                        if self.input.len() > env.config.max_request_bytes {
+                            tracing::debug!(client = %self.addr, buffered = self.input.len(), "request too large");
+                            self.abort(env, Abort::TooLarge);
+                            return Outcome::Close;
+                        }
+                    }
+                }
+            }
+            if self.eof {
+                return Outcome::Close;
+            }
+            if reads == READ_BUDGET {
+                return Outcome::Keep { requeue: true };
+            }
+            reads += 1;
+            let was_empty = self.input.is_empty();
+            match self
+                .input
+                .fill(&mut self.stream, env.config.max_request_bytes)
+            {
+                Ok(Fill::Bytes) => {
+                    interims = 0;
+                    if was_empty {
+                        self.request_since = Some(Instant::now());
+                    }
+                }
+                Ok(Fill::Eof) => self.eof = true,
+                Ok(Fill::WouldBlock) => return Outcome::Keep { requeue: false },
+                Err(e) => {
+                    tracing::debug!(client = %self.addr, error = %e, "read failed");
+                    return Outcome::Close;
+                }
+            }
+        }
+    }
+
+    /// Serves the framed request `input[..n]`; false: close after the response.
+    fn serve<P: Protocol<Session = S>>(&mut self, env: &Env<'_, P>, n: usize) -> bool {
+        let cx = ServeCx::new(HandlerCx::new(&self.addr, env.info).with_blocking_hint(env.hint))
+            .closing(env.closing);
+        let out = self.output.vec();
+        let before = out.len();
+        let (session, request) = (&mut self.session, &self.input.bytes()[..n]);
+        let served = caught("serve", &self.addr, || {
+            env.protocol.serve(session, request, out, &cx)
+        });
+        let Some(served) = served else {
+            // Nothing of a panicked response is sent; earlier ones still are.
+            self.output.data.truncate(before.max(self.output.pos));
+            return false;
+        };
+        self.input.consume(n);
+        self.request_since = if self.input.is_empty() {
+            None
+        } else {
+            Some(Instant::now())
+        };
+        served.keep_alive && !env.closing
+    }
+}
