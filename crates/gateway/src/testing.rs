@@ -249,7 +249,7 @@ impl<A: Application> Client<A> {
         config.server_software = Some(simple_server::SOFTWARE_VERSION.to_owned());
         let mut handler = BaseHandler::new(io, TestHooks::default(), config);
         let outcome = if self.validate {
-            handler.run(&Validator::new(ByRef(&self.app)))
+            handler.run(&Validator::keeping_len(ByRef(&self.app)))
         } else {
             handler.run(&ByRef(&self.app))
         };

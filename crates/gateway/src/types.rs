@@ -695,6 +695,7 @@ enum BodyKind {
 pub struct Body {
     kind: BodyKind,
     on_close: Vec<Box<dyn FnOnce() + Send>>,
+    len_hint: Option<usize>,
 }
 
 impl fmt::Debug for Body {
@@ -725,6 +726,7 @@ impl Body {
                 len,
             },
             on_close: Vec::new(),
+            len_hint: None,
         }
     }
 
@@ -741,6 +743,7 @@ impl Body {
                 iter.into_iter().map(|r| r.map(Into::into).map_err(Into::into)),
             )),
             on_close: Vec::new(),
+            len_hint: None,
         }
     }
 
@@ -749,6 +752,7 @@ impl Body {
         Body {
             kind: BodyKind::File(wrapper),
             on_close: Vec::new(),
+            len_hint: None,
         }
     }
 
@@ -763,8 +767,14 @@ impl Body {
     pub fn len(&self) -> Option<usize> {
         match &self.kind {
             BodyKind::Chunks { len, .. } => Some(*len),
-            _ => None,
+            _ => self.len_hint,
         }
+    }
+
+    /// Reports `len` as the number of chunks of a lazy body (a middleware wrapping a list).
+    pub(crate) fn with_len(mut self, len: Option<usize>) -> Self {
+        self.len_hint = len;
+        self
     }
 
     /// True when the body is known to hold no chunk at all.

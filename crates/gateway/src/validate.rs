@@ -46,7 +46,7 @@ fn assert_(cond: bool, rule: &'static str, message: impl FnOnce() -> String) -> 
 /// Python: `wsgiref.validate.validator`.
 #[doc(alias = "wsgiref.validate.validator")]
 pub fn validator<A: Application>(application: A) -> Validator<A> {
-    Validator { application }
+    Validator::new(application)
 }
 
 /// The checking middleware [`validator`] builds; itself an [`Application`].
@@ -56,12 +56,26 @@ pub fn validator<A: Application>(application: A) -> Validator<A> {
 #[derive(Clone, Debug)]
 pub struct Validator<A> {
     application: A,
+    keep_len: bool,
 }
 
 impl<A: Application> Validator<A> {
     /// Same as [`validator`].
     pub fn new(application: A) -> Self {
-        Validator { application }
+        Validator {
+            application,
+            keep_len: false,
+        }
+    }
+
+    /// A validator whose wrapped body still reports the application's `len()`, so a one-chunk
+    /// response keeps its `Content-Length` (CPython's wrapper hides it; the test client
+    /// wants the real server's headers).
+    pub(crate) fn keeping_len(application: A) -> Self {
+        Validator {
+            application,
+            keep_len: true,
+        }
     }
 
     /// The wrapped application.
@@ -82,10 +96,12 @@ impl<A: Application> Application for Validator<A> {
             };
             self.application.call(environ, &mut wrapper)?
         };
+        let len = if self.keep_len { body.len() } else { None };
         Ok(Body::iter(IteratorWrapper {
             inner: body,
             started: Some(started),
-        }))
+        })
+        .with_len(len))
     }
 }
 
