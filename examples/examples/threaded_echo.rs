@@ -24,6 +24,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("Received: {}", client(server_addr, message)?);
     }
     handle.shutdown();
-    server_thread.join().map_err(|_| "server thread panicked")??;
+    server_thread
+        .join()
+        .map_err(|_| "server thread panicked")??;
     Ok(())
 }

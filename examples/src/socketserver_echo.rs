@@ -13,8 +13,7 @@ use std::time::Duration;
 use socketserver::{
     DatagramRequest, HandlerCx, RequestHandler, RequestHandlerClass, Result, RwStream,
     StreamHandler, StreamRequestHandler, TcpConfig, TcpServer, TcpTransport, Threading,
-    ThreadingTcpServer, UdpConfig, UdpServer, UdpTransport, UnixStreamServer,
-    UnixStreamTransport,
+    ThreadingTcpServer, UdpConfig, UdpServer, UdpTransport, UnixStreamServer, UnixStreamTransport,
 };
 
 /// Python's `MyTCPHandler`: `self.data = self.request.recv(1024).strip()`, then
@@ -47,7 +46,10 @@ pub fn tcp_echo_server(addr: SocketAddr) -> Result<TcpEchoServer> {
             ..TcpConfig::default()
         },
     )?;
-    TcpServer::new(transport, RequestHandlerClass(MyTcpHandler::default as fn() -> _))
+    TcpServer::new(
+        transport,
+        RequestHandlerClass(MyTcpHandler::default as fn() -> _),
+    )
 }
 
 /// Python's `MyUDPHandler`: `data = self.request[0].strip()`, `socket = self.request[1]`,
@@ -72,7 +74,10 @@ pub type UdpEchoServer = UdpServer<RequestHandlerClass<fn() -> MyUdpHandler>>;
 /// Python: `socketserver.UDPServer((HOST, PORT), MyUDPHandler)`.
 pub fn udp_echo_server(addr: SocketAddr) -> Result<UdpEchoServer> {
     let transport = UdpTransport::bind(addr, UdpConfig::default())?;
-    UdpServer::new(transport, RequestHandlerClass(MyUdpHandler::default as fn() -> _))
+    UdpServer::new(
+        transport,
+        RequestHandlerClass(MyUdpHandler::default as fn() -> _),
+    )
 }
 
 /// Python's `ThreadedTCPRequestHandler`: answers `"{thread}: {data}"`.

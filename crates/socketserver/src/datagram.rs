@@ -119,6 +119,8 @@ impl DatagramRequest {
     }
 
     /// Who sent the packet (where the reply goes).
+    ///
+    /// Python: `BaseRequestHandler.client_address` of a datagram request.
     pub fn client_address(&self) -> &Address {
         &self.client_address
     }
@@ -130,7 +132,8 @@ impl DatagramRequest {
         &self.reply
     }
 
-    /// True once the gathered reply has been sent.
+    /// True once the gathered reply has been sent (Python has no such flag: its
+    /// `DatagramRequestHandler.finish` always sends).
     pub fn is_replied(&self) -> bool {
         self.replied
     }
@@ -299,11 +302,15 @@ impl UdpTransport {
     }
 
     /// The class attributes.
+    ///
+    /// Python: `UDPServer.max_packet_size` and the other class attributes.
     pub fn config(&self) -> &UdpConfig {
         &self.config
     }
 
-    /// The bound socket (Python: `server.socket`).
+    /// The bound socket; `None` before `server_bind` and after `server_close`.
+    ///
+    /// Python: `socketserver.UDPServer.socket`.
     pub fn socket(&self) -> Option<&UdpSocket> {
         self.socket.as_deref()
     }
@@ -389,11 +396,15 @@ impl UnixDatagramTransport {
     }
 
     /// Sets the socket's own timeout, honoured by `handle_request`.
+    ///
+    /// Python: `server.socket.settimeout(t)`.
     pub fn set_timeout(&mut self, timeout: Option<Duration>) {
         self.timeout = timeout;
     }
 
     /// The socket's path.
+    ///
+    /// Python: `socketserver.UnixDatagramServer.server_address`.
     pub fn path(&self) -> &Path {
         &self.path
     }

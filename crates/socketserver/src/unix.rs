@@ -113,6 +113,8 @@ impl UnixStreamTransport {
     }
 
     /// The socket's path.
+    ///
+    /// Python: `socketserver.UnixStreamServer.server_address`.
     pub fn path(&self) -> &Path {
         &self.path
     }
