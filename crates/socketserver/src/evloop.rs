@@ -165,6 +165,29 @@ pub trait Protocol: Send + Sync + 'static {
     }
 }
 
+/// A shared protocol (so the application keeps a handle on its state).
+impl<P: Protocol> Protocol for std::sync::Arc<P> {
+    type Session = P::Session;
+
+    fn frame(&self, session: &mut Self::Session, input: &[u8]) -> Frame {
+        (**self).frame(session, input)
+    }
+
+    fn serve(
+        &self,
+        session: &mut Self::Session,
+        request: &[u8],
+        out: &mut Vec<u8>,
+        cx: &ServeCx<'_>,
+    ) -> Served {
+        (**self).serve(session, request, out, cx)
+    }
+
+    fn abort(&self, session: &mut Self::Session, input: &[u8], why: Abort) -> Vec<u8> {
+        (**self).abort(session, input, why)
+    }
+}
+
 /// What [`Protocol::frame`] found in the buffered input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {

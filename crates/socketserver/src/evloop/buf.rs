@@ -25,7 +25,11 @@ fn take(slot: &'static std::thread::LocalKey<Cell<Vec<u8>>>) -> Vec<u8> {
 fn give(slot: &'static std::thread::LocalKey<Cell<Vec<u8>>>, v: Vec<u8>) {
     slot.with(|c| {
         let cur = c.take();
-        c.set(if cur.capacity() >= v.capacity() { cur } else { v });
+        c.set(if cur.capacity() >= v.capacity() {
+            cur
+        } else {
+            v
+        });
     });
 }
 

@@ -240,7 +240,8 @@ impl<S> Conn<S> {
             }
             if !self.input.is_empty() {
                 let (session, input) = (&mut self.session, self.input.bytes());
-                let Some(frame) = caught("frame", &self.addr, || env.protocol.frame(session, input))
+                let Some(frame) =
+                    caught("frame", &self.addr, || env.protocol.frame(session, input))
                 else {
                     return Outcome::Close;
                 };

@@ -101,7 +101,9 @@ fn check(fd: RawFd) -> io::Result<()> {
     let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
     let sock = socket2::SockRef::from(&borrowed);
     if sock.r#type()? != socket2::Type::STREAM || !sock.is_listener()? {
-        return Err(invalid("an inherited descriptor is not a listening stream socket"));
+        return Err(invalid(
+            "an inherited descriptor is not a listening stream socket",
+        ));
     }
     sock.set_cloexec(true)?;
     Ok(())
@@ -122,7 +124,11 @@ mod tests {
     fn parse_follows_sd_listen_fds() {
         assert_eq!(parse(None, Some("2"), 7).unwrap(), 0);
         assert_eq!(parse(Some("7"), None, 7).unwrap(), 0);
-        assert_eq!(parse(Some("8"), Some("2"), 7).unwrap(), 0, "meant for another pid");
+        assert_eq!(
+            parse(Some("8"), Some("2"), 7).unwrap(),
+            0,
+            "meant for another pid"
+        );
         assert_eq!(parse(Some("7"), Some("2"), 7).unwrap(), 2);
         assert!(parse(Some("x"), Some("2"), 7).is_err());
         assert!(parse(Some("7"), Some("two"), 7).is_err());

@@ -240,7 +240,11 @@ impl<P: Protocol> EventLoopServer<P> {
         Self::from_parts(per_loop, config, protocol)
     }
 
-    fn from_parts(per_loop: Vec<Vec<Listener>>, config: EventLoopConfig, protocol: P) -> Result<Self> {
+    fn from_parts(
+        per_loop: Vec<Vec<Listener>>,
+        config: EventLoopConfig,
+        protocol: P,
+    ) -> Result<Self> {
         let first = per_loop
             .first()
             .and_then(|l| l.first())
@@ -387,6 +391,10 @@ struct Inner<P: Protocol> {
     next_id: AtomicU64,
 }
 
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a dense connection table: boxing would add an allocation per connection"
+)]
 enum Slot<S> {
     Vacant,
     Live(Conn<S>),
@@ -394,12 +402,15 @@ enum Slot<S> {
     Lent,
 }
 
+/// A connection handed back by a thread that lost the loop: slot, connection, outcome.
+type Returned<S> = (usize, Conn<S>, Outcome);
+
 /// One loop: its ownership word, its state behind the loop lock, and its return queue.
 struct LoopShared<P: Protocol> {
     index: usize,
     own: Ownership,
     state: Mutex<LoopState<P::Session>>,
-    returns: Mutex<Vec<(usize, Conn<P::Session>, Outcome)>>,
+    returns: Mutex<Vec<Returned<P::Session>>>,
     finished: AtomicBool,
 }
 
@@ -516,7 +527,11 @@ impl<P: Protocol> Inner<P> {
                     return;
                 }
                 if !st.killing && st.force_at.is_some_and(|f| now >= f) {
-                    tracing::warn!(loop_index = li, connections = st.live, "shutdown grace period over: closing the rest");
+                    tracing::warn!(
+                        loop_index = li,
+                        connections = st.live,
+                        "shutdown grace period over: closing the rest"
+                    );
                     st.killing = true;
                     let s = &mut *st;
                     s.ready.clear();
@@ -607,7 +622,10 @@ impl<P: Protocol> Inner<P> {
         drop(st);
         let hint = || {
             if lp.own.steal(g) {
-                tracing::debug!(loop_index = lp.index, "handler announced blocking: handing the loop off");
+                tracing::debug!(
+                    loop_index = lp.index,
+                    "handler announced blocking: handing the loop off"
+                );
                 self.dispatch(lp.index);
             }
         };
@@ -834,7 +852,10 @@ impl<P: Protocol> Inner<P> {
                     let limit = f + Duration::from_secs(1);
                     let now = Instant::now();
                     if now >= limit {
-                        tracing::warn!(stuck = n - *done, "loops still blocked in handlers after the grace period");
+                        tracing::warn!(
+                            stuck = n - *done,
+                            "loops still blocked in handlers after the grace period"
+                        );
                         return;
                     }
                     limit - now
@@ -865,8 +886,10 @@ impl<P: Protocol> Inner<P> {
             } else {
                 if !p.warned {
                     p.warned = true;
-                    tracing::warn!(max_blocking = self.config.max_blocking,
-                        "standby cap reached: a loop waits for a blocked handler to finish");
+                    tracing::warn!(
+                        max_blocking = self.config.max_blocking,
+                        "standby cap reached: a loop waits for a blocked handler to finish"
+                    );
                 }
                 false
             }
@@ -927,7 +950,10 @@ impl<P: Protocol> Inner<P> {
                     && let Some(g) = stealable(w)
                     && lp.own.steal(g)
                 {
-                    tracing::debug!(loop_index = i, "watchdog: handler busy for a period, handing the loop off");
+                    tracing::debug!(
+                        loop_index = i,
+                        "watchdog: handler busy for a period, handing the loop off"
+                    );
                     self.dispatch(i);
                 }
                 last[i] = w;

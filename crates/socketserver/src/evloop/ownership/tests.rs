@@ -159,7 +159,11 @@ fn successors(s: &State, v: Variant) -> Vec<State> {
                 } else {
                     cas(&mut n.word, busy(g), idle(g))
                 };
-                n.threads[ti] = if won { Th::Relock { c } } else { Th::Return { c } };
+                n.threads[ti] = if won {
+                    Th::Relock { c }
+                } else {
+                    Th::Return { c }
+                };
                 out.push(n);
             }
             Th::Relock { c } => {
@@ -234,7 +238,11 @@ fn check_final(s: &State) -> Result<(), String> {
     if s.served != [1, 1] || s.conns != [Loc::Loop, Loc::Loop] {
         return Err(format!("final state lost a connection: {s:?}"));
     }
-    if s.jobs != 0 || s.threads.iter().any(|t| !matches!(t, Th::Idle | Th::Polling)) {
+    if s.jobs != 0
+        || s.threads
+            .iter()
+            .any(|t| !matches!(t, Th::Idle | Th::Polling))
+    {
         return Err(format!("final state is stuck: {s:?}"));
     }
     Ok(())
