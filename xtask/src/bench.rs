@@ -124,6 +124,11 @@ struct Run {
 /// Entry point of `cargo xtask bench`.
 pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
     let quick = args.iter().any(|a| a == "--quick");
+    if args.iter().any(|a| a == "--anchors-only") {
+        let bin = build_anchors()?;
+        eprintln!("xtask: anchors built in {}", bin.display());
+        return Ok(());
+    }
     let opts = Opts {
         quick,
         duration: if quick { 2 } else { 5 },

@@ -25,7 +25,7 @@ fn main() -> ExitCode {
         Some("tidy") => tidy::run(&root()).map_err(|problems| problems.join("\n")),
         Some("bench") => bench::run(&root(), &args[1..]),
         Some("fuzz") => fuzz(&args[1..]),
-        _ => Err("usage: cargo xtask <ci|tidy|bench [--quick]|fuzz [--seconds N]>".to_owned()),
+        _ => Err("usage: cargo xtask <ci|tidy|bench [--quick|--anchors-only]|fuzz [--seconds N]>".to_owned()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
