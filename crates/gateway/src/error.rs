@@ -82,6 +82,17 @@ pub enum Error {
     /// An I/O error from a stream.
     #[error("i/o error: {0}")]
     Io(#[from] io::Error),
+    /// An error from the HTTP server underneath `simple_server`.
+    #[cfg(feature = "simple-server")]
+    #[error(transparent)]
+    Http(#[from] http_server::Error),
+}
+
+#[cfg(feature = "simple-server")]
+impl From<socketserver::Error> for Error {
+    fn from(e: socketserver::Error) -> Self {
+        Error::Http(http_server::Error::Socket(e))
+    }
 }
 
 impl Error {
@@ -136,6 +147,8 @@ impl Error {
             Error::Panic(_) => "Panic",
             Error::App(_) => "App",
             Error::Io(_) => "Io",
+            #[cfg(feature = "simple-server")]
+            Error::Http(_) => "Http",
         }
     }
 }

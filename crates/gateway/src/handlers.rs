@@ -7,7 +7,7 @@
 //! equally under the HTTP server, as a CGI script, and in a unit test over `Vec<u8>`:
 //!
 //! ```
-//! use gateway::handlers::{HandlerConfig, SimpleHandler};
+//! use gateway::handlers::SimpleHandler;
 //! use gateway::{Body, Environ, Result, StartResponse};
 //!
 //! fn hello(_env: &Environ, sr: &mut dyn StartResponse) -> Result<Body> {
@@ -267,7 +267,9 @@ pub mod default {
             depth += 1;
         }
         // A failing error stream must not hide the original error: it is logged above.
-        let _ = stderr.write_all(text.as_bytes()).and_then(|()| stderr.flush());
+        let _ = stderr
+            .write_all(text.as_bytes())
+            .and_then(|()| stderr.flush());
     }
 
     /// Python: `BaseHandler.error_output`: `start_response(error_status, error_headers,
@@ -320,7 +322,9 @@ pub struct Response<'a, Io, K> {
 
 impl<Io, K> std::fmt::Debug for Response<'_, Io, K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Response").field("state", &self.state).finish()
+        f.debug_struct("Response")
+            .field("state", &self.state)
+            .finish()
     }
 }
 
@@ -426,7 +430,12 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
     /// Python: `wsgiref.handlers.BaseHandler.cleanup_headers`.
     #[doc(alias = "wsgiref.handlers.BaseHandler.cleanup_headers")]
     pub fn cleanup_headers(&mut self) {
-        if !self.state.headers.as_ref().is_some_and(|h| h.contains("Content-Length")) {
+        if !self
+            .state
+            .headers
+            .as_ref()
+            .is_some_and(|h| h.contains("Content-Length"))
+        {
             self.set_content_length();
         }
     }

@@ -244,13 +244,7 @@ impl fmt::Debug for Headers {
         let items: Vec<String> = self
             .headers
             .iter()
-            .map(|(k, v)| {
-                format!(
-                    "({}, {})",
-                    crate::util::py_repr(k),
-                    crate::util::py_repr(v)
-                )
-            })
+            .map(|(k, v)| format!("({}, {})", crate::util::py_repr(k), crate::util::py_repr(v)))
             .collect();
         write!(f, "Headers([{}])", items.join(", "))
     }

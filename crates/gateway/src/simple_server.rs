@@ -33,10 +33,7 @@ pub const SYS_VERSION: &str = concat!("Rust/", env!("GATEWAY_RUSTC_VERSION"));
 /// `"WSGIServer/0.2 Rust/<rustc version>"`, the `Server` header.
 /// Python: `wsgiref.simple_server.software_version`.
 #[doc(alias = "wsgiref.simple_server.software_version")]
-pub const SOFTWARE_VERSION: &str = concat!(
-    "WSGIServer/0.2 Rust/",
-    env!("GATEWAY_RUSTC_VERSION")
-);
+pub const SOFTWARE_VERSION: &str = concat!("WSGIServer/0.2 Rust/", env!("GATEWAY_RUSTC_VERSION"));
 
 /// The hooks of `ServerHandler`: its `close` logs the request (status code and bytes sent)
 /// through the request handler, here a callback.
@@ -186,7 +183,11 @@ pub fn environ_for_request(
     let set = |env: &mut BTreeMap<String, String>, k: &str, v: String| {
         env.insert(k.to_owned(), v);
     };
-    set(&mut env, "SERVER_PROTOCOL", request.request_version.to_owned());
+    set(
+        &mut env,
+        "SERVER_PROTOCOL",
+        request.request_version.to_owned(),
+    );
     set(&mut env, "SERVER_SOFTWARE", SERVER_VERSION.to_owned());
     set(&mut env, "REQUEST_METHOD", request.command.to_owned());
     let collapsed;

@@ -210,7 +210,11 @@ impl<A: Application> Client<A> {
         if !hdrs.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
             hdrs.insert(0, ("Host".to_owned(), self.server_name.clone()));
         }
-        if body_len > 0 && !hdrs.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-length")) {
+        if body_len > 0
+            && !hdrs
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        {
             hdrs.push(("Content-Length".to_owned(), body_len.to_string()));
         }
         let base = simple_server::base_environ(&self.server_name, self.server_port);
@@ -238,12 +242,8 @@ impl<A: Application> Client<A> {
         let body = body.as_ref().to_vec();
         let env = self.environ_for(method, path, headers, body.len());
         let (errors, captured) = ErrorStream::memory();
-        let io = StreamIo::from_streams(
-            InputStream::new(Cursor::new(body)),
-            Vec::new(),
-            errors,
-            env,
-        );
+        let io =
+            StreamIo::from_streams(InputStream::new(Cursor::new(body)), Vec::new(), errors, env);
         let mut config = HandlerConfig::simple();
         config.wsgi_multithread = false;
         config.server_software = Some(simple_server::SOFTWARE_VERSION.to_owned());

@@ -418,7 +418,11 @@ impl Environ {
         fn push<'a>(items: &mut Vec<(String, EnvValue<'a>)>, k: &str, v: EnvValue<'a>) {
             items.push((k.to_owned(), v));
         }
-        push(&mut items, "wsgi.version", EnvValue::Version(self.version.0, self.version.1));
+        push(
+            &mut items,
+            "wsgi.version",
+            EnvValue::Version(self.version.0, self.version.1),
+        );
         if let Some(s) = &self.url_scheme {
             push(&mut items, "wsgi.url_scheme", EnvValue::Str(s));
         }
@@ -433,11 +437,23 @@ impl Environ {
             };
             push(&mut items, "wsgi.errors", EnvValue::Object(repr));
         }
-        push(&mut items, "wsgi.multithread", EnvValue::Bool(self.multithread));
-        push(&mut items, "wsgi.multiprocess", EnvValue::Bool(self.multiprocess));
+        push(
+            &mut items,
+            "wsgi.multithread",
+            EnvValue::Bool(self.multithread),
+        );
+        push(
+            &mut items,
+            "wsgi.multiprocess",
+            EnvValue::Bool(self.multiprocess),
+        );
         push(&mut items, "wsgi.run_once", EnvValue::Bool(self.run_once));
         if self.file_wrapper {
-            push(&mut items, "wsgi.file_wrapper", EnvValue::Object(FILE_WRAPPER_REPR));
+            push(
+                &mut items,
+                "wsgi.file_wrapper",
+                EnvValue::Object(FILE_WRAPPER_REPR),
+            );
         }
         for (k, ext) in &self.extensions {
             items.push((k.clone(), EnvValue::Object(&ext.repr)));
@@ -740,7 +756,8 @@ impl Body {
     {
         Body {
             kind: BodyKind::Iter(Box::new(
-                iter.into_iter().map(|r| r.map(Into::into).map_err(Into::into)),
+                iter.into_iter()
+                    .map(|r| r.map(Into::into).map_err(Into::into)),
             )),
             on_close: Vec::new(),
             len_hint: None,

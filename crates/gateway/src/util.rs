@@ -409,9 +409,7 @@ pub fn latin1_decode(bytes: &[u8]) -> String {
 /// assert_eq!(gateway::util::latin1_encode("\u{20ac}"), None);
 /// ```
 pub fn latin1_encode(s: &str) -> Option<Vec<u8>> {
-    s.chars()
-        .map(|c| u8::try_from(u32::from(c)).ok())
-        .collect()
+    s.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect()
 }
 
 /// True when every char of `s` is at most U+00FF (a valid PEP 3333 native string).

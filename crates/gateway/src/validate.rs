@@ -213,11 +213,9 @@ pub fn check_environ(environ: &Environ) -> Result<()> {
         || format!("PATH_INFO doesn't start with /: {path_info:?}"),
     )?;
     if let Some(cl) = environ.get("CONTENT_LENGTH").filter(|c| !c.is_empty()) {
-        assert_(
-            cl.trim().parse::<i64>().is_ok_and(|n| n >= 0),
-            RULE,
-            || format!("invalid CONTENT_LENGTH: {cl:?}"),
-        )?;
+        assert_(cl.trim().parse::<i64>().is_ok_and(|n| n >= 0), RULE, || {
+            format!("invalid CONTENT_LENGTH: {cl:?}")
+        })?;
     }
     if script_name.is_empty() {
         assert_(environ.get("PATH_INFO").is_some(), RULE, || {
@@ -227,8 +225,7 @@ pub fn check_environ(environ: &Environ) -> Result<()> {
         })?;
     }
     assert_(script_name != "/", RULE, || {
-        "SCRIPT_NAME cannot be '/'; it should instead be '', and PATH_INFO should be '/'"
-            .to_owned()
+        "SCRIPT_NAME cannot be '/'; it should instead be '', and PATH_INFO should be '/'".to_owned()
     })
 }
 
@@ -307,7 +304,9 @@ pub fn check_content_type(status: &str, headers: &[(&str, &str)]) -> Result<()> 
     match (has, no_body) {
         (true, true) => Err(violation(
             RULE,
-            format!("Content-Type header found in a {code} response, which must not return content"),
+            format!(
+                "Content-Type header found in a {code} response, which must not return content"
+            ),
         )),
         (false, false) => Err(violation(
             RULE,

@@ -96,8 +96,16 @@ fn test_environ() {
     assert_eq!(got, want);
     assert_eq!(env.url_scheme(), "http");
     let keys = env.keys();
-    for k in ["wsgi.input", "wsgi.errors", "wsgi.version", "wsgi.run_once", "wsgi.url_scheme",
-              "wsgi.multithread", "wsgi.multiprocess", "wsgi.file_wrapper"] {
+    for k in [
+        "wsgi.input",
+        "wsgi.errors",
+        "wsgi.version",
+        "wsgi.run_once",
+        "wsgi.url_scheme",
+        "wsgi.multithread",
+        "wsgi.multiprocess",
+        "wsgi.file_wrapper",
+    ] {
         assert!(keys.iter().any(|x| x == k), "{k} missing");
     }
 }
@@ -105,7 +113,12 @@ fn test_environ() {
 #[test]
 fn test_cgi_environ() {
     // CPython: Lib/test/test_wsgiref.py::HandlerTests::testCGIEnviron
-    let mut h = SimpleHandler::base_cgi(io::empty(), Vec::new(), io::sink(), Vec::<(String, String)>::new());
+    let mut h = SimpleHandler::base_cgi(
+        io::empty(),
+        Vec::new(),
+        io::sink(),
+        Vec::<(String, String)>::new(),
+    );
     h.setup_environ();
     for key in ["wsgi.url_scheme", "wsgi.input", "wsgi.errors"] {
         assert!(h.environ().contains(key), "{key}");
@@ -253,7 +266,11 @@ fn test_header_formats() {
 fn test_bytes_data() {
     // CPython: Lib/test/test_wsgiref.py::HandlerTests::testBytesData
     let app = |_e: &Environ, sr: &mut dyn StartResponse| -> Result<Body> {
-        sr.start_response("200 OK", &[("Content-Type", "text/plain; charset=utf-8")], None)?;
+        sr.start_response(
+            "200 OK",
+            &[("Content-Type", "text/plain; charset=utf-8")],
+            None,
+        )?;
         Ok(Body::from(b"data".to_vec()))
     };
     let (mut h, _) = error_handler(&[]);
@@ -273,7 +290,10 @@ fn test_close_on_error() {
         sr.start_response("200 OK", &[], None)?;
         sr.write(b"Some output has been sent")?;
         let c = c.clone();
-        let crashy = vec![Ok(b"blah".to_vec()), Err(Error::app("This should be caught by handler"))];
+        let crashy = vec![
+            Ok(b"blah".to_vec()),
+            Err(Error::app("This should be caught by handler")),
+        ];
         Ok(Body::iter(crashy).on_close(move || {
             c.fetch_add(1, Ordering::SeqCst);
         }))
@@ -281,7 +301,10 @@ fn test_close_on_error() {
     let (mut h, err) = error_handler(&[]);
     h.run(&error_app).unwrap();
     assert_eq!(closes.load(Ordering::SeqCst), 1);
-    assert_eq!(out(&h), "Status: 200 OK\r\n\r\nSome output has been sentblah");
+    assert_eq!(
+        out(&h),
+        "Status: 200 OK\r\n\r\nSome output has been sentblah"
+    );
     assert!(err.text().contains("This should be caught by handler"));
 }
 
@@ -308,8 +331,17 @@ impl Write for PartialWriter {
 fn test_partial_write() {
     // CPython: Lib/test/test_wsgiref.py::HandlerTests::testPartialWrite
     for n in [7, 1] {
-        let w = PartialWriter { n, written: Vec::new(), calls: 0 };
-        let mut h = SimpleHandler::simple(io::empty(), w, io::sink(), [("SERVER_PROTOCOL", "HTTP/1.0")]);
+        let w = PartialWriter {
+            n,
+            written: Vec::new(),
+            calls: 0,
+        };
+        let mut h = SimpleHandler::simple(
+            io::empty(),
+            w,
+            io::sink(),
+            [("SERVER_PROTOCOL", "HTTP/1.0")],
+        );
         h.run(&hello_app).unwrap();
         let expected: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\
             Date: Mon, 05 Jun 2006 18:49:54 GMT\r\nContent-Length: 13\r\n\r\nHello, world!";
@@ -366,7 +398,11 @@ fn test_dont_reset_internal_state_on_exception() {
     );
     let mut h = BaseHandler::new(io, (), HandlerConfig::simple());
     h.run(&hello_app).unwrap();
-    assert!(captured.text().starts_with("Io: i/o error: aborting"), "{}", captured.text());
+    assert!(
+        captured.text().starts_with("Io: i/o error: aborting"),
+        "{}",
+        captured.text()
+    );
     assert!(h.headers().is_some());
     assert_eq!(h.status(), Some("200 OK"));
     assert_eq!(h.environ().get("SERVER_PROTOCOL"), Some("HTTP/1.0"));
@@ -382,7 +418,10 @@ fn write_before_start_response_is_an_error() {
     let (mut h, err) = error_handler(&[]);
     h.run(&app).unwrap();
     assert_eq!(out(&h), ERROR_PAGE);
-    assert_eq!(err.text(), "WriteBeforeStartResponse: write() before start_response()\n");
+    assert_eq!(
+        err.text(),
+        "WriteBeforeStartResponse: write() before start_response()\n"
+    );
 }
 
 #[test]
@@ -395,19 +434,29 @@ fn headers_set_twice_is_an_error() {
     let (mut h, err) = error_handler(&[]);
     h.run(&app).unwrap();
     assert_eq!(out(&h), ERROR_PAGE);
-    assert!(err.text().starts_with("HeadersAlreadySet: headers already set!"));
+    assert!(
+        err.text()
+            .starts_with("HeadersAlreadySet: headers already set!")
+    );
 }
 
 #[test]
 fn exc_info_before_headers_replaces_status_and_headers() {
     let app = |_e: &Environ, sr: &mut dyn StartResponse| -> Result<Body> {
         sr.start_response("200 OK", &[("X-First", "1")], None)?;
-        sr.start_response("503 Busy", &[("Retry-After", "5")], Some(Error::app("db down")))?;
+        sr.start_response(
+            "503 Busy",
+            &[("Retry-After", "5")],
+            Some(Error::app("db down")),
+        )?;
         Ok(Body::from("later"))
     };
     let (mut h, err) = error_handler(&[]);
     h.run(&app).unwrap();
-    assert_eq!(out(&h), "Status: 503 Busy\r\nRetry-After: 5\r\nContent-Length: 5\r\n\r\nlater");
+    assert_eq!(
+        out(&h),
+        "Status: 503 Busy\r\nRetry-After: 5\r\nContent-Length: 5\r\n\r\nlater"
+    );
     assert_eq!(err.text(), "");
 }
 
@@ -459,7 +508,10 @@ fn app_panic_after_headers_closes_the_connection() {
     let (mut h, err) = error_handler(&[]);
     h.run(&app).unwrap();
     assert_eq!(out(&h), "Status: 200 OK\r\n\r\nchunk0;chunk1;");
-    assert_eq!(err.text(), "Panic: the application panicked: kaboom in the body\n");
+    assert_eq!(
+        err.text(),
+        "Panic: the application panicked: kaboom in the body\n"
+    );
     assert_eq!(closes.load(Ordering::SeqCst), 1);
     let summary = h.summary();
     assert!(summary.error && summary.close_connection && summary.headers_sent);
@@ -473,7 +525,9 @@ fn head_gets_headers_and_no_body() {
     h.run(&hello_app).unwrap();
     assert_eq!(
         out(&h),
-        format!("HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nDate: {DATE}\r\nContent-Length: 13\r\n\r\n")
+        format!(
+            "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nDate: {DATE}\r\nContent-Length: 13\r\n\r\n"
+        )
     );
     assert_eq!(h.bytes_sent(), 13);
 }
@@ -484,7 +538,9 @@ fn cgi_status_output() {
     h.run(&hello_app).unwrap();
     assert_eq!(
         out(&h),
-        format!("Status: 200 OK\r\nContent-Type: text/plain\r\nDate: {DATE}\r\nContent-Length: 13\r\n\r\nHello, world!")
+        format!(
+            "Status: 200 OK\r\nContent-Type: text/plain\r\nDate: {DATE}\r\nContent-Length: 13\r\n\r\nHello, world!"
+        )
     );
 }
 
@@ -496,7 +552,9 @@ fn origin_server_adds_date_and_server() {
     h.run(&non_error_app).unwrap();
     assert_eq!(
         out(&h),
-        format!("HTTP/1.0 200 OK\r\nDate: {DATE}\r\nServer: WSGIServer/0.2\r\nContent-Length: 0\r\n\r\n")
+        format!(
+            "HTTP/1.0 200 OK\r\nDate: {DATE}\r\nServer: WSGIServer/0.2\r\nContent-Length: 0\r\n\r\n"
+        )
     );
     assert_eq!(h.environ().get("SERVER_SOFTWARE"), Some("WSGIServer/0.2"));
 }
@@ -504,17 +562,45 @@ fn origin_server_adds_date_and_server() {
 #[test]
 fn start_response_rules() {
     let cases: Vec<(&str, Vec<(&str, &str)>, &str)> = vec![
-        ("200", vec![], "InvalidStatus: invalid status \"200\": status must be at least 4 characters"),
-        ("20X OK", vec![], "InvalidStatus: invalid status \"20X OK\": status message must begin w/3-digit code"),
-        ("200OK", vec![], "InvalidStatus: invalid status \"200OK\": status message must have a space after code"),
-        ("200 OK\r\nX: y", vec![], "InvalidStatus: invalid status \"200 OK\\r\\nX: y\": status must not contain CR, LF or NUL"),
+        (
+            "200",
+            vec![],
+            "InvalidStatus: invalid status \"200\": status must be at least 4 characters",
+        ),
+        (
+            "20X OK",
+            vec![],
+            "InvalidStatus: invalid status \"20X OK\": status message must begin w/3-digit code",
+        ),
+        (
+            "200OK",
+            vec![],
+            "InvalidStatus: invalid status \"200OK\": status message must have a space after code",
+        ),
+        (
+            "200 OK\r\nX: y",
+            vec![],
+            "InvalidStatus: invalid status \"200 OK\\r\\nX: y\": status must not contain CR, LF or NUL",
+        ),
         ("200 OK", vec![("Bad Name", "v")], "InvalidHeaderName"),
         ("200 OK", vec![("", "v")], "InvalidHeaderName"),
-        ("200 OK", vec![("X-Split", "a\r\nSet-Cookie: evil")], "InvalidHeaderValue"),
+        (
+            "200 OK",
+            vec![("X-Split", "a\r\nSet-Cookie: evil")],
+            "InvalidHeaderValue",
+        ),
         ("200 OK", vec![("X-Nul", "a\0b")], "InvalidHeaderValue"),
         ("200 OK", vec![("X-Euro", "\u{20ac}")], "InvalidHeaderValue"),
-        ("200 OK", vec![("Connection", "close")], "HopByHopHeader: hop-by-hop header, 'Connection: close', not allowed"),
-        ("200 OK", vec![("transfer-encoding", "chunked")], "HopByHopHeader"),
+        (
+            "200 OK",
+            vec![("Connection", "close")],
+            "HopByHopHeader: hop-by-hop header, 'Connection: close', not allowed",
+        ),
+        (
+            "200 OK",
+            vec![("transfer-encoding", "chunked")],
+            "HopByHopHeader",
+        ),
     ];
     for (status, headers, want) in cases {
         let app = move |_e: &Environ, sr: &mut dyn StartResponse| -> Result<Body> {
@@ -569,9 +655,15 @@ fn error_output_failure_is_returned() {
             Err(Error::app("error page failed"))
         }
     }
-    let app = |_e: &Environ, _sr: &mut dyn StartResponse| -> Result<Body> { Err(Error::app("first")) };
-    let mut h = SimpleHandler::base_cgi(io::empty(), Vec::new(), io::sink(), [("SERVER_PROTOCOL", "HTTP/1.0")])
-        .with_hooks(BadErrorPage);
+    let app =
+        |_e: &Environ, _sr: &mut dyn StartResponse| -> Result<Body> { Err(Error::app("first")) };
+    let mut h = SimpleHandler::base_cgi(
+        io::empty(),
+        Vec::new(),
+        io::sink(),
+        [("SERVER_PROTOCOL", "HTTP/1.0")],
+    )
+    .with_hooks(BadErrorPage);
     let e = h.run(&app).unwrap_err();
     assert_eq!(e.to_string(), "error page failed");
     assert!(h.io().stdout.is_empty());
@@ -584,17 +676,26 @@ fn file_wrapper_over_a_real_file_takes_the_sendfile_path() {
     let p = path.clone();
     let app = move |_e: &Environ, sr: &mut dyn StartResponse| -> Result<Body> {
         sr.start_response("200 OK", &[("Content-Type", "text/plain")], None)?;
-        Ok(Body::file(util::FileWrapper::from_file(std::fs::File::open(&p)?, 4)))
+        Ok(Body::file(util::FileWrapper::from_file(
+            std::fs::File::open(&p)?,
+            4,
+        )))
     };
     let (mut h, _) = error_handler(&[]);
     h.run(&app).unwrap();
-    assert_eq!(out(&h), "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n0123456789");
+    assert_eq!(
+        out(&h),
+        "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n0123456789"
+    );
     assert_eq!(h.bytes_sent(), 10);
 
     // A reader that is not a file is iterated in blocks.
     let app2 = |_e: &Environ, sr: &mut dyn StartResponse| -> Result<Body> {
         sr.start_response("200 OK", &[], None)?;
-        Ok(Body::file(util::FileWrapper::new(io::Cursor::new(b"0123456789".to_vec()), 4)))
+        Ok(Body::file(util::FileWrapper::new(
+            io::Cursor::new(b"0123456789".to_vec()),
+            4,
+        )))
     };
     let (mut h, _) = error_handler(&[]);
     h.run(&app2).unwrap();
@@ -610,8 +711,12 @@ fn wsgi_input_reads_the_request_body() {
         sr.start_response("200 OK", &[], None)?;
         Ok(Body::from(vec![rest, line]))
     };
-    let io = StreamIo::new(io::Cursor::new(b"first\nsecond".to_vec()), Vec::new(), io::sink(),
-                           [("SERVER_PROTOCOL", "HTTP/1.0")]);
+    let io = StreamIo::new(
+        io::Cursor::new(b"first\nsecond".to_vec()),
+        Vec::new(),
+        io::sink(),
+        [("SERVER_PROTOCOL", "HTTP/1.0")],
+    );
     let mut h = BaseHandler::new(io, Pinned::default(), HandlerConfig::base_cgi());
     h.run(&app).unwrap();
     assert_eq!(out(&h), "Status: 200 OK\r\n\r\nsecondfirst\n");

@@ -7,7 +7,12 @@ fn test_mapping_interface() {
     // CPython: Lib/test/test_wsgiref.py::HeaderTests::testMappingInterface
     let test = vec![("x".to_owned(), "y".to_owned())];
     assert_eq!(Headers::new().len(), 0);
-    assert_eq!(Headers::from_pairs(Vec::<(String, String)>::new()).unwrap().len(), 0);
+    assert_eq!(
+        Headers::from_pairs(Vec::<(String, String)>::new())
+            .unwrap()
+            .len(),
+        0
+    );
     let h = Headers::from_pairs(test.clone()).unwrap();
     assert_eq!(h.len(), 1);
     assert_eq!(h.keys(), vec!["x"]);
@@ -44,10 +49,12 @@ fn test_extras() {
     // CPython: Lib/test/test_wsgiref.py::HeaderTests::testExtras
     let mut h = Headers::new();
     assert_eq!(h.to_string(), "\r\n");
-    h.add_header("foo", Some("bar"), &[("baz", Some("spam"))]).unwrap();
+    h.add_header("foo", Some("bar"), &[("baz", Some("spam"))])
+        .unwrap();
     assert_eq!(h.get("foo"), Some("bar; baz=\"spam\""));
     assert_eq!(h.to_string(), "foo: bar; baz=\"spam\"\r\n\r\n");
-    h.add_header("Foo", Some("bar"), &[("cheese", None)]).unwrap();
+    h.add_header("Foo", Some("bar"), &[("cheese", None)])
+        .unwrap();
     assert_eq!(h.get_all("foo"), vec!["bar; baz=\"spam\"", "bar; cheese"]);
     assert_eq!(
         h.to_string(),
@@ -69,17 +76,30 @@ fn add_header_params_quote_and_dash() {
         h.get("content-disposition"),
         Some("attachment; file-name=\"a \\\"b\\\"\\\\c\"; size")
     );
-    h.add_header("X-Only-Params", None, &[("a", Some("1"))]).unwrap();
+    h.add_header("X-Only-Params", None, &[("a", Some("1"))])
+        .unwrap();
     assert_eq!(h.get("x-only-params"), Some("a=\"1\""));
 }
 
 #[test]
 fn refuses_cr_lf_and_bad_names() {
     let mut h = Headers::new();
-    assert!(matches!(h.set("X", "a\rb"), Err(Error::InvalidHeaderValue { .. })));
-    assert!(matches!(h.set("X", "a\nb"), Err(Error::InvalidHeaderValue { .. })));
-    assert!(matches!(h.append("X Y", "v"), Err(Error::InvalidHeaderName { .. })));
-    assert!(matches!(h.setdefault("X:", "v"), Err(Error::InvalidHeaderName { .. })));
+    assert!(matches!(
+        h.set("X", "a\rb"),
+        Err(Error::InvalidHeaderValue { .. })
+    ));
+    assert!(matches!(
+        h.set("X", "a\nb"),
+        Err(Error::InvalidHeaderValue { .. })
+    ));
+    assert!(matches!(
+        h.append("X Y", "v"),
+        Err(Error::InvalidHeaderName { .. })
+    ));
+    assert!(matches!(
+        h.setdefault("X:", "v"),
+        Err(Error::InvalidHeaderName { .. })
+    ));
     assert!(matches!(
         h.add_header("X", Some("v"), &[("p", Some("a\r\n"))]),
         Err(Error::InvalidHeaderValue { .. })

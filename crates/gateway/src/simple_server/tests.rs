@@ -127,12 +127,18 @@ fn get_environ_matches_python() {
             .collect();
         if raw.contains("X_Auth") {
             assert_eq!(
-                python.iter().find(|l| l.starts_with("HTTP_X_AUTH")).map(String::as_str),
+                python
+                    .iter()
+                    .find(|l| l.starts_with("HTTP_X_AUTH"))
+                    .map(String::as_str),
                 Some("HTTP_X_AUTH='1,2'")
             );
             assert!(ours.contains(&"HTTP_X_AUTH='2'".to_owned()));
             let strip = |v: &[String]| -> Vec<String> {
-                v.iter().filter(|l| !l.starts_with("HTTP_X_AUTH")).cloned().collect()
+                v.iter()
+                    .filter(|l| !l.starts_with("HTTP_X_AUTH"))
+                    .cloned()
+                    .collect()
             };
             assert_eq!(strip(&ours), strip(&python), "{raw:?}");
         } else {

@@ -81,9 +81,8 @@ fn demo_app_environ_is_the_servers() {
 
 #[test]
 fn errors_panics_and_violations_are_returned_by_try() {
-    let failing = |_e: &Environ, _sr: &mut dyn StartResponse| -> Result<Body> {
-        Err(Error::app("boom"))
-    };
+    let failing =
+        |_e: &Environ, _sr: &mut dyn StartResponse| -> Result<Body> { Err(Error::app("boom")) };
     let err = Client::new(failing).try_get("/").unwrap_err();
     assert!(matches!(err, Error::App(_)));
     assert_eq!(err.to_string(), "boom");
@@ -92,7 +91,10 @@ fn errors_panics_and_violations_are_returned_by_try() {
         panic!("app panicked on purpose")
     };
     let err = Client::new(panicking).try_get("/").unwrap_err();
-    assert!(matches!(&err, Error::Panic(m) if m == "app panicked on purpose"), "{err}");
+    assert!(
+        matches!(&err, Error::Panic(m) if m == "app panicked on purpose"),
+        "{err}"
+    );
 
     let late = |_e: &Environ, sr: &mut dyn StartResponse| -> Result<Body> {
         sr.start_response("200 OK", &[("Content-Type", "text/plain")], None)?;
@@ -100,10 +102,18 @@ fn errors_panics_and_violations_are_returned_by_try() {
         Err(Error::app("after headers"))
     };
     let err = Client::new(late).try_get("/").unwrap_err();
-    assert!(err.to_string().contains("after the headers were sent: App: after headers"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("after the headers were sent: App: after headers"),
+        "{err}"
+    );
 
     let hop = |_e: &Environ, sr: &mut dyn StartResponse| -> Result<Body> {
-        sr.start_response("200 OK", &[("Content-Type", "text/plain"), ("Connection", "close")], None)?;
+        sr.start_response(
+            "200 OK",
+            &[("Content-Type", "text/plain"), ("Connection", "close")],
+            None,
+        )?;
         Ok(Body::empty())
     };
     let err = Client::new(hop).try_get("/").unwrap_err();
@@ -125,7 +135,9 @@ fn client_settings_and_errors_stream() {
         sr.start_response("200 OK", &[("Content-Type", "text/plain")], None)?;
         Ok(Body::from(crate::util::request_uri(e, true)))
     };
-    let c = Client::new(app).server("example.org", 8080).client_address("10.0.0.1");
+    let c = Client::new(app)
+        .server("example.org", 8080)
+        .client_address("10.0.0.1");
     let r = c.request("GET", "/a?b", &[("Host", "example.org:8080")], "");
     assert_eq!(r.text(), "http://example.org:8080/a?b");
     assert_eq!(r.errors(), "logged to wsgi.errors");

@@ -40,7 +40,12 @@ fn environ_items_are_sorted_and_typed() {
     assert!(env.contains("myapp.obj") && env.contains("wsgi.version"));
     env.remove("myapp.obj");
     assert!(!env.contains("myapp.obj"));
-    assert_eq!(format!("{:?}", Environ::from_vars([("K", "v")])).lines().count(), 1);
+    assert_eq!(
+        format!("{:?}", Environ::from_vars([("K", "v")]))
+            .lines()
+            .count(),
+        1
+    );
 }
 
 #[test]
@@ -77,7 +82,10 @@ fn environ_setdefault_and_bytes() {
 #[test]
 fn input_stream_lines() {
     let input = InputStream::new(std::io::Cursor::new(b"a\nb\nc".to_vec()));
-    assert_eq!(input.readlines().unwrap(), vec![b"a\n".to_vec(), b"b\n".to_vec(), b"c".to_vec()]);
+    assert_eq!(
+        input.readlines().unwrap(),
+        vec![b"a\n".to_vec(), b"b\n".to_vec(), b"c".to_vec()]
+    );
     assert_eq!(input.readline().unwrap(), b"");
     assert_eq!(format!("{input:?}"), "<gateway::InputStream>");
 }
@@ -114,10 +122,16 @@ fn body_close_runs_once_even_on_drop() {
 fn body_kinds() {
     assert_eq!(Body::empty().len(), Some(0));
     assert!(Body::empty().is_empty());
-    assert_eq!(Body::from(vec![b"a".to_vec(), b"b".to_vec()]).len(), Some(2));
+    assert_eq!(
+        Body::from(vec![b"a".to_vec(), b"b".to_vec()]).len(),
+        Some(2)
+    );
     assert_eq!(Body::from(String::from("s")).len(), Some(1));
     assert_eq!(Body::from(&b"s"[..]).len(), Some(1));
-    let it = Body::iter(vec![Ok::<_, std::io::Error>("a"), Err(std::io::Error::other("bad"))]);
+    let it = Body::iter(vec![
+        Ok::<_, std::io::Error>("a"),
+        Err(std::io::Error::other("bad")),
+    ]);
     assert_eq!(it.len(), None);
     let got: Vec<Result<Vec<u8>>> = it.collect();
     assert_eq!(got[0].as_ref().unwrap(), b"a");

@@ -12,7 +12,11 @@ fn env_of(kw: &[(&str, &str)]) -> Environ {
 fn check_shift(sn_in: &str, pi_in: &str, part: Option<&str>, sn_out: &str, pi_out: &str) {
     let mut env = env_of(&[("SCRIPT_NAME", sn_in), ("PATH_INFO", pi_in)]);
     setup_testing_defaults(&mut env);
-    assert_eq!(shift_path_info(&mut env).as_deref(), part, "{sn_in:?} {pi_in:?}");
+    assert_eq!(
+        shift_path_info(&mut env).as_deref(),
+        part,
+        "{sn_in:?} {pi_in:?}"
+    );
     assert_eq!(env.get("PATH_INFO"), Some(pi_out), "{sn_in:?} {pi_in:?}");
     assert_eq!(env.get("SCRIPT_NAME"), Some(sn_out), "{sn_in:?} {pi_in:?}");
 }
@@ -113,12 +117,21 @@ fn test_app_uris() {
     check_app_uri("http://127.0.0.1/sp%E4m", &[("SCRIPT_NAME", "/sp\u{e4}m")]);
     check_app_uri(
         "http://spam.example.com:2071/",
-        &[("HTTP_HOST", "spam.example.com:2071"), ("SERVER_PORT", "2071")],
+        &[
+            ("HTTP_HOST", "spam.example.com:2071"),
+            ("SERVER_PORT", "2071"),
+        ],
     );
-    check_app_uri("http://spam.example.com/", &[("SERVER_NAME", "spam.example.com")]);
+    check_app_uri(
+        "http://spam.example.com/",
+        &[("SERVER_NAME", "spam.example.com")],
+    );
     check_app_uri(
         "http://127.0.0.1/",
-        &[("HTTP_HOST", "127.0.0.1"), ("SERVER_NAME", "spam.example.com")],
+        &[
+            ("HTTP_HOST", "127.0.0.1"),
+            ("SERVER_NAME", "spam.example.com"),
+        ],
     );
     check_app_uri("https://127.0.0.1/", &[("HTTPS", "on")]);
     // Python passes HTTP_HOST=None; an absent HTTP_HOST is the Rust equivalent.
@@ -139,7 +152,11 @@ fn test_req_uris() {
     // CPython: Lib/test/test_wsgiref.py::UtilityTests::testReqURIs
     check_req_uri("http://127.0.0.1/", true, &[]);
     check_req_uri("http://127.0.0.1/spam", true, &[("SCRIPT_NAME", "/spam")]);
-    check_req_uri("http://127.0.0.1/sp%E4m", true, &[("SCRIPT_NAME", "/sp\u{e4}m")]);
+    check_req_uri(
+        "http://127.0.0.1/sp%E4m",
+        true,
+        &[("SCRIPT_NAME", "/sp\u{e4}m")],
+    );
     check_req_uri(
         "http://127.0.0.1/spammity/spam",
         true,
@@ -158,22 +175,37 @@ fn test_req_uris() {
     check_req_uri(
         "http://127.0.0.1/spammity/spam;cookie=1234,5678",
         true,
-        &[("SCRIPT_NAME", "/spammity"), ("PATH_INFO", "/spam;cookie=1234,5678")],
+        &[
+            ("SCRIPT_NAME", "/spammity"),
+            ("PATH_INFO", "/spam;cookie=1234,5678"),
+        ],
     );
     check_req_uri(
         "http://127.0.0.1/spammity/spam?say=ni",
         true,
-        &[("SCRIPT_NAME", "/spammity"), ("PATH_INFO", "/spam"), ("QUERY_STRING", "say=ni")],
+        &[
+            ("SCRIPT_NAME", "/spammity"),
+            ("PATH_INFO", "/spam"),
+            ("QUERY_STRING", "say=ni"),
+        ],
     );
     check_req_uri(
         "http://127.0.0.1/spammity/spam?s%E4y=ni",
         true,
-        &[("SCRIPT_NAME", "/spammity"), ("PATH_INFO", "/spam"), ("QUERY_STRING", "s%E4y=ni")],
+        &[
+            ("SCRIPT_NAME", "/spammity"),
+            ("PATH_INFO", "/spam"),
+            ("QUERY_STRING", "s%E4y=ni"),
+        ],
     );
     check_req_uri(
         "http://127.0.0.1/spammity/spam",
         false,
-        &[("SCRIPT_NAME", "/spammity"), ("PATH_INFO", "/spam"), ("QUERY_STRING", "say=ni")],
+        &[
+            ("SCRIPT_NAME", "/spammity"),
+            ("PATH_INFO", "/spam"),
+            ("QUERY_STRING", "say=ni"),
+        ],
     );
 }
 
@@ -212,7 +244,12 @@ fn test_hop_by_hop() {
         }
     }
     for hop in "Accept Cache-Control Date Pragma Trailer Via Warning".split(' ') {
-        for alt in [hop.to_owned(), title(hop), hop.to_uppercase(), hop.to_lowercase()] {
+        for alt in [
+            hop.to_owned(),
+            title(hop),
+            hop.to_uppercase(),
+            hop.to_lowercase(),
+        ] {
             assert!(!is_hop_by_hop(&alt), "{alt}");
         }
     }
@@ -248,7 +285,10 @@ fn latin1_round_trip() {
 #[test]
 fn format_date_time_is_imf_fixdate() {
     use std::time::{Duration, UNIX_EPOCH};
-    assert_eq!(format_date_time(UNIX_EPOCH), "Thu, 01 Jan 1970 00:00:00 GMT");
+    assert_eq!(
+        format_date_time(UNIX_EPOCH),
+        "Thu, 01 Jan 1970 00:00:00 GMT"
+    );
     assert_eq!(
         format_date_time(UNIX_EPOCH + Duration::from_secs(1_230_125_372)),
         "Wed, 24 Dec 2008 13:29:32 GMT"
@@ -262,9 +302,21 @@ fn repr_samples() -> Vec<String> {
         .collect();
     v.extend(
         [
-            "", "'", "\"", "'\"", "it's", "say \"hi\"", "both ' and \"", "back\\slash",
-            "/p%61th/?q=1", "\u{c3}\u{a4}", "tab\tnl\ncr\r", "\u{2028}\u{200b}\u{feff}",
-            "\u{20ac}\u{4e2d}\u{1f600}", "\u{e000}\u{fdd0}\u{ffff}", "\u{3000}\u{a0}\u{ad}",
+            "",
+            "'",
+            "\"",
+            "'\"",
+            "it's",
+            "say \"hi\"",
+            "both ' and \"",
+            "back\\slash",
+            "/p%61th/?q=1",
+            "\u{c3}\u{a4}",
+            "tab\tnl\ncr\r",
+            "\u{2028}\u{200b}\u{feff}",
+            "\u{20ac}\u{4e2d}\u{1f600}",
+            "\u{e000}\u{fdd0}\u{ffff}",
+            "\u{3000}\u{a0}\u{ad}",
         ]
         .map(str::to_owned),
     );
@@ -276,7 +328,10 @@ fn py_repr_known_values() {
     assert_eq!(py_repr(""), "''");
     assert_eq!(py_repr("'"), "\"'\"");
     assert_eq!(py_repr("'\""), "'\\'\"'");
-    assert_eq!(py_repr("\u{7f}\u{a0}\u{a1}\u{ad}\u{ff}"), "'\\x7f\\xa0\u{a1}\\xad\u{ff}'");
+    assert_eq!(
+        py_repr("\u{7f}\u{a0}\u{a1}\u{ad}\u{ff}"),
+        "'\\x7f\\xa0\u{a1}\\xad\u{ff}'"
+    );
     assert_eq!(py_repr("\u{c3}\u{a4}"), "'\u{c3}\u{a4}'");
     assert_eq!(py_repr("\u{2028}\u{20ac}"), "'\\u2028\u{20ac}'");
 }
@@ -290,7 +345,10 @@ fn py_repr_matches_python() {
     let script = "import sys\nfor line in sys.stdin.read().split():\n    r = repr(bytes.fromhex(line[1:]).decode('utf-8'))\n    print('x' + r.encode('utf-8').hex())\n";
     let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
     let unhex = |s: &str| -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     };
     let child = std::process::Command::new("python3")
         .args(["-c", script])

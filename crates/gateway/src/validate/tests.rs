@@ -52,10 +52,7 @@ fn demo_app_passes() {
     assert_eq!(r.status.as_deref(), Some("200 OK"));
 }
 
-fn app_with(
-    status: &'static str,
-    headers: Vec<(&'static str, &'static str)>,
-) -> impl Application {
+fn app_with(status: &'static str, headers: Vec<(&'static str, &'static str)>) -> impl Application {
     move |_e: &Environ, sr: &mut dyn StartResponse| -> Result<Body> {
         sr.start_response(status, &headers, None)?;
         Ok(Body::from("x"))
@@ -65,37 +62,102 @@ fn app_with(
 #[test]
 fn response_violations_are_caught() {
     let cases: Vec<(&str, Vec<(&str, &str)>, &str, &str)> = vec![
-        ("200 OK", vec![], "Content-Type", "no Content-Type header found"),
-        ("204 No Content", vec![("Content-Type", "text/plain")], "Content-Type", "in a 204 response"),
-        ("304 Not Modified", vec![("Content-type", "text/plain")], "Content-Type", "in a 304 response"),
-        ("2000 OK", vec![("Content-Type", "text/plain")], "status", "three characters"),
-        ("099 Low", vec![("Content-Type", "text/plain")], "status", "status code is invalid: 99"),
-        ("2x0 OK", vec![("Content-Type", "text/plain")], "status", "not a number"),
-        ("200 OK", vec![("Content-Type", "text/plain"), ("Status", "200")], "response headers", "Status header cannot be used"),
-        ("200 OK", vec![("Content-Type", "text/plain"), ("X-Trailing-", "v")], "response headers", "may not end in '-' or '_'"),
-        ("200 OK", vec![("Content-Type", "text/plain"), ("1st", "v")], "response headers", "bad header name"),
-        ("200 OK", vec![("Content-Type", "text/plain"), ("X:Y", "v")], "response headers", "may not contain ':'"),
-        ("200 OK", vec![("Content-Type", "text/plain"), ("X-Tab", "a\tb")], "response headers", "bad char: '\\t'"),
+        (
+            "200 OK",
+            vec![],
+            "Content-Type",
+            "no Content-Type header found",
+        ),
+        (
+            "204 No Content",
+            vec![("Content-Type", "text/plain")],
+            "Content-Type",
+            "in a 204 response",
+        ),
+        (
+            "304 Not Modified",
+            vec![("Content-type", "text/plain")],
+            "Content-Type",
+            "in a 304 response",
+        ),
+        (
+            "2000 OK",
+            vec![("Content-Type", "text/plain")],
+            "status",
+            "three characters",
+        ),
+        (
+            "099 Low",
+            vec![("Content-Type", "text/plain")],
+            "status",
+            "status code is invalid: 99",
+        ),
+        (
+            "2x0 OK",
+            vec![("Content-Type", "text/plain")],
+            "status",
+            "not a number",
+        ),
+        (
+            "200 OK",
+            vec![("Content-Type", "text/plain"), ("Status", "200")],
+            "response headers",
+            "Status header cannot be used",
+        ),
+        (
+            "200 OK",
+            vec![("Content-Type", "text/plain"), ("X-Trailing-", "v")],
+            "response headers",
+            "may not end in '-' or '_'",
+        ),
+        (
+            "200 OK",
+            vec![("Content-Type", "text/plain"), ("1st", "v")],
+            "response headers",
+            "bad header name",
+        ),
+        (
+            "200 OK",
+            vec![("Content-Type", "text/plain"), ("X:Y", "v")],
+            "response headers",
+            "may not contain ':'",
+        ),
+        (
+            "200 OK",
+            vec![("Content-Type", "text/plain"), ("X-Tab", "a\tb")],
+            "response headers",
+            "bad char: '\\t'",
+        ),
     ];
     for (status, headers, rule, fragment) in cases {
         let client = Client::new(app_with(status, headers));
         let err = client.try_get("/").unwrap_err();
         assert_eq!(rule_of(&err), rule, "{status}: {err}");
-        assert!(err.to_string().contains(fragment), "{err} lacks {fragment:?}");
+        assert!(
+            err.to_string().contains(fragment),
+            "{err} lacks {fragment:?}"
+        );
     }
 }
 
 #[test]
 fn body_before_start_response_is_caught() {
-    let app = |_e: &Environ, _sr: &mut dyn StartResponse| -> Result<Body> { Ok(Body::from("early")) };
+    let app =
+        |_e: &Environ, _sr: &mut dyn StartResponse| -> Result<Body> { Ok(Body::from("early")) };
     let err = Client::new(app).try_get("/").unwrap_err();
     assert_eq!(rule_of(&err), "start_response before the body");
     // Without the validator the handler still refuses, with its own error (Python:
     // `AssertionError("write() before start_response()")`).
-    let err = Client::new(app).without_validator().try_get("/").unwrap_err();
+    let err = Client::new(app)
+        .without_validator()
+        .try_get("/")
+        .unwrap_err();
     assert!(matches!(err, Error::WriteBeforeStartResponse), "{err}");
     let empty = |_e: &Environ, _sr: &mut dyn StartResponse| -> Result<Body> { Ok(Body::empty()) };
-    let err = Client::new(empty).without_validator().try_get("/").unwrap_err();
+    let err = Client::new(empty)
+        .without_validator()
+        .try_get("/")
+        .unwrap_err();
     assert!(matches!(err, Error::NoStartResponse), "{err}");
 }
 
@@ -111,7 +173,10 @@ fn environ_violations_are_caught() {
     cases.push((e, "missing required key: \"SERVER_PORT\""));
     let mut e = good_environ();
     e.set("HTTP_CONTENT_TYPE", "text/html");
-    cases.push((e, "should not have the key: HTTP_CONTENT_TYPE (use CONTENT_TYPE instead)"));
+    cases.push((
+        e,
+        "should not have the key: HTTP_CONTENT_TYPE (use CONTENT_TYPE instead)",
+    ));
     let mut e = good_environ();
     e.set("HTTP_CONTENT_LENGTH", "3");
     cases.push((e, "use CONTENT_LENGTH instead"));
@@ -141,7 +206,10 @@ fn environ_violations_are_caught() {
     cases.push((e, "native string of Latin-1 chars"));
     for (env, fragment) in cases {
         let err = app.call(&env, &mut Recorder::default()).unwrap_err();
-        assert!(err.to_string().contains(fragment), "{err} lacks {fragment:?}");
+        assert!(
+            err.to_string().contains(fragment),
+            "{err} lacks {fragment:?}"
+        );
     }
     // An empty CONTENT_LENGTH and a missing QUERY_STRING (a warning only) pass.
     let mut e = good_environ();
@@ -165,7 +233,11 @@ fn write_goes_through_and_close_runs_once() {
     };
     let mut r = Recorder::default();
     let mut body = validator(app).call(&good_environ(), &mut r).unwrap();
-    assert_eq!(body.len(), None, "the wrapper hides len(), as CPython's does");
+    assert_eq!(
+        body.len(),
+        None,
+        "the wrapper hides len(), as CPython's does"
+    );
     assert_eq!(body.next().unwrap().unwrap(), b"b");
     body.close();
     drop(body);

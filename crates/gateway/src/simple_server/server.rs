@@ -1,0 +1,368 @@
+//! The socket half of `simple_server` (feature `simple-server`): `WSGIServer`,
+//! `WSGIRequestHandler` and `make_server` on top of `http_server`.
+
+use std::collections::BTreeMap;
+use std::io::{self, Cursor, Read};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use http_server::{BodyFraming, Exchange, HttpConfig, HttpHandler, HttpHooks, HttpServer};
+use socketserver::HandlerCx;
+
+use super::{RequestParts, SERVER_VERSION, ServerHooks, base_environ, environ_for_request};
+use crate::error::{Error, Result};
+use crate::handlers::{BaseHandler, HandlerConfig, StreamIo};
+use crate::types::{Application, ErrorStream, InputStream};
+
+/// Handles one HTTP request by running the WSGI application: every method goes to the
+/// application, one request per connection (HTTP/1.0, as CPython).
+///
+/// Python: `wsgiref.simple_server.WSGIRequestHandler`. The 414 path of its `handle`
+/// (a request line over 65536 bytes) is `http_server::handle_one_request`'s, which calls
+/// [`HttpHandler::do_method`] here for every parsed request.
+#[doc(alias = "wsgiref.simple_server.WSGIRequestHandler")]
+pub struct WsgiRequestHandler<A: ?Sized> {
+    app: Arc<A>,
+    base_environ: Arc<BTreeMap<String, String>>,
+    errors: ErrorStream,
+    http_version: String,
+}
+
+impl<A: ?Sized> std::fmt::Debug for WsgiRequestHandler<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WsgiRequestHandler")
+            .field("base_environ", &self.base_environ)
+            .field("http_version", &self.http_version)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The response's HTTP version under the faithful face (Python: `ServerHandler.http_version`).
+const HTTP_VERSION: &str = "1.0";
+
+impl<A: Application + ?Sized> WsgiRequestHandler<A> {
+    /// A handler running `app` with the server's base environ.
+    pub fn new(app: Arc<A>, base_environ: Arc<BTreeMap<String, String>>) -> Self {
+        WsgiRequestHandler {
+            app,
+            base_environ,
+            errors: ErrorStream::stderr(),
+            http_version: HTTP_VERSION.to_owned(),
+        }
+    }
+
+    /// Sends `wsgi.errors` and the error log to `errors` instead of the process's stderr.
+    #[must_use]
+    pub fn with_errors(mut self, errors: ErrorStream) -> Self {
+        self.errors = errors;
+        self
+    }
+
+    /// The request's CGI variables. Python: `WSGIRequestHandler.get_environ`; the rules are
+    /// [`environ_for_request`]'s.
+    #[doc(alias = "wsgiref.simple_server.WSGIRequestHandler.get_environ")]
+    pub fn get_environ(&self, ex: &Exchange<'_>) -> BTreeMap<String, String> {
+        let headers: Vec<(String, String)> = ex
+            .headers
+            .iter()
+            .map(|(k, v)| (k.to_owned(), crate::util::latin1_decode(v)))
+            .collect();
+        let client = ex.client_address().host();
+        environ_for_request(
+            &self.base_environ,
+            &RequestParts {
+                command: &ex.command,
+                path: &ex.path,
+                request_version: &ex.request_version,
+                headers: &headers,
+                client_address: &client,
+            },
+        )
+    }
+
+    /// The stream for `wsgi.errors` (the process's stderr unless
+    /// [`with_errors`](Self::with_errors) chose another).
+    ///
+    /// Python: `wsgiref.simple_server.WSGIRequestHandler.get_stderr`.
+    #[doc(alias = "wsgiref.simple_server.WSGIRequestHandler.get_stderr")]
+    pub fn stderr(&self) -> ErrorStream {
+        self.errors.clone()
+    }
+
+    /// Runs the application for the parsed request through a `ServerHandler`, then logs the
+    /// request (status code and bytes sent).
+    ///
+    /// Python: `wsgiref.simple_server.WSGIRequestHandler.handle` (after `parse_request`).
+    /// The request body (`Content-Length` bytes, or a de-chunked body) is read before the
+    /// application runs and served as `wsgi.input`, which therefore ends where the body
+    /// ends (PEP 3333's advice; CPython hands the raw socket file over).
+    #[doc(alias = "wsgiref.simple_server.WSGIRequestHandler.handle")]
+    pub fn handle(&mut self, ex: &mut Exchange<'_>) -> Result<()> {
+        ex.close_connection = true;
+        let environ = self.get_environ(ex);
+        let body = read_body(ex)?;
+        let mut config = HandlerConfig::simple();
+        config.wsgi_multithread = ex.server().multithread;
+        config.wsgi_multiprocess = ex.server().multiprocess;
+        config.http_version = self.http_version.clone();
+        // One `Server` string everywhere: the same as the HTTP server's error replies.
+        config.server_software = Some(self.version_string(ex));
+        let mut logged: Option<(String, u64)> = None;
+        let outcome = {
+            let io = StreamIo::from_streams(
+                InputStream::new(Cursor::new(body)),
+                ex.stream(),
+                self.stderr(),
+                environ,
+            );
+            let hooks = ServerHooks::new(|code: &str, size: u64| {
+                logged = Some((code.to_owned(), size));
+            });
+            let mut handler = BaseHandler::new(io, hooks, config);
+            let outcome = handler.run(&*self.app);
+            if handler.summary().close_connection {
+                tracing::debug!("response broken: closing the connection");
+            }
+            outcome
+        };
+        if let Some((code, size)) = logged {
+            self.log_request(ex, code.parse().ok(), Some(size));
+        }
+        outcome
+    }
+}
+
+impl<A: Application + ?Sized> HttpHandler for WsgiRequestHandler<A> {
+    /// Every method goes to the application.
+    fn do_method(&mut self, ex: &mut Exchange<'_>) -> http_server::Result<()> {
+        self.handle(ex).map_err(|e| match e {
+            Error::Io(e) => http_server::Error::Io(e),
+            Error::Http(e) => e,
+            other => http_server::Error::handler(other),
+        })
+    }
+}
+
+/// Reads the request body the head announced.
+fn read_body(ex: &mut Exchange<'_>) -> io::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    match ex.body {
+        BodyFraming::None => {}
+        BodyFraming::Length(n) => {
+            Read::take(ex.stream(), n).read_to_end(&mut body)?;
+        }
+        BodyFraming::Chunked => dechunk(ex.stream(), &mut body)?,
+    }
+    Ok(body)
+}
+
+/// Decodes a `chunked` body (RFC 9112 section 7.1), trailers discarded.
+fn dechunk(r: &mut dyn socketserver::RwStream, out: &mut Vec<u8>) -> io::Result<()> {
+    let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_owned());
+    loop {
+        let mut line = Vec::new();
+        r.read_until(b'\n', &mut line)?;
+        let text = String::from_utf8_lossy(&line);
+        let size = text.split(';').next().unwrap_or("").trim();
+        let size = u64::from_str_radix(size, 16).map_err(|_| bad("bad chunk size"))?;
+        if size == 0 {
+            loop {
+                let mut trailer = Vec::new();
+                if r.read_until(b'\n', &mut trailer)? == 0 || trailer == b"\r\n" || trailer == b"\n"
+                {
+                    return Ok(());
+                }
+            }
+        }
+        let got = Read::take(&mut *r, size).read_to_end(out)?;
+        if (got as u64) < size {
+            return Err(bad("truncated chunk"));
+        }
+        let mut crlf = Vec::new();
+        r.read_until(b'\n', &mut crlf)?;
+    }
+}
+
+type Factory<A> = Box<dyn Fn(&HandlerCx<'_>) -> WsgiRequestHandler<A> + Send + Sync>;
+
+/// A WSGI server: an HTTP server whose handler runs one application.
+///
+/// Python: `wsgiref.simple_server.WSGIServer` (`set_app`, `get_app`, `server_bind` +
+/// `setup_environ`, `base_environ`).
+///
+/// ```no_run
+/// use gateway::simple_server::{demo_app, WsgiServer};
+/// let mut server = WsgiServer::bind("127.0.0.1:8000".parse().unwrap(), demo_app)?;
+/// server.handle_request()?; // serve one request, then exit
+/// # Ok::<(), gateway::Error>(())
+/// ```
+#[doc(alias = "wsgiref.simple_server.WSGIServer")]
+pub struct WsgiServer<A: ?Sized> {
+    server: HttpServer<Factory<A>>,
+    app: Arc<RwLock<Arc<A>>>,
+    base_environ: Arc<RwLock<Arc<BTreeMap<String, String>>>>,
+    errors: Arc<RwLock<ErrorStream>>,
+}
+
+impl<A: ?Sized> std::fmt::Debug for WsgiServer<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WsgiServer").finish_non_exhaustive()
+    }
+}
+
+/// The `http.server` class attributes of `WSGIRequestHandler`: `server_version`
+/// `"WSGIServer/0.2"`.
+///
+/// Python: `wsgiref.simple_server.WSGIRequestHandler.server_version`.
+#[doc(alias = "wsgiref.simple_server.WSGIRequestHandler.server_version")]
+pub fn http_config() -> HttpConfig {
+    HttpConfig::default().server_version(SERVER_VERSION)
+}
+
+impl<A: Application + ?Sized + 'static> WsgiServer<A> {
+    /// Binds `address` and serves `app`.
+    ///
+    /// Python: `WSGIServer(server_address, WSGIRequestHandler)` then `set_app(app)`.
+    pub fn bind(address: SocketAddr, app: impl Into<Arc<A>>) -> Result<Self>
+    where
+        A: Sized,
+    {
+        Self::bind_arc(address, app.into())
+    }
+
+    /// Same as [`bind`](Self::bind), for an application already shared (or unsized).
+    pub fn bind_arc(address: SocketAddr, app: Arc<A>) -> Result<Self> {
+        let app_slot = Arc::new(RwLock::new(app));
+        let env_slot = Arc::new(RwLock::new(Arc::new(BTreeMap::new())));
+        let errors = Arc::new(RwLock::new(ErrorStream::stderr()));
+        let (a, e, err) = (app_slot.clone(), env_slot.clone(), errors.clone());
+        let factory: Factory<A> = Box::new(move |_cx: &HandlerCx<'_>| {
+            let app = a.read().unwrap_or_else(PoisonError::into_inner).clone();
+            let env = e.read().unwrap_or_else(PoisonError::into_inner).clone();
+            let errors = err.read().unwrap_or_else(PoisonError::into_inner).clone();
+            WsgiRequestHandler::new(app, env).with_errors(errors)
+        });
+        let server = HttpHooks::new(factory)
+            .config(http_config())
+            .server(address)?;
+        let mut this = WsgiServer {
+            server,
+            app: app_slot,
+            base_environ: env_slot,
+            errors,
+        };
+        this.setup_environ();
+        Ok(this)
+    }
+
+    /// Computes the base environ from the bound address (run by [`bind`](Self::bind)).
+    ///
+    /// Python: `wsgiref.simple_server.WSGIServer.setup_environ` (called by `server_bind`).
+    #[doc(alias = "wsgiref.simple_server.WSGIServer.setup_environ")]
+    #[doc(alias = "wsgiref.simple_server.WSGIServer.server_bind")]
+    pub fn setup_environ(&mut self) {
+        let info = self.server.info();
+        let env = base_environ(&info.server_name, info.server_port);
+        *self
+            .base_environ
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(env);
+    }
+
+    /// The base environ. Python: `WSGIServer.base_environ`.
+    #[doc(alias = "wsgiref.simple_server.WSGIServer.base_environ")]
+    pub fn base_environ(&self) -> BTreeMap<String, String> {
+        (**self
+            .base_environ
+            .read()
+            .unwrap_or_else(PoisonError::into_inner))
+        .clone()
+    }
+
+    /// The application. Python: `WSGIServer.get_app`.
+    #[doc(alias = "wsgiref.simple_server.WSGIServer.get_app")]
+    pub fn app(&self) -> Arc<A> {
+        self.app
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the application. Python: `WSGIServer.set_app`.
+    #[doc(alias = "wsgiref.simple_server.WSGIServer.set_app")]
+    pub fn set_app(&self, app: Arc<A>) {
+        *self.app.write().unwrap_or_else(PoisonError::into_inner) = app;
+    }
+
+    /// Sends `wsgi.errors` and application tracebacks to `errors` instead of stderr.
+    pub fn set_errors(&self, errors: ErrorStream) {
+        *self.errors.write().unwrap_or_else(PoisonError::into_inner) = errors;
+    }
+
+    /// Handles one request (waiting for it). Python: `BaseServer.handle_request`.
+    pub fn handle_request(&mut self) -> Result<()> {
+        Ok(self.server.handle_request()?)
+    }
+
+    /// Handles requests until a [`socketserver::ShutdownHandle`] says stop.
+    /// Python: `BaseServer.serve_forever(poll_interval)`.
+    pub fn serve_forever(&mut self, poll_interval: Duration) -> Result<()> {
+        Ok(self.server.serve_forever(poll_interval)?)
+    }
+
+    /// A handle to stop [`serve_forever`](Self::serve_forever) from another thread.
+    /// Python: `BaseServer.shutdown`.
+    pub fn shutdown_handle(&self) -> socketserver::ShutdownHandle {
+        self.server.shutdown_handle()
+    }
+
+    /// The bound address (the real port after binding port 0).
+    /// Python: `BaseServer.server_address`.
+    pub fn server_address(&self) -> SocketAddr {
+        self.server
+            .server_address()
+            .inet()
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    /// Sets how long [`handle_request`](Self::handle_request) waits. Python: `BaseServer.timeout`.
+    pub fn set_timeout(&mut self, timeout: Option<Duration>) {
+        self.server.set_timeout(timeout);
+    }
+
+    /// Closes the listening socket. Python: `BaseServer.server_close`.
+    pub fn server_close(&mut self) {
+        self.server.server_close();
+    }
+
+    /// The HTTP server underneath.
+    pub fn http_server(&mut self) -> &mut HttpServer<Factory<A>> {
+        &mut self.server
+    }
+}
+
+/// Creates a WSGI server listening on `host`:`port` for `app` (`""` listens on every
+/// interface, as Python's `''`).
+///
+/// Python: `wsgiref.simple_server.make_server(host, port, app)`.
+///
+/// ```no_run
+/// use gateway::simple_server::{demo_app, make_server};
+/// let mut httpd = make_server("", 8000, demo_app)?;
+/// httpd.handle_request()?; // serve one request, then exit
+/// # Ok::<(), gateway::Error>(())
+/// ```
+#[doc(alias = "wsgiref.simple_server.make_server")]
+pub fn make_server<A: Application + 'static>(
+    host: &str,
+    port: u16,
+    app: A,
+) -> Result<WsgiServer<A>> {
+    let host = if host.is_empty() { "0.0.0.0" } else { host };
+    let address = (host, port)
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no address for {host}")))?;
+    WsgiServer::bind(address, app)
+}
