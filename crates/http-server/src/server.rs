@@ -184,7 +184,7 @@ pub fn serving_banner(address: SocketAddr) -> String {
 /// `KeyboardInterrupt` exit are the caller's: the `http-server` binary does them).
 ///
 /// ```
-/// use http_server::{HttpConfig, SimpleHttpHandler};
+/// use http_server::SimpleHttpHandler;
 /// let dir = std::env::temp_dir();
 /// http_server::test(
 ///     move |_cx: &socketserver::HandlerCx<'_>| SimpleHttpHandler::new(dir.clone()),

@@ -1,3 +1,10 @@
 //! Integration tests of `http-server` (one binary, modules per area).
 
+mod chromium;
+mod cli;
+mod cpython;
+mod differential;
+mod parse;
+mod porting_map;
 mod support;
+mod traversal;

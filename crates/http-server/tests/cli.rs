@@ -1,0 +1,64 @@
+//! The `http-server` binary: banner, a request served, clean exit on SIGINT.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use crate::support::{TempDir, raw_request};
+
+#[test]
+fn binary_serves_and_exits_on_sigint() {
+    let dir = TempDir::new("cli");
+    dir.write("f.txt", b"file body");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_http-server"))
+        .args(["-b", "127.0.0.1", "-d"])
+        .arg(dir.path())
+        .arg("0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut banner = String::new();
+    out.read_line(&mut banner).unwrap();
+    assert!(
+        banner.starts_with("Serving HTTP on 127.0.0.1 port "),
+        "{banner}"
+    );
+    let port: u16 = banner
+        .split(" port ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        banner
+            .trim_end()
+            .ends_with(&format!("(http://127.0.0.1:{port}/) ..."))
+    );
+    let reply = raw_request(
+        ([127, 0, 0, 1], port).into(),
+        b"GET /f.txt HTTP/1.0\r\n\r\n",
+    );
+    assert!(reply.starts_with(b"HTTP/1.0 200 OK\r\nServer: SimpleHTTP/0.6 Rust/"));
+    assert!(reply.ends_with(b"file body"));
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert!(line.starts_with("127.0.0.1 - - ["), "{line}");
+    assert!(
+        line.trim_end().ends_with("\"GET /f.txt HTTP/1.0\" 200 -"),
+        "{line}"
+    );
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert!(rest.contains("Keyboard interrupt received, exiting."));
+}

@@ -1,0 +1,235 @@
+//! `parse_request` and friends on byte literals, every error path included.
+
+use http_server::{BodyFraming, HttpConfig, HttpError, Parsed, parse_request};
+
+fn cfg() -> HttpConfig {
+    HttpConfig::default()
+}
+
+fn ok(buf: &[u8]) -> http_server::RequestHead {
+    match parse_request(buf, &cfg()) {
+        Ok(Parsed::Complete { head, consumed }) => {
+            assert!(consumed <= buf.len());
+            head
+        }
+        other => panic!("{other:?} for {:?}", String::from_utf8_lossy(buf)),
+    }
+}
+
+fn err(buf: &[u8]) -> HttpError {
+    parse_request(buf, &cfg()).expect_err("an error")
+}
+
+fn err11(buf: &[u8]) -> HttpError {
+    parse_request(buf, &HttpConfig::default().protocol_version("HTTP/1.1")).expect_err("an error")
+}
+
+#[test]
+fn complete_and_partial() {
+    let h = ok(b"GET /a?b HTTP/1.0\r\nX-A: 1\r\nx-a:2\r\n\r\n");
+    assert_eq!(h.line.command, "GET");
+    assert_eq!(h.line.path, "/a?b");
+    assert_eq!(h.line.request_version, "HTTP/1.0");
+    assert_eq!(h.line.requestline, "GET /a?b HTTP/1.0");
+    assert_eq!(h.raw_requestline, b"GET /a?b HTTP/1.0\r\n");
+    assert_eq!(h.headers.get_all("x-a").collect::<Vec<_>>(), [b"1", b"2"]);
+    assert!(h.close_connection);
+    assert_eq!(h.body, BodyFraming::None);
+    assert_eq!(parse_request(b"", &cfg()), Ok(Parsed::Partial));
+    assert_eq!(
+        parse_request(b"GET / HTTP/1.0", &cfg()),
+        Ok(Parsed::Partial)
+    );
+    assert_eq!(
+        parse_request(b"GET / HTTP/1.0\r\nA: b\r\n", &cfg()),
+        Ok(Parsed::Partial)
+    );
+    assert_eq!(
+        parse_request(b"\r\n", &cfg()),
+        Ok(Parsed::Empty { consumed: 2 })
+    );
+    // Bare LF line endings are accepted, as CPython does.
+    assert_eq!(
+        ok(b"GET / HTTP/1.0\nA: b\n\n").headers.get("a").as_deref(),
+        Some("b")
+    );
+}
+
+#[test]
+fn versions_and_connection_rules() {
+    let c11 = HttpConfig::default().protocol_version("HTTP/1.1");
+    let p = |b: &[u8], c: &HttpConfig| match parse_request(b, c).unwrap() {
+        Parsed::Complete { head, .. } => head,
+        o => panic!("{o:?}"),
+    };
+    assert!(p(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", &cfg()).close_connection);
+    assert!(!p(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", &c11).close_connection);
+    assert!(
+        p(
+            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+            &c11
+        )
+        .close_connection
+    );
+    assert!(!p(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", &c11).close_connection);
+    assert!(p(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", &cfg()).close_connection);
+    assert!(p(b"GET / HTTP/1.0\r\n\r\n", &c11).close_connection);
+    let h = p(
+        b"GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\n\r\n",
+        &c11,
+    );
+    assert!(h.expect_100);
+    assert!(
+        !p(
+            b"GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n",
+            &cfg()
+        )
+        .expect_100
+    );
+    assert!(!p(b"GET / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n", &c11).expect_100);
+    // Leading zeros are ignored: HTTP/01.01 is 1.1.
+    assert_eq!(
+        p(b"GET / HTTP/01.01\r\nHost: a\r\n\r\n", &c11).line.version,
+        (1, 1)
+    );
+    // HTTP/0.9 simple request.
+    let h = p(b"GET /x\r\n\r\n", &c11);
+    assert_eq!(
+        (h.line.request_version.as_str(), h.close_connection),
+        ("HTTP/0.9", true)
+    );
+    // gh-87389: leading slashes collapse.
+    assert_eq!(p(b"GET ///x/y HTTP/1.0\r\n\r\n", &cfg()).line.path, "/x/y");
+}
+
+#[test]
+fn request_line_errors() {
+    let e = err(b"GET / FUBAR\r\n\r\n");
+    assert_eq!(
+        (e.code, e.message.as_deref()),
+        (400, Some("Bad request version ('FUBAR')"))
+    );
+    for v in [
+        "HTTP/9.9.9",
+        "HTTP/-9_9_9.+9_9_9",
+        "HTTP/909876543210.0",
+        "HTTP/1.909876543210",
+        "HTTP/1.",
+        "HTTP/.1",
+        "HTTP/1.1a",
+        "HTTP/\u{b2}.1",
+    ] {
+        assert_eq!(
+            err(format!("GET / {v}\r\n\r\n").as_bytes()).code,
+            400,
+            "{v}"
+        );
+    }
+    let e = err(b"GET / HTTP/2.0\r\n\r\n");
+    assert_eq!(
+        (e.code, e.message.as_deref()),
+        (505, Some("Invalid HTTP version (2.0)"))
+    );
+    assert_eq!(err(b"GET / HTTP/10.0\r\n\r\n").code, 505);
+    let e = err(b"GET /spaced out HTTP/1.1\r\n\r\n");
+    assert_eq!(
+        e.message.as_deref(),
+        Some("Bad request syntax ('GET /spaced out HTTP/1.1')")
+    );
+    let e = err(b"GET\r\n\r\n");
+    assert_eq!(e.message.as_deref(), Some("Bad request syntax ('GET')"));
+    let e = err(b"POST /\r\n\r\n");
+    assert_eq!(
+        e.message.as_deref(),
+        Some("Bad HTTP/0.9 request type ('POST')")
+    );
+    // Control characters show as Python's repr shows them.
+    let e = err(b"GET /\x01 x HTTP/1.0\r\n\r\n");
+    assert_eq!(
+        e.message.as_deref(),
+        Some(r"Bad request syntax ('GET /\x01 x HTTP/1.0')")
+    );
+    let mut long = b"GET /".to_vec();
+    long.extend(std::iter::repeat_n(b'a', 70000));
+    assert_eq!(err(&long).code, 414);
+}
+
+#[test]
+fn header_limits() {
+    let mut req = b"GET / HTTP/1.0\r\nX: ".to_vec();
+    req.extend(std::iter::repeat_n(b'a', 65537));
+    req.extend(b"\r\n\r\n");
+    let e = err(&req);
+    assert_eq!((e.code, e.message.as_deref()), (431, Some("Line too long")));
+    assert_eq!(
+        e.explain.as_deref(),
+        Some("got more than 65536 bytes when reading header line")
+    );
+    let mut req = b"GET / HTTP/1.0\r\n".to_vec();
+    req.extend(b"A: b\r\n".repeat(100));
+    req.extend(b"\r\n");
+    let e = err(&req);
+    assert_eq!(
+        (e.code, e.message.as_deref()),
+        (431, Some("Too many headers"))
+    );
+    assert_eq!(e.explain.as_deref(), Some("got more than 100 headers"));
+    let mut req = b"GET / HTTP/1.0\r\n".to_vec();
+    req.extend(b"A: b\r\n".repeat(99));
+    req.extend(b"\r\n");
+    assert_eq!(ok(&req).headers.len(), 99);
+}
+
+#[test]
+fn strict_framing_errors() {
+    let cases: &[&[u8]] = &[
+        b"GET / HTTP/1.0\r\nA: b\r\n c\r\n\r\n",         // obs-fold
+        b"GET / HTTP/1.0\r\nNoColon\r\n\r\n",            // no colon
+        b"GET / HTTP/1.0\r\nA : b\r\n\r\n",              // whitespace before colon
+        b"GET / HTTP/1.0\r\nA\t: b\r\n\r\n",             // tab before colon
+        b"GET / HTTP/1.0\r\nA: b\rc\r\n\r\n",            // bare CR
+        b"GET / HTTP/1.0\r\n: b\r\n\r\n",                // empty name
+        b"GET / HTTP/1.0\r\nA(b: c\r\n\r\n",             // name not a token
+        b"GET / HTTP/1.0\r\nA: b\x00c\r\n\r\n",          // NUL in value
+        b"GET / HTTP/1.0\r\nA: b\x7fc\r\n\r\n",          // DEL in value
+        b"GET / HTTP/1.0\r\nContent-Length: x\r\n\r\n",  // invalid CL
+        b"GET / HTTP/1.0\r\nContent-Length: -1\r\n\r\n", // negative CL
+        b"GET / HTTP/1.0\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", // conflicting
+        b"GET / HTTP/1.0\r\nContent-Length: 1, 2\r\n\r\n", // conflicting list
+        b"GET / HTTP/1.0\r\nContent-Length: 99999999999999999999999\r\n\r\n", // overflow
+        b"GET / HTTP/1.0\r\nTransfer-Encoding: gzip\r\n\r\n", // TE not ending in chunked
+        b"GET / HTTP/1.0\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+        b"GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", // CL + TE
+        b"GET / HTTP/1.1\r\n\r\n",                                                    // no Host
+        b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",                              // two Hosts
+    ];
+    for c in cases {
+        let e = err11(c);
+        assert_eq!(e.code, 400, "{:?}", String::from_utf8_lossy(c));
+    }
+    let e = err(b"GET / HTTP/1.0\r\nA : b\r\n\r\n");
+    assert_eq!(e.message.as_deref(), Some("Bad header line ('A : b')"));
+}
+
+#[test]
+fn body_framing() {
+    assert_eq!(
+        ok(b"POST / HTTP/1.0\r\nContent-Length: 5\r\n\r\n").body,
+        BodyFraming::Length(5)
+    );
+    assert_eq!(
+        ok(b"POST / HTTP/1.0\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n").body,
+        BodyFraming::Length(5)
+    );
+    assert_eq!(
+        ok(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n").body,
+        BodyFraming::Chunked
+    );
+    // Names with underscores are kept here (the gateway drops them from the environ).
+    assert!(
+        ok(b"GET / HTTP/1.0\r\nX_Auth_User: a\r\n\r\n")
+            .headers
+            .contains("X_Auth_User")
+    );
+}
