@@ -417,11 +417,11 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
     /// Python: `wsgiref.handlers.BaseHandler.set_content_length`.
     #[doc(alias = "wsgiref.handlers.BaseHandler.set_content_length")]
     pub fn set_content_length(&mut self) {
-        if self.state.result_len == Some(1) {
-            if let Some(h) = &mut self.state.headers {
-                // A decimal number is always a valid value.
-                let _ = h.set("Content-Length", self.state.bytes_sent.to_string());
-            }
+        if self.state.result_len == Some(1)
+            && let Some(h) = &mut self.state.headers
+        {
+            // A decimal number is always a valid value.
+            let _ = h.set("Content-Length", self.state.bytes_sent.to_string());
         }
     }
 
@@ -455,10 +455,10 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
                 if !headers.is_some_and(|h| h.contains("Date")) {
                     out.push_str(&format!("Date: {}\r\n", self.hooks.date_time_string()));
                 }
-                if let Some(sw) = &self.config.server_software {
-                    if !headers.is_some_and(|h| h.contains("Server")) {
-                        out.push_str(&format!("Server: {sw}\r\n"));
-                    }
+                if let Some(sw) = &self.config.server_software
+                    && !headers.is_some_and(|h| h.contains("Server"))
+                {
+                    out.push_str(&format!("Server: {sw}\r\n"));
                 }
             }
         } else {
@@ -684,10 +684,10 @@ impl<Io: HandlerIo, K: HandlerHooks> BaseHandler<Io, K> {
         );
         env.set_url_scheme(util::guess_scheme(&env));
         env.set_file_wrapper(self.config.wsgi_file_wrapper);
-        if self.config.origin_server {
-            if let Some(sw) = &self.config.server_software {
-                env.setdefault("SERVER_SOFTWARE", sw.clone());
-            }
+        if self.config.origin_server
+            && let Some(sw) = &self.config.server_software
+        {
+            env.setdefault("SERVER_SOFTWARE", sw.clone());
         }
         self.state.client_is_modern = env
             .get("SERVER_PROTOCOL")

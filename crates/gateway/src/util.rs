@@ -220,11 +220,9 @@ pub fn request_uri(environ: &Environ, include_query: bool) -> String {
         Some(s) if !s.is_empty() => url.push_str(&path_info),
         _ => url.push_str(path_info.get(1..).unwrap_or("")),
     }
-    if include_query {
-        if let Some(q) = environ.get("QUERY_STRING").filter(|q| !q.is_empty()) {
-            url.push('?');
-            url.push_str(q);
-        }
+    if include_query && let Some(q) = environ.get("QUERY_STRING").filter(|q| !q.is_empty()) {
+        url.push('?');
+        url.push_str(q);
     }
     url
 }

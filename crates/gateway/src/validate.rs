@@ -141,14 +141,14 @@ impl Iterator for IteratorWrapper {
 
     fn next(&mut self) -> Option<Self::Item> {
         let v = self.inner.next()?;
-        if let Some(started) = self.started.take() {
-            if !started.load(Ordering::SeqCst) {
-                return Some(Err(violation(
-                    "start_response before the body",
-                    "the application returned and its body is being iterated, but \
+        if let Some(started) = self.started.take()
+            && !started.load(Ordering::SeqCst)
+        {
+            return Some(Err(violation(
+                "start_response before the body",
+                "the application returned and its body is being iterated, but \
                      start_response has not yet been called",
-                )));
-            }
+            )));
         }
         Some(v)
     }

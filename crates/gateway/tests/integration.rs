@@ -322,10 +322,7 @@ fn loopback_head_post_and_errors() {
     );
     // set_app swaps the application.
     server.set_app(Arc::new(echo));
-    assert_eq!(
-        one_request(&mut server, b"GET /p HTTP/1.0\r\n\r\n").len() > 0,
-        true
-    );
+    assert!(!one_request(&mut server, b"GET /p HTTP/1.0\r\n\r\n").is_empty());
 }
 
 /// The environ listing of `demo_app`'s body, one line per entry.

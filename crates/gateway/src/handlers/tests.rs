@@ -561,7 +561,12 @@ fn origin_server_adds_date_and_server() {
 
 #[test]
 fn start_response_rules() {
-    let cases: Vec<(&str, Vec<(&str, &str)>, &str)> = vec![
+    type Case = (
+        &'static str,
+        Vec<(&'static str, &'static str)>,
+        &'static str,
+    );
+    let cases: Vec<Case> = vec![
         (
             "200",
             vec![],

@@ -61,7 +61,13 @@ fn app_with(status: &'static str, headers: Vec<(&'static str, &'static str)>) ->
 
 #[test]
 fn response_violations_are_caught() {
-    let cases: Vec<(&str, Vec<(&str, &str)>, &str, &str)> = vec![
+    type Case = (
+        &'static str,
+        Vec<(&'static str, &'static str)>,
+        &'static str,
+        &'static str,
+    );
+    let cases: Vec<Case> = vec![
         (
             "200 OK",
             vec![],
