@@ -2,11 +2,11 @@
 
 use std::io;
 
-/// Every error the gateway layer reports.
-///
 /// Python: the `AssertionError`s that `wsgiref.handlers` and `wsgiref.validate` raise on
 /// protocol misuse, plus whatever exception an application raises. Misuse that Python
 /// `assert`s is a variant here, never a panic.
+///
+/// Every error the gateway layer reports.
 #[doc(alias = "AssertionError")]
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -19,9 +19,9 @@ pub enum Error {
     /// `wsgiref.handlers.BaseHandler.start_response`, raised by a second call without `exc_info`.
     #[error("headers already set! (start_response() called again without exc_info)")]
     HeadersAlreadySet,
-    /// The application returned its body without ever calling `start_response`.
-    ///
     /// Python: the `AttributeError` `BaseHandler.finish_content` hits on `self.headers` being `None`.
+    ///
+    /// The application returned its body without ever calling `start_response`.
     #[error("the application returned without calling start_response()")]
     NoStartResponse,
     /// Python: the status assertions of `wsgiref.handlers.BaseHandler.start_response`
@@ -61,9 +61,9 @@ pub enum Error {
         /// The header's value.
         value: String,
     },
-    /// A PEP 3333 rule broken at run time, found by [`crate::validate::Validator`].
-    ///
     /// Python: the `AssertionError`s of `wsgiref.validate`.
+    ///
+    /// A PEP 3333 rule broken at run time, found by [`crate::validate::Validator`].
     #[error("PEP 3333 violation ({rule}): {message}")]
     Validation {
         /// The rule, as PEP 3333 words it (for example "start_response: the status").
@@ -74,9 +74,9 @@ pub enum Error {
     /// The application panicked; the panic's message is kept.
     #[error("the application panicked: {0}")]
     Panic(String),
-    /// An error raised by the application (or a middleware).
-    ///
     /// Python: any exception an application raises.
+    ///
+    /// An error raised by the application (or a middleware).
     #[error(transparent)]
     App(Box<dyn std::error::Error + Send + Sync + 'static>),
     /// An I/O error from a stream.

@@ -37,12 +37,12 @@ use crate::util;
 
 pub use crate::util::format_date_time;
 
-/// The class attributes of `BaseHandler`, as data.
-///
 /// Python: `wsgiref.handlers.BaseHandler`'s configuration attributes (`wsgi_version`,
 /// `wsgi_multithread`, `wsgi_multiprocess`, `wsgi_run_once`, `origin_server`,
 /// `http_version`, `server_software`, `os_environ`, `wsgi_file_wrapper`, `traceback_limit`,
 /// `error_status`, `error_headers`, `error_body`).
+///
+/// The class attributes of `BaseHandler`, as data.
 ///
 /// ```
 /// let mut cfg = gateway::handlers::HandlerConfig::default();
@@ -52,41 +52,41 @@ pub use crate::util::format_date_time;
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct HandlerConfig {
-    /// Python: `BaseHandler.wsgi_version`, `(1, 0)`.
+    /// Python: `wsgiref.handlers.BaseHandler.wsgi_version`, `(1, 0)`.
     pub wsgi_version: (u32, u32),
-    /// Python: `BaseHandler.wsgi_multithread`.
+    /// Python: `wsgiref.handlers.BaseHandler.wsgi_multithread`.
     pub wsgi_multithread: bool,
-    /// Python: `BaseHandler.wsgi_multiprocess`.
+    /// Python: `wsgiref.handlers.BaseHandler.wsgi_multiprocess`.
     pub wsgi_multiprocess: bool,
-    /// Python: `BaseHandler.wsgi_run_once`.
+    /// Python: `wsgiref.handlers.BaseHandler.wsgi_run_once`.
     pub wsgi_run_once: bool,
-    /// Python: `BaseHandler.origin_server`: `true` writes an `HTTP/x.y` status line,
+    /// Python: `wsgiref.handlers.BaseHandler.origin_server`: `true` writes an `HTTP/x.y` status line,
     /// `false` a CGI `Status:` header.
     pub origin_server: bool,
-    /// Python: `BaseHandler.http_version`, `"1.0"`.
+    /// Python: `wsgiref.handlers.BaseHandler.http_version`, `"1.0"`.
     pub http_version: String,
-    /// Python: `BaseHandler.server_software` (the `Server` header and `SERVER_SOFTWARE`).
+    /// Python: `wsgiref.handlers.BaseHandler.server_software` (the `Server` header and `SERVER_SOFTWARE`).
     pub server_software: Option<String>,
-    /// Python: `BaseHandler.os_environ`, copied into every environ first.
+    /// Python: `wsgiref.handlers.BaseHandler.os_environ`, copied into every environ first.
     ///
     /// Empty by default: the process environment is not copied into every request's environ
     /// (CPython copies it; the CGI handlers read it as the request, see [`read_environ`]).
     pub os_environ: BTreeMap<String, String>,
-    /// Python: `BaseHandler.wsgi_file_wrapper` (`None` disables `wsgi.file_wrapper`).
+    /// Python: `wsgiref.handlers.BaseHandler.wsgi_file_wrapper` (`None` disables `wsgi.file_wrapper`).
     pub wsgi_file_wrapper: bool,
-    /// Python: `BaseHandler.traceback_limit`: how many `caused by` lines
+    /// Python: `wsgiref.handlers.BaseHandler.traceback_limit`: how many `caused by` lines
     /// [`default::log_exception`] writes (`None`: all).
     pub traceback_limit: Option<usize>,
-    /// Python: `BaseHandler.error_status`.
+    /// Python: `wsgiref.handlers.BaseHandler.error_status`.
     pub error_status: String,
-    /// Python: `BaseHandler.error_headers`.
+    /// Python: `wsgiref.handlers.BaseHandler.error_headers`.
     pub error_headers: Vec<(String, String)>,
-    /// Python: `BaseHandler.error_body`.
+    /// Python: `wsgiref.handlers.BaseHandler.error_body`.
     pub error_body: Vec<u8>,
 }
 
 impl Default for HandlerConfig {
-    /// Python: `BaseHandler`'s class attributes.
+    /// Python: `wsgiref.handlers.BaseHandler`'s class attributes.
     fn default() -> Self {
         HandlerConfig {
             wsgi_version: (1, 0),
@@ -107,7 +107,7 @@ impl Default for HandlerConfig {
 }
 
 impl HandlerConfig {
-    /// Python: `SimpleHandler(..., multithread=True, multiprocess=False)`.
+    /// Python: `wsgiref.handlers.SimpleHandler(..., multithread=True, multiprocess=False)`.
     pub fn simple() -> Self {
         HandlerConfig {
             wsgi_multiprocess: false,
@@ -115,7 +115,7 @@ impl HandlerConfig {
         }
     }
 
-    /// Python: `BaseCGIHandler(...)`: `origin_server = False`.
+    /// Python: `wsgiref.handlers.BaseCGIHandler(...)`: `origin_server = False`.
     pub fn base_cgi() -> Self {
         HandlerConfig {
             origin_server: false,
@@ -123,7 +123,7 @@ impl HandlerConfig {
         }
     }
 
-    /// Python: `CGIHandler` / `IISCGIHandler`: no origin server, `wsgi.run_once` true,
+    /// Python: `wsgiref.handlers.CGIHandler` / `IISCGIHandler`: no origin server, `wsgi.run_once` true,
     /// single-threaded, multi-process, empty `os_environ`.
     pub fn cgi() -> Self {
         HandlerConfig {
@@ -136,37 +136,47 @@ impl HandlerConfig {
     }
 }
 
-/// The abstract, transport-facing methods of `BaseHandler`.
-///
-/// Python: `BaseHandler._write`, `_flush`, `get_stdin`, `get_stderr`, `add_cgi_vars`
+/// Python: `wsgiref.handlers.BaseHandler._write`, `_flush`, `get_stdin`, `get_stderr`, `add_cgi_vars`
 /// (which raise `NotImplementedError` in the base class) and `sendfile`.
+///
+/// The abstract, transport-facing methods of `BaseHandler`.
 pub trait HandlerIo {
-    /// Writes all of `data` to the client. Python: `BaseHandler._write`.
+    /// Python: `wsgiref.handlers.BaseHandler._write`.
+    ///
+    /// Writes all of `data` to the client.
     #[doc(alias = "wsgiref.handlers.BaseHandler._write")]
     #[doc(alias = "_write")]
     fn write_raw(&mut self, data: &[u8]) -> io::Result<()>;
 
-    /// Forces out what `write_raw` buffered. Python: `BaseHandler._flush`.
+    /// Python: `wsgiref.handlers.BaseHandler._flush`.
+    ///
+    /// Forces out what `write_raw` buffered.
     #[doc(alias = "wsgiref.handlers.BaseHandler._flush")]
     #[doc(alias = "_flush")]
     fn flush_raw(&mut self) -> io::Result<()>;
 
-    /// The request body stream for `wsgi.input`. Python: `BaseHandler.get_stdin`.
+    /// Python: `wsgiref.handlers.BaseHandler.get_stdin`.
+    ///
+    /// The request body stream for `wsgi.input`.
     #[doc(alias = "wsgiref.handlers.BaseHandler.get_stdin")]
     fn stdin(&mut self) -> InputStream;
 
-    /// The error stream for `wsgi.errors` and the error log. Python: `BaseHandler.get_stderr`.
+    /// Python: `wsgiref.handlers.BaseHandler.get_stderr`.
+    ///
+    /// The error stream for `wsgi.errors` and the error log.
     #[doc(alias = "wsgiref.handlers.BaseHandler.get_stderr")]
     fn stderr(&mut self) -> ErrorStream;
 
-    /// Inserts the request's CGI variables. Python: `BaseHandler.add_cgi_vars`.
+    /// Python: `wsgiref.handlers.BaseHandler.add_cgi_vars`.
+    ///
+    /// Inserts the request's CGI variables.
     #[doc(alias = "wsgiref.handlers.BaseHandler.add_cgi_vars")]
     fn add_cgi_vars(&self, environ: &mut Environ);
 
+    /// Python: `wsgiref.handlers.BaseHandler.sendfile` (which returns `False` by default).
+    ///
     /// Sends a whole file the platform's fast way; `Ok(None)` to fall back to iterating.
     /// Called after the headers went out.
-    ///
-    /// Python: `BaseHandler.sendfile` (which returns `False` by default).
     #[doc(alias = "wsgiref.handlers.BaseHandler.sendfile")]
     fn sendfile(&mut self, file: &mut File) -> io::Result<Option<u64>> {
         let _ = file;
@@ -180,9 +190,9 @@ pub trait HandlerIo {
 pub struct ResponseSummary {
     /// The status last set (`"200 OK"`), if any.
     pub status: Option<String>,
-    /// Body bytes sent (Python: `BaseHandler.bytes_sent`).
+    /// Body bytes sent (Python: `wsgiref.handlers.BaseHandler.bytes_sent`).
     pub bytes_sent: u64,
-    /// True once the headers went out (Python: `BaseHandler.headers_sent`).
+    /// True once the headers went out (Python: `wsgiref.handlers.BaseHandler.headers_sent`).
     pub headers_sent: bool,
     /// True when the application failed or panicked.
     pub error: bool,
@@ -201,24 +211,29 @@ impl ResponseSummary {
     }
 }
 
-/// The overridable policy of `BaseHandler`; `()` takes every default.
-///
-/// Python: `BaseHandler.log_exception`, `error_output`, `close` and the clock that
+/// Python: `wsgiref.handlers.BaseHandler.log_exception`, `error_output`, `close` and the clock that
 /// `send_preamble` reads (`format_date_time(time.time())`), which is a test seam here.
+///
+/// The overridable policy of `BaseHandler`; `()` takes every default.
 pub trait HandlerHooks {
-    /// The `Date` header's value. Python: `format_date_time(time.time())` in `send_preamble`.
+    /// Python: `wsgiref.handlers.format_date_time(time.time())` in `send_preamble`.
+    ///
+    /// The `Date` header's value.
     fn date_time_string(&self) -> String {
         default::date_time_string()
     }
 
-    /// Logs an application error. Python: `BaseHandler.log_exception`.
+    /// Python: `wsgiref.handlers.BaseHandler.log_exception`.
+    ///
+    /// Logs an application error.
     #[doc(alias = "wsgiref.handlers.BaseHandler.log_exception")]
     fn log_exception(&self, error: &Error, stderr: &mut dyn Write, config: &HandlerConfig) {
         default::log_exception(error, stderr, config);
     }
 
+    /// Python: `wsgiref.handlers.BaseHandler.error_output`.
+    ///
     /// The mini-application that answers when the application failed before sending headers.
-    /// Python: `BaseHandler.error_output`.
     #[doc(alias = "wsgiref.handlers.BaseHandler.error_output")]
     fn error_output(
         &self,
@@ -230,7 +245,7 @@ pub trait HandlerHooks {
         default::error_output(environ, start_response, config, exc_info)
     }
 
-    /// Runs once the request is over, whatever happened. Python: `BaseHandler.close`
+    /// Runs once the request is over, whatever happened. Python: `wsgiref.handlers.BaseHandler.close`
     /// (`ServerHandler.close` logs the request here).
     #[doc(alias = "wsgiref.handlers.BaseHandler.close")]
     fn close(&mut self, summary: &ResponseSummary) {
@@ -244,15 +259,15 @@ impl HandlerHooks for () {}
 pub mod default {
     use super::*;
 
-    /// Python: `format_date_time(time.time())`.
+    /// Python: `wsgiref.handlers.format_date_time(time.time())`.
     pub fn date_time_string() -> String {
         util::format_date_time(SystemTime::now())
     }
 
+    /// Python: `wsgiref.handlers.BaseHandler.log_exception` (`traceback.print_exception` to `get_stderr()`).
+    ///
     /// Writes the error and its `caused by` chain (up to `traceback_limit` lines) to
     /// `stderr`, and logs it with `tracing::error!`.
-    ///
-    /// Python: `BaseHandler.log_exception` (`traceback.print_exception` to `get_stderr()`).
     pub fn log_exception(error: &Error, stderr: &mut dyn Write, config: &HandlerConfig) {
         tracing::error!(error = %error, kind = error.kind_name(), "application error");
         let mut text = format!("{}: {}\n", error.kind_name(), error);
@@ -272,7 +287,7 @@ pub mod default {
             .and_then(|()| stderr.flush());
     }
 
-    /// Python: `BaseHandler.error_output`: `start_response(error_status, error_headers,
+    /// Python: `wsgiref.handlers.BaseHandler.error_output`: `start_response(error_status, error_headers,
     /// exc_info)` and `[error_body]`.
     pub fn error_output(
         _environ: &Environ,
@@ -305,14 +320,14 @@ struct ResponseState {
     close_connection: bool,
 }
 
-/// The response side of a running handler: the `start_response` and `write` callables the
-/// application gets, and the final steps that send its body.
-///
 /// Python: the response methods of `wsgiref.handlers.BaseHandler` (`start_response`, `write`,
 /// `finish_response`, `send_headers`, `send_preamble`, `cleanup_headers`,
 /// `set_content_length`, `finish_content`, `result_is_file`, `sendfile`,
 /// `client_is_modern`). It borrows the handler's parts, so the environ stays borrowable
 /// while the application writes.
+///
+/// The response side of a running handler: the `start_response` and `write` callables the
+/// application gets, and the final steps that send its body.
 pub struct Response<'a, Io, K> {
     io: &'a mut Io,
     hooks: &'a K,
@@ -355,11 +370,11 @@ fn check_status(status: &str) -> Result<()> {
 }
 
 impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
+    /// Python: `wsgiref.handlers.BaseHandler.finish_response`.
+    ///
     /// Sends the body: the `sendfile` path for a file, else each chunk through
     /// [`write`](StartResponse::write), then [`finish_content`](Self::finish_content). The
     /// body is closed in every case.
-    ///
-    /// Python: `wsgiref.handlers.BaseHandler.finish_response`.
     #[doc(alias = "wsgiref.handlers.BaseHandler.finish_response")]
     pub fn finish_response(&mut self, mut body: Body) -> Result<()> {
         self.state.result_len = body.len();
@@ -378,18 +393,18 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
         self.finish_content()
     }
 
-    /// True when the body is a [`FileWrapper`](crate::util::FileWrapper).
-    ///
     /// Python: `wsgiref.handlers.BaseHandler.result_is_file`.
+    ///
+    /// True when the body is a [`FileWrapper`](crate::util::FileWrapper).
     #[doc(alias = "wsgiref.handlers.BaseHandler.result_is_file")]
     pub fn result_is_file(body: &Body) -> bool {
         body.is_file()
     }
 
+    /// Python: `wsgiref.handlers.BaseHandler.sendfile`.
+    ///
     /// Transmits a body that wraps a real file through [`HandlerIo::sendfile`]; `false` when
     /// that is not possible (not a real file, a HEAD request, or an I/O without a fast path).
-    ///
-    /// Python: `wsgiref.handlers.BaseHandler.sendfile`.
     #[doc(alias = "wsgiref.handlers.BaseHandler.sendfile")]
     pub fn sendfile(&mut self, body: &mut Body) -> Result<bool> {
         if self.state.head || !self.config.wsgi_file_wrapper {
@@ -411,10 +426,10 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
         }
     }
 
+    /// Python: `wsgiref.handlers.BaseHandler.set_content_length`.
+    ///
     /// Sets `Content-Length` when the body is exactly one chunk (its length is then the bytes
     /// written so far).
-    ///
-    /// Python: `wsgiref.handlers.BaseHandler.set_content_length`.
     #[doc(alias = "wsgiref.handlers.BaseHandler.set_content_length")]
     pub fn set_content_length(&mut self) {
         if self.state.result_len == Some(1)
@@ -425,9 +440,9 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
         }
     }
 
-    /// Header changes made just before sending them: `Content-Length` when missing.
-    ///
     /// Python: `wsgiref.handlers.BaseHandler.cleanup_headers`.
+    ///
+    /// Header changes made just before sending them: `Content-Length` when missing.
     #[doc(alias = "wsgiref.handlers.BaseHandler.cleanup_headers")]
     pub fn cleanup_headers(&mut self) {
         if !self
@@ -440,10 +455,10 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
         }
     }
 
+    /// Python: `wsgiref.handlers.BaseHandler.send_preamble`.
+    ///
     /// Writes the status line (`HTTP/x.y status`, with `Date` and `Server` when missing) or,
     /// for a CGI gateway, `Status: status`.
-    ///
-    /// Python: `wsgiref.handlers.BaseHandler.send_preamble`.
     #[doc(alias = "wsgiref.handlers.BaseHandler.send_preamble")]
     pub fn send_preamble(&mut self) -> Result<()> {
         let status = self.state.status.clone().ok_or(Error::NoStartResponse)?;
@@ -469,9 +484,9 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
         Ok(())
     }
 
-    /// Sends the status line and headers.
-    ///
     /// Python: `wsgiref.handlers.BaseHandler.send_headers`.
+    ///
+    /// Sends the status line and headers.
     #[doc(alias = "wsgiref.handlers.BaseHandler.send_headers")]
     pub fn send_headers(&mut self) -> Result<()> {
         if self.state.status.is_none() {
@@ -492,10 +507,10 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
         Ok(())
     }
 
+    /// Python: `wsgiref.handlers.BaseHandler.finish_content`.
+    ///
     /// Makes sure the headers went out, with `Content-Length: 0` when nothing was written
     /// (unless the application set one, as for a HEAD response).
-    ///
-    /// Python: `wsgiref.handlers.BaseHandler.finish_content`.
     #[doc(alias = "wsgiref.handlers.BaseHandler.finish_content")]
     pub fn finish_content(&mut self) -> Result<()> {
         if !self.state.headers_sent {
@@ -507,15 +522,17 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
         Ok(())
     }
 
-    /// False for an HTTP/0.9 client, which gets neither status line nor headers.
-    ///
     /// Python: `wsgiref.handlers.BaseHandler.client_is_modern`.
+    ///
+    /// False for an HTTP/0.9 client, which gets neither status line nor headers.
     #[doc(alias = "wsgiref.handlers.BaseHandler.client_is_modern")]
     pub fn client_is_modern(&self) -> bool {
         self.state.client_is_modern
     }
 
-    /// True once the headers went out. Python: `BaseHandler.headers_sent`.
+    /// Python: `wsgiref.handlers.BaseHandler.headers_sent`.
+    ///
+    /// True once the headers went out.
     #[doc(alias = "wsgiref.handlers.BaseHandler.headers_sent")]
     pub fn headers_sent(&self) -> bool {
         self.state.headers_sent
@@ -576,12 +593,12 @@ impl<Io: HandlerIo, K: HandlerHooks> StartResponse for Response<'_, Io, K> {
     }
 }
 
-/// Runs one WSGI application for one request.
-///
 /// Python: `wsgiref.handlers.BaseHandler`. The class attributes are [`HandlerConfig`], the
 /// abstract methods [`HandlerIo`], the overridable ones [`HandlerHooks`]; the environ is kept
 /// apart from the response state ([`Response`]) so `app.call(&environ, &mut response)`
 /// borrows cleanly.
+///
+/// Runs one WSGI application for one request.
 ///
 /// ```
 /// use gateway::handlers::{BaseHandler, HandlerConfig, StreamIo};
@@ -628,13 +645,13 @@ impl<Io: HandlerIo, K: HandlerHooks> BaseHandler<Io, K> {
         }
     }
 
+    /// Python: `wsgiref.handlers.BaseHandler.run`.
+    ///
     /// Invokes the application: [`setup_environ`](Self::setup_environ), the application,
     /// [`Response::finish_response`]; on an error or a panic,
     /// [`handle_error`](Self::handle_error); [`HandlerHooks::close`] always runs.
     ///
     /// Returns `Err` only when handling the error failed too (Python re-raises then).
-    ///
-    /// Python: `wsgiref.handlers.BaseHandler.run`.
     #[doc(alias = "wsgiref.handlers.BaseHandler.run")]
     pub fn run<A: Application + ?Sized>(&mut self, application: &A) -> Result<()> {
         self.setup_environ();
@@ -666,10 +683,10 @@ impl<Io: HandlerIo, K: HandlerHooks> BaseHandler<Io, K> {
         result
     }
 
+    /// Python: `wsgiref.handlers.BaseHandler.setup_environ`.
+    ///
     /// Builds the environ: `os_environ`, the CGI variables, then the `wsgi.*` entries and
     /// `SERVER_SOFTWARE`.
-    ///
-    /// Python: `wsgiref.handlers.BaseHandler.setup_environ`.
     #[doc(alias = "wsgiref.handlers.BaseHandler.setup_environ")]
     pub fn setup_environ(&mut self) {
         let mut env = Environ::from_vars(self.config.os_environ.clone());
@@ -696,10 +713,10 @@ impl<Io: HandlerIo, K: HandlerHooks> BaseHandler<Io, K> {
         self.environ = env;
     }
 
+    /// Python: `wsgiref.handlers.BaseHandler.handle_error`.
+    ///
     /// Logs the error, then sends the error page if no headers went out; otherwise marks the
     /// connection for closing (the response is broken).
-    ///
-    /// Python: `wsgiref.handlers.BaseHandler.handle_error`.
     #[doc(alias = "wsgiref.handlers.BaseHandler.handle_error")]
     pub fn handle_error(&mut self, error: Error) -> Result<()> {
         self.state.error = true;
@@ -745,30 +762,32 @@ impl<Io: HandlerIo, K: HandlerHooks> BaseHandler<Io, K> {
         }
     }
 
-    /// The environ of the current request. Python: `BaseHandler.environ`.
+    /// Python: `wsgiref.handlers.BaseHandler.environ`.
+    ///
+    /// The environ of the current request.
     #[doc(alias = "wsgiref.handlers.BaseHandler.environ")]
     pub fn environ(&self) -> &Environ {
         &self.environ
     }
 
-    /// Python: `BaseHandler.status`.
+    /// Python: `wsgiref.handlers.BaseHandler.status`.
     #[doc(alias = "wsgiref.handlers.BaseHandler.status")]
     pub fn status(&self) -> Option<&str> {
         self.state.status.as_deref()
     }
 
-    /// Python: `BaseHandler.headers`.
+    /// Python: `wsgiref.handlers.BaseHandler.headers`.
     #[doc(alias = "wsgiref.handlers.BaseHandler.headers")]
     pub fn headers(&self) -> Option<&Headers> {
         self.state.headers.as_ref()
     }
 
-    /// Python: `BaseHandler.headers_sent`.
+    /// Python: `wsgiref.handlers.BaseHandler.headers_sent`.
     pub fn headers_sent(&self) -> bool {
         self.state.headers_sent
     }
 
-    /// Python: `BaseHandler.bytes_sent`.
+    /// Python: `wsgiref.handlers.BaseHandler.bytes_sent`.
     #[doc(alias = "wsgiref.handlers.BaseHandler.bytes_sent")]
     pub fn bytes_sent(&self) -> u64 {
         self.state.bytes_sent
@@ -816,25 +835,25 @@ impl<Io: HandlerIo, K: HandlerHooks> BaseHandler<Io, K> {
     }
 }
 
-/// Streams and base environ for [`SimpleHandler`]: `wsgi.input`, the output stream,
-/// `wsgi.errors`, and the CGI variables [`HandlerIo::add_cgi_vars`] copies in.
-///
 /// Python: the `stdin`, `stdout`, `stderr` and `base_env` attributes of
 /// `wsgiref.handlers.SimpleHandler`.
+///
+/// Streams and base environ for [`SimpleHandler`]: `wsgi.input`, the output stream,
+/// `wsgi.errors`, and the CGI variables [`HandlerIo::add_cgi_vars`] copies in.
 #[derive(Debug)]
 pub struct StreamIo<W> {
-    /// Python: `SimpleHandler.stdin`.
+    /// Python: `wsgiref.handlers.SimpleHandler.stdin`.
     pub stdin: InputStream,
-    /// Python: `SimpleHandler.stdout`.
+    /// Python: `wsgiref.handlers.SimpleHandler.stdout`.
     pub stdout: W,
-    /// Python: `SimpleHandler.stderr`.
+    /// Python: `wsgiref.handlers.SimpleHandler.stderr`.
     pub stderr: ErrorStream,
-    /// Python: `SimpleHandler.base_env`.
+    /// Python: `wsgiref.handlers.SimpleHandler.base_env`.
     pub base_env: BTreeMap<String, String>,
 }
 
 impl<W: Write> StreamIo<W> {
-    /// Python: `SimpleHandler(stdin, stdout, stderr, environ)`'s streams.
+    /// Python: `wsgiref.handlers.SimpleHandler(stdin, stdout, stderr, environ)`'s streams.
     pub fn new<N: Into<String>, V: Into<String>>(
         stdin: impl Read + Send + 'static,
         stdout: W,
@@ -924,22 +943,22 @@ impl<W: Write> HandlerIo for StreamIo<W> {
     }
 }
 
-/// A handler over plain streams, for synchronous HTTP/1.0 origin servers.
-///
 /// Python: `wsgiref.handlers.SimpleHandler`.
+///
+/// A handler over plain streams, for synchronous HTTP/1.0 origin servers.
 #[doc(alias = "wsgiref.handlers.SimpleHandler")]
 pub type SimpleHandler<W, K = ()> = BaseHandler<StreamIo<W>, K>;
 
+/// Python: `wsgiref.handlers.BaseCGIHandler`.
+///
 /// A handler for CGI-like gateways (ReadyExec, FastCGI): a [`SimpleHandler`] whose config is
 /// [`HandlerConfig::base_cgi`] (`origin_server = false`, so the output starts with `Status:`).
 /// Build one with [`SimpleHandler::base_cgi`].
-///
-/// Python: `wsgiref.handlers.BaseCGIHandler`.
 #[doc(alias = "wsgiref.handlers.BaseCGIHandler")]
 pub type BaseCgiHandler<W, K = ()> = SimpleHandler<W, K>;
 
 impl<W: Write> BaseHandler<StreamIo<W>, ()> {
-    /// Python: `SimpleHandler(stdin, stdout, stderr, environ)` (multithread, not multiprocess).
+    /// Python: `wsgiref.handlers.SimpleHandler(stdin, stdout, stderr, environ)` (multithread, not multiprocess).
     #[doc(alias = "wsgiref.handlers.SimpleHandler.__init__")]
     pub fn simple<N: Into<String>, V: Into<String>>(
         stdin: impl Read + Send + 'static,
@@ -954,7 +973,7 @@ impl<W: Write> BaseHandler<StreamIo<W>, ()> {
         )
     }
 
-    /// Python: `BaseCGIHandler(stdin, stdout, stderr, environ)`.
+    /// Python: `wsgiref.handlers.BaseCGIHandler(stdin, stdout, stderr, environ)`.
     #[doc(alias = "wsgiref.handlers.BaseCGIHandler.__init__")]
     pub fn base_cgi<N: Into<String>, V: Into<String>>(
         stdin: impl Read + Send + 'static,
@@ -990,10 +1009,10 @@ fn needs_transcode(k: &str) -> bool {
         || k.strip_prefix("REDIRECT_").is_some_and(needs_transcode)
 }
 
+/// Python: `wsgiref.handlers.read_environ`.
+///
 /// Reads the process environment; the variables that carry the HTTP request get their raw
 /// bytes as Latin-1 native strings, the others are decoded as UTF-8 (lossily).
-///
-/// Python: `wsgiref.handlers.read_environ`.
 ///
 /// ```
 /// let env = gateway::handlers::read_environ();
@@ -1025,10 +1044,10 @@ fn os_bytes_latin1(v: &std::ffi::OsStr) -> String {
     util::latin1_decode(v.to_string_lossy().as_bytes())
 }
 
-/// CGI-based invocation over the process's stdin, stdout, stderr and environment.
-///
 /// Python: `wsgiref.handlers.CGIHandler` (`wsgi.run_once` true, single-threaded,
 /// multi-process, `Status:` output).
+///
+/// CGI-based invocation over the process's stdin, stdout, stderr and environment.
 ///
 /// ```no_run
 /// use gateway::{Body, Environ, Result, StartResponse};
@@ -1045,7 +1064,7 @@ pub struct CgiHandler {
 }
 
 impl CgiHandler {
-    /// Python: `CGIHandler()`.
+    /// Python: `wsgiref.handlers.CGIHandler()`.
     #[doc(alias = "wsgiref.handlers.CGIHandler.__init__")]
     pub fn new() -> Self {
         Self::from_environ(read_environ())
@@ -1063,7 +1082,9 @@ impl CgiHandler {
         }
     }
 
-    /// Runs the application once. Python: `CGIHandler().run(app)`.
+    /// Python: `wsgiref.handlers.CGIHandler().run(app)`.
+    ///
+    /// Runs the application once.
     pub fn run<A: Application + ?Sized>(&mut self, application: &A) -> Result<()> {
         self.handler.run(application)
     }
@@ -1080,7 +1101,7 @@ impl Default for CgiHandler {
     }
 }
 
-/// Python: `IISCGIHandler.__init__`'s fix: strip a `SCRIPT_NAME` that IIS repeats at the
+/// Python: `wsgiref.handlers.IISCGIHandler.__init__`'s fix: strip a `SCRIPT_NAME` that IIS repeats at the
 /// front of `PATH_INFO`.
 pub fn iis_fix_path_info(environ: &mut BTreeMap<String, String>) {
     let path = environ.get("PATH_INFO").cloned().unwrap_or_default();
@@ -1090,9 +1111,9 @@ pub fn iis_fix_path_info(environ: &mut BTreeMap<String, String>) {
     }
 }
 
-/// CGI-based invocation with the workaround for IIS's `PATH_INFO` bug.
-///
 /// Python: `wsgiref.handlers.IISCGIHandler`.
+///
+/// CGI-based invocation with the workaround for IIS's `PATH_INFO` bug.
 #[doc(alias = "wsgiref.handlers.IISCGIHandler")]
 #[derive(Debug)]
 pub struct IisCgiHandler {
@@ -1100,7 +1121,7 @@ pub struct IisCgiHandler {
 }
 
 impl IisCgiHandler {
-    /// Python: `IISCGIHandler()`.
+    /// Python: `wsgiref.handlers.IISCGIHandler()`.
     #[doc(alias = "wsgiref.handlers.IISCGIHandler.__init__")]
     pub fn new() -> Self {
         let mut environ = read_environ();

@@ -55,11 +55,11 @@ fn formatparam(param: &str, value: Option<&str>) -> String {
     }
 }
 
+/// Python: `wsgiref.headers.Headers`.
+///
 /// An ordered list of response header `(name, value)` pairs with case-insensitive lookup.
 /// Names must be tokens and values must hold no CR, LF or NUL (so a header can never split
 /// the response).
-///
-/// Python: `wsgiref.headers.Headers`.
 ///
 /// ```
 /// use gateway::headers::Headers;
@@ -80,13 +80,17 @@ pub struct Headers {
 }
 
 impl Headers {
-    /// An empty list. Python: `Headers()`.
+    /// Python: `wsgiref.headers.Headers()`.
+    ///
+    /// An empty list.
     #[doc(alias = "wsgiref.headers.Headers.__init__")]
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// A list of pairs, each checked. Python: `Headers(headers)`.
+    /// Python: `wsgiref.headers.Headers(headers)`.
+    ///
+    /// A list of pairs, each checked.
     pub fn from_pairs<N: Into<String>, V: Into<String>>(
         pairs: impl IntoIterator<Item = (N, V)>,
     ) -> Result<Self> {
@@ -106,7 +110,9 @@ impl Headers {
         Ok(())
     }
 
-    /// The number of headers, duplicates included. Python: `len(headers)`.
+    /// Python: `wsgiref.headers.Headers.__len__`.
+    ///
+    /// The number of headers, duplicates included.
     #[doc(alias = "wsgiref.headers.Headers.__len__")]
     pub fn len(&self) -> usize {
         self.headers.len()
@@ -117,8 +123,9 @@ impl Headers {
         self.headers.is_empty()
     }
 
+    /// Python: `wsgiref.headers.Headers.__setitem__`.
+    ///
     /// Replaces every header named `name` by one `name: value` at the end.
-    /// Python: `headers[name] = value`.
     #[doc(alias = "wsgiref.headers.Headers.__setitem__")]
     pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) -> Result<()> {
         let (name, value) = (name.into(), value.into());
@@ -129,7 +136,9 @@ impl Headers {
         Ok(())
     }
 
-    /// Deletes every header named `name` (no error when missing). Python: `del headers[name]`.
+    /// Python: `wsgiref.headers.Headers.__delitem__`.
+    ///
+    /// Deletes every header named `name` (no error when missing).
     #[doc(alias = "wsgiref.headers.Headers.__delitem__")]
     pub fn delete(&mut self, name: &str) {
         self.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
@@ -146,13 +155,17 @@ impl Headers {
             .map(|(_, v)| v.as_str())
     }
 
-    /// True when a header named `name` exists. Python: `name in headers`.
+    /// Python: `wsgiref.headers.Headers.__contains__`.
+    ///
+    /// True when a header named `name` exists.
     #[doc(alias = "wsgiref.headers.Headers.__contains__")]
     pub fn contains(&self, name: &str) -> bool {
         self.get(name).is_some()
     }
 
-    /// Every value of `name`, in order. Python: `headers.get_all(name)`.
+    /// Python: `wsgiref.headers.Headers.get_all`.
+    ///
+    /// Every value of `name`, in order.
     #[doc(alias = "wsgiref.headers.Headers.get_all")]
     pub fn get_all(&self, name: &str) -> Vec<&str> {
         self.headers
@@ -162,19 +175,25 @@ impl Headers {
             .collect()
     }
 
-    /// The names, in order, duplicates included. Python: `headers.keys()`.
+    /// Python: `wsgiref.headers.Headers.keys`.
+    ///
+    /// The names, in order, duplicates included.
     #[doc(alias = "wsgiref.headers.Headers.keys")]
     pub fn keys(&self) -> Vec<&str> {
         self.headers.iter().map(|(k, _)| k.as_str()).collect()
     }
 
-    /// The values, in order. Python: `headers.values()`.
+    /// Python: `wsgiref.headers.Headers.values`.
+    ///
+    /// The values, in order.
     #[doc(alias = "wsgiref.headers.Headers.values")]
     pub fn values(&self) -> Vec<&str> {
         self.headers.iter().map(|(_, v)| v.as_str()).collect()
     }
 
-    /// A copy of the pairs, in order. Python: `headers.items()`.
+    /// Python: `wsgiref.headers.Headers.items`.
+    ///
+    /// A copy of the pairs, in order.
     #[doc(alias = "wsgiref.headers.Headers.items")]
     pub fn items(&self) -> Vec<(String, String)> {
         self.headers.clone()
@@ -185,8 +204,9 @@ impl Headers {
         self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
+    /// Python: `wsgiref.headers.Headers.setdefault`.
+    ///
     /// The first value of `name`, or adds `name: value` and returns `value`.
-    /// Python: `headers.setdefault(name, value)`.
     #[doc(alias = "wsgiref.headers.Headers.setdefault")]
     pub fn setdefault(&mut self, name: &str, value: &str) -> Result<String> {
         if let Some(v) = self.get(name) {
@@ -196,10 +216,10 @@ impl Headers {
         Ok(value.to_owned())
     }
 
+    /// Python: `wsgiref.headers.Headers.add_header`.
+    ///
     /// Appends `name: value; key="param"; flag`: each parameter's underscores become dashes,
     /// a `None` parameter value writes the bare key, other values are always quoted.
-    ///
-    /// Python: `headers.add_header(_name, _value, **_params)`.
     #[doc(alias = "wsgiref.headers.Headers.add_header")]
     pub fn add_header(
         &mut self,
@@ -217,8 +237,9 @@ impl Headers {
         self.append(name, parts.join("; "))
     }
 
+    /// Python: `wsgiref.headers.Headers.__bytes__`.
+    ///
     /// The headers as Latin-1 bytes, each line ending in CRLF, plus the closing blank line.
-    /// Python: `bytes(headers)`.
     #[doc(alias = "wsgiref.headers.Headers.__bytes__")]
     pub fn to_bytes(&self) -> Vec<u8> {
         // Values are checked to be Latin-1 and names ASCII, so this is lossless.
@@ -227,7 +248,7 @@ impl Headers {
 }
 
 impl fmt::Display for Headers {
-    /// Python: `str(headers)`: `Name: value\r\n` lines and a closing `\r\n`.
+    /// Python: `wsgiref.headers.Headers.__str__`: `Name: value\r\n` lines and a closing `\r\n`.
     #[doc(alias = "wsgiref.headers.Headers.__str__")]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (k, v) in &self.headers {
@@ -238,7 +259,7 @@ impl fmt::Display for Headers {
 }
 
 impl fmt::Debug for Headers {
-    /// Python: `repr(headers)`, `Headers([('name', 'value')])`.
+    /// Python: `wsgiref.headers.Headers.__repr__`, `Headers([('name', 'value')])`.
     #[doc(alias = "wsgiref.headers.Headers.__repr__")]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let items: Vec<String> = self

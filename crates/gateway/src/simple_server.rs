@@ -30,16 +30,17 @@ pub const SERVER_VERSION: &str = "WSGIServer/0.2";
 #[doc(alias = "wsgiref.simple_server.sys_version")]
 pub const SYS_VERSION: &str = concat!("Rust/", env!("GATEWAY_RUSTC_VERSION"));
 
-/// `"WSGIServer/0.2 Rust/<rustc version>"`, the `Server` header.
 /// Python: `wsgiref.simple_server.software_version`.
+///
+/// `"WSGIServer/0.2 Rust/<rustc version>"`, the `Server` header.
 #[doc(alias = "wsgiref.simple_server.software_version")]
 pub const SOFTWARE_VERSION: &str = concat!("WSGIServer/0.2 Rust/", env!("GATEWAY_RUSTC_VERSION"));
 
-/// The hooks of `ServerHandler`: its `close` logs the request (status code and bytes sent)
-/// through the request handler, here a callback.
-///
 /// Python: `wsgiref.simple_server.ServerHandler.close` (which calls
 /// `self.request_handler.log_request(self.status.split(' ', 1)[0], self.bytes_sent)`).
+///
+/// The hooks of `ServerHandler`: its `close` logs the request (status code and bytes sent)
+/// through the request handler, here a callback.
 #[doc(alias = "wsgiref.simple_server.ServerHandler.close")]
 pub struct ServerHooks<F> {
     log_request: F,
@@ -64,14 +65,14 @@ impl<F: FnMut(&str, u64)> HandlerHooks for ServerHooks<F> {
     }
 }
 
+/// Python: `wsgiref.simple_server.ServerHandler`. Build one with [`server_handler`].
+///
 /// The handler `WSGIRequestHandler.handle` runs: a [`SimpleHandler`] whose `server_software`
 /// is [`SOFTWARE_VERSION`] and whose close logs the request.
-///
-/// Python: `wsgiref.simple_server.ServerHandler`. Build one with [`server_handler`].
 #[doc(alias = "wsgiref.simple_server.ServerHandler")]
 pub type ServerHandler<W, F> = SimpleHandler<W, ServerHooks<F>>;
 
-/// Python: `ServerHandler(stdin, stdout, stderr, environ, multithread=False)`.
+/// Python: `wsgiref.simple_server.ServerHandler(stdin, stdout, stderr, environ, multithread=False)`.
 ///
 /// ```
 /// use gateway::simple_server::{demo_app, server_handler};
@@ -107,10 +108,10 @@ where
     crate::handlers::BaseHandler::new(io, ServerHooks::new(log_request), config)
 }
 
-/// The base environ a server sets up once, when it binds.
-///
 /// Python: `wsgiref.simple_server.WSGIServer.setup_environ` (`SERVER_NAME`,
 /// `GATEWAY_INTERFACE`, `SERVER_PORT`, `REMOTE_HOST`, `CONTENT_LENGTH`, `SCRIPT_NAME`).
+///
+/// The base environ a server sets up once, when it binds.
 ///
 /// ```
 /// let env = gateway::simple_server::base_environ("localhost", 8000);
@@ -133,10 +134,10 @@ pub fn base_environ(server_name: &str, server_port: u16) -> BTreeMap<String, Str
     .collect()
 }
 
-/// One parsed request, as `WSGIRequestHandler.get_environ` reads it.
-///
 /// Python: the `command`, `path`, `request_version`, `headers` and `client_address`
 /// attributes of `http.server.BaseHTTPRequestHandler`.
+///
+/// One parsed request, as `WSGIRequestHandler.get_environ` reads it.
 #[derive(Clone, Copy, Debug)]
 pub struct RequestParts<'a> {
     /// The method (`GET`).
@@ -151,8 +152,6 @@ pub struct RequestParts<'a> {
     pub client_address: &'a str,
 }
 
-/// Builds a request's CGI variables from the server's base environ.
-///
 /// Python: `wsgiref.simple_server.WSGIRequestHandler.get_environ`, with the port's choices
 /// (`docs/divergences.md`): `PATH_INFO` percent-decoded to Latin-1 (invalid escapes kept,
 /// `%2F` becomes `/`), a leading `//` collapsed to `/` (as `http.server` does),
@@ -161,6 +160,8 @@ pub struct RequestParts<'a> {
 /// duplicate headers joined with `,`, values stripped, header names that would collide
 /// with a CGI variable (`Remote-Addr`) ignored, and header names holding `_` dropped (a
 /// divergence: CPython lets `X_Auth` merge with `X-Auth`).
+///
+/// Builds a request's CGI variables from the server's base environ.
 ///
 /// ```
 /// use gateway::simple_server::{base_environ, environ_for_request, RequestParts};
@@ -239,10 +240,10 @@ pub fn environ_for_request(
     env
 }
 
+/// Python: `wsgiref.simple_server.demo_app`.
+///
 /// The demo application: `Hello world!`, a blank line, then one `KEY = repr(value)` line
 /// per environ entry, sorted by key, as `text/plain; charset=utf-8`.
-///
-/// Python: `wsgiref.simple_server.demo_app`.
 ///
 /// ```
 /// let resp = gateway::testing::Client::new(gateway::simple_server::demo_app).get("/");

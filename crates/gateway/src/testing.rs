@@ -105,10 +105,10 @@ fn split_error(e: Error) -> (Error, Error) {
     (copy, e)
 }
 
-/// A werkzeug-style test client around an application.
-///
 /// Python: werkzeug's `werkzeug.test.Client` (there is no `wsgiref` equivalent; it builds on
 /// `wsgiref.util.setup_testing_defaults` and `wsgiref.validate.validator`).
+///
+/// A werkzeug-style test client around an application.
 #[derive(Debug)]
 pub struct Client<A> {
     app: A,

@@ -17,9 +17,9 @@ fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The request body stream, `wsgi.input`: a shared handle (cloning it yields the same stream).
-///
 /// Python: `wsgiref.types.InputStream` (`read`, `readline`, `readlines`, `__iter__`).
+///
+/// The request body stream, `wsgi.input`: a shared handle (cloning it yields the same stream).
 ///
 /// ```
 /// use std::io::Read;
@@ -59,9 +59,9 @@ impl InputStream {
         Self::from_buf_read(io::empty())
     }
 
-    /// Reads one line, newline included; empty at the end of the stream.
+    /// Python: `wsgiref.types.InputStream.readline()`.
     ///
-    /// Python: `InputStream.readline()`.
+    /// Reads one line, newline included; empty at the end of the stream.
     #[doc(alias = "wsgiref.types.InputStream.readline")]
     pub fn readline(&self) -> io::Result<Vec<u8>> {
         let mut line = Vec::new();
@@ -69,7 +69,9 @@ impl InputStream {
         Ok(line)
     }
 
-    /// Reads all remaining lines. Python: `InputStream.readlines()`.
+    /// Python: `wsgiref.types.InputStream.readlines()`.
+    ///
+    /// Reads all remaining lines.
     #[doc(alias = "wsgiref.types.InputStream.readlines")]
     pub fn readlines(&self) -> io::Result<Vec<Vec<u8>>> {
         let mut lines = Vec::new();
@@ -82,9 +84,9 @@ impl InputStream {
         }
     }
 
-    /// Reads at most `size` bytes (fewer only at the end of the stream).
+    /// Python: `wsgiref.types.InputStream.read(size)`.
     ///
-    /// Python: `InputStream.read(size)`.
+    /// Reads at most `size` bytes (fewer only at the end of the stream).
     #[doc(alias = "wsgiref.types.InputStream.read")]
     pub fn read_size(&self, size: usize) -> io::Result<Vec<u8>> {
         let mut buf = Vec::new();
@@ -107,9 +109,9 @@ impl Read for &InputStream {
     }
 }
 
-/// The error stream, `wsgi.errors`: a shared handle (cloning it yields the same stream).
-///
 /// Python: `wsgiref.types.ErrorStream` (`write`, `writelines`, `flush`).
+///
+/// The error stream, `wsgi.errors`: a shared handle (cloning it yields the same stream).
 ///
 /// ```
 /// use std::io::Write;
@@ -157,13 +159,17 @@ impl ErrorStream {
         (stream, buf)
     }
 
-    /// Writes a string. Python: `ErrorStream.write(s)`.
+    /// Python: `wsgiref.types.ErrorStream.write(s)`.
+    ///
+    /// Writes a string.
     #[doc(alias = "wsgiref.types.ErrorStream.write")]
     pub fn write_str(&self, s: &str) -> io::Result<()> {
         lock(&self.inner).write_all(s.as_bytes())
     }
 
-    /// Writes each string. Python: `ErrorStream.writelines(seq)`.
+    /// Python: `wsgiref.types.ErrorStream.writelines(seq)`.
+    ///
+    /// Writes each string.
     #[doc(alias = "wsgiref.types.ErrorStream.writelines")]
     pub fn writelines<'a>(&self, lines: impl IntoIterator<Item = &'a str>) -> io::Result<()> {
         let mut w = lock(&self.inner);
@@ -225,9 +231,9 @@ struct Extension {
     repr: String,
 }
 
-/// One environ value as [`Environ::items`] yields it.
-///
 /// Python: the values of a `WSGIEnvironment` dict.
+///
+/// One environ value as [`Environ::items`] yields it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum EnvValue<'a> {
@@ -262,10 +268,10 @@ impl EnvValue<'_> {
     }
 }
 
+/// Python: `wsgiref.types.WSGIEnvironment` (a `dict[str, Any]`).
+///
 /// The WSGI environ: CGI/HTTP variables as Latin-1 native strings, the typed `wsgi.*`
 /// entries, and room for middleware keys. Iteration ([`Environ::items`]) is sorted by key.
-///
-/// Python: `wsgiref.types.WSGIEnvironment` (a `dict[str, Any]`).
 ///
 /// Every string value should hold only chars up to U+00FF ("native strings", PEP 3333):
 /// use [`Environ::set_bytes`] / [`Environ::get_bytes`] to convert from and to the wire
@@ -343,7 +349,9 @@ impl Environ {
         env
     }
 
-    /// A string variable (`wsgi.url_scheme` included). Python: `environ.get(key)`.
+    /// Python: `wsgiref.types.WSGIEnvironment` (`environ.get(key)`).
+    ///
+    /// A string variable (`wsgi.url_scheme` included).
     pub fn get(&self, key: &str) -> Option<&str> {
         if key == "wsgi.url_scheme" {
             return self.url_scheme.as_deref();
@@ -357,7 +365,9 @@ impl Environ {
         self.get(key).and_then(util::latin1_encode)
     }
 
-    /// Sets a string variable (`wsgi.url_scheme` included). Python: `environ[key] = value`.
+    /// Python: `wsgiref.types.WSGIEnvironment` (`environ[key] = value`).
+    ///
+    /// Sets a string variable (`wsgi.url_scheme` included).
     pub fn set(&mut self, key: impl Into<String>, value: impl Into<String>) {
         let key = key.into();
         if key == "wsgi.url_scheme" {
@@ -372,8 +382,9 @@ impl Environ {
         self.set(key, util::latin1_decode(value));
     }
 
+    /// Python: `wsgiref.types.WSGIEnvironment` (`environ.setdefault(key, value)`).
+    ///
     /// Sets `key` unless it is present; returns the value now stored.
-    /// Python: `environ.setdefault(key, value)`.
     pub fn setdefault(&mut self, key: &str, value: impl Into<String>) -> &str {
         if !self.contains(key) {
             self.set(key, value);
@@ -381,7 +392,9 @@ impl Environ {
         self.get(key).unwrap_or("")
     }
 
-    /// Removes a string variable or a middleware extension. Python: `del environ[key]`.
+    /// Python: `wsgiref.types.WSGIEnvironment` (`del environ[key]`).
+    ///
+    /// Removes a string variable or a middleware extension.
     pub fn remove(&mut self, key: &str) -> Option<String> {
         if key == "wsgi.url_scheme" {
             return self.url_scheme.take();
@@ -390,8 +403,9 @@ impl Environ {
         self.vars.remove(key)
     }
 
+    /// Python: `wsgiref.types.WSGIEnvironment` (`key in environ`).
+    ///
     /// True when `key` is present (string variables, the `wsgi.*` entries, extensions).
-    /// Python: `key in environ`.
     pub fn contains(&self, key: &str) -> bool {
         match key {
             "wsgi.version" | "wsgi.multithread" | "wsgi.multiprocess" | "wsgi.run_once" => true,
@@ -462,7 +476,9 @@ impl Environ {
         items
     }
 
-    /// The keys, sorted. Python: `sorted(environ)`.
+    /// Python: `wsgiref.types.WSGIEnvironment` (`sorted(environ)`).
+    ///
+    /// The keys, sorted.
     pub fn keys(&self) -> Vec<String> {
         self.items().into_iter().map(|(k, _)| k).collect()
     }
@@ -586,11 +602,11 @@ impl Environ {
     }
 }
 
-/// The `start_response` callable of PEP 3333, and the `write()` callable it returns.
-///
 /// Python: `wsgiref.types.StartResponse` (and the `write` it returns).
 /// Implemented by the handler ([`crate::handlers::Response`]), by middleware
 /// ([`crate::validate::Validator`]) and by test doubles.
+///
+/// The `start_response` callable of PEP 3333, and the `write()` callable it returns.
 ///
 /// ```
 /// use gateway::{Body, Environ, Result, StartResponse};
@@ -605,10 +621,10 @@ impl Environ {
 #[doc(alias = "wsgiref.types.StartResponse")]
 #[doc(alias = "start_response")]
 pub trait StartResponse {
+    /// Python: `wsgiref.types.StartResponse.__call__` (`start_response(status, headers, exc_info=None)`).
+    ///
     /// Sets the status (`"200 OK"`) and headers; with `exc_info` (the error being handled),
     /// replaces them if nothing was sent yet, else returns that error back.
-    ///
-    /// Python: `start_response(status, headers, exc_info=None)`.
     fn start_response(
         &mut self,
         status: &str,
@@ -616,9 +632,9 @@ pub trait StartResponse {
         exc_info: Option<Error>,
     ) -> Result<()>;
 
-    /// Writes body bytes at once (sending the headers first).
-    ///
     /// Python: the `write(data)` callable returned by `start_response`.
+    ///
+    /// Writes body bytes at once (sending the headers first).
     fn write(&mut self, data: &[u8]) -> Result<()>;
 }
 
@@ -636,10 +652,10 @@ impl<S: StartResponse + ?Sized> StartResponse for &mut S {
     }
 }
 
-/// A WSGI application: `(environ, start_response) -> body`.
-///
 /// Python: `wsgiref.types.WSGIApplication`. Implemented for closures and functions of the
 /// right shape, and for `Arc<A>` / `Box<dyn Application>`.
+///
+/// A WSGI application: `(environ, start_response) -> body`.
 ///
 /// ```
 /// use gateway::{Application, Body, Environ, Result, StartResponse};
@@ -654,7 +670,7 @@ impl<S: StartResponse + ?Sized> StartResponse for &mut S {
 /// ```
 #[doc(alias = "wsgiref.types.WSGIApplication")]
 pub trait Application: Send + Sync {
-    /// Python: `application(environ, start_response)`.
+    /// Python: `wsgiref.types.WSGIApplication` (`application(environ, start_response)`).
     fn call(&self, environ: &Environ, start_response: &mut dyn StartResponse) -> Result<Body>;
 }
 
@@ -691,10 +707,10 @@ enum BodyKind {
     Closed,
 }
 
+/// Python: the `Iterable[bytes]` a `WSGIApplication` returns.
+///
 /// The iterable an application returns: byte chunks, with a close hook that runs exactly
 /// once (Python's `result.close()`), when the handler closes it or, failing that, on drop.
-///
-/// Python: the `Iterable[bytes]` a `WSGIApplication` returns.
 ///
 /// ```
 /// use std::sync::{Arc, atomic::{AtomicUsize, Ordering}};
@@ -817,8 +833,9 @@ impl Body {
         matches!(self.kind, BodyKind::Closed)
     }
 
-    /// Closes the body: runs the close hooks (once) and drops the chunks or the file.
     /// Python: `result.close()`.
+    ///
+    /// Closes the body: runs the close hooks (once) and drops the chunks or the file.
     pub fn close(&mut self) {
         if let BodyKind::File(fw) = &mut self.kind {
             fw.close();

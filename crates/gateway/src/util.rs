@@ -9,11 +9,11 @@ use std::time::SystemTime;
 
 use crate::types::{Environ, ErrorStream, InputStream};
 
-/// Wraps a readable stream as an iterable of blocks of at most `blksize` bytes.
-///
 /// Python: `wsgiref.util.FileWrapper`. Return it from an application as
 /// [`Body::file`](crate::Body::file); when it wraps a real [`File`] the handler takes the
 /// `sendfile` path (`BaseHandler.result_is_file` / `BaseHandler.sendfile`).
+///
+/// Wraps a readable stream as an iterable of blocks of at most `blksize` bytes.
 ///
 /// ```
 /// use gateway::util::FileWrapper;
@@ -56,9 +56,9 @@ impl FileWrapper {
         }
     }
 
-    /// Wraps a real file, so the handler can use its `sendfile` path.
-    ///
     /// Python: `wsgiref.util.FileWrapper` over an object with a `fileno()`.
+    ///
+    /// Wraps a real file, so the handler can use its `sendfile` path.
     pub fn from_file(file: File, blksize: usize) -> Self {
         FileWrapper {
             inner: Some(Filelike::File(file)),
@@ -66,15 +66,15 @@ impl FileWrapper {
         }
     }
 
-    /// The block size (Python: `FileWrapper.blksize`).
+    /// The block size (Python: `wsgiref.util.FileWrapper.blksize`).
     #[doc(alias = "wsgiref.util.FileWrapper.blksize")]
     pub fn blksize(&self) -> usize {
         self.blksize
     }
 
-    /// The wrapped file, when this wraps a real [`File`] that is not closed yet.
+    /// Python: `wsgiref.util.FileWrapper.filelike` (its `fileno()` is what `sendfile` needs).
     ///
-    /// Python: `FileWrapper.filelike` (its `fileno()` is what `sendfile` needs).
+    /// The wrapped file, when this wraps a real [`File`] that is not closed yet.
     #[doc(alias = "wsgiref.util.FileWrapper.filelike")]
     pub fn file_mut(&mut self) -> Option<&mut File> {
         match &mut self.inner {
@@ -83,7 +83,9 @@ impl FileWrapper {
         }
     }
 
-    /// Closes the wrapped stream (drops it). Python: `FileWrapper.close` (= `filelike.close`).
+    /// Python: `wsgiref.util.FileWrapper.close` (= `filelike.close`).
+    ///
+    /// Closes the wrapped stream (drops it).
     #[doc(alias = "wsgiref.util.FileWrapper.close")]
     pub fn close(&mut self) {
         self.inner = None;
@@ -122,9 +124,9 @@ impl Iterator for FileWrapper {
     }
 }
 
-/// Guesses `wsgi.url_scheme`: `https` when `HTTPS` is `yes`, `on` or `1`, else `http`.
-///
 /// Python: `wsgiref.util.guess_scheme`.
+///
+/// Guesses `wsgi.url_scheme`: `https` when `HTTPS` is `yes`, `on` or `1`, else `http`.
 ///
 /// ```
 /// let mut env = gateway::Environ::new();
@@ -166,9 +168,9 @@ fn quote(s: &str, safe: &str) -> String {
     out
 }
 
-/// The application's base URI (no `PATH_INFO` or `QUERY_STRING`).
-///
 /// Python: `wsgiref.util.application_uri`.
+///
+/// The application's base URI (no `PATH_INFO` or `QUERY_STRING`).
 ///
 /// ```
 /// let mut env = gateway::Environ::new();
@@ -200,9 +202,9 @@ pub fn application_uri(environ: &Environ) -> String {
     url
 }
 
-/// The full request URI, optionally with the query string.
-///
 /// Python: `wsgiref.util.request_uri`.
+///
+/// The full request URI, optionally with the query string.
 ///
 /// ```
 /// let mut env = gateway::Environ::new();
@@ -258,10 +260,10 @@ fn normpath(path: &str) -> String {
     }
 }
 
+/// Python: `wsgiref.util.shift_path_info`.
+///
 /// Shifts one name from `PATH_INFO` to `SCRIPT_NAME` and returns it; `None` when
 /// `PATH_INFO` has no segment left.
-///
-/// Python: `wsgiref.util.shift_path_info`.
 ///
 /// ```
 /// let mut env = gateway::Environ::new();
@@ -307,13 +309,13 @@ pub fn shift_path_info(environ: &mut Environ) -> Option<String> {
     if name == "." { None } else { Some(name) }
 }
 
+/// Python: `wsgiref.util.setup_testing_defaults`.
+///
 /// Fills `environ` with trivial defaults for testing, never replacing a value already set:
 /// `SERVER_NAME`, `SERVER_PROTOCOL`, `HTTP_HOST`, `REQUEST_METHOD`, `SCRIPT_NAME`,
 /// `PATH_INFO`, `wsgi.url_scheme` and `SERVER_PORT` (the other `wsgi.*` entries are typed
 /// fields of [`Environ`] and always present: an empty `wsgi.input`, an in-memory
 /// `wsgi.errors`, `wsgi.version` `(1, 0)`, the flags `False`).
-///
-/// Python: `wsgiref.util.setup_testing_defaults`.
 ///
 /// ```
 /// let mut env = gateway::Environ::new();
@@ -350,9 +352,9 @@ pub fn setup_testing_defaults(environ: &mut Environ) {
     environ.setdefault("SERVER_PORT", port);
 }
 
-/// True when `header_name` is an HTTP/1.1 hop-by-hop header (case-insensitive).
-///
 /// Python: `wsgiref.util.is_hop_by_hop`.
+///
+/// True when `header_name` is an HTTP/1.1 hop-by-hop header (case-insensitive).
 ///
 /// ```
 /// assert!(gateway::util::is_hop_by_hop("Keep-Alive"));
@@ -373,9 +375,9 @@ pub fn is_hop_by_hop(header_name: &str) -> bool {
     HOPPISH.iter().any(|h| h.eq_ignore_ascii_case(header_name))
 }
 
-/// Formats a time as an IMF-fixdate (`Mon, 05 Jun 2006 18:49:54 GMT`).
-///
 /// Python: `wsgiref.handlers.format_date_time` (which takes a POSIX timestamp).
+///
+/// Formats a time as an IMF-fixdate (`Mon, 05 Jun 2006 18:49:54 GMT`).
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
@@ -398,9 +400,9 @@ pub fn latin1_decode(bytes: &[u8]) -> String {
     bytes.iter().map(|&b| b as char).collect()
 }
 
-/// Encodes a string as Latin-1; `None` when a char is beyond U+00FF.
-///
 /// Python: `str.encode('iso-8859-1')` (which raises `UnicodeEncodeError` where this returns `None`).
+///
+/// Encodes a string as Latin-1; `None` when a char is beyond U+00FF.
 ///
 /// ```
 /// assert_eq!(gateway::util::latin1_encode("\u{c3}\u{a4}"), Some(vec![0xc3, 0xa4]));

@@ -41,17 +41,17 @@ fn assert_(cond: bool, rule: &'static str, message: impl FnOnce() -> String) -> 
     }
 }
 
-/// Wraps `application` in the PEP 3333 checker.
-///
 /// Python: `wsgiref.validate.validator`.
+///
+/// Wraps `application` in the PEP 3333 checker.
 #[doc(alias = "wsgiref.validate.validator")]
 pub fn validator<A: Application>(application: A) -> Validator<A> {
     Validator::new(application)
 }
 
-/// The checking middleware [`validator`] builds; itself an [`Application`].
-///
 /// Python: the `lint_app` closure `wsgiref.validate.validator` returns.
+///
+/// The checking middleware [`validator`] builds; itself an [`Application`].
 #[doc(alias = "wsgiref.validate.validator")]
 #[derive(Clone, Debug)]
 pub struct Validator<A> {
@@ -85,7 +85,7 @@ impl<A: Application> Validator<A> {
 }
 
 impl<A: Application> Application for Validator<A> {
-    /// Python: `lint_app(environ, start_response)`.
+    /// Python: `wsgiref.validate.validator`'s `lint_app(environ, start_response)`.
     fn call(&self, environ: &Environ, start_response: &mut dyn StartResponse) -> Result<Body> {
         check_environ(environ)?;
         let started = Arc::new(AtomicBool::new(false));
@@ -159,9 +159,9 @@ const KNOWN_METHODS: [&str; 8] = [
     "GET", "HEAD", "POST", "OPTIONS", "PATCH", "PUT", "DELETE", "TRACE",
 ];
 
-/// Checks an environ as a server must build it.
-///
 /// Python: `wsgiref.validate.check_environ`.
+///
+/// Checks an environ as a server must build it.
 #[doc(alias = "wsgiref.validate.check_environ")]
 pub fn check_environ(environ: &Environ) -> Result<()> {
     const RULE: &str = "environ";
@@ -229,9 +229,9 @@ pub fn check_environ(environ: &Environ) -> Result<()> {
     })
 }
 
-/// Checks a status string.
-///
 /// Python: `wsgiref.validate.check_status`.
+///
+/// Checks a status string.
 #[doc(alias = "wsgiref.validate.check_status")]
 pub fn check_status(status: &str) -> Result<()> {
     const RULE: &str = "status";
@@ -252,9 +252,9 @@ pub fn check_status(status: &str) -> Result<()> {
     Ok(())
 }
 
-/// Checks the response headers.
-///
 /// Python: `wsgiref.validate.check_headers`.
+///
+/// Checks the response headers.
 #[doc(alias = "wsgiref.validate.check_headers")]
 pub fn check_headers(headers: &[(&str, &str)]) -> Result<()> {
     const RULE: &str = "response headers";
@@ -285,10 +285,10 @@ pub fn check_headers(headers: &[(&str, &str)]) -> Result<()> {
     Ok(())
 }
 
+/// Python: `wsgiref.validate.check_content_type`.
+///
 /// Checks that a `Content-Type` is present, except in a 204 or 304 response, where it must
 /// not be.
-///
-/// Python: `wsgiref.validate.check_content_type`.
 #[doc(alias = "wsgiref.validate.check_content_type")]
 pub fn check_content_type(status: &str, headers: &[(&str, &str)]) -> Result<()> {
     const RULE: &str = "Content-Type";

@@ -15,12 +15,12 @@ use crate::error::{Error, Result};
 use crate::handlers::{BaseHandler, HandlerConfig, StreamIo};
 use crate::types::{Application, ErrorStream, InputStream};
 
-/// Handles one HTTP request by running the WSGI application: every method goes to the
-/// application, one request per connection (HTTP/1.0, as CPython).
-///
 /// Python: `wsgiref.simple_server.WSGIRequestHandler`. The 414 path of its `handle`
 /// (a request line over 65536 bytes) is `http_server::handle_one_request`'s, which calls
 /// [`HttpHandler::do_method`] here for every parsed request.
+///
+/// Handles one HTTP request by running the WSGI application: every method goes to the
+/// application, one request per connection (HTTP/1.0, as CPython).
 #[doc(alias = "wsgiref.simple_server.WSGIRequestHandler")]
 pub struct WsgiRequestHandler<A: ?Sized> {
     app: Arc<A>,
@@ -81,22 +81,22 @@ impl<A: Application + ?Sized> WsgiRequestHandler<A> {
         )
     }
 
+    /// Python: `wsgiref.simple_server.WSGIRequestHandler.get_stderr`.
+    ///
     /// The stream for `wsgi.errors` (the process's stderr unless
     /// [`with_errors`](Self::with_errors) chose another).
-    ///
-    /// Python: `wsgiref.simple_server.WSGIRequestHandler.get_stderr`.
     #[doc(alias = "wsgiref.simple_server.WSGIRequestHandler.get_stderr")]
     pub fn stderr(&self) -> ErrorStream {
         self.errors.clone()
     }
 
-    /// Runs the application for the parsed request through a `ServerHandler`, then logs the
-    /// request (status code and bytes sent).
-    ///
     /// Python: `wsgiref.simple_server.WSGIRequestHandler.handle` (after `parse_request`).
     /// The request body (`Content-Length` bytes, or a de-chunked body) is read before the
     /// application runs and served as `wsgi.input`, which therefore ends where the body
     /// ends (PEP 3333's advice; CPython hands the raw socket file over).
+    ///
+    /// Runs the application for the parsed request through a `ServerHandler`, then logs the
+    /// request (status code and bytes sent).
     #[doc(alias = "wsgiref.simple_server.WSGIRequestHandler.handle")]
     pub fn handle(&mut self, ex: &mut Exchange<'_>) -> Result<()> {
         ex.close_connection = true;
@@ -186,10 +186,10 @@ fn dechunk(r: &mut dyn socketserver::RwStream, out: &mut Vec<u8>) -> io::Result<
 
 type Factory<A> = Box<dyn Fn(&HandlerCx<'_>) -> WsgiRequestHandler<A> + Send + Sync>;
 
-/// A WSGI server: an HTTP server whose handler runs one application.
-///
 /// Python: `wsgiref.simple_server.WSGIServer` (`set_app`, `get_app`, `server_bind` +
 /// `setup_environ`, `base_environ`).
+///
+/// A WSGI server: an HTTP server whose handler runs one application.
 ///
 /// ```no_run
 /// use gateway::simple_server::{demo_app, WsgiServer};
@@ -211,19 +211,19 @@ impl<A: ?Sized> std::fmt::Debug for WsgiServer<A> {
     }
 }
 
+/// Python: `wsgiref.simple_server.WSGIRequestHandler.server_version`.
+///
 /// The `http.server` class attributes of `WSGIRequestHandler`: `server_version`
 /// `"WSGIServer/0.2"`.
-///
-/// Python: `wsgiref.simple_server.WSGIRequestHandler.server_version`.
 #[doc(alias = "wsgiref.simple_server.WSGIRequestHandler.server_version")]
 pub fn http_config() -> HttpConfig {
     HttpConfig::default().server_version(SERVER_VERSION)
 }
 
 impl<A: Application + ?Sized + 'static> WsgiServer<A> {
-    /// Binds `address` and serves `app`.
+    /// Python: `wsgiref.simple_server.WSGIServer(server_address, WSGIRequestHandler)` then `set_app(app)`.
     ///
-    /// Python: `WSGIServer(server_address, WSGIRequestHandler)` then `set_app(app)`.
+    /// Binds `address` and serves `app`.
     pub fn bind(address: SocketAddr, app: impl Into<Arc<A>>) -> Result<Self>
     where
         A: Sized,
@@ -256,9 +256,9 @@ impl<A: Application + ?Sized + 'static> WsgiServer<A> {
         Ok(this)
     }
 
-    /// Computes the base environ from the bound address (run by [`bind`](Self::bind)).
-    ///
     /// Python: `wsgiref.simple_server.WSGIServer.setup_environ` (called by `server_bind`).
+    ///
+    /// Computes the base environ from the bound address (run by [`bind`](Self::bind)).
     #[doc(alias = "wsgiref.simple_server.WSGIServer.setup_environ")]
     #[doc(alias = "wsgiref.simple_server.WSGIServer.server_bind")]
     pub fn setup_environ(&mut self) {
@@ -270,7 +270,9 @@ impl<A: Application + ?Sized + 'static> WsgiServer<A> {
             .unwrap_or_else(PoisonError::into_inner) = Arc::new(env);
     }
 
-    /// The base environ. Python: `WSGIServer.base_environ`.
+    /// Python: `wsgiref.simple_server.WSGIServer.base_environ`.
+    ///
+    /// The base environ.
     #[doc(alias = "wsgiref.simple_server.WSGIServer.base_environ")]
     pub fn base_environ(&self) -> BTreeMap<String, String> {
         (**self
@@ -280,7 +282,9 @@ impl<A: Application + ?Sized + 'static> WsgiServer<A> {
         .clone()
     }
 
-    /// The application. Python: `WSGIServer.get_app`.
+    /// Python: `wsgiref.simple_server.WSGIServer.get_app`.
+    ///
+    /// The application.
     #[doc(alias = "wsgiref.simple_server.WSGIServer.get_app")]
     pub fn app(&self) -> Arc<A> {
         self.app
@@ -289,7 +293,9 @@ impl<A: Application + ?Sized + 'static> WsgiServer<A> {
             .clone()
     }
 
-    /// Replaces the application. Python: `WSGIServer.set_app`.
+    /// Python: `wsgiref.simple_server.WSGIServer.set_app`.
+    ///
+    /// Replaces the application.
     #[doc(alias = "wsgiref.simple_server.WSGIServer.set_app")]
     pub fn set_app(&self, app: Arc<A>) {
         *self.app.write().unwrap_or_else(PoisonError::into_inner) = app;
@@ -300,25 +306,30 @@ impl<A: Application + ?Sized + 'static> WsgiServer<A> {
         *self.errors.write().unwrap_or_else(PoisonError::into_inner) = errors;
     }
 
-    /// Handles one request (waiting for it). Python: `BaseServer.handle_request`.
+    /// Python: `socketserver.BaseServer.handle_request`.
+    ///
+    /// Handles one request (waiting for it).
     pub fn handle_request(&mut self) -> Result<()> {
         Ok(self.server.handle_request()?)
     }
 
+    /// Python: `socketserver.BaseServer.serve_forever(poll_interval)`.
+    ///
     /// Handles requests until a [`socketserver::ShutdownHandle`] says stop.
-    /// Python: `BaseServer.serve_forever(poll_interval)`.
     pub fn serve_forever(&mut self, poll_interval: Duration) -> Result<()> {
         Ok(self.server.serve_forever(poll_interval)?)
     }
 
+    /// Python: `socketserver.BaseServer.shutdown`.
+    ///
     /// A handle to stop [`serve_forever`](Self::serve_forever) from another thread.
-    /// Python: `BaseServer.shutdown`.
     pub fn shutdown_handle(&self) -> socketserver::ShutdownHandle {
         self.server.shutdown_handle()
     }
 
+    /// Python: `socketserver.BaseServer.server_address`.
+    ///
     /// The bound address (the real port after binding port 0).
-    /// Python: `BaseServer.server_address`.
     pub fn server_address(&self) -> SocketAddr {
         self.server
             .server_address()
@@ -326,12 +337,16 @@ impl<A: Application + ?Sized + 'static> WsgiServer<A> {
             .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)))
     }
 
-    /// Sets how long [`handle_request`](Self::handle_request) waits. Python: `BaseServer.timeout`.
+    /// Python: `socketserver.BaseServer.timeout`.
+    ///
+    /// Sets how long [`handle_request`](Self::handle_request) waits.
     pub fn set_timeout(&mut self, timeout: Option<Duration>) {
         self.server.set_timeout(timeout);
     }
 
-    /// Closes the listening socket. Python: `BaseServer.server_close`.
+    /// Python: `socketserver.BaseServer.server_close`.
+    ///
+    /// Closes the listening socket.
     pub fn server_close(&mut self) {
         self.server.server_close();
     }
@@ -342,10 +357,10 @@ impl<A: Application + ?Sized + 'static> WsgiServer<A> {
     }
 }
 
+/// Python: `wsgiref.simple_server.make_server(host, port, app)`.
+///
 /// Creates a WSGI server listening on `host`:`port` for `app` (`""` listens on every
 /// interface, as Python's `''`).
-///
-/// Python: `wsgiref.simple_server.make_server(host, port, app)`.
 ///
 /// ```no_run
 /// use gateway::simple_server::{demo_app, make_server};
