@@ -654,6 +654,9 @@ impl<Io: HandlerIo, K: HandlerHooks> BaseHandler<Io, K> {
     /// Returns `Err` only when handling the error failed too (Python re-raises then).
     #[doc(alias = "wsgiref.handlers.BaseHandler.run")]
     pub fn run<A: Application + ?Sized>(&mut self, application: &A) -> Result<()> {
+        // Python's `close` resets the state so an instance can run again; here a new run
+        // starts fresh and the previous request's state stays readable until then.
+        self.state = ResponseState::default();
         self.setup_environ();
         let outcome = {
             let environ = &self.environ;

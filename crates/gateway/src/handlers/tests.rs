@@ -755,3 +755,15 @@ fn cgi_config_presets() {
     let s = HandlerConfig::simple();
     assert!(s.origin_server && s.wsgi_multithread && !s.wsgi_multiprocess);
 }
+
+#[test]
+fn a_handler_can_run_twice() {
+    let (mut h, _) = error_handler(&[]);
+    h.run(&non_error_app).unwrap();
+    h.run(&non_error_app).unwrap();
+    assert_eq!(
+        out(&h),
+        "Status: 200 OK\r\nContent-Length: 0\r\n\r\n".repeat(2)
+    );
+    assert_eq!(h.hooks().closed.len(), 2);
+}
