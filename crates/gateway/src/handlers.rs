@@ -49,44 +49,59 @@ pub use crate::util::format_date_time;
 /// cfg.origin_server = false;
 /// assert_eq!(cfg.error_status, "500 Internal Server Error");
 /// ```
+#[doc(alias = "wsgiref.handlers.BaseHandler")]
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct HandlerConfig {
     /// Python: `wsgiref.handlers.BaseHandler.wsgi_version`, `(1, 0)`.
+    #[doc(alias = "wsgiref.handlers.BaseHandler.wsgi_version")]
     pub wsgi_version: (u32, u32),
     /// Python: `wsgiref.handlers.BaseHandler.wsgi_multithread`.
+    #[doc(alias = "wsgiref.handlers.BaseHandler.wsgi_multithread")]
     pub wsgi_multithread: bool,
     /// Python: `wsgiref.handlers.BaseHandler.wsgi_multiprocess`.
+    #[doc(alias = "wsgiref.handlers.BaseHandler.wsgi_multiprocess")]
     pub wsgi_multiprocess: bool,
     /// Python: `wsgiref.handlers.BaseHandler.wsgi_run_once`.
+    #[doc(alias = "wsgiref.handlers.BaseHandler.wsgi_run_once")]
     pub wsgi_run_once: bool,
     /// Python: `wsgiref.handlers.BaseHandler.origin_server`: `true` writes an `HTTP/x.y` status line,
     /// `false` a CGI `Status:` header.
+    #[doc(alias = "wsgiref.handlers.BaseHandler.origin_server")]
     pub origin_server: bool,
     /// Python: `wsgiref.handlers.BaseHandler.http_version`, `"1.0"`.
+    #[doc(alias = "wsgiref.handlers.BaseHandler.http_version")]
     pub http_version: String,
     /// Python: `wsgiref.handlers.BaseHandler.server_software` (the `Server` header and `SERVER_SOFTWARE`).
+    #[doc(alias = "wsgiref.handlers.BaseHandler.server_software")]
     pub server_software: Option<String>,
     /// Python: `wsgiref.handlers.BaseHandler.os_environ`, copied into every environ first.
     ///
     /// Empty by default: the process environment is not copied into every request's environ
     /// (CPython copies it; the CGI handlers read it as the request, see [`read_environ`]).
+    #[doc(alias = "wsgiref.handlers.BaseHandler.os_environ")]
     pub os_environ: BTreeMap<String, String>,
     /// Python: `wsgiref.handlers.BaseHandler.wsgi_file_wrapper` (`None` disables `wsgi.file_wrapper`).
+    #[doc(alias = "wsgiref.handlers.BaseHandler.wsgi_file_wrapper")]
     pub wsgi_file_wrapper: bool,
     /// Python: `wsgiref.handlers.BaseHandler.traceback_limit`: how many `caused by` lines
     /// [`default::log_exception`] writes (`None`: all).
+    #[doc(alias = "wsgiref.handlers.BaseHandler.traceback_limit")]
     pub traceback_limit: Option<usize>,
     /// Python: `wsgiref.handlers.BaseHandler.error_status`.
+    #[doc(alias = "wsgiref.handlers.BaseHandler.error_status")]
     pub error_status: String,
     /// Python: `wsgiref.handlers.BaseHandler.error_headers`.
+    #[doc(alias = "wsgiref.handlers.BaseHandler.error_headers")]
     pub error_headers: Vec<(String, String)>,
     /// Python: `wsgiref.handlers.BaseHandler.error_body`.
+    #[doc(alias = "wsgiref.handlers.BaseHandler.error_body")]
     pub error_body: Vec<u8>,
 }
 
 impl Default for HandlerConfig {
     /// Python: `wsgiref.handlers.BaseHandler`'s class attributes.
+    #[doc(alias = "wsgiref.handlers.BaseHandler")]
     fn default() -> Self {
         HandlerConfig {
             wsgi_version: (1, 0),
@@ -125,6 +140,7 @@ impl HandlerConfig {
 
     /// Python: `wsgiref.handlers.CGIHandler` / `IISCGIHandler`: no origin server, `wsgi.run_once` true,
     /// single-threaded, multi-process, empty `os_environ`.
+    #[doc(alias = "wsgiref.handlers.CGIHandler")]
     pub fn cgi() -> Self {
         HandlerConfig {
             origin_server: false,
@@ -140,6 +156,7 @@ impl HandlerConfig {
 /// (which raise `NotImplementedError` in the base class) and `sendfile`.
 ///
 /// The abstract, transport-facing methods of `BaseHandler`.
+#[doc(alias = "wsgiref.handlers.BaseHandler._write")]
 pub trait HandlerIo {
     /// Python: `wsgiref.handlers.BaseHandler._write`.
     ///
@@ -215,6 +232,7 @@ impl ResponseSummary {
 /// `send_preamble` reads (`format_date_time(time.time())`), which is a test seam here.
 ///
 /// The overridable policy of `BaseHandler`; `()` takes every default.
+#[doc(alias = "wsgiref.handlers.BaseHandler.log_exception")]
 pub trait HandlerHooks {
     /// Python: `wsgiref.handlers.format_date_time(time.time())` in `send_preamble`.
     ///
@@ -268,6 +286,7 @@ pub mod default {
     ///
     /// Writes the error and its `caused by` chain (up to `traceback_limit` lines) to
     /// `stderr`, and logs it with `tracing::error!`.
+    #[doc(alias = "wsgiref.handlers.BaseHandler.log_exception")]
     pub fn log_exception(error: &Error, stderr: &mut dyn Write, config: &HandlerConfig) {
         tracing::error!(error = %error, kind = error.kind_name(), "application error");
         let mut text = format!("{}: {}\n", error.kind_name(), error);
@@ -289,6 +308,7 @@ pub mod default {
 
     /// Python: `wsgiref.handlers.BaseHandler.error_output`: `start_response(error_status, error_headers,
     /// exc_info)` and `[error_body]`.
+    #[doc(alias = "wsgiref.handlers.BaseHandler.error_output")]
     pub fn error_output(
         _environ: &Environ,
         start_response: &mut dyn StartResponse,
@@ -613,6 +633,7 @@ impl<Io: HandlerIo, K: HandlerHooks> StartResponse for Response<'_, Io, K> {
 /// h.run(&app).unwrap();
 /// assert_eq!(h.io().stdout, b"Status: 200 OK\r\nContent-Length: 0\r\n\r\n");
 /// ```
+#[doc(alias = "wsgiref.handlers.BaseHandler")]
 #[derive(Debug)]
 pub struct BaseHandler<Io, K = ()> {
     io: Io,
@@ -786,6 +807,7 @@ impl<Io: HandlerIo, K: HandlerHooks> BaseHandler<Io, K> {
     }
 
     /// Python: `wsgiref.handlers.BaseHandler.headers_sent`.
+    #[doc(alias = "wsgiref.handlers.BaseHandler.headers_sent")]
     pub fn headers_sent(&self) -> bool {
         self.state.headers_sent
     }
@@ -846,12 +868,16 @@ impl<Io: HandlerIo, K: HandlerHooks> BaseHandler<Io, K> {
 #[derive(Debug)]
 pub struct StreamIo<W> {
     /// Python: `wsgiref.handlers.SimpleHandler.stdin`.
+    #[doc(alias = "wsgiref.handlers.SimpleHandler.stdin")]
     pub stdin: InputStream,
     /// Python: `wsgiref.handlers.SimpleHandler.stdout`.
+    #[doc(alias = "wsgiref.handlers.SimpleHandler.stdout")]
     pub stdout: W,
     /// Python: `wsgiref.handlers.SimpleHandler.stderr`.
+    #[doc(alias = "wsgiref.handlers.SimpleHandler.stderr")]
     pub stderr: ErrorStream,
     /// Python: `wsgiref.handlers.SimpleHandler.base_env`.
+    #[doc(alias = "wsgiref.handlers.SimpleHandler.base_env")]
     pub base_env: BTreeMap<String, String>,
 }
 
@@ -993,6 +1019,7 @@ impl<W: Write> BaseHandler<StreamIo<W>, ()> {
 }
 
 /// Python: `wsgiref.handlers._needs_transcode`.
+#[doc(alias = "wsgiref.handlers._needs_transcode")]
 fn needs_transcode(k: &str) -> bool {
     const REQUEST: [&str; 10] = [
         "SCRIPT_NAME",
@@ -1106,6 +1133,7 @@ impl Default for CgiHandler {
 
 /// Python: `wsgiref.handlers.IISCGIHandler.__init__`'s fix: strip a `SCRIPT_NAME` that IIS repeats at the
 /// front of `PATH_INFO`.
+#[doc(alias = "wsgiref.handlers.IISCGIHandler.__init__")]
 pub fn iis_fix_path_info(environ: &mut BTreeMap<String, String>) {
     let path = environ.get("PATH_INFO").cloned().unwrap_or_default();
     let script = environ.get("SCRIPT_NAME").cloned().unwrap_or_default();

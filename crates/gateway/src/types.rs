@@ -352,6 +352,7 @@ impl Environ {
     /// Python: `wsgiref.types.WSGIEnvironment` (`environ.get(key)`).
     ///
     /// A string variable (`wsgi.url_scheme` included).
+    #[doc(alias = "wsgiref.types.WSGIEnvironment")]
     pub fn get(&self, key: &str) -> Option<&str> {
         if key == "wsgi.url_scheme" {
             return self.url_scheme.as_deref();
@@ -368,6 +369,7 @@ impl Environ {
     /// Python: `wsgiref.types.WSGIEnvironment` (`environ[key] = value`).
     ///
     /// Sets a string variable (`wsgi.url_scheme` included).
+    #[doc(alias = "wsgiref.types.WSGIEnvironment")]
     pub fn set(&mut self, key: impl Into<String>, value: impl Into<String>) {
         let key = key.into();
         if key == "wsgi.url_scheme" {
@@ -385,6 +387,7 @@ impl Environ {
     /// Python: `wsgiref.types.WSGIEnvironment` (`environ.setdefault(key, value)`).
     ///
     /// Sets `key` unless it is present; returns the value now stored.
+    #[doc(alias = "wsgiref.types.WSGIEnvironment")]
     pub fn setdefault(&mut self, key: &str, value: impl Into<String>) -> &str {
         if !self.contains(key) {
             self.set(key, value);
@@ -395,6 +398,7 @@ impl Environ {
     /// Python: `wsgiref.types.WSGIEnvironment` (`del environ[key]`).
     ///
     /// Removes a string variable or a middleware extension.
+    #[doc(alias = "wsgiref.types.WSGIEnvironment")]
     pub fn remove(&mut self, key: &str) -> Option<String> {
         if key == "wsgi.url_scheme" {
             return self.url_scheme.take();
@@ -406,6 +410,7 @@ impl Environ {
     /// Python: `wsgiref.types.WSGIEnvironment` (`key in environ`).
     ///
     /// True when `key` is present (string variables, the `wsgi.*` entries, extensions).
+    #[doc(alias = "wsgiref.types.WSGIEnvironment")]
     pub fn contains(&self, key: &str) -> bool {
         match key {
             "wsgi.version" | "wsgi.multithread" | "wsgi.multiprocess" | "wsgi.run_once" => true,
@@ -479,6 +484,7 @@ impl Environ {
     /// Python: `wsgiref.types.WSGIEnvironment` (`sorted(environ)`).
     ///
     /// The keys, sorted.
+    #[doc(alias = "wsgiref.types.WSGIEnvironment")]
     pub fn keys(&self) -> Vec<String> {
         self.items().into_iter().map(|(k, _)| k).collect()
     }
@@ -625,6 +631,7 @@ pub trait StartResponse {
     ///
     /// Sets the status (`"200 OK"`) and headers; with `exc_info` (the error being handled),
     /// replaces them if nothing was sent yet, else returns that error back.
+    #[doc(alias = "wsgiref.types.StartResponse.__call__")]
     fn start_response(
         &mut self,
         status: &str,
@@ -671,6 +678,7 @@ impl<S: StartResponse + ?Sized> StartResponse for &mut S {
 #[doc(alias = "wsgiref.types.WSGIApplication")]
 pub trait Application: Send + Sync {
     /// Python: `wsgiref.types.WSGIApplication` (`application(environ, start_response)`).
+    #[doc(alias = "wsgiref.types.WSGIApplication")]
     fn call(&self, environ: &Environ, start_response: &mut dyn StartResponse) -> Result<Body>;
 }
 

@@ -59,6 +59,7 @@ impl FileWrapper {
     /// Python: `wsgiref.util.FileWrapper` over an object with a `fileno()`.
     ///
     /// Wraps a real file, so the handler can use its `sendfile` path.
+    #[doc(alias = "wsgiref.util.FileWrapper")]
     pub fn from_file(file: File, blksize: usize) -> Self {
         FileWrapper {
             inner: Some(Filelike::File(file)),

@@ -86,6 +86,7 @@ impl<A: Application> Validator<A> {
 
 impl<A: Application> Application for Validator<A> {
     /// Python: `wsgiref.validate.validator`'s `lint_app(environ, start_response)`.
+    #[doc(alias = "wsgiref.validate.validator")]
     fn call(&self, environ: &Environ, start_response: &mut dyn StartResponse) -> Result<Body> {
         check_environ(environ)?;
         let started = Arc::new(AtomicBool::new(false));
@@ -106,6 +107,7 @@ impl<A: Application> Application for Validator<A> {
 }
 
 /// Python: `wsgiref.validate.start_response_wrapper` and `WriteWrapper`.
+#[doc(alias = "wsgiref.validate.start_response_wrapper")]
 struct StartResponseWrapper<'a, 'b> {
     inner: &'a mut dyn StartResponse,
     started: &'b AtomicBool,
@@ -131,6 +133,7 @@ impl StartResponse for StartResponseWrapper<'_, '_> {
 }
 
 /// Python: `wsgiref.validate.IteratorWrapper`.
+#[doc(alias = "wsgiref.validate.IteratorWrapper")]
 struct IteratorWrapper {
     inner: Body,
     started: Option<Arc<AtomicBool>>,

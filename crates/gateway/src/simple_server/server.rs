@@ -309,6 +309,7 @@ impl<A: Application + ?Sized + 'static> WsgiServer<A> {
     /// Python: `socketserver.BaseServer.handle_request`.
     ///
     /// Handles one request (waiting for it).
+    #[doc(alias = "socketserver.BaseServer.handle_request")]
     pub fn handle_request(&mut self) -> Result<()> {
         Ok(self.server.handle_request()?)
     }
@@ -323,6 +324,7 @@ impl<A: Application + ?Sized + 'static> WsgiServer<A> {
     /// Python: `socketserver.BaseServer.shutdown`.
     ///
     /// A handle to stop [`serve_forever`](Self::serve_forever) from another thread.
+    #[doc(alias = "socketserver.BaseServer.shutdown")]
     pub fn shutdown_handle(&self) -> socketserver::ShutdownHandle {
         self.server.shutdown_handle()
     }
@@ -330,6 +332,7 @@ impl<A: Application + ?Sized + 'static> WsgiServer<A> {
     /// Python: `socketserver.BaseServer.server_address`.
     ///
     /// The bound address (the real port after binding port 0).
+    #[doc(alias = "socketserver.BaseServer.server_address")]
     pub fn server_address(&self) -> SocketAddr {
         self.server
             .server_address()
@@ -340,6 +343,7 @@ impl<A: Application + ?Sized + 'static> WsgiServer<A> {
     /// Python: `socketserver.BaseServer.timeout`.
     ///
     /// Sets how long [`handle_request`](Self::handle_request) waits.
+    #[doc(alias = "socketserver.BaseServer.timeout")]
     pub fn set_timeout(&mut self, timeout: Option<Duration>) {
         self.server.set_timeout(timeout);
     }
@@ -347,6 +351,7 @@ impl<A: Application + ?Sized + 'static> WsgiServer<A> {
     /// Python: `socketserver.BaseServer.server_close`.
     ///
     /// Closes the listening socket.
+    #[doc(alias = "socketserver.BaseServer.server_close")]
     pub fn server_close(&mut self) {
         self.server.server_close();
     }
