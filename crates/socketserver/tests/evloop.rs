@@ -849,40 +849,46 @@ fn accept_survives_emfile_in_a_child_process() {
         accept_backoff: Duration::from_millis(5),
         ..config(1)
     });
-    std::thread::sleep(Duration::from_millis(50));
+    let mut old = Client::connect(srv.addr);
+    assert_eq!(old.ask("echo before"), "before\n");
     set_nofile_soft_limit(open_fds() + 40);
-    // Connect until this process runs out of descriptors: the server's accepts (same
-    // process) fail with EMFILE and the rest wait in the backlog.
-    let mut clients = Vec::new();
+    // Fill the descriptor table, then free exactly one: the next client's socket takes it,
+    // so the server's accept of that connection fails with EMFILE.
+    let mut filler = Vec::new();
     loop {
-        match TcpStream::connect(srv.addr) {
-            Ok(s) => {
-                s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-                clients.push(s);
-            }
+        match std::fs::File::open("/dev/null") {
+            Ok(f) => filler.push(f),
             Err(e) => {
                 assert_eq!(e.raw_os_error(), Some(libc::EMFILE), "{e}");
                 break;
             }
         }
-        assert!(clients.len() < 1_000);
+        assert!(filler.len() < 1_000);
     }
-    std::thread::sleep(Duration::from_millis(100));
-    let accepted = srv.handle.connections();
-    assert!(
-        accepted < clients.len(),
-        "accept must have hit EMFILE ({accepted} of {})",
-        clients.len()
+    filler.pop();
+    let waiting = TcpStream::connect(srv.addr).unwrap();
+    waiting.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    assert_eq!(
+        std::fs::File::open("/dev/null").unwrap_err().raw_os_error(),
+        Some(libc::EMFILE),
+        "the descriptor table is full"
     );
-    // Free descriptors: the server recovers, accepts the waiting clients and serves them.
-    let waiting = clients.pop().unwrap();
-    clients.truncate(clients.len() / 2);
-    drop(clients);
-    let mut c = Client {
-        reader: BufReader::new(waiting.try_clone().unwrap()),
-        writer: waiting,
-    };
-    assert_eq!(c.ask("echo survived"), "survived\n");
+    (&waiting).write_all(b"echo survived\n").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        srv.handle.connections(),
+        1,
+        "the new connection cannot be accepted yet"
+    );
+    // The loop keeps serving while its accepts fail and back off.
+    assert_eq!(old.ask("echo still serving"), "still serving\n");
+    // Free descriptors: the server accepts the waiting client and serves it.
+    drop(filler);
+    let t = Instant::now();
+    let mut answer = String::new();
+    BufReader::new(&waiting).read_line(&mut answer).unwrap();
+    assert_eq!(answer, "survived\n");
+    assert!(t.elapsed() < Duration::from_secs(2));
     assert_eq!(Client::connect(srv.addr).ask("echo fresh"), "fresh\n");
     srv.stop();
 }

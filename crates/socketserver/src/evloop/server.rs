@@ -705,7 +705,9 @@ impl<P: Protocol> Inner<P> {
         self.control.active.load(Ordering::SeqCst) < self.config.max_connections
     }
 
-    /// A connection closed: wake loops that paused accepting if there is room again.
+    /// A connection closed (or an accept reservation was given back): wake the loops that
+    /// paused accepting, if the count was at the cap (a reservation may have hidden the room
+    /// from them).
     fn released(&self) {
         let prev = self.control.active.fetch_sub(1, Ordering::SeqCst);
         if prev >= self.config.max_connections {
@@ -740,8 +742,9 @@ impl<P: Protocol> Inner<P> {
         let max = self.config.max_connections;
         for i in 0..st.listeners.len() {
             loop {
+                // Reserve a connection first, so loops never accept past the cap together.
                 if self.control.active.fetch_add(1, Ordering::SeqCst) >= max {
-                    self.control.active.fetch_sub(1, Ordering::SeqCst);
+                    self.released();
                     self.pause(li, st);
                     // A slot may have freed before the paused flag was visible.
                     if self.has_room() {
@@ -755,7 +758,7 @@ impl<P: Protocol> Inner<P> {
                 match st.listeners[i].accept() {
                     Ok((stream, addr)) => self.add(st, stream, addr),
                     Err(e) => {
-                        self.control.active.fetch_sub(1, Ordering::SeqCst);
+                        self.released();
                         match accept_error_is_transient(&e) {
                             None => break,
                             Some(true) => {
@@ -788,7 +791,7 @@ impl<P: Protocol> Inner<P> {
         ) {
             tracing::warn!(error = %e, "registering a connection failed");
             st.free.push(slot);
-            self.control.active.fetch_sub(1, Ordering::SeqCst);
+            self.released();
             return;
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
