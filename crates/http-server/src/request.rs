@@ -62,6 +62,11 @@ impl Headers {
             .map(|(_, v)| v.as_slice())
     }
 
+    /// Removes every field named `name` (Python: `del headers[name]`).
+    pub fn remove(&mut self, name: &str) {
+        self.fields.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+    }
+
     /// True when a field named `name` is present (Python: `name in headers`).
     pub fn contains(&self, name: &str) -> bool {
         self.get_all(name).next().is_some()
@@ -405,24 +410,23 @@ fn framing(headers: &Headers) -> Result<BodyFraming, HttpError> {
             .message(m.to_owned())
             .explain(e.to_owned())
     };
+    // RFC 9112 §6.3: one Content-Length field of plain digits. A list (`5, 5`) or a repeated
+    // field is refused even when the values agree: a proxy may have picked another one.
     let mut length: Option<u64> = None;
     for v in headers.get_all("Content-Length") {
-        for item in v.split(|b| *b == b',') {
-            let item = trim_ows(item);
-            if item.is_empty() || !item.iter().all(u8::is_ascii_digit) || item.len() > 19 {
-                return Err(bad("Bad Content-Length", "invalid Content-Length value"));
-            }
-            let n: u64 = latin1(item)
-                .parse()
-                .map_err(|_| bad("Bad Content-Length", "invalid Content-Length value"))?;
-            if length.is_some_and(|l| l != n) {
-                return Err(bad(
-                    "Bad Content-Length",
-                    "conflicting Content-Length values",
-                ));
-            }
-            length = Some(n);
+        if length.is_some() {
+            return Err(bad(
+                "Bad Content-Length",
+                "more than one Content-Length field",
+            ));
         }
+        if v.is_empty() || !v.iter().all(u8::is_ascii_digit) || v.len() > 19 {
+            return Err(bad("Bad Content-Length", "invalid Content-Length value"));
+        }
+        let n: u64 = latin1(v)
+            .parse()
+            .map_err(|_| bad("Bad Content-Length", "invalid Content-Length value"))?;
+        length = Some(n);
     }
     let mut codings: Vec<String> = Vec::new();
     let mut has_te = false;
@@ -442,8 +446,9 @@ fn framing(headers: &Headers) -> Result<BodyFraming, HttpError> {
                 "Content-Length together with Transfer-Encoding",
             ));
         }
-        let chunked = codings.iter().filter(|c| *c == "chunked").count();
-        if codings.last().map(String::as_str) != Some("chunked") || chunked != 1 {
+        // Only `chunked` alone: no other coding is implemented (decoding `gzip, chunked`
+        // would be needed to find what the application reads).
+        if codings.len() != 1 || codings[0] != "chunked" {
             return Err(bad(
                 "Bad Transfer-Encoding",
                 "the final transfer coding must be chunked",
@@ -468,6 +473,11 @@ pub(crate) fn finish_head(
             .explain("an HTTP/1.1 request needs exactly one Host header"));
     }
     let body = framing(&headers)?;
+    if body == BodyFraming::Chunked && line.version < (1, 1) {
+        return Err(HttpError::new(400)
+            .message("Bad Transfer-Encoding")
+            .explain("Transfer-Encoding in an HTTP/1.0 request"));
+    }
     let mut close_connection = line.close_connection;
     let conntype = headers.get("Connection").unwrap_or_default().to_lowercase();
     if conntype == "close" {

@@ -4,6 +4,7 @@ mod chromium;
 mod cli;
 mod cpython;
 mod differential;
+mod h1;
 mod parse;
 mod porting_map;
 mod support;

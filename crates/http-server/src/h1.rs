@@ -1,0 +1,477 @@
+//! HTTP/1.1 on the production event loops: [`HttpProtocol`] frames requests for
+//! `socketserver::evloop` and serves each with an [`HttpHandler`].
+//!
+//! Python: no equivalent. CPython's `http.server` with `protocol_version = "HTTP/1.1"`
+//! keeps a thread blocked on each connection's `rfile`; here the event loop frames each
+//! request without blocking (head, then body, `Content-Length` or chunked), and only then
+//! runs the very same handler ([`handle_parsed_request`]) over the buffered bytes.
+//!
+//! What the protocol adds around the handler:
+//! - **Bodies**: `Content-Length` bodies are handed over as they came; chunked bodies are
+//!   decoded ([`ChunkedDecoder`]: extensions ignored, trailers bounded and discarded) and the
+//!   handler sees `Content-Length: <decoded length>` in place of `Transfer-Encoding`, so
+//!   `rfile` (and `wsgi.input`) end exactly where the body ends.
+//! - **`Expect: 100-continue`**: when the body has not arrived yet, the loop sends
+//!   `HTTP/1.1 100 Continue` itself (once), before buffering it; an expectation it does not
+//!   know gets 417.
+//! - **Response framing is checked**: a response that declares a `Content-Length` and
+//!   carries a different number of bytes is cut or closed (logged as an error), and a
+//!   keep-alive response that gives the client no way to find its end is followed by a close,
+//!   so a connection never desynchronises. During a graceful shutdown `Connection: close` is
+//!   added to the last response.
+//! - **Panics**: a handler that panics before its response is complete gets a 500 and the
+//!   connection closes; the loop goes on.
+
+use std::io::{self, BufRead, Read, Write};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use socketserver::HandlerCx;
+use socketserver::evloop::{Abort, Frame, Protocol, ServeCx, Served};
+
+use crate::h1::chunked::{ChunkedDecoder, ChunkedError, ChunkedLimits};
+use crate::{
+    BodyFraming, HttpConfig, HttpError, HttpHandler, Parsed, RequestHead, handle_parsed_request,
+    parse_request, reply_parse_error,
+};
+
+pub mod chunked;
+
+/// Limits of [`HttpProtocol`] beyond those of [`HttpConfig`].
+///
+/// Python: no equivalent (CPython has no body limits).
+#[derive(Debug, Clone)]
+pub struct H1Limits {
+    /// Largest request body (`Content-Length` or decoded chunked); larger gets 413.
+    /// The event loop's `max_request_bytes` must leave room for it. Default: 1 MiB - 64 KiB.
+    pub max_body: u64,
+    /// Chunk-size line and trailer limits.
+    pub chunked: ChunkedLimits,
+}
+
+impl Default for H1Limits {
+    fn default() -> Self {
+        H1Limits {
+            max_body: (1 << 20) - (64 << 10),
+            chunked: ChunkedLimits {
+                max_body: (1 << 20) - (64 << 10),
+                ..ChunkedLimits::default()
+            },
+        }
+    }
+}
+
+/// Serves [`HttpHandler`]s over `socketserver::evloop`: HTTP/1.1 keep-alive and pipelining,
+/// `Content-Length` and chunked bodies, `100 Continue`.
+///
+/// `factory` makes a fresh handler per request, as Python makes a handler instance per
+/// connection. The handler's [`HttpConfig::protocol_version`] should be `HTTP/1.1`
+/// (otherwise every response closes its connection, as in CPython).
+///
+/// Python: no equivalent; the production face of `http.server.ThreadingHTTPServer` with
+/// `protocol_version = "HTTP/1.1"`.
+pub struct HttpProtocol<F> {
+    factory: F,
+    config: Arc<HttpConfig>,
+    limits: H1Limits,
+}
+
+impl<F> std::fmt::Debug for HttpProtocol<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpProtocol")
+            .field("config", &self.config)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F, H> HttpProtocol<F>
+where
+    F: Fn(&HandlerCx<'_>) -> H + Send + Sync + 'static,
+    H: HttpHandler,
+{
+    /// A protocol making handlers with `factory`, configured by `config`.
+    pub fn new(factory: F, config: HttpConfig) -> Self {
+        HttpProtocol {
+            factory,
+            config: Arc::new(config),
+            limits: H1Limits::default(),
+        }
+    }
+
+    /// Sets the body limits.
+    pub fn limits(mut self, limits: H1Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The handlers' configuration.
+    pub fn config(&self) -> &HttpConfig {
+        &self.config
+    }
+
+    /// Renders an error reply (`send_error` of a fresh handler) for a request that cannot
+    /// be served.
+    fn error_reply(&self, cx: Option<&ServeCx<'_>>, raw_line: &[u8], e: &HttpError) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut stream = MemStream::new(&[], &mut out);
+        let fallback_addr = socketserver::Address::Unix(None);
+        let fallback_info = socketserver::ServerInfo::new(fallback_addr.clone());
+        let hcx = match cx {
+            Some(cx) => *cx.handler(),
+            None => HandlerCx::new(&fallback_addr, &fallback_info),
+        };
+        let mut handler = (self.factory)(&hcx);
+        let _ = reply_parse_error(&mut handler, &mut stream, &hcx, &self.config, raw_line, e);
+        out
+    }
+}
+
+/// Per-connection state of [`HttpProtocol`]: the head parsed so far and the body decoder,
+/// kept between reads so a slowly arriving body is not parsed twice.
+#[derive(Debug, Default)]
+pub struct H1Session {
+    head: Option<(RequestHead, usize)>,
+    decoder: Option<ChunkedDecoder>,
+    sent_continue: bool,
+    /// Bytes of leading empty lines to skip (RFC 9112 §2.2).
+    skip: bool,
+    /// The error to answer, when framing found one (rendered in `serve`).
+    rejected: Option<(Vec<u8>, HttpError)>,
+}
+
+fn first_line(input: &[u8]) -> &[u8] {
+    match input.iter().position(|&b| b == b'\n') {
+        Some(i) => &input[..=i],
+        None => &input[..input.len().min(65536)],
+    }
+}
+
+impl<F, H> Protocol for HttpProtocol<F>
+where
+    F: Fn(&HandlerCx<'_>) -> H + Send + Sync + 'static,
+    H: HttpHandler,
+{
+    type Session = H1Session;
+
+    fn frame(&self, s: &mut H1Session, input: &[u8]) -> Frame {
+        if s.head.is_none() {
+            // One empty line before a request line is ignored (RFC 9112 §2.2).
+            if input.starts_with(b"\r\n") || input.starts_with(b"\n") {
+                s.skip = true;
+                return Frame::Complete(if input[0] == b'\r' { 2 } else { 1 });
+            }
+            if input.len() == 1 && input[0] == b'\r' {
+                return Frame::Incomplete;
+            }
+            match parse_request(input, &self.config) {
+                Ok(Parsed::Partial) => return Frame::Incomplete,
+                Ok(Parsed::Empty { consumed }) => {
+                    // A request line of blanks: CPython closes without a reply.
+                    s.skip = true;
+                    let _ = consumed;
+                    return Frame::Reject(Vec::new());
+                }
+                Ok(Parsed::Complete { head, consumed }) => {
+                    if let Some(e) = check_expect(&head) {
+                        return reject(s, &head.raw_requestline, e, input.len());
+                    }
+                    if let BodyFraming::Length(n) = head.body
+                        && n > self.limits.max_body
+                    {
+                        return reject(s, &head.raw_requestline, HttpError::new(413), input.len());
+                    }
+                    if head.body == BodyFraming::Chunked {
+                        s.decoder = Some(ChunkedDecoder::new(self.limits.chunked));
+                    }
+                    s.head = Some((head, consumed));
+                }
+                Err(e) => return reject(s, first_line(input), e, input.len()),
+            }
+        }
+        let (head, consumed) = s.head.as_ref().expect("set above");
+        let consumed = *consumed;
+        let complete = match head.body {
+            BodyFraming::None => Some(consumed),
+            BodyFraming::Length(n) => {
+                let total = consumed as u64 + n;
+                (input.len() as u64 >= total).then_some(total as usize)
+            }
+            BodyFraming::Chunked => {
+                let decoder = s.decoder.as_mut().expect("chunked head has a decoder");
+                match decoder.feed(&input[consumed..]) {
+                    Ok(Some(n)) => Some(consumed + n),
+                    Ok(None) => None,
+                    Err(e) => {
+                        let code = if e == ChunkedError::TooLarge {
+                            413
+                        } else {
+                            400
+                        };
+                        let err = HttpError::new(code).message(format!("Bad chunked body: {e}"));
+                        let raw = head.raw_requestline.clone();
+                        s.head = None;
+                        s.decoder = None;
+                        return reject(s, &raw, err, input.len());
+                    }
+                }
+            }
+        };
+        match complete {
+            Some(n) => Frame::Complete(n),
+            None if head.expect_100 && !s.sent_continue => {
+                s.sent_continue = true;
+                Frame::Interim(b"HTTP/1.1 100 Continue\r\n\r\n".to_vec())
+            }
+            None => Frame::Incomplete,
+        }
+    }
+
+    fn serve(
+        &self,
+        s: &mut H1Session,
+        request: &[u8],
+        out: &mut Vec<u8>,
+        cx: &ServeCx<'_>,
+    ) -> Served {
+        if std::mem::take(&mut s.skip) {
+            return Served::KEEP_ALIVE;
+        }
+        if let Some((raw, e)) = s.rejected.take() {
+            out.extend(self.error_reply(Some(cx), &raw, &e));
+            return Served::CLOSE;
+        }
+        let Some((mut head, consumed)) = s.head.take() else {
+            return Served::CLOSE;
+        };
+        let decoder = s.decoder.take();
+        let sent_continue = std::mem::take(&mut s.sent_continue);
+        let decoded;
+        let body: &[u8] = match head.body {
+            BodyFraming::None => &[],
+            BodyFraming::Length(_) => &request[consumed..],
+            BodyFraming::Chunked => {
+                decoded = decoder
+                    .map(ChunkedDecoder::into_decoded)
+                    .unwrap_or_default();
+                head.headers.remove("Transfer-Encoding");
+                head.headers
+                    .push("Content-Length", decoded.len().to_string());
+                head.body = BodyFraming::Length(decoded.len() as u64);
+                &decoded
+            }
+        };
+        if sent_continue {
+            head.expect_100 = false;
+        }
+        let closing = cx.is_closing();
+        if closing {
+            head.close_connection = true;
+        }
+        let is_head = head.line.command == "HEAD";
+        let raw_line = head.raw_requestline.clone();
+        let start = out.len();
+        let hcx = *cx.handler();
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let mut handler = (self.factory)(&hcx);
+            let mut stream = MemStream::new(body, &mut *out);
+            handle_parsed_request(&mut handler, &mut stream, &hcx, &self.config, head)
+        }));
+        let keep_alive = match outcome {
+            Ok(Ok(keep)) => keep,
+            Ok(Err(e)) => {
+                tracing::error!(client = %hcx.client_address, error = %e, "error serving request");
+                if out.len() == start {
+                    let err = HttpError::new(500);
+                    out.extend(self.error_reply(Some(cx), &raw_line, &err));
+                }
+                false
+            }
+            Err(payload) => {
+                let msg = socketserver::Error::from_panic(&*payload);
+                tracing::error!(client = %hcx.client_address, error = %msg, "request handler panicked");
+                out.truncate(start);
+                out.extend(self.error_reply(Some(cx), &raw_line, &HttpError::new(500)));
+                return Served::CLOSE;
+            }
+        };
+        let keep_alive = check_response(out, start, is_head, keep_alive && !closing);
+        if keep_alive {
+            Served::KEEP_ALIVE
+        } else {
+            Served::CLOSE
+        }
+    }
+
+    fn abort(&self, s: &mut H1Session, input: &[u8], why: Abort) -> Vec<u8> {
+        let raw = s
+            .head
+            .as_ref()
+            .map(|(h, _)| h.raw_requestline.clone())
+            .unwrap_or_else(|| first_line(input).to_vec());
+        let code = match why {
+            Abort::RequestTimeout => 408,
+            Abort::TooLarge => 413,
+            _ => 503,
+        };
+        if input.is_empty() {
+            return Vec::new();
+        }
+        self.error_reply(None, &raw, &HttpError::new(code))
+    }
+}
+
+/// Records an error for `serve` to answer (with the client's address in its log line) and
+/// frames all buffered input as the bad request: nothing after it is parsed.
+fn reject(s: &mut H1Session, raw_line: &[u8], e: HttpError, len: usize) -> Frame {
+    s.head = None;
+    s.decoder = None;
+    s.rejected = Some((raw_line.to_vec(), e));
+    Frame::Complete(len.max(1))
+}
+
+/// An unknown expectation gets 417 (RFC 9110 §10.1.1).
+fn check_expect(head: &RequestHead) -> Option<HttpError> {
+    let expect = head.headers.get("Expect")?;
+    if expect.trim().eq_ignore_ascii_case("100-continue") {
+        None
+    } else {
+        Some(HttpError::new(417))
+    }
+}
+
+/// Checks the framing of the response at `out[start..]`: skips interim (1xx) responses,
+/// enforces a declared `Content-Length` (extra bytes are cut, missing ones force a close),
+/// and closes a keep-alive response the client could not delimit. Adds `Connection: close`
+/// to the final head when the connection is to close and the head does not say so.
+/// Returns whether the connection may stay open.
+fn check_response(out: &mut Vec<u8>, start: usize, is_head: bool, keep_alive: bool) -> bool {
+    let mut pos = start;
+    loop {
+        let Some(head_len) = find_head_end(&out[pos..]) else {
+            // Not an HTTP response we can read (or none at all): never reuse the connection.
+            return false;
+        };
+        let mut headers = [httparse::EMPTY_HEADER; 128];
+        let mut resp = httparse::Response::new(&mut headers);
+        let Ok(httparse::Status::Complete(_)) = resp.parse(&out[pos..pos + head_len]) else {
+            return false;
+        };
+        let code = resp.code.unwrap_or(0);
+        if (100..200).contains(&code) && code != 101 {
+            pos += head_len;
+            continue;
+        }
+        let version_11 = resp.version == Some(1);
+        let mut length: Option<u64> = None;
+        let mut chunked = false;
+        let mut says_close = false;
+        let mut bad = false;
+        for h in resp.headers.iter() {
+            if h.name.eq_ignore_ascii_case("content-length") {
+                let v = std::str::from_utf8(h.value)
+                    .ok()
+                    .and_then(|v| v.trim().parse().ok());
+                match (length, v) {
+                    (None, Some(v)) => length = Some(v),
+                    (Some(a), Some(b)) if a == b => {}
+                    _ => bad = true,
+                }
+            } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+                chunked = h.value.to_ascii_lowercase().ends_with(b"chunked");
+            } else if h.name.eq_ignore_ascii_case("connection") {
+                says_close = h.value.eq_ignore_ascii_case(b"close");
+            }
+        }
+        let body_start = pos + head_len;
+        let body_len = (out.len() - body_start) as u64;
+        let no_body = is_head || code == 204 || code == 304 || code == 101;
+        let mut keep = keep_alive && version_11 && !bad && code != 101;
+        if bad {
+            tracing::error!("response with conflicting Content-Length headers: closing");
+        }
+        if no_body {
+            if body_len > 0 {
+                tracing::error!(
+                    bytes = body_len,
+                    code,
+                    "body sent where none is allowed: cut"
+                );
+                out.truncate(body_start);
+            }
+        } else if let Some(declared) = length.filter(|_| !bad) {
+            if body_len > declared {
+                tracing::error!(
+                    declared,
+                    written = body_len,
+                    "response longer than its Content-Length: cut"
+                );
+                out.truncate(body_start + declared as usize);
+            } else if body_len < declared {
+                tracing::error!(
+                    declared,
+                    written = body_len,
+                    "response shorter than its Content-Length: closing"
+                );
+                keep = false;
+            }
+        } else if !chunked {
+            // Close-delimited: the end of the body is the end of the connection.
+            keep = false;
+        }
+        if !keep && !says_close && version_11 {
+            insert_connection_close(out, pos, head_len);
+        }
+        return keep;
+    }
+}
+
+fn find_head_end(buf: &[u8]) -> Option<usize> {
+    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
+}
+
+fn insert_connection_close(out: &mut Vec<u8>, pos: usize, head_len: usize) {
+    let at = pos + head_len - 2;
+    out.splice(at..at, b"Connection: close\r\n".iter().copied());
+}
+
+/// A request's buffered body as `rfile` and the response buffer as `wfile`.
+struct MemStream<'a> {
+    input: &'a [u8],
+    pos: usize,
+    out: &'a mut Vec<u8>,
+}
+
+impl<'a> MemStream<'a> {
+    fn new(input: &'a [u8], out: &'a mut Vec<u8>) -> Self {
+        MemStream { input, pos: 0, out }
+    }
+}
+
+impl Read for MemStream<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = (self.input.len() - self.pos).min(buf.len());
+        buf[..n].copy_from_slice(&self.input[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+impl BufRead for MemStream<'_> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        Ok(&self.input[self.pos..])
+    }
+    fn consume(&mut self, amt: usize) {
+        self.pos = (self.pos + amt).min(self.input.len());
+    }
+}
+
+impl Write for MemStream<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.out.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
