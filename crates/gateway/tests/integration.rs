@@ -442,3 +442,45 @@ fn demo_app_differs_from_python_only_where_documented() {
         }
     }
 }
+
+#[test]
+fn http11_keep_alive_when_the_length_is_known() {
+    use gateway::simple_server::http_config;
+    use http_server::testing::Harness;
+    let app = |e: &Environ, sr: &mut dyn StartResponse| -> Result<Body> {
+        sr.start_response("200 OK", &[("Content-Type", "text/plain")], None)?;
+        let path = e.get("PATH_INFO").unwrap_or("").to_owned();
+        if path == "/stream" {
+            // Two chunks: no Content-Length, so the connection must close after it.
+            return Ok(Body::from(vec![b"a".to_vec(), b"b".to_vec()]));
+        }
+        Ok(Body::from(path))
+    };
+    let mut handler = gateway::simple_server::WsgiRequestHandler::new(
+        Arc::new(app),
+        Arc::new(gateway::simple_server::base_environ("localhost", 80)),
+    )
+    .with_errors(ErrorStream::memory().0);
+    let input = b"GET /one HTTP/1.1\r\nHost: x\r\n\r\n\
+        POST /two HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc\
+        GET /stream HTTP/1.1\r\nHost: x\r\n\r\n\
+        GET /never HTTP/1.1\r\nHost: x\r\n\r\n";
+    let t = Harness::new()
+        .config(http_config().protocol_version("HTTP/1.1"))
+        .run(&mut handler, input);
+    assert_eq!(t.statuses(), vec![200, 200, 200]);
+    assert_eq!(t.responses[0].body, b"/one");
+    assert_eq!(t.responses[0].version, "HTTP/1.1");
+    assert_eq!(t.responses[1].body, b"/two");
+    assert_eq!(t.responses[2].body, b"ab");
+    assert!(
+        t.unread > 0,
+        "the request after an unframed response is not served"
+    );
+    // The faithful face closes after the first response.
+    let t = Harness::new()
+        .config(http_config())
+        .run(&mut handler, input);
+    assert_eq!(t.statuses(), vec![200]);
+    assert_eq!(t.responses[0].version, "HTTP/1.0");
+}

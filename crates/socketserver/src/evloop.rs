@@ -101,6 +101,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::{Address, HandlerCx, Result, ServerInfo};
@@ -240,6 +241,7 @@ pub enum Abort {
 pub struct ServeCx<'a> {
     handler: HandlerCx<'a>,
     closing: bool,
+    shutdown: Option<&'a AtomicBool>,
 }
 
 impl<'a> ServeCx<'a> {
@@ -249,7 +251,16 @@ impl<'a> ServeCx<'a> {
         ServeCx {
             handler,
             closing: false,
+            shutdown: None,
         }
+    }
+
+    /// The same context, closing as soon as `flag` is set (read at each
+    /// [`is_closing`](Self::is_closing) call, so a handler that blocked learns of a shutdown
+    /// that began meanwhile).
+    pub fn closing_when(mut self, flag: &'a AtomicBool) -> Self {
+        self.shutdown = Some(flag);
+        self
     }
 
     /// The same context, telling the protocol whether the server is shutting down.
@@ -264,9 +275,10 @@ impl<'a> ServeCx<'a> {
     }
 
     /// True when the server is shutting down: answer this request and close the connection
-    /// (HTTP: `Connection: close`).
+    /// (HTTP: `Connection: close`). Under the engine this is live: ask it when the response
+    /// head is written, after any blocking work.
     pub fn is_closing(&self) -> bool {
-        self.closing
+        self.closing || self.shutdown.is_some_and(|f| f.load(Ordering::SeqCst))
     }
 
     /// Announces that `f` may block and runs it; meanwhile the loop is handed to a standby

@@ -81,46 +81,46 @@ impl Protocol for Lines {
         self.served.fetch_add(1, Ordering::SeqCst);
         let text = std::str::from_utf8(request).unwrap().trim_end();
         let (cmd, arg) = text.split_once([' ', '\n']).unwrap_or((text, ""));
-        if cx.is_closing() {
-            out.extend_from_slice(b"closing ");
-        }
         let ms = || Duration::from_millis(arg.parse().unwrap_or(0));
+        let mut ke        let ms = || Duration::from_millis(arg.parse().unwrap_or(0));
         let mut keep_alive = true;
+        let mut answer = Vec::new();
         match cmd {
-            "echo" => out.extend_from_slice(arg.as_bytes()),
+            "echo" => answer.extend_from_slice(arg.as_bytes()),
             "block" => {
                 cx.blocking(|| std::thread::sleep(ms()));
-                out.extend_from_slice(b"blocked");
+                answer.extend_from_slice(b"blocked");
             }
             "sleep" => {
                 std::thread::sleep(ms());
-                out.extend_from_slice(b"slept");
+                answer.extend_from_slice(b"slept");
             }
             "panic" => panic!("test handler panics"),
             "close" => {
-                out.extend_from_slice(b"bye");
+                answer.extend_from_slice(b"bye");
                 keep_alive = false;
             }
-            "big" => out.resize(out.len() + arg.parse::<usize>().unwrap(), b'x'),
+            "big" => answer.resize(answer.len() + arg.parse::<usize>().unwrap(), b'x'),
             "expect" => {
                 session.continued = false;
-                out.extend_from_slice(b"got ");
-                out.extend_from_slice(text.split('\n').nth(1).unwrap_or("").as_bytes());
+                answer.extend_from_slice(b"got ");
+                answer.extend_from_slice(text.split('\n').nth(1).unwrap_or("").as_bytes());
             }
             "thread" => {
                 self.threads
                     .lock()
                     .unwrap()
                     .push(std::thread::current().id());
-                out.extend_from_slice(b"ok");
+                answer.extend_from_slice(b"ok");
             }
-            other => out.extend_from_slice(format!("unknown {other}").as_bytes()),
+            other => answer.extend_from_slice(format!("unknown {other}").as_bytes()),
         }
-        out.push(b'\n');
-        Served { keep_alive }
-    }
-
-    fn abort(&self, _session: &mut Session, _input: &[u8], why: Abort) -> Vec<u8> {
+        // Asked after the work, as an HTTP handler asks when it writes its head.
+        if cx.is_closing() {
+            out.extend_from_slice(b"closing ");
+        }
+        out.extend_from_slice(&answer);
+ion: &mut Session, _input: &[u8], why: Abort) -> Vec<u8> {
         match why {
             Abort::RequestTimeout => b"timeout\n".to_vec(),
             Abort::TooLarge => b"toolarge\n".to_vec(),
@@ -502,6 +502,43 @@ fn graceful_shutdown_under_load_loses_no_started_request() {
             c.closed_within(Duration::from_secs(1))
         }
     );
+}
+
+#[test]
+fn shutdown_finishes_in_flight_requests_told_to_close_and_closes_idle_ones() {
+    let srv = start(EventLoopConfig {
+        watchdog: None,
+        ..config(1)
+    });
+    let mut busy = Client::connect(srv.addr);
+    let mut idle = Client::connect(srv.addr);
+    assert_eq!(idle.ask("echo hi"), "hi\n");
+    busy.send(b"block 300\n");
+    std::thread::sleep(Duration::from_millis(100));
+    let handle = srv.handle.clone();
+    let t = Instant::now();
+    handle.shutdown_within(Duration::from_secs(5));
+    assert!(handle.is_shutting_down());
+    assert!(idle.closed_within(Duration::from_millis(200)), "idle connections close at once");
+    assert_eq!(busy.line(), "closing blocked\n", "the in-flight request finishes, told to close");
+    assert!(busy.closed_within(Duration::from_secs(1)));
+    srv.stop();
+    assert!(t.elapsed() < Duration::from_secs(1), "serve() returned after {:?}", t.elapsed());
+}
+
+#[test]
+fn shutdown_forces_stuck_connections_after_the_grace_period() {
+    let srv = start(config(1));
+    let mut partial = Client::connect(srv.addr);
+    partial.send(b"echo never finished");
+    std::thread::sleep(Duration::from_millis(50));
+    let t = Instant::now();
+    srv.handle.shutdown_within(Duration::from_millis(300));
+    assert_eq!(partial.line(), "aborted\n", "the protocol's last words at the deadline");
+    assert!(partial.closed_within(Duration::from_secs(1)));
+    let waited = t.elapsed();
+    assert!(waited >= Duration::from_millis(250) && waited < Duration::from_secs(2), "{waited:?}");
+    srv.stop();
 }
 
 #[test]

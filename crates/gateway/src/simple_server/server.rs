@@ -99,16 +99,26 @@ impl<A: Application + ?Sized> WsgiRequestHandler<A> {
     /// request (status code and bytes sent).
     #[doc(alias = "wsgiref.simple_server.WSGIRequestHandler.handle")]
     pub fn handle(&mut self, ex: &mut Exchange<'_>) -> Result<()> {
+        // The faithful face (`protocol_version` HTTP/1.0) closes after every response, as
+        // CPython; under HTTP/1.1 a connection the client keeps open stays open when the
+        // response had a known length and nothing went wrong.
+        let http11 = ex.config().protocol_version == "HTTP/1.1";
+        let wants_keep_alive = http11 && !ex.close_connection;
         ex.close_connection = true;
         let environ = self.get_environ(ex);
         let body = read_body(ex)?;
         let mut config = HandlerConfig::simple();
         config.wsgi_multithread = ex.server().multithread;
         config.wsgi_multiprocess = ex.server().multiprocess;
-        config.http_version = self.http_version.clone();
+        config.http_version = if http11 {
+            "1.1".to_owned()
+        } else {
+            self.http_version.clone()
+        };
         // One `Server` string everywhere: the same as the HTTP server's error replies.
         config.server_software = Some(self.version_string(ex));
         let mut logged: Option<(String, u64)> = None;
+        let mut keep_alive = false;
         let outcome = {
             let io = StreamIo::from_streams(
                 InputStream::new(Cursor::new(body)),
@@ -121,11 +131,21 @@ impl<A: Application + ?Sized> WsgiRequestHandler<A> {
             });
             let mut handler = BaseHandler::new(io, hooks, config);
             let outcome = handler.run(&*self.app);
-            if handler.summary().close_connection {
+            let summary = handler.summary();
+            if summary.close_connection {
                 tracing::debug!("response broken: closing the connection");
             }
+            let framed = handler
+                .headers()
+                .is_some_and(|h| h.contains("Content-Length"));
+            keep_alive = wants_keep_alive
+                && outcome.is_ok()
+                && summary.headers_sent
+                && !summary.close_connection
+                && framed;
             outcome
         };
+        ex.close_connection = !keep_alive;
         if let Some((code, size)) = logged {
             self.log_request(ex, code.parse().ok(), Some(size));
         }

@@ -3,6 +3,7 @@
 
 use std::io::{self, Read, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use mio::event::Source;
@@ -97,8 +98,8 @@ pub(crate) struct Env<'a, P> {
     pub(crate) hint: &'a (dyn Fn() + Sync),
     /// True while this thread still owns the loop.
     pub(crate) owner: &'a dyn Fn() -> bool,
-    /// The server is shutting down.
-    pub(crate) closing: bool,
+    /// Set when the server starts shutting down.
+    pub(crate) shutdown: &'a AtomicBool,
 }
 
 /// One connection.
@@ -314,7 +315,7 @@ impl<S> Conn<S> {
     /// Serves the framed request `input[..n]`; false: close after the response.
     fn serve<P: Protocol<Session = S>>(&mut self, env: &Env<'_, P>, n: usize) -> bool {
         let cx = ServeCx::new(HandlerCx::new(&self.addr, env.info).with_blocking_hint(env.hint))
-            .closing(env.closing);
+            .closing_when(env.shutdown);
         let out = self.output.vec();
         let before = out.len();
         let (session, request) = (&mut self.session, &self.input.bytes()[..n]);
@@ -332,6 +333,6 @@ impl<S> Conn<S> {
         } else {
             Some(Instant::now())
         };
-        served.keep_alive && !env.closing
+        served.keep_alive && !env.shutdown.load(Ordering::SeqCst)
     }
 }

@@ -617,7 +617,6 @@ impl<P: Protocol> Inner<P> {
     ) -> Option<MutexGuard<'a, LoopState<P::Session>>> {
         st.generation += 1;
         let g = st.generation;
-        let closing = st.shutting;
         lp.own.begin(g);
         drop(st);
         let hint = || {
@@ -636,7 +635,7 @@ impl<P: Protocol> Inner<P> {
             info: &self.info,
             hint: &hint,
             owner: &owner,
-            closing,
+            shutdown: &self.control.shutdown,
         };
         let outcome = conn.process(&env, work);
         if lp.own.end(g) {
