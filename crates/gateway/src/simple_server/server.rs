@@ -135,9 +135,13 @@ impl<A: Application + ?Sized> WsgiRequestHandler<A> {
             if summary.close_connection {
                 tracing::debug!("response broken: closing the connection");
             }
+            // Keep the connection only when the declared length is what was sent, so the
+            // next request starts where the client expects it.
             let framed = handler
                 .headers()
-                .is_some_and(|h| h.contains("Content-Length"));
+                .and_then(|h| h.get("Content-Length"))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                == Some(summary.bytes_sent);
             keep_alive = wants_keep_alive
                 && outcome.is_ok()
                 && summary.headers_sent
