@@ -118,7 +118,7 @@ impl<A: Application + ?Sized> WsgiRequestHandler<A> {
         // One `Server` string everywhere: the same as the HTTP server's error replies.
         config.server_software = Some(self.version_string(ex));
         let mut logged: Option<(String, u64)> = None;
-        let mut keep_alive = false;
+        let keep_alive: bool;
         let outcome = {
             let io = StreamIo::from_streams(
                 InputStream::new(Cursor::new(body)),
