@@ -82,7 +82,6 @@ impl Protocol for Lines {
         let text = std::str::from_utf8(request).unwrap().trim_end();
         let (cmd, arg) = text.split_once([' ', '\n']).unwrap_or((text, ""));
         let ms = || Duration::from_millis(arg.parse().unwrap_or(0));
-        let mut ke        let ms = || Duration::from_millis(arg.parse().unwrap_or(0));
         let mut keep_alive = true;
         let mut answer = Vec::new();
         match cmd {
@@ -120,7 +119,11 @@ impl Protocol for Lines {
             out.extend_from_slice(b"closing ");
         }
         out.extend_from_slice(&answer);
-ion: &mut Session, _input: &[u8], why: Abort) -> Vec<u8> {
+        out.push(b'\n');
+        Served { keep_alive }
+    }
+
+    fn abort(&self, _session: &mut Session, _input: &[u8], why: Abort) -> Vec<u8> {
         match why {
             Abort::RequestTimeout => b"timeout\n".to_vec(),
             Abort::TooLarge => b"toolarge\n".to_vec(),
@@ -519,11 +522,22 @@ fn shutdown_finishes_in_flight_requests_told_to_close_and_closes_idle_ones() {
     let t = Instant::now();
     handle.shutdown_within(Duration::from_secs(5));
     assert!(handle.is_shutting_down());
-    assert!(idle.closed_within(Duration::from_millis(200)), "idle connections close at once");
-    assert_eq!(busy.line(), "closing blocked\n", "the in-flight request finishes, told to close");
+    assert!(
+        idle.closed_within(Duration::from_millis(200)),
+        "idle connections close at once"
+    );
+    assert_eq!(
+        busy.line(),
+        "closing blocked\n",
+        "the in-flight request finishes, told to close"
+    );
     assert!(busy.closed_within(Duration::from_secs(1)));
     srv.stop();
-    assert!(t.elapsed() < Duration::from_secs(1), "serve() returned after {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(1),
+        "serve() returned after {:?}",
+        t.elapsed()
+    );
 }
 
 #[test]
@@ -534,10 +548,17 @@ fn shutdown_forces_stuck_connections_after_the_grace_period() {
     std::thread::sleep(Duration::from_millis(50));
     let t = Instant::now();
     srv.handle.shutdown_within(Duration::from_millis(300));
-    assert_eq!(partial.line(), "aborted\n", "the protocol's last words at the deadline");
+    assert_eq!(
+        partial.line(),
+        "aborted\n",
+        "the protocol's last words at the deadline"
+    );
     assert!(partial.closed_within(Duration::from_secs(1)));
     let waited = t.elapsed();
-    assert!(waited >= Duration::from_millis(250) && waited < Duration::from_secs(2), "{waited:?}");
+    assert!(
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(2),
+        "{waited:?}"
+    );
     srv.stop();
 }
 
