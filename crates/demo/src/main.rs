@@ -1,2 +1,182 @@
-//! The `demo` binary: the seed's `make_server('', 8782, demo_app)`.
-fn main() {}
+//! The `demo` binary: the seed's `make_server('', 8782, demo_app)`, in two faces.
+//!
+//! - `demo --faithful`: exactly `make_server(host, port, demo_app)` then `serve_forever()`,
+//!   as CPython's `wsgiref.simple_server`: one thread, HTTP/1.0, one request per connection.
+//! - `demo --once`: `make_server(...)` then `handle_request()` once, as the seed does.
+//! - `demo` (the default): the production face. The same `WSGIRequestHandler` on per-core
+//!   event loops (`socketserver::evloop`) with HTTP/1.1 keep-alive, limits, timeouts and a
+//!   graceful shutdown on SIGTERM/SIGINT.
+//!
+//! Each request is logged on stderr in CPython's format
+//! (`127.0.0.1 - - [24/Nov/2026 10:00:00] "GET /xyz?abc HTTP/1.1" 200 1234`).
+
+#![allow(
+    clippy::print_stdout,
+    reason = "a command-line program: the banner goes to stdout as in CPython"
+)]
+
+mod app;
+mod cli;
+mod workers;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use gateway::Application;
+use gateway::simple_server::{WsgiRequestHandler, base_environ, http_config, make_server};
+use http_server::h1::chunked::ChunkedLimits;
+use http_server::h1::{H1Limits, HttpProtocol};
+use socketserver::HandlerCx;
+use socketserver::evloop::{EventLoopConfig, EventLoopServer, listen_fds};
+
+use crate::cli::Args;
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    init_logging();
+    let result = if let Some(n) = args.workers.filter(|n| *n > 1) {
+        workers::supervise(n)
+    } else {
+        run(&args)
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("demo: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    // CPython's log lines are the whole message: no level, target or time prefix.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .event_format(http_server::logging::CpythonLines)
+        .init();
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn run(args: &Args) -> Result<(), BoxError> {
+    let app = app::pick(args.app);
+    if args.faithful || args.once {
+        faithful(args, app)
+    } else {
+        production(args, app)
+    }
+}
+
+/// `make_server(host, port, app)` + `serve_forever()` (or `handle_request()` with `--once`).
+fn faithful(args: &Args, app: Arc<dyn Application>) -> Result<(), BoxError> {
+    let mut httpd = make_server(&args.host, args.port, app)?;
+    let addr = httpd.server_address();
+    banner(&addr.ip().to_string(), addr.port());
+    if args.open {
+        app::open_browser(addr.port());
+    }
+    if args.once {
+        httpd.handle_request()?;
+        return Ok(());
+    }
+    let handle = httpd.shutdown_handle();
+    on_signal(move || handle.request())?;
+    httpd.serve_forever(Duration::from_millis(500))?;
+    httpd.server_close();
+    Ok(())
+}
+
+/// The production face: the same WSGI handler on event loops, HTTP/1.1.
+fn production(args: &Args, app: Arc<dyn Application>) -> Result<(), BoxError> {
+    let mut config = EventLoopConfig::default();
+    if let Some(t) = args.threads {
+        config.threads = t;
+    }
+    if let Some(m) = args.max_blocking {
+        config.max_blocking = m;
+    }
+    if let Some(m) = args.max_connections {
+        config.max_connections = m;
+    }
+    config.max_request_bytes = usize::try_from(args.max_body).unwrap_or(usize::MAX / 2) + (1 << 20);
+    config.request_timeout = Duration::from_secs(args.request_timeout);
+    config.idle_timeout = Some(Duration::from_secs(args.idle_timeout));
+    config.shutdown_timeout = Duration::from_secs(args.shutdown_timeout);
+
+    // The handler factory reads the base environ from the server's address, once bound.
+    let env_slot: Arc<std::sync::OnceLock<Arc<std::collections::BTreeMap<String, String>>>> =
+        Arc::default();
+    let slot = env_slot.clone();
+    let factory = move |_cx: &HandlerCx<'_>| {
+        let env = slot.get().cloned().unwrap_or_default();
+        WsgiRequestHandler::new(app.clone(), env)
+    };
+    let limits = H1Limits {
+        max_body: args.max_body,
+        chunked: ChunkedLimits {
+            max_body: args.max_body,
+            ..ChunkedLimits::default()
+        },
+    };
+    let protocol =
+        HttpProtocol::new(factory, http_config().protocol_version("HTTP/1.1")).limits(limits);
+
+    let inherited = listen_fds()?;
+    let mut server = if !inherited.is_empty() {
+        tracing::info!(
+            "serving {} inherited socket(s) (systemd socket activation)",
+            inherited.len()
+        );
+        EventLoopServer::from_listeners(inherited, config, protocol)?
+    } else if let Some(path) = &args.unix {
+        let _ = std::fs::remove_file(path);
+        EventLoopServer::bind_unix(path, config, protocol)?
+    } else {
+        let addr = socketserver::inet_address(&args.host, args.port)?;
+        EventLoopServer::bind(addr, config, protocol)?
+    };
+    server.info_mut().multithread = true;
+    server.info_mut().multiprocess =
+        args.workers.is_some_and(|n| n > 1) || std::env::var_os(workers::WORKER_ENV).is_some();
+    let info = server.info().clone();
+    let _ = env_slot.set(Arc::new(base_environ(&info.server_name, info.server_port)));
+    let local = server.local_addr().clone();
+    match local.inet() {
+        Some(a) => banner(&a.ip().to_string(), a.port()),
+        None => println!("Serving HTTP on {local} ..."),
+    }
+    if args.open {
+        app::open_browser(local.port());
+    }
+    let handle = server.handle();
+    on_signal(move || handle.shutdown())?;
+    server.serve()?;
+    Ok(())
+}
+
+/// CPython's `wsgiref.simple_server` banner (`Serving HTTP on 0.0.0.0 port 8782 ...`).
+fn banner(host: &str, port: u16) {
+    if std::env::var_os(workers::WORKER_ENV).is_none() {
+        println!("Serving HTTP on {host} port {port} ...");
+    }
+}
+
+/// Runs `stop` (once) on the first SIGINT or SIGTERM, from a signal-handling thread.
+fn on_signal(stop: impl FnOnce() + Send + 'static) -> Result<(), BoxError> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                tracing::info!("signal {sig}: shutting down");
+                stop();
+            }
+        })?;
+    Ok(())
+}

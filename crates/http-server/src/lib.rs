@@ -62,6 +62,7 @@ pub use crate::static_files::{
 pub use crate::status::{RESPONSES, responses};
 
 pub mod h1;
+pub mod logging;
 pub mod testing;
 
 mod error;

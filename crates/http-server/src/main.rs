@@ -3,15 +3,11 @@
 //! Serves a directory over HTTP with a threading server, logging each request to stderr in
 //! CPython's format. `http-server [-b ADDRESS] [-d DIR] [-p VERSION] [port]`.
 
-use std::fmt;
 use std::path::PathBuf;
 
 use clap::Parser;
 use http_server::SimpleHttpHandler;
-use tracing::{Event, Subscriber};
-use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
-use tracing_subscriber::registry::LookupSpan;
+use http_server::logging::CpythonLines;
 
 /// Command line of `python -m http.server` (without `--cgi`: CGIHTTPRequestHandler is not
 /// ported).
@@ -39,42 +35,6 @@ struct Args {
     /// bind to this port
     #[arg(default_value_t = 8000)]
     port: u16,
-}
-
-/// Prints `http_server::access` events as CPython's bare lines, others with their level.
-struct CpythonLines;
-
-struct Message(String, String);
-
-impl tracing::field::Visit for Message {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
-        if field.name() == "message" {
-            self.0 = format!("{value:?}");
-        } else {
-            self.1.push_str(&format!(" {}={value:?}", field.name()));
-        }
-    }
-}
-
-impl<S, N> FormatEvent<S, N> for CpythonLines
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
-{
-    fn format_event(
-        &self,
-        _ctx: &FmtContext<'_, S, N>,
-        mut writer: Writer<'_>,
-        event: &Event<'_>,
-    ) -> fmt::Result {
-        let mut m = Message(String::new(), String::new());
-        event.record(&mut m);
-        if event.metadata().target() == "http_server::access" {
-            writeln!(writer, "{}", m.0)
-        } else {
-            writeln!(writer, "{}: {}{}", event.metadata().level(), m.0, m.1)
-        }
-    }
 }
 
 #[allow(

@@ -1,0 +1,57 @@
+//! `--workers N`: N processes serving one port, each with its own `SO_REUSEPORT`
+//! listeners; the first SIGINT/SIGTERM is passed on to every worker for a graceful stop.
+
+use std::process::{Child, Command};
+use std::sync::{Arc, Mutex};
+
+/// Set in the environment of worker processes.
+pub(crate) const WORKER_ENV: &str = "PYSERVE_DEMO_WORKER";
+
+/// Starts `n` copies of this program (without `--workers`), waits for them, and forwards
+/// SIGINT/SIGTERM to them.
+pub(crate) fn supervise(n: usize) -> Result<(), super::BoxError> {
+    let exe = std::env::current_exe()?;
+    let mut args: Vec<String> = Vec::new();
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        if a == "--workers" {
+            it.next();
+        } else if !a.starts_with("--workers=") {
+            args.push(a);
+        }
+    }
+    let children: Arc<Mutex<Vec<Child>>> = Arc::default();
+    for i in 0..n {
+        let child = Command::new(&exe)
+            .args(&args)
+            .env(WORKER_ENV, i.to_string())
+            .spawn()?;
+        children
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(child);
+    }
+    tracing::info!("started {n} workers");
+    let pids: Vec<u32> = children
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(Child::id)
+        .collect();
+    super::on_signal(move || {
+        for pid in pids {
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
+    })?;
+    let mut failed = false;
+    let mut list = std::mem::take(&mut *children.lock().unwrap_or_else(|e| e.into_inner()));
+    for child in &mut list {
+        failed |= !child.wait()?.success();
+    }
+    if failed {
+        return Err("a worker failed".into());
+    }
+    Ok(())
+}
