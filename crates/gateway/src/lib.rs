@@ -12,7 +12,7 @@
 //! their module names. Every public item's documentation opens with its Python name and
 //! carries it as a search alias. Python's `AssertionError`s become [`Error`] variants;
 //! panics in an application are caught like exceptions. The full table of names is in
-//! `docs/porting-map.md` (the gateway part: `docs/porting-map-gateway.md`).
+//! `docs/porting-map.md`.
 //!
 //! ```
 //! use gateway::{Body, Environ, Result, StartResponse};

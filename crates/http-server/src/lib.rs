@@ -16,7 +16,7 @@
 //! behaviour is CPython's except where the project's `decisions.md` says otherwise: error
 //! replies always carry a status line, request framing is strict (RFC 9112), response
 //! headers are validated. Every public item names its Python original and carries its dotted
-//! name as a rustdoc alias; the full table is `docs/porting-map-http-server.md`.
+//! name as a rustdoc alias; the full table is `docs/porting-map.md`.
 //!
 //! # Example
 //!

@@ -1,4 +1,4 @@
-//! Every row of `docs/porting-map-http-server.md` names a Rust path that exists: each path
+//! Every row of `docs/porting-map.md` names a Rust path that exists: each path
 //! is looked up in the crate's sources (items, methods, fields).
 
 use std::collections::HashSet;
@@ -6,7 +6,7 @@ use std::collections::HashSet;
 #[test]
 fn porting_map_rows_resolve() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-    let map = std::fs::read_to_string(format!("{root}/docs/porting-map-http-server.md")).unwrap();
+    let map = std::fs::read_to_string(format!("{root}/docs/porting-map.md")).unwrap();
     let mut src = String::new();
     for f in walk(&format!("{}/src", env!("CARGO_MANIFEST_DIR"))) {
         src.push_str(&std::fs::read_to_string(f).unwrap());
