@@ -97,6 +97,13 @@ pub struct HandlerConfig {
     /// Python: `wsgiref.handlers.BaseHandler.error_body`.
     #[doc(alias = "wsgiref.handlers.BaseHandler.error_body")]
     pub error_body: Vec<u8>,
+    /// Frame a response whose length is unknown with `Transfer-Encoding: chunked` when the
+    /// response and the request are both HTTP/1.1 (so the connection can stay open).
+    /// Default: false (CPython's wsgiref never chunks; its responses end with the
+    /// connection).
+    ///
+    /// Python: no equivalent (PEP 3333 allows a server to use chunked encoding).
+    pub chunked_responses: bool,
 }
 
 impl Default for HandlerConfig {
@@ -117,6 +124,7 @@ impl Default for HandlerConfig {
             error_status: "500 Internal Server Error".to_owned(),
             error_headers: vec![("Content-Type".to_owned(), "text/plain".to_owned())],
             error_body: b"A server error occurred.  Please contact the administrator.".to_vec(),
+            chunked_responses: false,
         }
     }
 }
@@ -336,6 +344,10 @@ struct ResponseState {
     result_len: Option<usize>,
     client_is_modern: bool,
     head: bool,
+    /// The request's version is HTTP/1.1 or later (chunked responses allowed).
+    client_http11: bool,
+    /// The body is being sent with the chunked coding.
+    chunked: bool,
     error: bool,
     close_connection: bool,
 }
@@ -430,6 +442,16 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
         if self.state.head || !self.config.wsgi_file_wrapper {
             return Ok(false);
         }
+        if self.may_chunk()
+            && !self
+                .state
+                .headers
+                .as_ref()
+                .is_some_and(|h| h.contains("Content-Length"))
+        {
+            // The file would need chunk framing: let `write` send it.
+            return Ok(false);
+        }
         let Some(file) = body.file_wrapper_mut().and_then(|fw| fw.file_mut()) else {
             return Ok(false);
         };
@@ -462,7 +484,9 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
 
     /// Python: `wsgiref.handlers.BaseHandler.cleanup_headers`.
     ///
-    /// Header changes made just before sending them: `Content-Length` when missing.
+    /// Header changes made just before sending them: `Content-Length` when missing; then,
+    /// when [`HandlerConfig::chunked_responses`] allows it and the length is still unknown,
+    /// `Transfer-Encoding: chunked`.
     #[doc(alias = "wsgiref.handlers.BaseHandler.cleanup_headers")]
     pub fn cleanup_headers(&mut self) {
         if !self
@@ -473,6 +497,35 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
         {
             self.set_content_length();
         }
+        if self.may_chunk()
+            && let Some(h) = &mut self.state.headers
+            && !h.contains("Content-Length")
+        {
+            // A server-chosen framing header: set directly (the hop-by-hop check is for
+            // applications).
+            let _ = h.set("Transfer-Encoding", "chunked");
+            self.state.chunked = true;
+        }
+    }
+
+    /// True when an unknown-length body may be sent chunked: enabled, an HTTP/1.1 origin
+    /// response to an HTTP/1.1 request, and a status that has a body.
+    fn may_chunk(&self) -> bool {
+        let code = self
+            .state
+            .status
+            .as_deref()
+            .and_then(|s| s.get(..3))
+            .and_then(|c| c.parse::<u16>().ok())
+            .unwrap_or(0);
+        self.config.chunked_responses
+            && self.config.origin_server
+            && self.config.http_version == "1.1"
+            && self.state.client_http11
+            && !self.state.head
+            && !(100..200).contains(&code)
+            && code != 204
+            && code != 304
     }
 
     /// Python: `wsgiref.handlers.BaseHandler.send_preamble`.
@@ -537,6 +590,9 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
             let headers = self.state.headers.as_mut().ok_or(Error::NoStartResponse)?;
             headers.setdefault("Content-Length", "0")?;
             self.send_headers()?;
+            self.io.flush_raw()?;
+        } else if self.state.chunked {
+            self.io.write_raw(b"0\r\n\r\n")?;
             self.io.flush_raw()?;
         }
         Ok(())
@@ -605,7 +661,15 @@ impl<Io: HandlerIo, K: HandlerHooks> StartResponse for Response<'_, Io, K> {
         } else {
             self.state.bytes_sent += data.len() as u64;
         }
-        if !self.state.head {
+        if self.state.chunked {
+            // An empty chunk would end the body: send nothing for empty data.
+            if !data.is_empty() {
+                let mut framed = format!("{:X}\r\n", data.len()).into_bytes();
+                framed.extend_from_slice(data);
+                framed.extend_from_slice(b"\r\n");
+                self.io.write_raw(&framed)?;
+            }
+        } else if !self.state.head {
             self.io.write_raw(data)?;
         }
         self.io.flush_raw()?;
@@ -734,6 +798,9 @@ impl<Io: HandlerIo, K: HandlerHooks> BaseHandler<Io, K> {
             .get("SERVER_PROTOCOL")
             .is_none_or(|p| !p.eq_ignore_ascii_case("HTTP/0.9"));
         self.state.head = env.get("REQUEST_METHOD") == Some("HEAD");
+        self.state.client_http11 = env
+            .get("SERVER_PROTOCOL")
+            .is_some_and(|p| p.eq_ignore_ascii_case("HTTP/1.1"));
         self.environ = env;
     }
 

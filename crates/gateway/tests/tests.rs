@@ -7,5 +7,6 @@ mod support;
 
 #[cfg(feature = "simple-server")]
 mod integration;
+mod production;
 
 mod cgi;

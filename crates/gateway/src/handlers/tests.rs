@@ -767,3 +767,73 @@ fn a_handler_can_run_twice() {
     );
     assert_eq!(h.hooks().closed.len(), 2);
 }
+
+/// An HTTP/1.1 origin handler with chunked responses enabled, for `protocol` requests.
+fn http11_handler(protocol: &str, method: &str) -> TestHandler {
+    let mut env = Environ::from_vars([("SERVER_PROTOCOL", protocol), ("REQUEST_METHOD", method)]);
+    util::setup_testing_defaults(&mut env);
+    let vars: BTreeMap<String, String> = env
+        .vars()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let io = StreamIo::from_streams(
+        InputStream::empty(),
+        Vec::new(),
+        ErrorStream::memory().0,
+        vars,
+    );
+    let mut config = HandlerConfig::simple();
+    config.http_version = "1.1".to_owned();
+    config.chunked_responses = true;
+    BaseHandler::new(io, Pinned::default(), config)
+}
+
+#[test]
+fn unknown_length_is_chunked_for_http11() {
+    let two = |_e: &Environ, sr: &mut dyn StartResponse| -> Result<Body> {
+        sr.start_response("200 OK", &[("Content-Type", "text/plain")], None)?;
+        Ok(Body::from(vec![
+            b"ab".to_vec(),
+            Vec::new(),
+            b"cdefghijklmnopq".to_vec(),
+        ]))
+    };
+    let mut h = http11_handler("HTTP/1.1", "GET");
+    h.run(&two).unwrap();
+    assert_eq!(
+        out(&h),
+        format!(
+            "HTTP/1.1 200 OK\r\nDate: {DATE}\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\nF\r\ncdefghijklmnopq\r\n0\r\n\r\n"
+        )
+    );
+    // One chunk: Content-Length, as in CPython; no chunking.
+    let mut h = http11_handler("HTTP/1.1", "GET");
+    h.run(&hello_app).unwrap();
+    assert!(out(&h).contains("Content-Length: 13\r\n"));
+    assert!(!out(&h).contains("chunked"));
+}
+
+#[test]
+fn no_chunking_for_http10_clients_head_or_204() {
+    let two = |_e: &Environ, sr: &mut dyn StartResponse| -> Result<Body> {
+        sr.start_response("200 OK", &[], None)?;
+        Ok(Body::from(vec![b"ab".to_vec(), b"cd".to_vec()]))
+    };
+    let mut h = http11_handler("HTTP/1.0", "GET");
+    h.run(&two).unwrap();
+    assert!(out(&h).ends_with("\r\n\r\nabcd"), "{}", out(&h));
+    assert!(!out(&h).contains("chunked"));
+
+    let mut h = http11_handler("HTTP/1.1", "HEAD");
+    h.run(&two).unwrap();
+    assert!(out(&h).ends_with("\r\n\r\n"), "{}", out(&h));
+    assert!(!out(&h).contains("chunked"));
+
+    let no_content = |_e: &Environ, sr: &mut dyn StartResponse| -> Result<Body> {
+        sr.start_response("204 No Content", &[], None)?;
+        Ok(Body::from(vec![Vec::new(), Vec::new()]))
+    };
+    let mut h = http11_handler("HTTP/1.1", "GET");
+    h.run(&no_content).unwrap();
+    assert!(!out(&h).contains("chunked"), "{}", out(&h));
+}

@@ -110,6 +110,7 @@ impl<A: Application + ?Sized> WsgiRequestHandler<A> {
         let mut config = HandlerConfig::simple();
         config.wsgi_multithread = ex.server().multithread;
         config.wsgi_multiprocess = ex.server().multiprocess;
+        config.chunked_responses = http11;
         config.http_version = if http11 {
             "1.1".to_owned()
         } else {
@@ -137,11 +138,15 @@ impl<A: Application + ?Sized> WsgiRequestHandler<A> {
             }
             // Keep the connection only when the declared length is what was sent, so the
             // next request starts where the client expects it.
-            let framed = handler
-                .headers()
+            let headers = handler.headers();
+            let framed = headers
                 .and_then(|h| h.get("Content-Length"))
                 .and_then(|v| v.trim().parse::<u64>().ok())
-                == Some(summary.bytes_sent);
+                == Some(summary.bytes_sent)
+                || headers
+                    .and_then(|h| h.get("Transfer-Encoding"))
+                    .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+                || ex.command == "HEAD";
             keep_alive = wants_keep_alive
                 && outcome.is_ok()
                 && summary.headers_sent
