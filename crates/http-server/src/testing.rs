@@ -185,7 +185,8 @@ pub struct Response {
     pub reason: String,
     /// The header fields in order, as Latin-1 text.
     pub headers: Vec<(String, String)>,
-    /// The body: every byte after the head.
+    /// The body: every byte after the head, de-chunked when the response says
+    /// `Transfer-Encoding: chunked` (the bytes as sent are in [`Transcript::output`]).
     pub body: Vec<u8>,
     /// Interim (1xx) responses sent before this one, such as `100 Continue`.
     pub interim: Vec<Response>,
@@ -213,6 +214,19 @@ impl Response {
                 continue;
             }
             head.body = rest.to_vec();
+            if head
+                .header("Transfer-Encoding")
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("chunked"))
+            {
+                let mut decoder =
+                    crate::h1::chunked::ChunkedDecoder::new(crate::h1::chunked::ChunkedLimits {
+                        max_body: u64::MAX,
+                        ..Default::default()
+                    });
+                if let Ok(Some(_)) = decoder.feed(rest) {
+                    head.body = decoder.into_decoded();
+                }
+            }
             head.interim = interim;
             return head;
         }
