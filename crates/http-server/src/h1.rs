@@ -74,13 +74,20 @@ pub struct HttpProtocol<F> {
     factory: F,
     config: Arc<HttpConfig>,
     limits: H1Limits,
+    max_head: usize,
+    allow_connect: bool,
 }
+
+/// Default of [`HttpProtocol::max_head`]: 256 KiB.
+pub const DEFAULT_MAX_HEAD: usize = 256 << 10;
 
 impl<F> std::fmt::Debug for HttpProtocol<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpProtocol")
             .field("config", &self.config)
             .field("limits", &self.limits)
+            .field("max_head", &self.max_head)
+            .field("allow_connect", &self.allow_connect)
             .finish_non_exhaustive()
     }
 }
@@ -96,7 +103,113 @@ where
             factory,
             config: Arc::new(config),
             limits: H1Limits::default(),
+            max_head: DEFAULT_MAX_HEAD,
+            allow_connect: false,
         }
+    }
+
+    /// Sets the largest request head (request line and header fields, in bytes); a larger
+    /// one gets 431 and a close. Default: [`DEFAULT_MAX_HEAD`]. The per-line and per-count
+    /// limits are [`HttpConfig::max_line`] and [`HttpConfig::max_headers`].
+    pub fn max_head(mut self, bytes: usize) -> Self {
+        self.max_head = bytes;
+        self
+    }
+
+    /// Lets `CONNECT` requests reach the handler (its `do_CONNECT`). By default they get
+    /// 501 and a close: an origin server must not answer `CONNECT` with a 2xx it cannot
+    /// honour (RFC 9110 §9.3.6), and this protocol never turns a connection into a tunnel.
+    pub fn allow_connect(mut self, allow: bool) -> Self {
+        self.allow_connect = allow;
+        self
+    }
+
+    /// The rules this face adds to [`parse_request`]'s: a version of the exact form
+    /// `HTTP/DIGIT.DIGIT`, `CONNECT` refused unless allowed, an absolute-form target
+    /// rewritten to origin-form with its authority as the `Host` (RFC 9112 §3.2.2).
+    fn check_head(&self, head: &mut RequestHead) -> Result<(), HttpError> {
+        let v = head.line.request_version.as_bytes();
+        let strict = v.len() == 8
+            && v.starts_with(b"HTTP/")
+            && v[5].is_ascii_digit()
+            && v[6] == b'.'
+            && v[7].is_ascii_digit();
+        if !strict {
+            return Err(HttpError::new(400)
+                .message(format!(
+                    "Bad request version ({})",
+                    crate::py_repr(&head.line.request_version)
+                ))
+                .explain("the version must be HTTP/DIGIT.DIGIT (RFC 9112 §2.3)"));
+        }
+        crate::request::check_line_strict(
+            &head.line.requestline,
+            &head.line.command,
+            &head.line.path,
+        )?;
+        if head.line.command == "CONNECT" && !self.allow_connect {
+            return Err(HttpError::new(501).message("Unsupported method ('CONNECT')"));
+        }
+        if !head.line.path.starts_with('/') && head.line.path != "*" {
+            let target = head.line.path.clone();
+            let lower = target.to_ascii_lowercase();
+            let rest = if lower.starts_with("http://") {
+                &target[7..]
+            } else if lower.starts_with("https://") {
+                &target[8..]
+            } else if head.line.command == "CONNECT" {
+                return Ok(());
+            } else {
+                return Err(HttpError::new(400)
+                    .message(format!("Bad request target ({})", crate::py_repr(&target)))
+                    .explain("an absolute-form target must be an http or https URI"));
+            };
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            let (authority, path) = rest.split_at(end);
+            if authority.is_empty()
+                || !crate::request::valid_authority(authority.as_bytes())
+            {
+                return Err(HttpError::new(400)
+                    .message(format!("Bad request target ({})", crate::py_repr(&target)))
+                    .explain("the target's authority is not valid"));
+            }
+            let mut path = match path.chars().next() {
+                None => "/".to_owned(),
+                Some('/') => path.to_owned(),
+                Some(_) => format!("/{path}"),
+            };
+            if path.starts_with("//") {
+                path = format!("/{}", path.trim_start_matches('/'));
+            }
+            head.line.path = path;
+            head.headers.remove("Host");
+            head.headers.push("Host", authority.as_bytes().to_vec());
+        }
+        Ok(())
+    }
+
+    /// Scans the new bytes of a request head: true when [`parse_request`] should look at
+    /// it now (the request line just ended, the head is complete, or a limit is passed),
+    /// so a head arriving a byte at a time costs linear work, not quadratic.
+    fn scan_head(&self, sc: &mut HeadScan, input: &[u8]) -> bool {
+        let mut parse = false;
+        for (i, &b) in input.iter().enumerate().skip(sc.pos) {
+            if b != b'\n' {
+                continue;
+            }
+            sc.lines += 1;
+            let len = i - sc.line_start;
+            let blank = len == 0 || (len == 1 && input[i - 1] == b'\r');
+            sc.line_start = i + 1;
+            if sc.lines == 1 || sc.lines > self.config.max_headers + 1 {
+                parse = true;
+            } else if blank {
+                sc.pos = i + 1;
+                return true;
+            }
+        }
+        sc.pos = input.len();
+        parse || input.len() - sc.line_start > self.config.max_line || input.len() > self.max_head
     }
 
     /// Sets the body limits.
@@ -138,6 +251,19 @@ pub struct H1Session {
     skip: bool,
     /// The error to answer, when framing found one (rendered in `serve`).
     rejected: Option<(Vec<u8>, HttpError)>,
+    /// How far the head of the next request was scanned.
+    scan: HeadScan,
+}
+
+/// Progress of [`HttpProtocol::scan_head`] over a partial head.
+#[derive(Debug, Default, Clone, Copy)]
+struct HeadScan {
+    /// Bytes scanned.
+    pos: usize,
+    /// Start of the line being received.
+    line_start: usize,
+    /// Lines ended so far.
+    lines: usize,
 }
 
 fn first_line(input: &[u8]) -> &[u8] {
@@ -164,15 +290,34 @@ where
             if input.len() == 1 && input[0] == b'\r' {
                 return Frame::Incomplete;
             }
+            if !self.scan_head(&mut s.scan, input) {
+                return Frame::Incomplete;
+            }
+            let too_large = || {
+                HttpError::new(431).explain(format!(
+                    "the request head is larger than {} bytes",
+                    self.max_head
+                ))
+            };
             match parse_request(input, &self.config) {
+                Ok(Parsed::Partial) if input.len() > self.max_head => {
+                    return reject(s, first_line(input), too_large(), input.len());
+                }
                 Ok(Parsed::Partial) => return Frame::Incomplete,
+                Ok(Parsed::Complete { consumed, .. }) if consumed > self.max_head => {
+                    return reject(s, first_line(input), too_large(), input.len());
+                }
                 Ok(Parsed::Empty { consumed }) => {
                     // A request line of blanks: CPython closes without a reply.
                     s.skip = true;
                     let _ = consumed;
                     return Frame::Reject(Vec::new());
                 }
-                Ok(Parsed::Complete { head, consumed }) => {
+                Ok(Parsed::Complete { mut head, consumed }) => {
+                    s.scan = HeadScan::default();
+                    if let Err(e) = self.check_head(&mut head) {
+                        return reject(s, &head.raw_requestline, e, input.len());
+                    }
                     if let Some(e) = check_expect(&head) {
                         return reject(s, &head.raw_requestline, e, input.len());
                     }
@@ -326,6 +471,7 @@ where
 fn reject(s: &mut H1Session, raw_line: &[u8], e: HttpError, len: usize) -> Frame {
     s.head = None;
     s.decoder = None;
+    s.scan = HeadScan::default();
     s.rejected = Some((raw_line.to_vec(), e));
     Frame::Complete(len.max(1))
 }
@@ -415,7 +561,19 @@ fn check_response(out: &mut Vec<u8>, start: usize, is_head: bool, keep_alive: bo
                 );
                 keep = false;
             }
-        } else if !chunked {
+        } else if chunked {
+            // The body must be exactly one well-formed chunked body, or the client would read
+            // the next response out of it.
+            let mut check = ChunkedDecoder::new(ChunkedLimits {
+                max_body: u64::MAX,
+                max_size_line: 4096,
+                max_trailers: 64 << 10,
+            });
+            if check.feed(&out[body_start..]) != Ok(Some(body_len as usize)) {
+                tracing::error!(written = body_len, "malformed chunked response body: closing");
+                keep = false;
+            }
+        } else {
             // Close-delimited: the end of the body is the end of the connection.
             keep = false;
         }
