@@ -4,6 +4,7 @@ mod chromium;
 mod cli;
 mod cpython;
 mod differential;
+mod framing;
 mod h1;
 mod parse;
 mod porting_map;
