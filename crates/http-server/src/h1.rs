@@ -166,9 +166,7 @@ where
             };
             let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
             let (authority, path) = rest.split_at(end);
-            if authority.is_empty()
-                || !crate::request::valid_authority(authority.as_bytes())
-            {
+            if authority.is_empty() || !crate::request::valid_authority(authority.as_bytes()) {
                 return Err(HttpError::new(400)
                     .message(format!("Bad request target ({})", crate::py_repr(&target)))
                     .explain("the target's authority is not valid"));
@@ -570,7 +568,10 @@ fn check_response(out: &mut Vec<u8>, start: usize, is_head: bool, keep_alive: bo
                 max_trailers: 64 << 10,
             });
             if check.feed(&out[body_start..]) != Ok(Some(body_len as usize)) {
-                tracing::error!(written = body_len, "malformed chunked response body: closing");
+                tracing::error!(
+                    written = body_len,
+                    "malformed chunked response body: closing"
+                );
                 keep = false;
             }
         } else {

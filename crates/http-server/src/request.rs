@@ -313,7 +313,11 @@ pub fn parse_request_line(
 /// method that is a token, and a target in one of the four forms: origin-form (`/...`),
 /// absolute-form (`scheme:...`), authority-form (`host:port`, CONNECT only) or `*` (OPTIONS
 /// only).
-pub(crate) fn check_line_strict(requestline: &str, command: &str, target: &str) -> Result<(), HttpError> {
+pub(crate) fn check_line_strict(
+    requestline: &str,
+    command: &str,
+    target: &str,
+) -> Result<(), HttpError> {
     if requestline
         .chars()
         .any(|c| (c < ' ' && c != '\t') || c == '\x7f')
@@ -349,7 +353,9 @@ pub(crate) fn check_line_strict(requestline: &str, command: &str, target: &str) 
             }
         }
         TargetForm::Invalid => {
-            return Err(bad_target("the request target is in no form of RFC 9112 §3.2"));
+            return Err(bad_target(
+                "the request target is in no form of RFC 9112 §3.2",
+            ));
         }
     }
     Ok(())
