@@ -37,6 +37,7 @@ pub use crate::types::{
 
 pub mod handlers;
 pub mod headers;
+pub mod proxy;
 pub mod simple_server;
 pub mod testing;
 pub mod types;
