@@ -6,6 +6,7 @@ mod cpython;
 mod differential;
 mod framing;
 mod h1;
+mod hostile;
 mod parse;
 mod porting_map;
 mod support;
