@@ -274,6 +274,21 @@ impl<'a> ServeCx<'a> {
         &self.handler
     }
 
+    /// The same context with another client address (the client a proxy reported, for
+    /// example through the PROXY protocol); closing and blocking behave as before.
+    pub fn with_client_address<'b>(&self, client_address: &'b Address) -> ServeCx<'b>
+    where
+        'a: 'b,
+    {
+        let mut handler: HandlerCx<'b> = self.handler;
+        handler.client_address = client_address;
+        ServeCx {
+            handler,
+            closing: self.closing,
+            shutdown: self.shutdown,
+        }
+    }
+
     /// True when the server is shutting down: answer this request and close the connection
     /// (HTTP: `Connection: close`). Under the engine this is live: ask it when the response
     /// head is written, after any blocking work.
