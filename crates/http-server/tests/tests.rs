@@ -1,5 +1,6 @@
 //! Integration tests of `http-server` (one binary, modules per area).
 
+mod advisories;
 mod chromium;
 mod cli;
 mod cpython;
