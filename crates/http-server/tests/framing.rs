@@ -162,7 +162,18 @@ impl Resp {
 /// Splits the bytes sent into responses (interim 1xx ones skipped), framing each body by its
 /// `Content-Length`, chunked coding, or the end of the output. Panics on anything a client
 /// could not read: the server must only ever send well-formed responses.
+#[track_caller]
 pub(crate) fn responses(out: &[u8], head_requests: usize) -> Vec<Resp> {
+    try_responses(out, head_requests)
+        .unwrap_or_else(|e| panic!("{e} in {:?}", String::from_utf8_lossy(out)))
+}
+
+/// [`responses`], saying what is wrong instead of panicking; the first `head_requests`
+/// final responses answer HEAD requests (no body whatever their headers say).
+pub(crate) fn try_responses(
+    out: &[u8],
+    head_requests: usize,
+) -> std::result::Result<Vec<Resp>, String> {
     let mut rs = Vec::new();
     let mut pos = 0;
     let mut heads_left = head_requests;
@@ -171,12 +182,9 @@ pub(crate) fn responses(out: &[u8], head_requests: usize) -> Vec<Resp> {
         let mut r = httparse::Response::new(&mut hs);
         let n = match r.parse(&out[pos..]) {
             Ok(httparse::Status::Complete(n)) => n,
-            other => panic!(
-                "unreadable response at {pos}: {other:?} in {:?}",
-                String::from_utf8_lossy(out)
-            ),
+            other => return Err(format!("unreadable response at {pos}: {other:?}")),
         };
-        let status = r.code.unwrap();
+        let status = r.code.unwrap_or(0);
         let headers: Vec<(String, String)> = r
             .headers
             .iter()
@@ -191,20 +199,29 @@ pub(crate) fn responses(out: &[u8], head_requests: usize) -> Vec<Resp> {
         if (100..200).contains(&status) {
             continue;
         }
-        let resp_len = headers
+        let resp_len = match headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-            .map(|(_, v)| v.trim().parse::<usize>().unwrap());
+        {
+            Some((_, v)) => Some(
+                v.trim()
+                    .parse::<usize>()
+                    .map_err(|_| format!("bad Content-Length {v:?}"))?,
+            ),
+            None => None,
+        };
         let chunked = headers
             .iter()
             .any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-        let body = if heads_left > 0 && status != 400 {
+        let body = if heads_left > 0 {
             heads_left -= 1;
             Vec::new()
         } else if status == 204 || status == 304 {
             Vec::new()
         } else if let Some(len) = resp_len {
-            assert!(pos + len <= out.len(), "truncated body");
+            if pos + len > out.len() {
+                return Err(format!("truncated body: {len} declared"));
+            }
             let b = out[pos..pos + len].to_vec();
             pos += len;
             b
@@ -213,8 +230,10 @@ pub(crate) fn responses(out: &[u8], head_requests: usize) -> Vec<Resp> {
                 max_body: u64::MAX,
                 ..ChunkedLimits::default()
             });
-            let used = d.feed(&out[pos..]).unwrap().expect("complete chunked body");
-            pos += used;
+            match d.feed(&out[pos..]) {
+                Ok(Some(used)) => pos += used,
+                other => return Err(format!("bad chunked body: {other:?}")),
+            }
             d.into_decoded()
         } else {
             let b = out[pos..].to_vec();
@@ -227,7 +246,7 @@ pub(crate) fn responses(out: &[u8], head_requests: usize) -> Vec<Resp> {
             body,
         });
     }
-    rs
+    Ok(rs)
 }
 
 pub(crate) const SMUGGLED: &[u8] = b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";

@@ -10,5 +10,6 @@ mod h1;
 mod hostile;
 mod parse;
 mod porting_map;
+mod props;
 mod support;
 mod traversal;
