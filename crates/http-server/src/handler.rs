@@ -1,10 +1,11 @@
 //! `BaseHTTPRequestHandler`: the per-request [`Exchange`], the overridable [`HttpHandler`]
 //! hooks, the [`handle_one_request`] driver and the [`HttpRequestHandler`] adapter.
 
+use std::cell::Cell;
 use std::fmt;
 use std::io::Write;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use socketserver::{
     Address, BufStream, Connection, HandlerCx, RequestHandler, RwStream, ServerInfo, StreamConfig,
@@ -170,6 +171,10 @@ pub struct Exchange<'a> {
     pub body: BodyFraming,
     headers_buffer: Vec<u8>,
     force_status_line: bool,
+    /// When the request started (the exchange was made, or its request line was read).
+    started: Instant,
+    /// The status and size `log_request` is logging, for the structured access event.
+    access: Cell<Option<(Option<u16>, Option<u64>)>>,
 }
 
 impl fmt::Debug for Exchange<'_> {
@@ -204,6 +209,8 @@ impl<'a> Exchange<'a> {
             body: BodyFraming::None,
             headers_buffer: Vec::new(),
             force_status_line: false,
+            started: Instant::now(),
+            access: Cell::new(None),
         }
     }
 
@@ -741,25 +748,55 @@ pub mod default {
         code: Option<u16>,
         size: Option<u64>,
     ) {
+        ex.access.set(Some((code, size)));
         let code = code.map_or_else(|| "-".to_owned(), |c| c.to_string());
         let size = size.map_or_else(|| "-".to_owned(), |s| s.to_string());
         h.log_message(ex, format_args!("\"{}\" {} {}", ex.requestline, code, size));
+        ex.access.set(None);
     }
 
     /// Python: `BaseHTTPRequestHandler.log_message`, as a `tracing` event of target
     /// `http_server::access` whose message is CPython's line.
+    ///
+    /// When called from [`log_request`] the event also carries the request's structured
+    /// fields (for [`crate::logging::AccessLines`]): `peer` (`address_string`), `method`,
+    /// `path`, `protocol`, `request` (the request line), `status` and `bytes_sent` (when
+    /// known), `duration_us` (from the request line, or from the framed request under
+    /// the event loops, to the log call), `referer` and `user_agent`.
     pub fn log_message<H: HttpHandler + ?Sized>(
         h: &H,
         ex: &Exchange<'_>,
         args: fmt::Arguments<'_>,
     ) {
+        let peer = h.address_string(ex);
         let line = format!(
             "{} - - [{}] {}",
-            h.address_string(ex),
+            peer,
             h.log_date_time_string(),
             escape_control(&args.to_string())
         );
-        tracing::info!(target: "http_server::access", client = %ex.client_address(), "{line}");
+        let Some((status, bytes_sent)) = ex.access.take() else {
+            tracing::info!(target: "http_server::access", client = %ex.client_address(), "{line}");
+            return;
+        };
+        let duration_us = u64::try_from(ex.started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let referer = ex.headers.get("Referer");
+        let user_agent = ex.headers.get("User-Agent");
+        tracing::info!(
+            target: "http_server::access",
+            client = %ex.client_address(),
+            peer = %peer,
+            method = %ex.command,
+            path = %ex.path,
+            protocol = %ex.request_version,
+            request = %ex.requestline,
+            status = status.map(u64::from),
+            bytes_sent,
+            duration_us,
+            referer = referer.as_deref(),
+            user_agent = user_agent.as_deref(),
+            "{line}"
+        );
     }
 
     /// The log time format of CPython (`%02d/%3s/%04d %02d:%02d:%02d`), in UTC.
@@ -931,6 +968,7 @@ fn serve<H: HttpHandler + ?Sized>(h: &mut H, ex: &mut Exchange<'_>) -> Result<()
         ex.close_connection = true;
         return Ok(());
     }
+    ex.started = Instant::now();
     ex.requestline = request::requestline_of(&raw);
     ex.raw_requestline = raw;
     if !parse_into(h, ex)? {

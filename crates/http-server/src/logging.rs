@@ -1,10 +1,14 @@
-//! Log formatting for binaries: CPython's bare access lines on stderr.
+//! Log formatting for binaries: CPython's bare access lines on stderr, or Apache's common
+//! and combined formats, or JSON lines.
 //!
 //! Libraries in this workspace only emit `tracing` events; a binary chooses how to print
 //! them. [`CpythonLines`] prints events of the `http_server::access` target exactly as
 //! CPython's `BaseHTTPRequestHandler.log_message` writes them to stderr
 //! (`127.0.0.1 - - [24/Nov/2026 10:00:00] "GET / HTTP/1.1" 200 13`), and every other event
-//! as `LEVEL: message key=value...`.
+//! as `LEVEL: message key=value...`. [`AccessLines`] prints the same events in the
+//! [`AccessLogFormat`] chosen, from the structured fields `log_request` adds to them
+//! (`peer`, `method`, `path`, `protocol`, `request`, `status`, `bytes_sent`,
+//! `duration_us`, `referer`, `user_agent`; see [`crate::default::log_message`]).
 //!
 //! ```
 //! use http_server::logging::CpythonLines;
@@ -17,7 +21,9 @@
 //! });
 //! ```
 
-use std::fmt;
+use std::fmt::{self, Write as _};
+use std::str::FromStr;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
@@ -72,3 +78,313 @@ where
         }
     }
 }
+
+/// The target of access events (`log_message`'s events).
+pub const ACCESS_TARGET: &str = "http_server::access";
+
+/// How [`AccessLines`] prints access events.
+///
+/// Python: `Python` is `http.server.BaseHTTPRequestHandler.log_message`'s format; the
+/// others have no Python equivalent (gunicorn's `--access-logformat` and Apache's
+/// `LogFormat` have them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AccessLogFormat {
+    /// CPython's line: `127.0.0.1 - - [24/Nov/2026 10:00:00] "GET / HTTP/1.1" 200 13`
+    /// (the default; other events as `LEVEL: message key=value...`).
+    #[default]
+    Python,
+    /// Apache's common log format:
+    /// `127.0.0.1 - - [24/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 13` (`-` for no
+    /// bytes); other events as `LEVEL: message key=value...`.
+    Common,
+    /// Apache's combined log format: common, then `"referer" "user-agent"`.
+    Combined,
+    /// One JSON object per line for every event: `time` (RFC 3339, UTC), `level`, `target`,
+    /// `message`, then the event's fields (numbers as numbers).
+    Json,
+}
+
+impl AccessLogFormat {
+    /// The names [`FromStr`] accepts: `python`, `common`, `combined`, `json`.
+    pub const NAMES: [&'static str; 4] = ["python", "common", "combined", "json"];
+}
+
+impl FromStr for AccessLogFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "python" => Ok(AccessLogFormat::Python),
+            "common" => Ok(AccessLogFormat::Common),
+            "combined" => Ok(AccessLogFormat::Combined),
+            "json" => Ok(AccessLogFormat::Json),
+            _ => Err(format!(
+                "unknown access log format {s:?} (expected one of {})",
+                Self::NAMES.join(", ")
+            )),
+        }
+    }
+}
+
+/// A `tracing-subscriber` event format printing access events in an [`AccessLogFormat`].
+///
+/// Python: no equivalent (see [`AccessLogFormat`]).
+///
+/// ```
+/// use http_server::logging::{AccessLines, AccessLogFormat};
+/// let subscriber = tracing_subscriber::fmt()
+///     .with_writer(std::io::stderr)
+///     .event_format(AccessLines::new(AccessLogFormat::Combined))
+///     .finish();
+/// tracing::subscriber::with_default(subscriber, || {
+///     tracing::info!(
+///         target: "http_server::access",
+///         peer = "127.0.0.1", request = "GET / HTTP/1.1", status = 200u64,
+///         bytes_sent = 13u64, referer = "-", user_agent = "curl/8",
+///         "127.0.0.1 - - [date] \"GET / HTTP/1.1\" 200 13"
+///     );
+/// });
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AccessLines {
+    format: AccessLogFormat,
+}
+
+impl AccessLines {
+    /// A formatter for `format`.
+    pub fn new(format: AccessLogFormat) -> Self {
+        AccessLines { format }
+    }
+
+    /// The format.
+    pub fn format(&self) -> AccessLogFormat {
+        self.format
+    }
+
+    /// Formats one event's parts (what [`FormatEvent::format_event`] writes, without the
+    /// newline).
+    fn line(
+        &self,
+        now: SystemTime,
+        level: &tracing::Level,
+        target: &str,
+        fields: &Fields,
+    ) -> String {
+        let access = target == ACCESS_TARGET && fields.get("status").is_some();
+        match self.format {
+            AccessLogFormat::Python if target == ACCESS_TARGET => fields.message.clone(),
+            AccessLogFormat::Common | AccessLogFormat::Combined if access => {
+                let text = |k: &str| fields.get(k).map_or_else(|| "-".to_owned(), Value::text);
+                let bytes = match fields.get("bytes_sent") {
+                    Some(Value::U64(0)) | None => "-".to_owned(),
+                    Some(v) => v.text(),
+                };
+                let mut line = format!(
+                    "{} - - [{}] \"{}\" {} {}",
+                    text("peer"),
+                    apache_time(now),
+                    apache_escape(&text("request")),
+                    text("status"),
+                    bytes
+                );
+                if self.format == AccessLogFormat::Combined {
+                    let _ = write!(
+                        line,
+                        " \"{}\" \"{}\"",
+                        apache_escape(&text("referer")),
+                        apache_escape(&text("user_agent"))
+                    );
+                }
+                line
+            }
+            AccessLogFormat::Json => {
+                let mut line = format!(
+                    "{{\"time\":\"{}\",\"level\":\"{level}\",\"target\":{},\"message\":{}",
+                    rfc3339(now),
+                    json_string(target),
+                    json_string(&fields.message)
+                );
+                for (name, value) in &fields.values {
+                    let _ = write!(line, ",{}:{}", json_string(name), value.json());
+                }
+                line.push('}');
+                line
+            }
+            _ => {
+                let mut line = format!("{level}: {}", fields.message);
+                for (name, value) in &fields.values {
+                    let _ = write!(line, " {name}={}", value.text());
+                }
+                line
+            }
+        }
+    }
+}
+
+impl<S, N> FormatEvent<S, N> for AccessLines
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let meta = event.metadata();
+        let line = self.line(SystemTime::now(), meta.level(), meta.target(), &fields);
+        writeln!(writer, "{line}")
+    }
+}
+
+/// A recorded field value.
+#[derive(Debug, Clone, PartialEq)]
+enum Value {
+    Str(String),
+    U64(u64),
+    I64(i64),
+    F64(f64),
+    Bool(bool),
+}
+
+impl Value {
+    fn text(&self) -> String {
+        match self {
+            Value::Str(s) => s.clone(),
+            Value::U64(n) => n.to_string(),
+            Value::I64(n) => n.to_string(),
+            Value::F64(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+        }
+    }
+
+    fn json(&self) -> String {
+        match self {
+            Value::Str(s) => json_string(s),
+            Value::F64(n) if !n.is_finite() => "null".to_owned(),
+            other => other.text(),
+        }
+    }
+}
+
+/// An event's message and fields, in the order recorded.
+#[derive(Debug, Default)]
+struct Fields {
+    message: String,
+    values: Vec<(&'static str, Value)>,
+}
+
+impl Fields {
+    fn get(&self, name: &str) -> Option<&Value> {
+        self.values.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    fn put(&mut self, field: &tracing::field::Field, value: Value) {
+        if field.name() == "message" {
+            self.message = value.text();
+        } else {
+            self.values.push((field.name(), value));
+        }
+    }
+}
+
+impl tracing::field::Visit for Fields {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.put(field, Value::Str(value.to_owned()));
+    }
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        self.put(field, Value::U64(value));
+    }
+    fn record_i64(&mut self, field: &tracing::field::Field, value: i64) {
+        self.put(field, Value::I64(value));
+    }
+    fn record_f64(&mut self, field: &tracing::field::Field, value: f64) {
+        self.put(field, Value::F64(value));
+    }
+    fn record_bool(&mut self, field: &tracing::field::Field, value: bool) {
+        self.put(field, Value::Bool(value));
+    }
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
+        self.put(field, Value::Str(format!("{value:?}")));
+    }
+}
+
+/// Apache's `%t`: `[10/Oct/2000:13:55:36 +0000]` without the brackets, in UTC.
+fn apache_time(t: SystemTime) -> String {
+    // "Sun, 06 Nov 1994 08:49:37 GMT" -> "06/Nov/1994:08:49:37 +0000"
+    let d = httpdate::fmt_http_date(t);
+    let p: Vec<&str> = d.split(' ').collect();
+    format!("{}/{}/{}:{} +0000", p[1], p[2], p[3], p[4])
+}
+
+/// Apache's escaping of `%r` and `%{...}i`: `"` and `\` backslashed, control and non-ASCII
+/// characters as `\xhh`.
+fn apache_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_ascii() && !c.is_ascii_control() => out.push(c),
+            c => {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    let _ = write!(out, "\\x{b:02x}");
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A JSON string literal.
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 || c == '\u{7f}' || c == '\u{2028}' || c == '\u{2029}' => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// RFC 3339 in UTC with milliseconds: `2026-11-24T10:00:00.123Z`.
+fn rfc3339(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
+#[cfg(test)]
+mod tests;
