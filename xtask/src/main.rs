@@ -4,6 +4,7 @@
 //! - `tidy`: the repository's own rules (see [`tidy`]).
 //! - `bench`: end-to-end benchmarks against anchor servers (see `bench.rs`).
 //! - `fuzz`: runs each cargo-fuzz target for a while.
+//! - `soak`: a million requests against the release `demo`, checking memory and descriptors.
 
 #![allow(
     clippy::print_stderr,
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod bench;
+mod soak;
 mod tidy;
 
 fn main() -> ExitCode {
@@ -25,7 +27,8 @@ fn main() -> ExitCode {
         Some("tidy") => tidy::run(&root()).map_err(|problems| problems.join("\n")),
         Some("bench") => bench::run(&root(), &args[1..]),
         Some("fuzz") => fuzz(&args[1..]),
-        _ => Err("usage: cargo xtask <ci|tidy|bench [--quick|--anchors-only]|fuzz [--seconds N]>".to_owned()),
+        Some("soak") => soak::run(&root(), &args[1..]),
+        _ => Err("usage: cargo xtask <ci|tidy|bench [--quick|--anchors-only]|fuzz [--seconds N]|soak [--requests N]>".to_owned()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
