@@ -1,7 +1,33 @@
 //! The command line of `demo` (a contract other people script against: keep it stable).
 
 use clap::{Parser, ValueEnum};
+use gateway::proxy::TrustedProxies;
+use http_server::logging::AccessLogFormat;
 use std::path::PathBuf;
+
+/// The access log format (`--access-log`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum AccessLog {
+    /// CPython's `log_message` line (`127.0.0.1 - - [24/Nov/2026 10:00:00] "GET / HTTP/1.1" 200 13`).
+    Python,
+    /// Apache's common log format.
+    Common,
+    /// Apache's combined log format (common, then referer and user agent).
+    Combined,
+    /// One JSON object per line, for every event.
+    Json,
+}
+
+impl From<AccessLog> for AccessLogFormat {
+    fn from(a: AccessLog) -> Self {
+        match a {
+            AccessLog::Python => AccessLogFormat::Python,
+            AccessLog::Common => AccessLogFormat::Common,
+            AccessLog::Combined => AccessLogFormat::Combined,
+            AccessLog::Json => AccessLogFormat::Json,
+        }
+    }
+}
 
 /// Which WSGI application to serve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -10,6 +36,9 @@ pub(crate) enum AppKind {
     Demo,
     /// `Hello world!\n`, for benchmarks.
     Hello,
+    /// GET streams `?size=N` bytes (default 1 MiB) with no length (chunked under
+    /// HTTP/1.1); other methods answer the body's length and FNV-1a hash. For proxy tests.
+    Stream,
 }
 
 /// Serve the seed's `demo_app` (Python: `make_server('', 8782, demo_app)`).
@@ -61,4 +90,18 @@ pub(crate) struct Args {
     /// Serve on a Unix domain socket at PATH instead of TCP (production face).
     #[arg(long)]
     pub(crate) unix: Option<PathBuf>,
+    /// Trust X-Forwarded-For and X-Forwarded-Proto from these peers: addresses, CIDR
+    /// networks, and `unix` for Unix-socket peers (`127.0.0.1,10.0.0.0/8,unix`).
+    #[arg(long, value_name = "ADDR[,ADDR|CIDR...]")]
+    pub(crate) trusted_proxy: Option<TrustedProxies>,
+    /// Proxies in front of the server: how many X-Forwarded-For entries to walk back.
+    #[arg(long, default_value_t = 1, requires = "trusted_proxy")]
+    pub(crate) proxy_hops: usize,
+    /// Access log format on stderr.
+    #[arg(long, value_enum, default_value_t = AccessLog::Python)]
+    pub(crate) access_log: AccessLog,
+    /// Every connection opens with a PROXY protocol v1 or v2 header (HAProxy, nginx
+    /// `proxy_protocol on`); its client address is used (production face).
+    #[arg(long)]
+    pub(crate) proxy_protocol: bool,
 }

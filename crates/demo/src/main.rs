@@ -8,7 +8,13 @@
 //!   graceful shutdown on SIGTERM/SIGINT.
 //!
 //! Each request is logged on stderr in CPython's format
-//! (`127.0.0.1 - - [24/Nov/2026 10:00:00] "GET /xyz?abc HTTP/1.1" 200 1234`).
+//! (`127.0.0.1 - - [24/Nov/2026 10:00:00] "GET /xyz?abc HTTP/1.1" 200 1234`), or in
+//! Apache's common or combined format, or as JSON lines (`--access-log`).
+//!
+//! Behind a reverse proxy: `--trusted-proxy ADDR[,ADDR|CIDR...]` wraps the application in
+//! `gateway::proxy::ProxyFix` (the client's address and scheme from `X-Forwarded-For` and
+//! `X-Forwarded-Proto` of those peers); `--proxy-protocol` expects a PROXY protocol header
+//! on every connection (`http_server::proxy_protocol`).
 
 #![allow(
     clippy::print_stdout,
@@ -25,17 +31,20 @@ use std::time::Duration;
 
 use clap::Parser;
 use gateway::Application;
+use gateway::proxy::ProxyFix;
 use gateway::simple_server::{WsgiRequestHandler, base_environ, http_config, make_server};
 use http_server::h1::chunked::ChunkedLimits;
 use http_server::h1::{H1Limits, HttpProtocol};
+use http_server::logging::{AccessLines, AccessLogFormat};
+use http_server::proxy_protocol::ProxyProtocol;
 use socketserver::HandlerCx;
-use socketserver::evloop::{EventLoopConfig, EventLoopServer, listen_fds};
+use socketserver::evloop::{EventLoopConfig, EventLoopServer, Protocol, listen_fds};
 
 use crate::cli::Args;
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    init_logging();
+    init_logging(args.access_log.into());
     let result = if let Some(n) = args.workers.filter(|n| *n > 1) {
         workers::supervise(n)
     } else {
@@ -50,22 +59,32 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging() {
-    // CPython's log lines are the whole message: no level, target or time prefix.
+fn init_logging(format: AccessLogFormat) {
+    // CPython's log lines are the whole message: no level, target or time prefix (the
+    // default `python` format; `AccessLines` also writes Apache's formats and JSON lines).
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .event_format(http_server::logging::CpythonLines)
+        .event_format(AccessLines::new(format))
         .init();
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 fn run(args: &Args) -> Result<(), BoxError> {
-    let app = app::pick(args.app);
+    let mut app = app::pick(args.app);
+    if let Some(trusted) = &args.trusted_proxy {
+        tracing::info!("trusting X-Forwarded-For/-Proto from {trusted}");
+        app = Arc::new(ProxyFix::new(app, trusted.clone()).x_for(args.proxy_hops));
+    }
     if args.faithful || args.once {
+        if args.proxy_protocol {
+            return Err(
+                "--proxy-protocol needs the production face (without --faithful/--once)".into(),
+            );
+        }
         faithful(args, app)
     } else {
         production(args, app)
@@ -109,8 +128,7 @@ fn production(args: &Args, app: Arc<dyn Application>) -> Result<(), BoxError> {
     config.shutdown_timeout = Duration::from_secs(args.shutdown_timeout);
 
     // The handler factory reads the base environ from the server's address, once bound.
-    let env_slot: Arc<std::sync::OnceLock<Arc<std::collections::BTreeMap<String, String>>>> =
-        Arc::default();
+    let env_slot: Arc<EnvSlot> = Arc::default();
     let slot = env_slot.clone();
     let factory = move |_cx: &HandlerCx<'_>| {
         let env = slot.get().cloned().unwrap_or_default();
@@ -125,7 +143,23 @@ fn production(args: &Args, app: Arc<dyn Application>) -> Result<(), BoxError> {
     };
     let protocol =
         HttpProtocol::new(factory, http_config().protocol_version("HTTP/1.1")).limits(limits);
+    if args.proxy_protocol {
+        tracing::info!("expecting a PROXY protocol header on every connection");
+        listen_and_serve(args, config, ProxyProtocol::new(protocol), &env_slot)
+    } else {
+        listen_and_serve(args, config, protocol, &env_slot)
+    }
+}
 
+type EnvSlot = std::sync::OnceLock<Arc<std::collections::BTreeMap<String, String>>>;
+
+/// Binds (or takes the inherited sockets), fills the base environ, serves until a signal.
+fn listen_and_serve<P: Protocol>(
+    args: &Args,
+    config: EventLoopConfig,
+    protocol: P,
+    env_slot: &EnvSlot,
+) -> Result<(), BoxError> {
     let inherited = listen_fds()?;
     let mut server = if !inherited.is_empty() {
         tracing::info!(
