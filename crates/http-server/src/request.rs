@@ -384,7 +384,8 @@ fn target_form(target: &str) -> TargetForm {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
         // `host:port` with a numeric port is authority-form; `scheme:rest` otherwise.
-        if is_scheme && !(rest.bytes().all(|b| b.is_ascii_digit()) && !rest.is_empty()) {
+        let numeric_port = !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit());
+        if is_scheme && !numeric_port {
             return TargetForm::Absolute;
         }
         if valid_authority(target.as_bytes()) && !rest.is_empty() {

@@ -159,6 +159,7 @@ impl Baseline {
     /// Waits (bounded) until the server holds no connection and answers normally, and the
     /// process's fds and threads are back near the baseline.
     #[track_caller]
+    #[allow(clippy::print_stderr, reason = "the figures are the test's report")]
     pub(crate) fn assert_recovered(&self, server: &H1Server, what: &str) {
         let drained = wait_until(Duration::from_secs(10), || server.handle.connections() == 0);
         assert!(
