@@ -1,6 +1,7 @@
 //! Project automation, run as `cargo xtask <command>` (std only, so it builds in seconds).
 //!
-//! - `ci`: fmt check, clippy with `-D warnings`, the tests, rustdoc with `-D warnings`, tidy.
+//! - `ci`: fmt check, clippy with `-D warnings`, the tests, rustdoc with `-D warnings`,
+//!   `cargo package` of the library crates, tidy.
 //! - `tidy`: the repository's own rules (see [`tidy`]).
 //! - `bench`: end-to-end benchmarks against anchor servers (see `bench.rs`).
 //! - `fuzz`: runs each cargo-fuzz target for a while.
@@ -85,6 +86,23 @@ fn ci() -> Result<(), String> {
         cargo()
             .args(["doc", "--workspace", "--no-deps"])
             .env("RUSTDOCFLAGS", "-D warnings"),
+    )?;
+    // The library crates can be published: `cargo package` (without the verify build, which
+    // the steps above cover; path dependencies resolve against the workspace's own packages).
+    run_step(
+        "package",
+        cargo().args([
+            "package",
+            "--workspace",
+            "--exclude",
+            "demo",
+            "--exclude",
+            "examples",
+            "--exclude",
+            "xtask",
+            "--no-verify",
+            "--allow-dirty",
+        ]),
     )?;
     tidy::run(&root()).map_err(|problems| problems.join("\n"))?;
     eprintln!("xtask: ci passed");
