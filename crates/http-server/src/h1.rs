@@ -142,6 +142,28 @@ where
                 ))
                 .explain("the version must be HTTP/DIGIT.DIGIT (RFC 9112 §2.3)"));
         }
+        // HTTP/0.9 (a two-word simple request, or `HTTP/0.x`): its answer would be a bare
+        // body with no status line, which no client or proxy of this face can delimit.
+        if head.line.version < (1, 0) {
+            let simple = !head
+                .line
+                .requestline
+                .trim_end()
+                .ends_with(&head.line.request_version);
+            return Err(if simple {
+                HttpError::new(400)
+                    .message(format!(
+                        "Bad request syntax ({})",
+                        crate::py_repr(&head.line.requestline)
+                    ))
+                    .explain("HTTP/0.9 simple requests are not served here")
+            } else {
+                HttpError::new(505).message(format!(
+                    "Invalid HTTP version ({})",
+                    &head.line.request_version[5..]
+                ))
+            });
+        }
         crate::request::check_line_strict(
             &head.line.requestline,
             &head.line.command,

@@ -723,6 +723,18 @@ fn version_not_http_digit_dot_digit() {
     );
 }
 
+#[test]
+fn http09_is_refused_by_the_production_face() {
+    // Found by the `any_bytes_get_responses_or_a_close` property: `GET /!HTTP/1.1` is a
+    // two-word HTTP/0.9 simple request, whose answer (as CPython gives it) is a bare body that
+    // no HTTP/1.x client or proxy can delimit. The faithful face keeps it.
+    production_rejects(
+        &[b"GET /!HTTP/1.1\r\nHost: x\r\n\r\n", b"GET /\r\n\r\n"],
+        400,
+    );
+    production_rejects(&[b"GET / HTTP/0.9\r\n\r\n"], 505);
+}
+
 // --- Limits (RFC 6585 §5: 431) ---
 
 #[test]
