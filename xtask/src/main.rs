@@ -142,11 +142,17 @@ fn fuzz(args: &[String]) -> Result<(), String> {
         .output()
         .map_err(|e| e.to_string())?;
     let targets = String::from_utf8_lossy(&list.stdout).to_string();
+    if !list.status.success() || targets.trim().is_empty() {
+        return Err("cargo fuzz list found no targets".to_owned());
+    }
     for target in targets.lines().filter(|l| !l.trim().is_empty()) {
         run_step(
             &format!("fuzz {target}"),
             Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
                 .current_dir(&fuzz_dir)
+                // The sanitizer build has nothing to share with the workspace's: keep it in
+                // fuzz/target whatever CARGO_TARGET_DIR says.
+                .env_remove("CARGO_TARGET_DIR")
                 .env("RUSTC_BOOTSTRAP", "1")
                 .args([
                     "fuzz",

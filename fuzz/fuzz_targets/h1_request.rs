@@ -1,0 +1,158 @@
+//! Fuzz target: whole requests through `h1::HttpProtocol` (frame then serve, as the event
+//! loop does) over in-memory buffers, with a handler echoing the body. The first byte picks
+//! how many bytes arrive per read. Invariants: no panic; every byte sent parses as
+//! well-formed HTTP responses (Content-Length or chunked framed, or close-delimited on a
+//! closing connection); at most one final response per framed request; no response after
+//! the connection was told to close.
+#![no_main]
+
+use http_server::h1::HttpProtocol;
+use http_server::h1::chunked::{ChunkedDecoder, ChunkedLimits};
+use http_server::{Exchange, HttpConfig, HttpHandler, Result};
+use libfuzzer_sys::fuzz_target;
+use socketserver::evloop::{Frame, Protocol, ServeCx, Served};
+use socketserver::{Address, HandlerCx, ServerInfo};
+
+struct Echo;
+
+impl HttpHandler for Echo {
+    fn do_get(&mut self, ex: &mut Exchange<'_>) -> Result<()> {
+        let body = format!("hello {}", ex.path);
+        self.send_response(ex, 200, None)?;
+        ex.send_header("Content-Length", &body.len().to_string())?;
+        ex.end_headers()?;
+        if ex.command != "HEAD" {
+            ex.wfile().write_all(body.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    fn do_head(&mut self, ex: &mut Exchange<'_>) -> Result<()> {
+        self.do_get(ex)
+    }
+
+    fn do_post(&mut self, ex: &mut Exchange<'_>) -> Result<()> {
+        let mut body = Vec::new();
+        ex.rfile().read_to_end(&mut body)?;
+        self.send_response(ex, 200, None)?;
+        ex.send_header("Content-Length", &body.len().to_string())?;
+        ex.end_headers()?;
+        ex.wfile().write_all(&body)?;
+        Ok(())
+    }
+
+    fn log_message(&self, _ex: &Exchange<'_>, _args: std::fmt::Arguments<'_>) {}
+}
+
+/// Final responses in `out`, or an error if it is not well-formed HTTP. `head` says the
+/// response may answer a HEAD request (no body whatever its headers say).
+fn count_responses(out: &[u8], head: bool) -> std::result::Result<usize, String> {
+    let mut pos = 0;
+    let mut finals = 0;
+    while pos < out.len() {
+        let mut hs = [httparse::EMPTY_HEADER; 64];
+        let mut r = httparse::Response::new(&mut hs);
+        let n = match r.parse(&out[pos..]) {
+            Ok(httparse::Status::Complete(n)) => n,
+            other => return Err(format!("unreadable at {pos}: {other:?}")),
+        };
+        pos += n;
+        let code = r.code.unwrap_or(0);
+        if (100..200).contains(&code) {
+            continue;
+        }
+        finals += 1;
+        let len = r
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+            .map(|h| std::str::from_utf8(h.value).ok().and_then(|v| v.trim().parse::<usize>().ok()));
+        let chunked = r.headers.iter().any(|h| {
+            h.name.eq_ignore_ascii_case("transfer-encoding")
+                && h.value.to_ascii_lowercase().ends_with(b"chunked")
+        });
+        if head || code == 204 || code == 304 {
+            continue;
+        }
+        match (len, chunked) {
+            (Some(Some(len)), _) => {
+                if pos + len > out.len() {
+                    return Err("truncated".into());
+                }
+                pos += len;
+            }
+            (Some(None), _) => return Err("bad Content-Length".into()),
+            (None, true) => {
+                let mut d = ChunkedDecoder::new(ChunkedLimits {
+                    max_body: u64::MAX,
+                    ..ChunkedLimits::default()
+                });
+                match d.feed(&out[pos..]) {
+                    Ok(Some(used)) => pos += used,
+                    other => return Err(format!("bad chunked body {other:?}")),
+                }
+            }
+            (None, false) => pos = out.len(),
+        }
+    }
+    Ok(finals)
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&step, input)) = data.split_first() else {
+        return;
+    };
+    let step = usize::from(step % 32).max(1);
+    let mut config = HttpConfig::default().protocol_version("HTTP/1.1");
+    config.max_line = 256;
+    config.max_headers = 16;
+    let p = HttpProtocol::new(|_: &HandlerCx<'_>| Echo, config).max_head(1024);
+    let addr = Address::Inet("127.0.0.1:9".parse().unwrap());
+    let info = ServerInfo::new(addr.clone());
+    let cx = ServeCx::new(HandlerCx::new(&addr, &info));
+    let mut session = Default::default();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut fed = 0;
+    let mut interims = 0;
+    for _ in 0..(input.len() * 2 + 8) {
+        if fed < input.len() {
+            let end = (fed + step).min(input.len());
+            buf.extend_from_slice(&input[fed..end]);
+            fed = end;
+        }
+        while !buf.is_empty() {
+            let mut out = Vec::new();
+            match p.frame(&mut session, &buf) {
+                Frame::Incomplete => break,
+                Frame::Interim(b) => {
+                    assert!(b.starts_with(b"HTTP/1.1 100 "));
+                    interims += 1;
+                    assert!(interims < 8, "interim answers without progress");
+                    break;
+                }
+                Frame::Reject(b) => {
+                    let n = count_responses(&b, false).unwrap();
+                    assert!(n <= 1);
+                    return;
+                }
+                Frame::Complete(n) => {
+                    assert!(n > 0 && n <= buf.len());
+                    interims = 0;
+                    let served = p.serve(&mut session, &buf[..n], &mut out, &cx);
+                    let head = buf.starts_with(b"HEAD");
+                    let finals = count_responses(&out, false)
+                        .or_else(|e| if head { count_responses(&out, true) } else { Err(e) })
+                        .unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(&out)));
+                    assert!(finals <= 1, "{finals} responses to one request");
+                    buf.drain(..n);
+                    if served == Served::CLOSE {
+                        return;
+                    }
+                }
+            }
+        }
+        if fed == input.len() && buf.is_empty() {
+            return;
+        }
+    }
+});
