@@ -66,4 +66,52 @@ fn run(c: &mut Criterion) {
 }
 
 criterion_group!(benches, run);
-criterion_main!(benches);
+
+/// One keep-alive request through the whole production path without a socket:
+/// `HttpProtocol::frame` + `serve` (parse, `WsgiRequestHandler`, environ, handler, response
+/// checks), the user-space work the event loop does per request.
+fn production_path(c: &mut Criterion) {
+    use gateway::simple_server::{WsgiRequestHandler, base_environ, http_config};
+    use http_server::h1::HttpProtocol;
+    use socketserver::evloop::{Frame, Protocol, ServeCx};
+    use socketserver::{Address, HandlerCx, ServerInfo};
+    use std::sync::Arc;
+
+    let request: &[u8] =
+        b"GET /xyz?abc HTTP/1.1\r\nHost: localhost:8782\r\nUser-Agent: wrk\r\n\r\n";
+    let addr = Address::Inet("127.0.0.1:40000".parse().expect("address"));
+    let info = ServerInfo::new(Address::Inet("127.0.0.1:8782".parse().expect("address")));
+    let env = Arc::new(base_environ("localhost", 8782));
+    let mut g = c.benchmark_group("production_path");
+    for (name, app) in [
+        ("hello", Arc::new(hello) as Arc<dyn gateway::Application>),
+        (
+            "demo_app",
+            Arc::new(demo_app) as Arc<dyn gateway::Application>,
+        ),
+    ] {
+        let env = env.clone();
+        let protocol = HttpProtocol::new(
+            move |_cx: &HandlerCx<'_>| WsgiRequestHandler::new(app.clone(), env.clone()),
+            http_config().protocol_version("HTTP/1.1"),
+        );
+        let mut session = Default::default();
+        let cx = ServeCx::new(HandlerCx::new(&addr, &info));
+        let mut out = Vec::with_capacity(4096);
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                out.clear();
+                match protocol.frame(&mut session, black_box(request)) {
+                    Frame::Complete(n) => {
+                        protocol.serve(&mut session, &request[..n], &mut out, &cx)
+                    }
+                    other => panic!("unexpected {other:?}"),
+                }
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(production, production_path);
+criterion_main!(benches, production);

@@ -198,6 +198,15 @@ pub trait HandlerIo {
     #[doc(alias = "wsgiref.handlers.BaseHandler.add_cgi_vars")]
     fn add_cgi_vars(&self, environ: &mut Environ);
 
+    /// Hands the CGI variables over by value instead of [`add_cgi_vars`](Self::add_cgi_vars)
+    /// copying them: a fast path for servers that build a fresh environ per request.
+    /// `None` (the default) means "use `add_cgi_vars`".
+    ///
+    /// Python: no equivalent (an optimisation of `add_cgi_vars`).
+    fn take_cgi_vars(&mut self) -> Option<BTreeMap<String, String>> {
+        None
+    }
+
     /// Python: `wsgiref.handlers.BaseHandler.sendfile` (which returns `False` by default).
     ///
     /// Sends a whole file the platform's fast way; `Ok(None)` to fall back to iterating.
@@ -534,26 +543,46 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
     /// for a CGI gateway, `Status: status`.
     #[doc(alias = "wsgiref.handlers.BaseHandler.send_preamble")]
     pub fn send_preamble(&mut self) -> Result<()> {
-        let status = self.state.status.clone().ok_or(Error::NoStartResponse)?;
-        let mut out = String::new();
+        let mut out = Vec::with_capacity(128);
+        self.preamble_into(&mut out)?;
+        self.io.write_raw(&out)?;
+        Ok(())
+    }
+
+    /// The bytes of [`send_preamble`](Self::send_preamble), appended to `out`.
+    fn preamble_into(&self, out: &mut Vec<u8>) -> Result<()> {
+        let status = self.state.status.as_deref().ok_or(Error::NoStartResponse)?;
+        let push = |out: &mut Vec<u8>, s: &str| {
+            if !util::latin1_encode_into(s, out) {
+                out.extend_from_slice(s.as_bytes());
+            }
+        };
         if self.config.origin_server {
             if self.client_is_modern() {
-                out.push_str(&format!("HTTP/{} {}\r\n", self.config.http_version, status));
+                out.extend_from_slice(b"HTTP/");
+                push(out, &self.config.http_version);
+                out.push(b' ');
+                push(out, status);
+                out.extend_from_slice(b"\r\n");
                 let headers = self.state.headers.as_ref();
                 if !headers.is_some_and(|h| h.contains("Date")) {
-                    out.push_str(&format!("Date: {}\r\n", self.hooks.date_time_string()));
+                    out.extend_from_slice(b"Date: ");
+                    push(out, &self.hooks.date_time_string());
+                    out.extend_from_slice(b"\r\n");
                 }
                 if let Some(sw) = &self.config.server_software
                     && !headers.is_some_and(|h| h.contains("Server"))
                 {
-                    out.push_str(&format!("Server: {sw}\r\n"));
+                    out.extend_from_slice(b"Server: ");
+                    push(out, sw);
+                    out.extend_from_slice(b"\r\n");
                 }
             }
         } else {
-            out.push_str(&format!("Status: {status}\r\n"));
+            out.extend_from_slice(b"Status: ");
+            push(out, status);
+            out.extend_from_slice(b"\r\n");
         }
-        let bytes = util::latin1_encode(&out).unwrap_or_else(|| out.into_bytes());
-        self.io.write_raw(&bytes)?;
         Ok(())
     }
 
@@ -568,14 +597,14 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
         self.cleanup_headers();
         self.state.headers_sent = true;
         if !self.config.origin_server || self.client_is_modern() {
-            self.send_preamble()?;
-            let bytes = self
-                .state
-                .headers
-                .as_ref()
-                .map(Headers::to_bytes)
-                .unwrap_or_else(|| b"\r\n".to_vec());
-            self.io.write_raw(&bytes)?;
+            // Status line and headers in one write (`send_preamble` + the headers).
+            let mut out = Vec::with_capacity(256);
+            self.preamble_into(&mut out)?;
+            match &self.state.headers {
+                Some(h) => h.write_bytes(&mut out),
+                None => out.extend_from_slice(b"\r\n"),
+            }
+            self.io.write_raw(&out)?;
         }
         Ok(())
     }
@@ -778,7 +807,10 @@ impl<Io: HandlerIo, K: HandlerHooks> BaseHandler<Io, K> {
     #[doc(alias = "wsgiref.handlers.BaseHandler.setup_environ")]
     pub fn setup_environ(&mut self) {
         let mut env = Environ::from_vars(self.config.os_environ.clone());
-        self.io.add_cgi_vars(&mut env);
+        match self.io.take_cgi_vars() {
+            Some(vars) => env.extend_vars(vars),
+            None => self.io.add_cgi_vars(&mut env),
+        }
         env.set_input(self.io.stdin());
         env.set_errors(self.io.stderr());
         env.set_version(self.config.wsgi_version);
@@ -946,6 +978,9 @@ pub struct StreamIo<W> {
     /// Python: `wsgiref.handlers.SimpleHandler.base_env`.
     #[doc(alias = "wsgiref.handlers.SimpleHandler.base_env")]
     pub base_env: BTreeMap<String, String>,
+    /// Move `base_env` into the environ of the next run instead of copying it (a handler run
+    /// once per request, as the servers do). Default: false.
+    pub hand_over_env: bool,
 }
 
 impl<W: Write> StreamIo<W> {
@@ -964,6 +999,7 @@ impl<W: Write> StreamIo<W> {
                 .into_iter()
                 .map(|(k, v)| (k.into(), v.into()))
                 .collect(),
+            hand_over_env: false,
         }
     }
 
@@ -979,7 +1015,16 @@ impl<W: Write> StreamIo<W> {
             stdout,
             stderr,
             base_env,
+            hand_over_env: false,
         }
+    }
+
+    /// Moves `base_env` into the next run's environ instead of copying it (see
+    /// [`hand_over_env`](Self::hand_over_env)).
+    #[must_use]
+    pub fn hand_over_env(mut self) -> Self {
+        self.hand_over_env = true;
+        self
     }
 }
 
@@ -1029,6 +1074,15 @@ impl<W: Write> HandlerIo for StreamIo<W> {
     fn add_cgi_vars(&self, environ: &mut Environ) {
         for (k, v) in &self.base_env {
             environ.set(k.clone(), v.clone());
+        }
+    }
+
+    fn take_cgi_vars(&mut self) -> Option<BTreeMap<String, String>> {
+        if self.hand_over_env {
+            self.hand_over_env = false;
+            Some(std::mem::take(&mut self.base_env))
+        } else {
+            None
         }
     }
 

@@ -242,8 +242,21 @@ impl Headers {
     /// The headers as Latin-1 bytes, each line ending in CRLF, plus the closing blank line.
     #[doc(alias = "wsgiref.headers.Headers.__bytes__")]
     pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 * self.headers.len() + 2);
+        self.write_bytes(&mut out);
+        out
+    }
+
+    /// Appends the serialisation of [`to_bytes`](Self::to_bytes) to `out`.
+    pub fn write_bytes(&self, out: &mut Vec<u8>) {
         // Values are checked to be Latin-1 and names ASCII, so this is lossless.
-        crate::util::latin1_encode(&self.to_string()).unwrap_or_default()
+        for (k, v) in &self.headers {
+            crate::util::latin1_encode_into(k, out);
+            out.extend_from_slice(b": ");
+            crate::util::latin1_encode_into(v, out);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
     }
 }
 

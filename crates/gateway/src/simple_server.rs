@@ -221,12 +221,16 @@ pub fn environ_for_request(
         if k.contains('_') {
             continue;
         }
-        let key = k.replace('-', "_").to_ascii_uppercase();
+        let mut http_key = String::with_capacity(k.len() + 5);
+        http_key.push_str("HTTP_");
+        http_key.extend(k.chars().map(|c| match c {
+            '-' => '_',
+            c => c.to_ascii_uppercase(),
+        }));
         let value = v.trim();
-        if env.contains_key(&key) {
+        if env.contains_key(&http_key[5..]) {
             continue;
         }
-        let http_key = format!("HTTP_{key}");
         match env.get_mut(&http_key) {
             Some(existing) => {
                 existing.push(',');

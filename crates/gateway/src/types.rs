@@ -379,6 +379,19 @@ impl Environ {
         }
     }
 
+    /// Adds every variable of `vars`, moving them (no copy when the environ holds no
+    /// variables yet). Same as [`set`](Self::set) for each.
+    pub fn extend_vars(&mut self, mut vars: BTreeMap<String, String>) {
+        if let Some(scheme) = vars.remove("wsgi.url_scheme") {
+            self.url_scheme = Some(scheme);
+        }
+        if self.vars.is_empty() {
+            self.vars = vars;
+        } else {
+            self.vars.extend(vars);
+        }
+    }
+
     /// Sets a string variable from wire bytes, decoded as Latin-1.
     pub fn set_bytes(&mut self, key: impl Into<String>, value: &[u8]) {
         self.set(key, util::latin1_decode(value));

@@ -387,7 +387,21 @@ pub fn is_hop_by_hop(header_name: &str) -> bool {
 /// ```
 #[doc(alias = "wsgiref.handlers.format_date_time")]
 pub fn format_date_time(timestamp: SystemTime) -> String {
-    httpdate::fmt_http_date(timestamp)
+    // Servers ask for "now" on every response: keep the last formatted second per thread.
+    thread_local! {
+        static LAST: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((u64::MAX, String::new())) };
+    }
+    let Ok(since) = timestamp.duration_since(SystemTime::UNIX_EPOCH) else {
+        return httpdate::fmt_http_date(timestamp);
+    };
+    let secs = since.as_secs();
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.0 != secs {
+            *last = (secs, httpdate::fmt_http_date(timestamp));
+        }
+        last.1.clone()
+    })
 }
 
 /// Decodes bytes as Latin-1 (ISO-8859-1): each byte becomes the char of the same value.
@@ -398,6 +412,10 @@ pub fn format_date_time(timestamp: SystemTime) -> String {
 /// assert_eq!(gateway::util::latin1_decode(b"\xc3\xa4"), "\u{c3}\u{a4}");
 /// ```
 pub fn latin1_decode(bytes: &[u8]) -> String {
+    if bytes.is_ascii() {
+        // ASCII is valid UTF-8 with the same chars.
+        return String::from_utf8(bytes.to_vec()).unwrap_or_default();
+    }
     bytes.iter().map(|&b| b as char).collect()
 }
 
@@ -410,7 +428,30 @@ pub fn latin1_decode(bytes: &[u8]) -> String {
 /// assert_eq!(gateway::util::latin1_encode("\u{20ac}"), None);
 /// ```
 pub fn latin1_encode(s: &str) -> Option<Vec<u8>> {
+    if s.is_ascii() {
+        return Some(s.as_bytes().to_vec());
+    }
     s.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect()
+}
+
+/// Appends `s` encoded as Latin-1 to `out`; false (and `out` unchanged) when a char is
+/// beyond U+00FF.
+pub(crate) fn latin1_encode_into(s: &str, out: &mut Vec<u8>) -> bool {
+    if s.is_ascii() {
+        out.extend_from_slice(s.as_bytes());
+        return true;
+    }
+    let start = out.len();
+    for c in s.chars() {
+        match u8::try_from(u32::from(c)) {
+            Ok(b) => out.push(b),
+            Err(_) => {
+                out.truncate(start);
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// True when every char of `s` is at most U+00FF (a valid PEP 3333 native string).

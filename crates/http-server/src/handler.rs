@@ -555,7 +555,10 @@ pub trait HttpHandler {
     /// Python: `http.server.BaseHTTPRequestHandler.date_time_string`.
     #[doc(alias = "http.server.BaseHTTPRequestHandler.date_time_string")]
     fn date_time_string(&self, timestamp: Option<SystemTime>) -> String {
-        httpdate::fmt_http_date(timestamp.unwrap_or_else(SystemTime::now))
+        match timestamp {
+            Some(t) => httpdate::fmt_http_date(t),
+            None => default::http_date_now(),
+        }
     }
 
     /// The time for log lines: `06/Nov/1994 08:49:37` (UTC; CPython uses local time).
@@ -768,6 +771,11 @@ pub mod default {
         ex: &Exchange<'_>,
         args: fmt::Arguments<'_>,
     ) {
+        if !tracing::enabled!(target: "http_server::access", tracing::Level::INFO) {
+            // Nobody listens: skip the formatting (a few microseconds per request).
+            ex.access.take();
+            return;
+        }
         let peer = h.address_string(ex);
         let line = format!(
             "{} - - [{}] {}",
@@ -802,9 +810,33 @@ pub mod default {
     /// The log time format of CPython (`%02d/%3s/%04d %02d:%02d:%02d`), in UTC.
     pub fn log_date_time_string(t: SystemTime) -> String {
         // "Sun, 06 Nov 1994 08:49:37 GMT" -> "06/Nov/1994 08:49:37"
-        let d = httpdate::fmt_http_date(t);
+        let d = cached_http_date(t);
         let p: Vec<&str> = d.split(' ').collect();
         format!("{}/{}/{} {}", p[1], p[2], p[3], p[4])
+    }
+
+    /// The current time as an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), formatted at
+    /// most once a second per thread.
+    pub fn http_date_now() -> String {
+        cached_http_date(SystemTime::now())
+    }
+
+    fn cached_http_date(t: SystemTime) -> String {
+        thread_local! {
+            static LAST: std::cell::RefCell<(u64, String)> =
+                const { std::cell::RefCell::new((u64::MAX, String::new())) };
+        }
+        let Ok(since) = t.duration_since(SystemTime::UNIX_EPOCH) else {
+            return httpdate::fmt_http_date(t);
+        };
+        let secs = since.as_secs();
+        LAST.with(|last| {
+            let mut last = last.borrow_mut();
+            if last.0 != secs {
+                *last = (secs, httpdate::fmt_http_date(t));
+            }
+            last.1.clone()
+        })
     }
 
     /// Escapes control characters as CPython's `_control_char_table` does: C0 and C1

@@ -126,7 +126,8 @@ impl<A: Application + ?Sized> WsgiRequestHandler<A> {
                 ex.stream(),
                 self.stderr(),
                 environ,
-            );
+            )
+            .hand_over_env();
             let hooks = ServerHooks::new(|code: &str, size: u64| {
                 logged = Some((code.to_owned(), size));
             });
