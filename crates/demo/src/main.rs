@@ -21,6 +21,10 @@
     reason = "a command-line program: the banner goes to stdout as in CPython"
 )]
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod app;
 mod cli;
 mod workers;
