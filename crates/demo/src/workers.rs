@@ -9,17 +9,35 @@ pub(crate) const WORKER_ENV: &str = "PYSERVE_DEMO_WORKER";
 
 /// Starts `n` copies of this program (without `--workers`), waits for them, and forwards
 /// SIGINT/SIGTERM to them.
-pub(crate) fn supervise(n: usize) -> Result<(), super::BoxError> {
+pub(crate) fn supervise(n: usize, host: &str, port: u16) -> Result<(), super::BoxError> {
     let exe = std::env::current_exe()?;
+    // Port 0 must mean one port for every worker: pick it here, in the SO_REUSEPORT group
+    // the workers will join.
+    let addr = socketserver::inet_address(host, port)?;
+    let port = if port == 0 {
+        let probe = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM,
+            None,
+        )?;
+        probe.set_reuse_address(true)?;
+        probe.set_reuse_port(true)?;
+        probe.bind(&addr.into())?;
+        probe.local_addr()?.as_socket().map_or(0, |a| a.port())
+    } else {
+        port
+    };
     let mut args: Vec<String> = Vec::new();
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
-        if a == "--workers" {
+        if a == "--workers" || a == "--port" {
             it.next();
-        } else if !a.starts_with("--workers=") {
+        } else if !a.starts_with("--workers=") && !a.starts_with("--port=") {
             args.push(a);
         }
     }
+    args.push("--port".to_owned());
+    args.push(port.to_string());
     let children: Arc<Mutex<Vec<Child>>> = Arc::default();
     for i in 0..n {
         let child = Command::new(&exe)
@@ -32,6 +50,7 @@ pub(crate) fn supervise(n: usize) -> Result<(), super::BoxError> {
             .push(child);
     }
     tracing::info!("started {n} workers");
+    super::banner(&addr.ip().to_string(), port, true);
     let pids: Vec<u32> = children
         .lock()
         .unwrap_or_else(|e| e.into_inner())

@@ -9,3 +9,4 @@ mod differential;
 mod lifecycle;
 mod python_clients;
 mod support;
+mod workers;
