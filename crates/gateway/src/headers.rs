@@ -32,6 +32,8 @@ pub(crate) fn check_value(name: &str, value: &str) -> Result<()> {
         "a header value must not contain CR or LF"
     } else if value.contains('\0') {
         "a header value must not contain NUL"
+    } else if value.chars().any(|c| (c < ' ' && c != '\t') || c == '\x7f') {
+        "a header value must not contain control characters (RFC 9110 section 5.5)"
     } else if !crate::util::is_latin1(value) {
         "a header value must be Latin-1 (chars up to U+00FF)"
     } else {

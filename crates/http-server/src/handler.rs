@@ -331,6 +331,12 @@ impl<'a> Exchange<'a> {
                 reason: "value holds CR, LF or NUL",
             });
         }
+        if value.chars().any(|c| (c < ' ' && c != '\t') || c == '\x7f') {
+            return Err(Error::InvalidHeader {
+                name: keyword.to_owned(),
+                reason: "value holds a control character (RFC 9110 section 5.5)",
+            });
+        }
         if !self.is_http09() {
             let line = format!("{keyword}: {value}\r\n");
             self.headers_buffer

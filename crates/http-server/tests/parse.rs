@@ -240,3 +240,25 @@ fn body_framing() {
             .contains("X_Auth_User")
     );
 }
+
+#[test]
+fn send_header_refuses_control_characters() {
+    // RFC 9110 section 5.5: no control characters but HTAB in a field value.
+    let mut out = Vec::new();
+    let mut stream = socketserver::BufStream::new(std::io::Cursor::new(Vec::new()), 16, 0);
+    let addr = socketserver::Address::Inet("127.0.0.1:1".parse().unwrap());
+    let info = socketserver::ServerInfo::new(addr.clone());
+    let config = http_server::HttpConfig::default();
+    let mut ex = http_server::Exchange::new(
+        &mut stream,
+        socketserver::HandlerCx::new(&addr, &info),
+        &config,
+    );
+    ex.request_version = "HTTP/1.0".to_owned();
+    for bad in ["a\u{1}b", "\u{1b}[31m", "x\u{7f}"] {
+        assert!(ex.send_header("X-Test", bad).is_err(), "{bad:?}");
+    }
+    ex.send_header("X-Tab", "a\tb").unwrap();
+    out.extend_from_slice(ex.headers_buffer());
+    assert_eq!(out, b"X-Tab: a\tb\r\n");
+}

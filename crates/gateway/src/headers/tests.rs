@@ -122,3 +122,18 @@ fn repr_and_bytes() {
     assert_eq!(pairs[0], ("Content-Type", "text/plain"));
     assert_eq!(h.iter().count(), 2);
 }
+
+#[test]
+fn control_characters_in_values_are_refused() {
+    // Found by the `headers` fuzz target: RFC 9110 section 5.5 allows only HTAB, SP and
+    // visible characters (plus obs-text) in a field value.
+    let mut h = Headers::new();
+    for bad in ["a\u{1}b", "\u{1b}[31m", "x\u{7f}"] {
+        assert!(
+            matches!(h.set("X-Test", bad), Err(Error::InvalidHeaderValue { .. })),
+            "{bad:?}"
+        );
+    }
+    h.set("X-Tab", "a\tb").unwrap();
+    assert_eq!(h.get("x-tab"), Some("a\tb"));
+}
