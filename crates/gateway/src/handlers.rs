@@ -28,6 +28,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::error::{Error, Result};
@@ -731,18 +732,19 @@ impl<Io: HandlerIo, K: HandlerHooks> StartResponse for Response<'_, Io, K> {
 pub struct BaseHandler<Io, K = ()> {
     io: Io,
     hooks: K,
-    config: HandlerConfig,
+    config: Arc<HandlerConfig>,
     environ: Environ,
     state: ResponseState,
 }
 
 impl<Io: HandlerIo, K: HandlerHooks> BaseHandler<Io, K> {
-    /// A handler over `io`, with `hooks` and `config`.
-    pub fn new(io: Io, hooks: K, config: HandlerConfig) -> Self {
+    /// A handler over `io`, with `hooks` and `config` (a `HandlerConfig`, or an
+    /// `Arc<HandlerConfig>` shared by many requests so none of them copies it).
+    pub fn new(io: Io, hooks: K, config: impl Into<Arc<HandlerConfig>>) -> Self {
         BaseHandler {
             io,
             hooks,
-            config,
+            config: config.into(),
             environ: Environ::new(),
             state: ResponseState::default(),
         }
@@ -806,7 +808,11 @@ impl<Io: HandlerIo, K: HandlerHooks> BaseHandler<Io, K> {
     /// `SERVER_SOFTWARE`.
     #[doc(alias = "wsgiref.handlers.BaseHandler.setup_environ")]
     pub fn setup_environ(&mut self) {
-        let mut env = Environ::from_vars(self.config.os_environ.clone());
+        let mut env = if self.config.os_environ.is_empty() {
+            Environ::new()
+        } else {
+            Environ::from_vars(self.config.os_environ.clone())
+        };
         match self.io.take_cgi_vars() {
             Some(vars) => env.extend_vars(vars),
             None => self.io.add_cgi_vars(&mut env),
@@ -935,7 +941,7 @@ impl<Io: HandlerIo, K: HandlerHooks> BaseHandler<Io, K> {
 
     /// The configuration, to change it (Python: setting an attribute on the instance).
     pub fn config_mut(&mut self) -> &mut HandlerConfig {
-        &mut self.config
+        Arc::make_mut(&mut self.config)
     }
 
     /// The I/O.

@@ -264,13 +264,14 @@ where
 /// kept between reads so a slowly arriving body is not parsed twice.
 #[derive(Debug, Default)]
 pub struct H1Session {
-    head: Option<(RequestHead, usize)>,
-    decoder: Option<ChunkedDecoder>,
+    // Boxed: every idle keep-alive connection holds a session, so it stays a few words.
+    head: Option<Box<(RequestHead, usize)>>,
+    decoder: Option<Box<ChunkedDecoder>>,
     sent_continue: bool,
     /// Bytes of leading empty lines to skip (RFC 9112 §2.2).
     skip: bool,
     /// The error to answer, when framing found one (rendered in `serve`).
-    rejected: Option<(Vec<u8>, HttpError)>,
+    rejected: Option<Box<(Vec<u8>, HttpError)>>,
     /// How far the head of the next request was scanned.
     scan: HeadScan,
 }
@@ -347,14 +348,14 @@ where
                         return reject(s, &head.raw_requestline, HttpError::new(413), input.len());
                     }
                     if head.body == BodyFraming::Chunked {
-                        s.decoder = Some(ChunkedDecoder::new(self.limits.chunked));
+                        s.decoder = Some(Box::new(ChunkedDecoder::new(self.limits.chunked)));
                     }
-                    s.head = Some((head, consumed));
+                    s.head = Some(Box::new((head, consumed)));
                 }
                 Err(e) => return reject(s, first_line(input), e, input.len()),
             }
         }
-        let (head, consumed) = s.head.as_ref().expect("set above");
+        let (head, consumed) = &**s.head.as_ref().expect("set above");
         let consumed = *consumed;
         let complete = match head.body {
             BodyFraming::None => Some(consumed),
@@ -402,13 +403,15 @@ where
         if std::mem::take(&mut s.skip) {
             return Served::KEEP_ALIVE;
         }
-        if let Some((raw, e)) = s.rejected.take() {
+        if let Some(rejected) = s.rejected.take() {
+            let (raw, e) = *rejected;
             out.extend(self.error_reply(Some(cx), &raw, &e));
             return Served::CLOSE;
         }
-        let Some((mut head, consumed)) = s.head.take() else {
+        let Some(parsed) = s.head.take() else {
             return Served::CLOSE;
         };
+        let (mut head, consumed) = *parsed;
         let decoder = s.decoder.take();
         let sent_continue = std::mem::take(&mut s.sent_continue);
         let decoded;
@@ -416,9 +419,7 @@ where
             BodyFraming::None => &[],
             BodyFraming::Length(_) => &request[consumed..],
             BodyFraming::Chunked => {
-                decoded = decoder
-                    .map(ChunkedDecoder::into_decoded)
-                    .unwrap_or_default();
+                decoded = decoder.map(|d| d.into_decoded()).unwrap_or_default();
                 head.headers.remove("Transfer-Encoding");
                 head.headers
                     .push("Content-Length", decoded.len().to_string());
@@ -472,7 +473,7 @@ where
         let raw = s
             .head
             .as_ref()
-            .map(|(h, _)| h.raw_requestline.clone())
+            .map(|p| p.0.raw_requestline.clone())
             .unwrap_or_else(|| first_line(input).to_vec());
         let code = match why {
             Abort::RequestTimeout => 408,
@@ -492,7 +493,7 @@ fn reject(s: &mut H1Session, raw_line: &[u8], e: HttpError, len: usize) -> Frame
     s.head = None;
     s.decoder = None;
     s.scan = HeadScan::default();
-    s.rejected = Some((raw_line.to_vec(), e));
+    s.rejected = Some(Box::new((raw_line.to_vec(), e)));
     Frame::Complete(len.max(1))
 }
 

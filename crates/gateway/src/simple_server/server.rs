@@ -107,17 +107,15 @@ impl<A: Application + ?Sized> WsgiRequestHandler<A> {
         ex.close_connection = true;
         let environ = self.get_environ(ex);
         let body = read_body(ex)?;
-        let mut config = HandlerConfig::simple();
-        config.wsgi_multithread = ex.server().multithread;
-        config.wsgi_multiprocess = ex.server().multiprocess;
-        config.chunked_responses = http11;
-        config.http_version = if http11 {
-            "1.1".to_owned()
-        } else {
-            self.http_version.clone()
-        };
         // One `Server` string everywhere: the same as the HTTP server's error replies.
-        config.server_software = Some(self.version_string(ex));
+        let software = self.version_string(ex);
+        let http_version = if http11 { "1.1" } else { &self.http_version };
+        let config = handler_config(
+            ex.server().multithread,
+            ex.server().multiprocess,
+            http_version,
+            software,
+        );
         let mut logged: Option<(String, u64)> = None;
         let keep_alive: bool;
         let outcome = {
@@ -172,6 +170,45 @@ impl<A: Application + ?Sized> HttpHandler for WsgiRequestHandler<A> {
             other => http_server::Error::handler(other),
         })
     }
+}
+
+/// The `ServerHandler` configuration for a request, shared between the requests of a
+/// thread (it is the same for every request of a server, so building it each time would
+/// only cost allocations).
+fn handler_config(
+    multithread: bool,
+    multiprocess: bool,
+    http_version: &str,
+    software: String,
+) -> Arc<HandlerConfig> {
+    type Key = (bool, bool, String, String);
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(Key, Arc<HandlerConfig>)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some(((mt, mp, v, sw), config)) = &*last
+            && *mt == multithread
+            && *mp == multiprocess
+            && v == http_version
+            && *sw == software
+        {
+            return config.clone();
+        }
+        let mut config = HandlerConfig::simple();
+        config.wsgi_multithread = multithread;
+        config.wsgi_multiprocess = multiprocess;
+        config.chunked_responses = http_version == "1.1";
+        config.http_version = http_version.to_owned();
+        config.server_software = Some(software.clone());
+        let config = Arc::new(config);
+        *last = Some((
+            (multithread, multiprocess, http_version.to_owned(), software),
+            config.clone(),
+        ));
+        config
+    })
 }
 
 /// Reads the request body the head announced.
