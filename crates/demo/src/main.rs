@@ -66,13 +66,13 @@ fn main() -> ExitCode {
 fn init_logging(format: AccessLogFormat) {
     // CPython's log lines are the whole message: no level, target or time prefix (the
     // default `python` format; `AccessLines` also writes Apache's formats and JSON lines).
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    use tracing_subscriber::layer::SubscriberExt;
+    let subscriber = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .event_format(AccessLines::new(format))
-        .init();
+        .finish()
+        .with(http_server::logging::rust_log_filter());
+    let _ = tracing::subscriber::set_global_default(subscriber);
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;

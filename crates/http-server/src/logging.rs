@@ -388,3 +388,17 @@ fn rfc3339(t: SystemTime) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// The level filter binaries read from `RUST_LOG`: `warn`, `info`,
+/// `http_server::access=off,info`... (targets and levels, no regular expressions); `info`
+/// when unset or unreadable.
+///
+/// Python: no equivalent (CPython's servers always write their log lines to stderr).
+pub fn rust_log_filter() -> tracing_subscriber::filter::Targets {
+    std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO)
+        })
+}

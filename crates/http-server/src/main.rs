@@ -43,14 +43,13 @@ struct Args {
 )]
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    tracing_subscriber::fmt()
+    use tracing_subscriber::layer::SubscriberExt;
+    let subscriber = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
         .event_format(CpythonLines)
-        .init();
+        .finish()
+        .with(http_server::logging::rust_log_filter());
+    let _ = tracing::subscriber::set_global_default(subscriber);
     let directory = match args.directory.map_or_else(std::env::current_dir, Ok) {
         Ok(d) => d,
         Err(e) => {
