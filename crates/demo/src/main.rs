@@ -99,7 +99,7 @@ fn run(args: &Args) -> Result<(), BoxError> {
 fn faithful(args: &Args, app: Arc<dyn Application>) -> Result<(), BoxError> {
     let mut httpd = make_server(&args.host, args.port, app)?;
     let addr = httpd.server_address();
-    banner(&addr.ip().to_string(), addr.port(), false);
+    banner(&addr.ip().to_string(), addr.port());
     if args.open {
         app::open_browser(addr.port());
     }
@@ -185,7 +185,7 @@ fn listen_and_serve<P: Protocol>(
     let _ = env_slot.set(Arc::new(base_environ(&info.server_name, info.server_port)));
     let local = server.local_addr().clone();
     match local.inet() {
-        Some(a) => banner(&a.ip().to_string(), a.port(), false),
+        Some(a) => banner(&a.ip().to_string(), a.port()),
         None => println!("Serving HTTP on {local} ..."),
     }
     if args.open {
@@ -198,10 +198,10 @@ fn listen_and_serve<P: Protocol>(
 }
 
 /// CPython's `wsgiref.simple_server` banner (`Serving HTTP on 0.0.0.0 port 8782 ...`).
-fn banner(host: &str, port: u16, supervisor: bool) {
-    if supervisor || std::env::var_os(workers::WORKER_ENV).is_none() {
-        println!("Serving HTTP on {host} port {port} ...");
-    }
+/// Workers print it too: their stdout goes to the supervisor, which waits for every
+/// worker's banner before printing its own.
+fn banner(host: &str, port: u16) {
+    println!("Serving HTTP on {host} port {port} ...");
 }
 
 /// Runs `stop` (once) on the first SIGINT or SIGTERM, from a signal-handling thread.

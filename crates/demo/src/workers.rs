@@ -39,18 +39,38 @@ pub(crate) fn supervise(n: usize, host: &str, port: u16) -> Result<(), super::Bo
     args.push("--port".to_owned());
     args.push(port.to_string());
     let children: Arc<Mutex<Vec<Child>>> = Arc::default();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     for i in 0..n {
-        let child = Command::new(&exe)
+        let mut child = Command::new(&exe)
             .args(&args)
             .env(WORKER_ENV, i.to_string())
+            .stdout(std::process::Stdio::piped())
             .spawn()?;
+        // A worker prints its banner once it listens: wait for every one of them before
+        // announcing the port, so a client never finds it closed.
+        if let Some(out) = child.stdout.take() {
+            let tx = ready_tx.clone();
+            std::thread::spawn(move || {
+                use std::io::BufRead;
+                let mut lines = std::io::BufReader::new(out).lines();
+                let _ = tx.send(lines.next().is_some());
+                for _ in lines {}
+            });
+        }
         children
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(child);
     }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    for _ in 0..n {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if !ready_rx.recv_timeout(left).unwrap_or(false) {
+            tracing::warn!("a worker did not start listening");
+        }
+    }
     tracing::info!("started {n} workers");
-    super::banner(&addr.ip().to_string(), port, true);
+    super::banner(&addr.ip().to_string(), port);
     let pids: Vec<u32> = children
         .lock()
         .unwrap_or_else(|e| e.into_inner())
