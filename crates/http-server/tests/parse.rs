@@ -262,3 +262,65 @@ fn send_header_refuses_control_characters() {
     out.extend_from_slice(ex.headers_buffer());
     assert_eq!(out, b"X-Tab: a\tb\r\n");
 }
+
+/// A stream whose reads time out, as a socket with `StreamRequestHandler.timeout` set does
+/// when the client sends nothing.
+struct TimingOut(Vec<u8>);
+
+impl std::io::Read for TimingOut {
+    fn read(&mut self, _buf: &mut [u8]) -> std::io::Result<usize> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::WouldBlock,
+            "timed out",
+        ))
+    }
+}
+
+impl std::io::BufRead for TimingOut {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::WouldBlock,
+            "timed out",
+        ))
+    }
+    fn consume(&mut self, _amt: usize) {}
+}
+
+impl std::io::Write for TimingOut {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn socket_timeout_logs_request_timed_out_and_closes() {
+    // CPython: BaseHTTPRequestHandler.handle_one_request's `except TimeoutError` branch.
+    use std::sync::{Arc, Mutex};
+    struct Quiet(Arc<Mutex<Vec<String>>>);
+    impl http_server::HttpHandler for Quiet {
+        fn log_message(&self, _ex: &http_server::Exchange<'_>, args: std::fmt::Arguments<'_>) {
+            self.0.lock().unwrap().push(args.to_string());
+        }
+    }
+    let logged = Arc::new(Mutex::new(Vec::new()));
+    let mut handler = Quiet(logged.clone());
+    let mut stream = TimingOut(Vec::new());
+    let addr = socketserver::Address::Inet("127.0.0.1:1".parse().unwrap());
+    let info = socketserver::ServerInfo::new(addr.clone());
+    let keep = http_server::handle_one_request(
+        &mut handler,
+        &mut stream,
+        &socketserver::HandlerCx::new(&addr, &info),
+        &HttpConfig::default(),
+    )
+    .unwrap();
+    assert!(!keep, "the connection closes after a timeout");
+    assert!(stream.0.is_empty(), "nothing is sent");
+    let logged = logged.lock().unwrap();
+    assert_eq!(logged.len(), 1);
+    assert!(logged[0].starts_with("Request timed out"), "{logged:?}");
+}
