@@ -43,8 +43,11 @@ pub(crate) struct InBuf {
 
 /// What one read brought.
 pub(crate) enum Fill {
-    /// New bytes were appended.
+    /// New bytes were appended, filling the free space: more may be waiting.
     Bytes,
+    /// New bytes were appended and the read was short: the socket had no more at that
+    /// moment, so (edge-triggered) a later arrival brings a new readiness event.
+    Drained,
     /// The peer closed its side.
     Eof,
     /// Nothing more now.
@@ -104,8 +107,9 @@ impl InBuf {
             match r.read(&mut self.data[self.end..]) {
                 Ok(0) => return Ok(Fill::Eof),
                 Ok(n) => {
+                    let full = self.end + n == self.data.len();
                     self.end += n;
-                    return Ok(Fill::Bytes);
+                    return Ok(if full { Fill::Bytes } else { Fill::Drained });
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Fill::WouldBlock),
@@ -201,7 +205,10 @@ mod tests {
     fn partial_input_is_shrunk_and_scratch_reused() {
         let mut b = InBuf::default();
         let mut src = Cursor::new(b"abc".to_vec());
-        assert!(matches!(b.fill(&mut src, 1 << 20).unwrap(), Fill::Bytes));
+        assert!(matches!(
+            b.fill(&mut src, 1 << 20).unwrap(),
+            Fill::Bytes | Fill::Drained
+        ));
         assert_eq!(b.bytes(), b"abc");
         b.release();
         assert_eq!(b.held(), 3, "a partial request keeps a right-sized copy");
@@ -215,7 +222,7 @@ mod tests {
     fn grows_past_scratch_up_to_limit() {
         let mut b = InBuf::default();
         let mut src = Cursor::new(vec![7u8; SCRATCH * 2]);
-        while let Fill::Bytes = b.fill(&mut src, SCRATCH + 10).unwrap() {
+        while let Fill::Bytes | Fill::Drained = b.fill(&mut src, SCRATCH + 10).unwrap() {
             if b.len() > SCRATCH + 10 {
                 break;
             }

@@ -72,8 +72,12 @@ impl Source for Stream {
 /// Why a connection is being processed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Work {
-    /// Readiness, a returned connection, or shutdown: read, frame, serve, write.
+    /// A returned connection, a requeue, or shutdown: read (until WouldBlock), frame,
+    /// serve, write.
     Io,
+    /// A readiness event without a hang-up or error: like `Io`, but a short read may end
+    /// the reading (the socket was drained; a later arrival is a new edge).
+    Edge,
     /// Its deadline passed.
     Expire,
     /// The shutdown grace period ended.
@@ -172,7 +176,8 @@ impl<S> Conn<S> {
         P: Protocol<Session = S>,
     {
         match work {
-            Work::Io => self.io(env),
+            Work::Io => self.io(env, false),
+            Work::Edge => self.io(env, true),
             Work::Expire => self.expire(env),
             Work::Kill => {
                 self.abort(env, Abort::Shutdown);
@@ -212,9 +217,10 @@ impl<S> Conn<S> {
         self.input.clear();
     }
 
-    fn io<P: Protocol<Session = S>>(&mut self, env: &Env<'_, P>) -> Outcome {
+    fn io<P: Protocol<Session = S>>(&mut self, env: &Env<'_, P>, edge: bool) -> Outcome {
         let mut interims = 0;
         let mut reads = 0;
+        let mut drained = false;
         loop {
             if !self.output.is_empty() {
                 match self.output.flush(&mut self.stream) {
@@ -287,6 +293,11 @@ impl<S> Conn<S> {
             if self.eof {
                 return Outcome::Close;
             }
+            if drained {
+                // The last read emptied the socket: reading again would only say WouldBlock
+                // (one syscall per request saved); new bytes bring a new edge.
+                return Outcome::Keep { requeue: false };
+            }
             if reads == READ_BUDGET {
                 return Outcome::Keep { requeue: true };
             }
@@ -296,8 +307,9 @@ impl<S> Conn<S> {
                 .input
                 .fill(&mut self.stream, env.config.max_request_bytes)
             {
-                Ok(Fill::Bytes) => {
+                Ok(fill @ (Fill::Bytes | Fill::Drained)) => {
                     interims = 0;
+                    drained = edge && matches!(fill, Fill::Drained);
                     if was_empty {
                         self.request_since = Some(Instant::now());
                     }

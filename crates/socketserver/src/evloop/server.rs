@@ -596,7 +596,13 @@ impl<P: Protocol> Inner<P> {
                 match ev.token() {
                     WAKER => {}
                     Token(t) if t >= LISTENER_BASE => listener_ready = true,
-                    Token(t) => s.ready.push_back((t, Work::Io)),
+                    Token(t) => {
+                        // A hang-up or error must be read to the end (EOF), so only a
+                        // plain readiness edge may stop at a short read.
+                        let plain = !ev.is_read_closed() && !ev.is_error();
+                        s.ready
+                            .push_back((t, if plain { Work::Edge } else { Work::Io }));
+                    }
                 }
             }
             if listener_ready {
@@ -814,6 +820,23 @@ impl<P: Protocol> Inner<P> {
         st.force_at = *lock(&self.control.force_at);
         if !st.paused {
             st.set_listening(false);
+        }
+        // Take what the kernel already accepted into this loop's backlog first: closing a
+        // listener resets the connections still queued in it (with SO_REUSEPORT, a new
+        // process on the same port never sees them). They are served, told to close.
+        let mut pending = Vec::new();
+        for l in &st.listeners {
+            while pending.len() < 65_536 {
+                match l.accept() {
+                    Ok(c) => pending.push(c),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+        }
+        for (stream, addr) in pending {
+            self.control.active.fetch_add(1, Ordering::SeqCst);
+            self.add(st, stream, addr);
         }
         // Stop accepting: close this loop's listeners.
         st.listeners.clear();
