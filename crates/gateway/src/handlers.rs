@@ -199,12 +199,14 @@ pub trait HandlerIo {
     #[doc(alias = "wsgiref.handlers.BaseHandler.add_cgi_vars")]
     fn add_cgi_vars(&self, environ: &mut Environ);
 
-    /// Hands the CGI variables over by value instead of [`add_cgi_vars`](Self::add_cgi_vars)
-    /// copying them: a fast path for servers that build a fresh environ per request.
-    /// `None` (the default) means "use `add_cgi_vars`".
+    /// Hands over an environ already holding the request's CGI variables, instead of
+    /// [`add_cgi_vars`](Self::add_cgi_vars) copying them into a fresh one: the fast path of
+    /// servers that build an environ per request. `None` (the default) means "use
+    /// `add_cgi_vars`". `os_environ` still applies underneath (its keys fill only what the
+    /// CGI variables leave unset, as when Python copies it first).
     ///
     /// Python: no equivalent (an optimisation of `add_cgi_vars`).
-    fn take_cgi_vars(&mut self) -> Option<BTreeMap<String, String>> {
+    fn take_environ(&mut self) -> Option<Environ> {
         None
     }
 
@@ -393,6 +395,14 @@ fn check_status(status: &str) -> Result<()> {
         })
     };
     let b = status.as_bytes();
+    if b.len() >= 4
+        && b[..3].iter().all(u8::is_ascii_digit)
+        && b[3] == b' '
+        && b.iter().all(|&c| c == b'\t' || (b' '..=b'~').contains(&c))
+    {
+        // Printable ASCII with a code: the usual status, valid.
+        return Ok(());
+    }
     if status.chars().count() < 4 {
         return bad("status must be at least 4 characters");
     }
@@ -661,7 +671,8 @@ impl<Io: HandlerIo, K: HandlerHooks> StartResponse for Response<'_, Io, K> {
             None => {}
         }
         check_status(status)?;
-        let mut h = Headers::new();
+        // Room for the headers the handler may add (Content-Length, Transfer-Encoding).
+        let mut h = Headers::with_capacity(headers.len() + 2);
         for (name, value) in headers {
             headers::check_name(name)?;
             headers::check_value(name, value)?;
@@ -671,7 +682,7 @@ impl<Io: HandlerIo, K: HandlerHooks> StartResponse for Response<'_, Io, K> {
                     value: (*value).to_owned(),
                 });
             }
-            h.append(*name, *value)?;
+            h.push_checked(name, value);
         }
         self.state.status = Some(status.to_owned());
         self.state.headers = Some(h);
@@ -808,15 +819,22 @@ impl<Io: HandlerIo, K: HandlerHooks> BaseHandler<Io, K> {
     /// `SERVER_SOFTWARE`.
     #[doc(alias = "wsgiref.handlers.BaseHandler.setup_environ")]
     pub fn setup_environ(&mut self) {
-        let mut env = if self.config.os_environ.is_empty() {
-            Environ::new()
-        } else {
-            Environ::from_vars(self.config.os_environ.clone())
+        let mut env = match self.io.take_environ() {
+            Some(mut env) => {
+                for (k, v) in &self.config.os_environ {
+                    if !env.contains(k) {
+                        env.set_str(k, v);
+                    }
+                }
+                env
+            }
+            None => {
+                let mut env = Environ::new();
+                env.extend_vars(&self.config.os_environ);
+                self.io.add_cgi_vars(&mut env);
+                env
+            }
         };
-        match self.io.take_cgi_vars() {
-            Some(vars) => env.extend_vars(vars),
-            None => self.io.add_cgi_vars(&mut env),
-        }
         env.set_input(self.io.stdin());
         env.set_errors(self.io.stderr());
         env.set_version(self.config.wsgi_version);
@@ -984,9 +1002,9 @@ pub struct StreamIo<W> {
     /// Python: `wsgiref.handlers.SimpleHandler.base_env`.
     #[doc(alias = "wsgiref.handlers.SimpleHandler.base_env")]
     pub base_env: BTreeMap<String, String>,
-    /// Move `base_env` into the environ of the next run instead of copying it (a handler run
-    /// once per request, as the servers do). Default: false.
-    pub hand_over_env: bool,
+    /// A ready environ for the next run, used instead of copying `base_env` into a fresh
+    /// one (a handler run once per request, as the servers do). Default: `None`.
+    pub environ: Option<Environ>,
 }
 
 impl<W: Write> StreamIo<W> {
@@ -1005,7 +1023,7 @@ impl<W: Write> StreamIo<W> {
                 .into_iter()
                 .map(|(k, v)| (k.into(), v.into()))
                 .collect(),
-            hand_over_env: false,
+            environ: None,
         }
     }
 
@@ -1021,15 +1039,15 @@ impl<W: Write> StreamIo<W> {
             stdout,
             stderr,
             base_env,
-            hand_over_env: false,
+            environ: None,
         }
     }
 
-    /// Moves `base_env` into the next run's environ instead of copying it (see
-    /// [`hand_over_env`](Self::hand_over_env)).
+    /// Uses `environ` (holding the request's CGI variables) as the next run's environ,
+    /// instead of copying `base_env` into a fresh one (see [`environ`](Self::environ)).
     #[must_use]
-    pub fn hand_over_env(mut self) -> Self {
-        self.hand_over_env = true;
+    pub fn with_environ(mut self, environ: Environ) -> Self {
+        self.environ = Some(environ);
         self
     }
 }
@@ -1078,18 +1096,11 @@ impl<W: Write> HandlerIo for StreamIo<W> {
     /// Python: `wsgiref.handlers.SimpleHandler.add_cgi_vars`.
     #[doc(alias = "wsgiref.handlers.SimpleHandler.add_cgi_vars")]
     fn add_cgi_vars(&self, environ: &mut Environ) {
-        for (k, v) in &self.base_env {
-            environ.set(k.clone(), v.clone());
-        }
+        environ.extend_vars(&self.base_env);
     }
 
-    fn take_cgi_vars(&mut self) -> Option<BTreeMap<String, String>> {
-        if self.hand_over_env {
-            self.hand_over_env = false;
-            Some(std::mem::take(&mut self.base_env))
-        } else {
-            None
-        }
+    fn take_environ(&mut self) -> Option<Environ> {
+        self.environ.take()
     }
 
     /// Copies the file with [`std::io::copy`], which the standard library turns into

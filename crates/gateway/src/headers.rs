@@ -28,6 +28,14 @@ pub(crate) fn check_name(name: &str) -> Result<()> {
 
 /// Checks a header value: no CR, LF or NUL, and only Latin-1 chars.
 pub(crate) fn check_value(name: &str, value: &str) -> Result<()> {
+    // The usual value is printable ASCII: one pass tells, and only a value that fails it
+    // is looked at again to say why.
+    if value
+        .bytes()
+        .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+    {
+        return Ok(());
+    }
     let reason = if value.contains(['\r', '\n']) {
         "a header value must not contain CR or LF"
     } else if value.contains('\0') {
@@ -101,6 +109,18 @@ impl Headers {
             h.append(n, v)?;
         }
         Ok(h)
+    }
+
+    /// Appends a pair the caller has already checked with `check_name` and `check_value`.
+    pub(crate) fn push_checked(&mut self, name: &str, value: &str) {
+        self.headers.push((name.to_owned(), value.to_owned()));
+    }
+
+    /// An empty list with room for `n` headers.
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        Headers {
+            headers: Vec::with_capacity(n),
+        }
     }
 
     /// Appends one pair, keeping any existing header of that name.

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use crate::error::Result;
 use crate::handlers::{HandlerHooks, ResponseSummary, SimpleHandler};
-use crate::types::{Body, Environ, StartResponse};
+use crate::types::{Body, Dup, Environ, StartResponse};
 
 /// Python: `wsgiref.simple_server.__version__`.
 #[doc(alias = "wsgiref.simple_server.__version__")]
@@ -180,17 +180,68 @@ pub fn environ_for_request(
     base: &BTreeMap<String, String>,
     request: &RequestParts<'_>,
 ) -> BTreeMap<String, String> {
-    let mut env = base.clone();
-    let set = |env: &mut BTreeMap<String, String>, k: &str, v: String| {
-        env.insert(k.to_owned(), v);
-    };
-    set(
+    let mut env = Environ::new();
+    fill_environ(
         &mut env,
-        "SERVER_PROTOCOL",
-        request.request_version.to_owned(),
+        base,
+        request,
+        request
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
     );
-    set(&mut env, "SERVER_SOFTWARE", SERVER_VERSION.to_owned());
-    set(&mut env, "REQUEST_METHOD", request.command.to_owned());
+    env.vars()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// A header value as [`fill_environ`] receives it: text already decoded, or the raw bytes
+/// from the wire (decoded as Latin-1 while they are copied into the environ).
+pub(crate) trait HeaderText: Copy {
+    /// The value with leading and trailing whitespace removed, appended to `out`.
+    fn push_trimmed(self, out: &mut String);
+    /// True when the value is empty (before trimming).
+    fn is_empty(self) -> bool;
+}
+
+impl HeaderText for &str {
+    fn push_trimmed(self, out: &mut String) {
+        out.push_str(self.trim());
+    }
+    fn is_empty(self) -> bool {
+        str::is_empty(self)
+    }
+}
+
+impl HeaderText for &[u8] {
+    fn push_trimmed(self, out: &mut String) {
+        // Python's str.strip() on the Latin-1 text: ASCII whitespace, plus the Latin-1
+        // whitespace characters (U+0085, U+00A0) that `char::is_whitespace` also knows.
+        let is_space = |b: &u8| (*b as char).is_whitespace();
+        let start = self.iter().position(|b| !is_space(b)).unwrap_or(self.len());
+        let end = self
+            .iter()
+            .rposition(|b| !is_space(b))
+            .map_or(start, |i| i + 1);
+        crate::util::latin1_decode_into(&self[start..end], out);
+    }
+    fn is_empty(self) -> bool {
+        <[u8]>::is_empty(self)
+    }
+}
+
+/// The rules of [`environ_for_request`], writing straight into an [`Environ`]: keys and
+/// values are copied once, into the environ's own buffer.
+pub(crate) fn fill_environ<'h, V: HeaderText + 'h>(
+    env: &mut Environ,
+    base: &BTreeMap<String, String>,
+    request: &RequestParts<'_>,
+    headers: impl Iterator<Item = (&'h str, V)> + Clone,
+) {
+    env.extend_vars(base);
+    env.set_str("SERVER_PROTOCOL", request.request_version);
+    env.set_str("SERVER_SOFTWARE", SERVER_VERSION);
+    env.set_str("REQUEST_METHOD", request.command);
     let collapsed;
     let mut target = request.path;
     if target.starts_with("//") {
@@ -198,50 +249,68 @@ pub fn environ_for_request(
         target = &collapsed;
     }
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let raw = crate::util::latin1_encode(path).unwrap_or_else(|| path.as_bytes().to_vec());
-    let decoded: Vec<u8> = percent_encoding::percent_decode(&raw).collect();
-    set(&mut env, "PATH_INFO", crate::util::latin1_decode(&decoded));
-    set(&mut env, "QUERY_STRING", query.to_owned());
-    set(&mut env, "REMOTE_ADDR", request.client_address.to_owned());
-    let header = |name: &str| {
-        request
-            .headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+    let encoded;
+    let raw: &[u8] = if path.is_ascii() {
+        path.as_bytes()
+    } else {
+        encoded = crate::util::latin1_encode(path).unwrap_or_else(|| path.as_bytes().to_vec());
+        &encoded
     };
-    let content_type = header("content-type")
-        .map(|v| v.trim().to_owned())
-        .unwrap_or_else(|| "text/plain".to_owned());
-    set(&mut env, "CONTENT_TYPE", content_type);
-    if let Some(length) = header("content-length").filter(|l| !l.is_empty()) {
-        set(&mut env, "CONTENT_LENGTH", length.trim().to_owned());
+    env.set_with(
+        |k| k.push_str("PATH_INFO"),
+        Dup::Replace,
+        |out| {
+            out.extend(percent_encoding::percent_decode(raw).map(char::from));
+        },
+    );
+    env.set_str("QUERY_STRING", query);
+    env.set_str("REMOTE_ADDR", request.client_address);
+    let mut content_type = None;
+    let mut content_length = None;
+    for (k, v) in headers.clone() {
+        if content_type.is_none() && k.eq_ignore_ascii_case("content-type") {
+            content_type = Some(v);
+        } else if content_length.is_none() && k.eq_ignore_ascii_case("content-length") {
+            content_length = Some(v);
+        }
     }
-    for (k, v) in request.headers {
+    match content_type {
+        Some(v) => env.set_with(
+            |k| k.push_str("CONTENT_TYPE"),
+            Dup::Replace,
+            |out| v.push_trimmed(out),
+        ),
+        None => env.set_str("CONTENT_TYPE", "text/plain"),
+    }
+    if let Some(v) = content_length.filter(|v| !v.is_empty()) {
+        env.set_with(
+            |k| k.push_str("CONTENT_LENGTH"),
+            Dup::Replace,
+            |out| v.push_trimmed(out),
+        );
+    }
+    let mut name = String::new();
+    for (k, v) in headers {
         if k.contains('_') {
             continue;
         }
-        let mut http_key = String::with_capacity(k.len() + 5);
-        http_key.push_str("HTTP_");
-        http_key.extend(k.chars().map(|c| match c {
+        name.clear();
+        name.extend(k.chars().map(|c| match c {
             '-' => '_',
             c => c.to_ascii_uppercase(),
         }));
-        let value = v.trim();
-        if env.contains_key(&http_key[5..]) {
+        if env.contains_var(&name) {
             continue;
         }
-        match env.get_mut(&http_key) {
-            Some(existing) => {
-                existing.push(',');
-                existing.push_str(value);
-            }
-            None => {
-                env.insert(http_key, value.to_owned());
-            }
-        }
+        env.set_with(
+            |key| {
+                key.push_str("HTTP_");
+                key.push_str(&name);
+            },
+            Dup::Join(','),
+            |out| v.push_trimmed(out),
+        );
     }
-    env
 }
 
 /// Python: `wsgiref.simple_server.demo_app`.

@@ -13,6 +13,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use crate::error::{Error, Result};
 use crate::util::{self, FileWrapper};
 
+mod vars;
+pub(crate) use vars::Dup;
+
 fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -54,9 +57,14 @@ impl InputStream {
         }
     }
 
-    /// An empty body (Python's `BytesIO()` in `setup_testing_defaults`).
+    /// An empty body (Python's `BytesIO()` in `setup_testing_defaults`). Every call
+    /// returns a handle to one shared empty stream (reading it never changes it), so a
+    /// request without a body costs no allocation.
     pub fn empty() -> Self {
-        Self::from_buf_read(io::empty())
+        static EMPTY: std::sync::OnceLock<InputStream> = std::sync::OnceLock::new();
+        EMPTY
+            .get_or_init(|| Self::from_buf_read(io::empty()))
+            .clone()
     }
 
     /// Python: `wsgiref.types.InputStream.readline()`.
@@ -141,12 +149,16 @@ impl ErrorStream {
         }
     }
 
-    /// The process's standard error (Python: `sys.stderr`).
+    /// The process's standard error (Python: `sys.stderr`). Every call returns a handle to
+    /// the same stream (handlers are made per request: this costs no allocation).
     pub fn stderr() -> Self {
-        ErrorStream {
-            inner: Arc::new(Mutex::new(Box::new(io::stderr()))),
-            name: "<stderr>",
-        }
+        static STDERR: std::sync::OnceLock<ErrorStream> = std::sync::OnceLock::new();
+        STDERR
+            .get_or_init(|| ErrorStream {
+                inner: Arc::new(Mutex::new(Box::new(io::stderr()))),
+                name: "<stderr>",
+            })
+            .clone()
     }
 
     /// An in-memory stream and a handle to read what was written (Python: `StringIO()`).
@@ -288,7 +300,7 @@ impl EnvValue<'_> {
 #[doc(alias = "wsgiref.types.WSGIEnvironment")]
 #[derive(Clone)]
 pub struct Environ {
-    vars: BTreeMap<String, String>,
+    vars: vars::Vars,
     version: (u32, u32),
     url_scheme: Option<String>,
     input: Option<InputStream>,
@@ -303,7 +315,7 @@ pub struct Environ {
 impl Default for Environ {
     fn default() -> Self {
         Environ {
-            vars: BTreeMap::new(),
+            vars: vars::Vars::default(),
             version: (1, 0),
             url_scheme: None,
             input: None,
@@ -357,7 +369,7 @@ impl Environ {
         if key == "wsgi.url_scheme" {
             return self.url_scheme.as_deref();
         }
-        self.vars.get(key).map(String::as_str)
+        self.vars.get(key)
     }
 
     /// A string variable encoded back to its Latin-1 bytes; `None` when missing or when it
@@ -375,20 +387,65 @@ impl Environ {
         if key == "wsgi.url_scheme" {
             self.url_scheme = Some(value.into());
         } else {
-            self.vars.insert(key, value.into());
+            self.vars.insert(&key, &value.into());
         }
     }
 
-    /// Adds every variable of `vars`, moving them (no copy when the environ holds no
-    /// variables yet). Same as [`set`](Self::set) for each.
-    pub fn extend_vars(&mut self, mut vars: BTreeMap<String, String>) {
-        if let Some(scheme) = vars.remove("wsgi.url_scheme") {
-            self.url_scheme = Some(scheme);
-        }
-        if self.vars.is_empty() {
-            self.vars = vars;
+    /// Sets a string variable from borrowed text (no allocation for the key or the value
+    /// beyond the environ's own buffer).
+    pub fn set_str(&mut self, key: &str, value: &str) {
+        if key == "wsgi.url_scheme" {
+            self.url_scheme = Some(value.to_owned());
         } else {
-            self.vars.extend(vars);
+            self.vars.insert(key, value);
+        }
+    }
+
+    /// Adds every variable of `vars`. Same as [`set`](Self::set) for each.
+    pub fn extend_vars(&mut self, vars: &BTreeMap<String, String>) {
+        if self.vars.len() == 0
+            && self.url_scheme.is_none()
+            && !vars.contains_key("wsgi.url_scheme")
+        {
+            // Distinct keys into an empty environ: no lookups needed.
+            self.vars
+                .extend_new(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            return;
+        }
+        for (k, v) in vars {
+            self.set_str(k, v);
+        }
+    }
+
+    /// Sets a variable whose key and value are written in place into the environ's
+    /// buffer (no allocation per variable): `write_key` appends the key; if that key is
+    /// new, `write_value` appends its value; if it is present, `dup` decides.
+    pub(crate) fn set_with(
+        &mut self,
+        write_key: impl FnOnce(&mut String),
+        dup: Dup,
+        write_value: impl FnOnce(&mut String),
+    ) {
+        self.vars.push_with(write_key, dup, write_value);
+    }
+
+    /// True when the string variable `key` is set (`wsgi.*` entries and extensions not
+    /// considered).
+    pub(crate) fn contains_var(&self, key: &str) -> bool {
+        self.vars.contains(key)
+    }
+
+    /// The number of string variables (`wsgi.url_scheme` and the typed entries not
+    /// counted).
+    pub fn vars_len(&self) -> usize {
+        self.vars.len()
+    }
+
+    /// An environ with room for `bytes` of variable keys and values and `vars` variables.
+    pub fn with_capacity(bytes: usize, vars: usize) -> Self {
+        Environ {
+            vars: vars::Vars::with_capacity(bytes, vars),
+            ..Environ::default()
         }
     }
 
@@ -431,13 +488,13 @@ impl Environ {
             "wsgi.input" => self.input.is_some(),
             "wsgi.errors" => self.errors.is_some(),
             "wsgi.file_wrapper" => self.file_wrapper,
-            _ => self.vars.contains_key(key) || self.extensions.contains_key(key),
+            _ => self.vars.contains(key) || self.extensions.contains_key(key),
         }
     }
 
     /// The string variables, sorted by key.
     pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.vars.sorted().into_iter()
     }
 
     /// Every entry, sorted by key, as Python's `sorted(environ.items())`.
@@ -445,7 +502,7 @@ impl Environ {
         let mut items: Vec<(String, EnvValue<'_>)> = self
             .vars
             .iter()
-            .map(|(k, v)| (k.clone(), EnvValue::Str(v)))
+            .map(|(k, v)| (k.to_owned(), EnvValue::Str(v)))
             .collect();
         fn push<'a>(items: &mut Vec<(String, EnvValue<'a>)>, k: &str, v: EnvValue<'a>) {
             items.push((k.to_owned(), v));

@@ -419,6 +419,16 @@ pub fn latin1_decode(bytes: &[u8]) -> String {
     bytes.iter().map(|&b| b as char).collect()
 }
 
+/// [`latin1_decode`], appending to `out` (no allocation when `out` has room).
+pub(crate) fn latin1_decode_into(bytes: &[u8], out: &mut String) {
+    if bytes.is_ascii() {
+        // ASCII is valid UTF-8 with the same chars.
+        out.push_str(std::str::from_utf8(bytes).unwrap_or_default());
+    } else {
+        out.extend(bytes.iter().map(|&b| char::from(b)));
+    }
+}
+
 /// Python: `str.encode('iso-8859-1')` (which raises `UnicodeEncodeError` where this returns `None`).
 ///
 /// Encodes a string as Latin-1; `None` when a char is beyond U+00FF.

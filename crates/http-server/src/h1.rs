@@ -519,9 +519,11 @@ fn check_response(out: &mut Vec<u8>, start: usize, is_head: bool, keep_alive: bo
             // Not an HTTP response we can read (or none at all): never reuse the connection.
             return false;
         };
-        let mut headers = [httparse::EMPTY_HEADER; 128];
-        let mut resp = httparse::Response::new(&mut headers);
-        let Ok(httparse::Status::Complete(_)) = resp.parse(&out[pos..pos + head_len]) else {
+        let mut headers = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; 128];
+        let mut resp = httparse::Response::new(&mut []);
+        let Ok(httparse::Status::Complete(_)) = httparse::ParserConfig::default()
+            .parse_response_with_uninit_headers(&mut resp, &out[pos..pos + head_len], &mut headers)
+        else {
             return false;
         };
         let code = resp.code.unwrap_or(0);
@@ -609,7 +611,15 @@ fn check_response(out: &mut Vec<u8>, start: usize, is_head: bool, keep_alive: bo
 }
 
 fn find_head_end(buf: &[u8]) -> Option<usize> {
-    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
+    // Look at each LF only (one comparison per byte), then at the three bytes before it.
+    let mut i = 3;
+    while i < buf.len() {
+        if buf[i] == b'\n' && &buf[i - 3..i] == b"\r\n\r" {
+            return Some(i + 1);
+        }
+        i += 1;
+    }
+    None
 }
 
 fn insert_connection_close(out: &mut Vec<u8>, pos: usize, head_len: usize) {

@@ -758,9 +758,20 @@ pub mod default {
         size: Option<u64>,
     ) {
         ex.access.set(Some((code, size)));
-        let code = code.map_or_else(|| "-".to_owned(), |c| c.to_string());
-        let size = size.map_or_else(|| "-".to_owned(), |s| s.to_string());
-        h.log_message(ex, format_args!("\"{}\" {} {}", ex.requestline, code, size));
+        /// A number, or `-` (formatted only if the line is written).
+        struct OrDash<T>(Option<T>);
+        impl<T: fmt::Display> fmt::Display for OrDash<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match &self.0 {
+                    Some(v) => v.fmt(f),
+                    None => f.write_str("-"),
+                }
+            }
+        }
+        h.log_message(
+            ex,
+            format_args!("\"{}\" {} {}", ex.requestline, OrDash(code), OrDash(size)),
+        );
         ex.access.set(None);
     }
 

@@ -35,6 +35,13 @@ impl Headers {
         Headers::default()
     }
 
+    /// No fields, with room for `n`.
+    pub fn with_capacity(n: usize) -> Self {
+        Headers {
+            fields: Vec::with_capacity(n),
+        }
+    }
+
     /// Appends a field (the name as sent; the value as raw bytes).
     pub fn push(&mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) {
         self.fields.push((name.into(), value.into()));
@@ -73,7 +80,7 @@ impl Headers {
     }
 
     /// Every field in order, names as the client spelled them (Python: `headers.items()`).
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> + Clone {
         self.fields.iter().map(|(n, v)| (n.as_str(), v.as_slice()))
     }
 
@@ -247,30 +254,45 @@ pub fn parse_request_line(
     protocol_version: &str,
 ) -> Result<Option<RequestLine>, HttpError> {
     let requestline = requestline_of(raw);
-    let words: Vec<&str> = requestline
-        .split(is_py_space)
-        .filter(|w| !w.is_empty())
-        .collect();
-    if words.is_empty() {
+    // The first words (Python: `requestline.split()`); four are enough to tell a valid line
+    // (two or three words) from an invalid one.
+    let mut words = [""; 4];
+    let mut count = 0;
+    for w in requestline.split(is_py_space).filter(|w| !w.is_empty()) {
+        if count == words.len() {
+            count += 1;
+            break;
+        }
+        words[count] = w;
+        count += 1;
+    }
+    let words = &words[..count.min(4)];
+    if count == 0 {
         return Ok(None);
     }
     let mut close_connection = true;
     let mut request_version = "HTTP/0.9".to_owned();
     let mut version = (0, 9);
-    if words.len() >= 3 {
-        let v = words[words.len() - 1];
+    if count >= 3 {
+        // The last word: with more than four words, find it again.
+        let v = if count > 4 {
+            requestline
+                .split(is_py_space)
+                .rfind(|w| !w.is_empty())
+                .unwrap_or_default()
+        } else {
+            words[count - 1]
+        };
         let bad = || HttpError::new(400).message(format!("Bad request version ({})", py_repr(v)));
         let base = v.strip_prefix("HTTP/").ok_or_else(bad)?;
-        let parts: Vec<&str> = base.split('.').collect();
-        if parts.len() != 2
-            || parts
-                .iter()
-                .any(|p| p.is_empty() || p.len() > 10 || !p.bytes().all(|b| b.is_ascii_digit()))
-        {
-            return Err(bad());
-        }
-        let major: u32 = parts[0].parse().map_err(|_| bad())?;
-        let minor: u32 = parts[1].parse().map_err(|_| bad())?;
+        let number =
+            |p: &str| !p.is_empty() && p.len() <= 10 && p.bytes().all(|b| b.is_ascii_digit());
+        let (major, minor) = match base.split_once('.') {
+            Some((a, b)) if number(a) && number(b) => (a, b),
+            _ => return Err(bad()),
+        };
+        let major: u32 = major.parse().map_err(|_| bad())?;
+        let minor: u32 = minor.parse().map_err(|_| bad())?;
         version = (major, minor);
         if version >= (1, 1) && protocol_version >= "HTTP/1.1" {
             close_connection = false;
@@ -280,13 +302,13 @@ pub fn parse_request_line(
         }
         request_version = v.to_owned();
     }
-    if !(2..=3).contains(&words.len()) {
+    if !(2..=3).contains(&count) {
         return Err(
             HttpError::new(400).message(format!("Bad request syntax ({})", py_repr(&requestline)))
         );
     }
     let (command, mut path) = (words[0].to_owned(), words[1].to_owned());
-    if words.len() == 2 {
+    if count == 2 {
         close_connection = true;
         if command != "GET" {
             return Err(HttpError::new(400)
@@ -296,6 +318,7 @@ pub fn parse_request_line(
     if path.starts_with("//") {
         path = format!("/{}", path.trim_start_matches('/'));
     }
+    let _ = words;
     Ok(Some(RequestLine {
         requestline,
         command,
@@ -485,25 +508,50 @@ pub fn requestline_of(raw: &[u8]) -> String {
 /// ```
 #[doc(alias = "http.client.parse_headers")]
 pub fn parse_headers(block: &[u8], config: &HttpConfig) -> Result<Headers, HttpError> {
-    let mut lines = Vec::new();
-    let mut rest = block;
-    while !rest.is_empty() {
-        let end = memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
-        let line = &rest[..end];
-        rest = &rest[end..];
+    // The lines up to the blank one, checked against the limits first (as CPython reads
+    // them), so no field is looked at in a block that breaks a limit.
+    let lines = || {
+        let mut rest = block;
+        std::iter::from_fn(move || {
+            if rest.is_empty() {
+                return None;
+            }
+            let end = memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
+            let line = &rest[..end];
+            rest = if line == b"\r\n" || line == b"\n" {
+                &[]
+            } else {
+                &rest[end..]
+            };
+            Some(line)
+        })
+    };
+    let mut count = 0;
+    let mut through_blank = 0;
+    let mut ends_blank = false;
+    for line in lines() {
         if line.len() > config.max_line {
             return Err(line_too_long());
         }
-        lines.push(line);
-        if lines.len() > config.max_headers {
+        count += 1;
+        if count > config.max_headers {
             return Err(too_many_headers(config.max_headers));
         }
-        if line == b"\r\n" || line == b"\n" {
-            break;
-        }
+        through_blank += line.len();
+        ends_blank = line == b"\r\n" || line == b"\n";
     }
-    let mut headers = Headers::new();
-    for line in lines {
+    // httparse checks the values' characters (HTAB, SP, VCHAR, obs-text): once for the
+    // whole block when it ends with its blank line and is not too long for the stack,
+    // otherwise line by line below.
+    let mut slots = [httparse::EMPTY_HEADER; 32];
+    let values_checked = ends_blank
+        && count <= slots.len()
+        && matches!(
+            httparse::parse_headers(&block[..through_blank], &mut slots),
+            Ok(httparse::Status::Complete(_))
+        );
+    let mut headers = Headers::with_capacity(count);
+    for line in lines() {
         let body = line
             .strip_suffix(b"\n")
             .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
@@ -535,13 +583,14 @@ pub fn parse_headers(block: &[u8], config: &HttpConfig) -> Result<Headers, HttpE
         if name.is_empty() || !name.iter().all(|b| is_tchar(*b)) {
             return Err(bad("invalid header name"));
         }
-        // httparse checks the value's characters (no control characters but HTAB).
-        let mut one = [httparse::EMPTY_HEADER; 1];
-        let mut owned = body.to_vec();
-        owned.extend_from_slice(b"\r\n\r\n");
-        match httparse::parse_headers(&owned, &mut one) {
-            Ok(httparse::Status::Complete(_)) => {}
-            _ => return Err(bad("invalid characters in the header value")),
+        if !values_checked {
+            let mut one = [httparse::EMPTY_HEADER; 1];
+            let mut owned = body.to_vec();
+            owned.extend_from_slice(b"\r\n\r\n");
+            match httparse::parse_headers(&owned, &mut one) {
+                Ok(httparse::Status::Complete(_)) => {}
+                _ => return Err(bad("invalid characters in the header value")),
+            }
         }
         let value = trim_ows(&body[colon + 1..]);
         headers.push(latin1(name), value.to_vec());
@@ -575,14 +624,17 @@ fn framing(headers: &Headers) -> Result<BodyFraming, HttpError> {
             .map_err(|_| bad("Bad Content-Length", "invalid Content-Length value"))?;
         length = Some(n);
     }
-    let mut codings: Vec<String> = Vec::new();
+    // The transfer codings: how many, and whether the only one is `chunked`.
+    let mut codings = 0usize;
+    let mut only_chunked = false;
     let mut has_te = false;
     for v in headers.get_all("Transfer-Encoding") {
         has_te = true;
         for item in v.split(|b| *b == b',') {
             let item = trim_ows(item);
             if !item.is_empty() {
-                codings.push(latin1(item).to_ascii_lowercase());
+                codings += 1;
+                only_chunked = codings == 1 && item.eq_ignore_ascii_case(b"chunked");
             }
         }
     }
@@ -595,7 +647,7 @@ fn framing(headers: &Headers) -> Result<BodyFraming, HttpError> {
         }
         // Only `chunked` alone: no other coding is implemented (decoding `gzip, chunked`
         // would be needed to find what the application reads).
-        if codings.len() != 1 || codings[0] != "chunked" {
+        if codings != 1 || !only_chunked {
             return Err(bad(
                 "Bad Transfer-Encoding",
                 "the final transfer coding must be chunked",
@@ -632,14 +684,18 @@ pub(crate) fn finish_head(
             .explain("Transfer-Encoding in an HTTP/1.0 request"));
     }
     let mut close_connection = line.close_connection;
-    let conntype = headers.get("Connection").unwrap_or_default().to_lowercase();
-    if conntype == "close" {
+    // Python lowercases the Latin-1 text; no char beyond ASCII lowercases into ASCII, so a
+    // byte-wise ASCII comparison is the same test.
+    let conntype = headers.get_raw("Connection").unwrap_or_default();
+    if conntype.eq_ignore_ascii_case(b"close") {
         close_connection = true;
-    } else if conntype == "keep-alive" && config.protocol_version.as_str() >= "HTTP/1.1" {
+    } else if conntype.eq_ignore_ascii_case(b"keep-alive")
+        && config.protocol_version.as_str() >= "HTTP/1.1"
+    {
         close_connection = false;
     }
-    let expect = headers.get("Expect").unwrap_or_default().to_lowercase();
-    let expect_100 = expect == "100-continue"
+    let expect = headers.get_raw("Expect").unwrap_or_default();
+    let expect_100 = expect.eq_ignore_ascii_case(b"100-continue")
         && config.protocol_version.as_str() >= "HTTP/1.1"
         && line.request_version.as_str() >= "HTTP/1.1";
     Ok(RequestHead {
@@ -694,6 +750,10 @@ fn is_py_space(c: char) -> bool {
 
 /// Bytes as Latin-1 text: one char per byte.
 pub(crate) fn latin1(bytes: &[u8]) -> String {
+    if bytes.is_ascii() {
+        // ASCII is valid UTF-8 with the same chars.
+        return std::str::from_utf8(bytes).unwrap_or_default().to_owned();
+    }
     bytes.iter().map(|&b| b as char).collect()
 }
 

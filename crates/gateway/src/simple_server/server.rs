@@ -10,10 +10,10 @@ use std::time::Duration;
 use http_server::{BodyFraming, Exchange, HttpConfig, HttpHandler, HttpHooks, HttpServer};
 use socketserver::HandlerCx;
 
-use super::{RequestParts, SERVER_VERSION, ServerHooks, base_environ, environ_for_request};
+use super::{RequestParts, SERVER_VERSION, ServerHooks, base_environ, fill_environ};
 use crate::error::{Error, Result};
 use crate::handlers::{BaseHandler, HandlerConfig, StreamIo};
-use crate::types::{Application, ErrorStream, InputStream};
+use crate::types::{Application, Environ, ErrorStream, InputStream};
 
 /// Python: `wsgiref.simple_server.WSGIRequestHandler`. The 414 path of its `handle`
 /// (a request line over 65536 bytes) is `http_server::handle_one_request`'s, which calls
@@ -26,7 +26,7 @@ pub struct WsgiRequestHandler<A: ?Sized> {
     app: Arc<A>,
     base_environ: Arc<BTreeMap<String, String>>,
     errors: ErrorStream,
-    http_version: String,
+    http_version: &'static str,
 }
 
 impl<A: ?Sized> std::fmt::Debug for WsgiRequestHandler<A> {
@@ -48,7 +48,7 @@ impl<A: Application + ?Sized> WsgiRequestHandler<A> {
             app,
             base_environ,
             errors: ErrorStream::stderr(),
-            http_version: HTTP_VERSION.to_owned(),
+            http_version: HTTP_VERSION,
         }
     }
 
@@ -60,25 +60,34 @@ impl<A: Application + ?Sized> WsgiRequestHandler<A> {
     }
 
     /// The request's CGI variables. Python: `WSGIRequestHandler.get_environ`; the rules are
-    /// [`environ_for_request`]'s.
+    /// [`environ_for_request`](super::environ_for_request)'s.
     #[doc(alias = "wsgiref.simple_server.WSGIRequestHandler.get_environ")]
     pub fn get_environ(&self, ex: &Exchange<'_>) -> BTreeMap<String, String> {
-        let headers: Vec<(String, String)> = ex
-            .headers
-            .iter()
-            .map(|(k, v)| (k.to_owned(), crate::util::latin1_decode(v)))
-            .collect();
-        let client = ex.client_address().host();
-        environ_for_request(
+        self.environ(ex)
+            .vars()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    }
+
+    /// [`get_environ`](Self::get_environ) as the [`Environ`] the application gets: the
+    /// header values go from the wire bytes into the environ's buffer in one copy.
+    fn environ(&self, ex: &Exchange<'_>) -> Environ {
+        let mut client = [0u8; 64];
+        let client = client_host(ex.client_address(), &mut client);
+        let mut env = Environ::with_capacity(512, 24);
+        fill_environ(
+            &mut env,
             &self.base_environ,
             &RequestParts {
                 command: &ex.command,
                 path: &ex.path,
                 request_version: &ex.request_version,
-                headers: &headers,
+                headers: &[],
                 client_address: &client,
             },
-        )
+            ex.headers.iter(),
+        );
+        env
     }
 
     /// Python: `wsgiref.simple_server.WSGIRequestHandler.get_stderr`.
@@ -105,29 +114,33 @@ impl<A: Application + ?Sized> WsgiRequestHandler<A> {
         let http11 = ex.config().protocol_version == "HTTP/1.1";
         let wants_keep_alive = http11 && !ex.close_connection;
         ex.close_connection = true;
-        let environ = self.get_environ(ex);
+        let environ = self.environ(ex);
         let body = read_body(ex)?;
         // One `Server` string everywhere: the same as the HTTP server's error replies.
         let software = self.version_string(ex);
-        let http_version = if http11 { "1.1" } else { &self.http_version };
+        let http_version = if http11 { "1.1" } else { self.http_version };
         let config = handler_config(
             ex.server().multithread,
             ex.server().multiprocess,
             http_version,
             software,
         );
-        let mut logged: Option<(String, u64)> = None;
+        let mut logged: Option<(Option<u16>, u64)> = None;
         let keep_alive: bool;
         let outcome = {
             let io = StreamIo::from_streams(
-                InputStream::new(Cursor::new(body)),
+                if body.is_empty() {
+                    InputStream::empty()
+                } else {
+                    InputStream::new(Cursor::new(body))
+                },
                 ex.stream(),
                 self.stderr(),
-                environ,
+                BTreeMap::new(),
             )
-            .hand_over_env();
+            .with_environ(environ);
             let hooks = ServerHooks::new(|code: &str, size: u64| {
-                logged = Some((code.to_owned(), size));
+                logged = Some((code.parse().ok(), size));
             });
             let mut handler = BaseHandler::new(io, hooks, config);
             let outcome = handler.run(&*self.app);
@@ -155,7 +168,7 @@ impl<A: Application + ?Sized> WsgiRequestHandler<A> {
         };
         ex.close_connection = !keep_alive;
         if let Some((code, size)) = logged {
-            self.log_request(ex, code.parse().ok(), Some(size));
+            self.log_request(ex, code, Some(size));
         }
         outcome
     }
@@ -209,6 +222,46 @@ fn handler_config(
         ));
         config
     })
+}
+
+/// The client's host as text (`Address::host`), formatted into `buf` without allocating
+/// for the usual IP addresses.
+fn client_host<'b>(
+    address: &socketserver::Address,
+    buf: &'b mut [u8; 64],
+) -> std::borrow::Cow<'b, str> {
+    use std::io::Write as _;
+    if let Some(std::net::SocketAddr::V4(sa)) = address.inet() {
+        // Dotted quad by hand: `fmt` costs about a thousand instructions here.
+        let mut n = 0;
+        for (i, octet) in sa.ip().octets().into_iter().enumerate() {
+            if i > 0 {
+                buf[n] = b'.';
+                n += 1;
+            }
+            if octet >= 100 {
+                buf[n] = b'0' + octet / 100;
+                n += 1;
+            }
+            if octet >= 10 {
+                buf[n] = b'0' + octet / 10 % 10;
+                n += 1;
+            }
+            buf[n] = b'0' + octet % 10;
+            n += 1;
+        }
+        return std::borrow::Cow::Borrowed(std::str::from_utf8(&buf[..n]).unwrap_or_default());
+    }
+    if let socketserver::Address::Inet(sa) = address {
+        let mut cursor = io::Cursor::new(&mut buf[..]);
+        if write!(cursor, "{}", sa.ip()).is_ok() {
+            let n = cursor.position() as usize;
+            if let Ok(text) = std::str::from_utf8(&buf[..n]) {
+                return std::borrow::Cow::Borrowed(text);
+            }
+        }
+    }
+    std::borrow::Cow::Owned(address.host())
 }
 
 /// Reads the request body the head announced.

@@ -1,0 +1,285 @@
+//! The string variables of an [`Environ`](super::Environ), packed: every key and value lives
+//! in one string buffer, and an entry is four offsets into it.
+//!
+//! A request's environ holds twenty-odd short strings. As a `BTreeMap<String, String>` that
+//! cost two allocations per entry plus the tree's nodes (and as many frees afterwards), which
+//! was the largest single cost of serving a small request. Packed, a whole environ is two
+//! allocations; a lookup is a scan of about twenty entries comparing lengths first.
+//! Iteration in key order (Python's `sorted(environ)`) sorts on demand.
+
+/// What [`Vars::push_with`] does when the key is already present.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Dup {
+    /// Append the separator and the new value to the old one (CGI's repeated headers).
+    Join(char),
+    /// Replace the old value.
+    Replace,
+}
+
+/// Packed string variables: keys and values in `buf`, located by `entries`.
+#[derive(Clone, Default)]
+pub(crate) struct Vars {
+    buf: String,
+    entries: Vec<Entry>,
+    /// Bytes of `buf` that no entry refers to any more (a replaced or removed variable).
+    garbage: usize,
+}
+
+/// One variable: the byte ranges of its key and of its value in `Vars::buf`.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    key: usize,
+    key_len: usize,
+    val: usize,
+    val_len: usize,
+}
+
+impl Vars {
+    /// Room for `bytes` of keys and values and `entries` variables.
+    pub(crate) fn with_capacity(bytes: usize, entries: usize) -> Self {
+        Vars {
+            buf: String::with_capacity(bytes),
+            entries: Vec::with_capacity(entries),
+            garbage: 0,
+        }
+    }
+
+    fn key_of(&self, e: &Entry) -> &str {
+        &self.buf[e.key..e.key + e.key_len]
+    }
+
+    fn val_of(&self, e: &Entry) -> &str {
+        &self.buf[e.val..e.val + e.val_len]
+    }
+
+    fn find(&self, key: &str) -> Option<usize> {
+        let k = key.as_bytes();
+        let buf = self.buf.as_bytes();
+        self.entries
+            .iter()
+            .position(|e| e.key_len == k.len() && &buf[e.key..e.key + e.key_len] == k)
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
+        self.find(key).map(|i| self.val_of(&self.entries[i]))
+    }
+
+    pub(crate) fn contains(&self, key: &str) -> bool {
+        self.find(key).is_some()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Sets `key` to `value`, replacing any value it had.
+    pub(crate) fn insert(&mut self, key: &str, value: &str) {
+        match self.find(key) {
+            Some(i) => {
+                let e = self.entries[i];
+                if value.len() <= e.val_len && value == &self.buf[e.val..e.val + value.len()] {
+                    // A prefix of the old value (the same value, typically): no copy.
+                    self.garbage += e.val_len - value.len();
+                    self.entries[i].val_len = value.len();
+                    return;
+                }
+                let val = self.buf.len();
+                self.buf.push_str(value);
+                self.garbage += e.val_len;
+                self.entries[i].val = val;
+                self.entries[i].val_len = value.len();
+                self.maybe_compact();
+            }
+            None => self.push_new(key, value),
+        }
+    }
+
+    /// Adds variables the caller knows are absent and distinct.
+    pub(crate) fn extend_new<'a>(&mut self, vars: impl Iterator<Item = (&'a str, &'a str)>) {
+        for (k, v) in vars {
+            self.push_new(k, v);
+        }
+    }
+
+    /// Adds a variable the caller knows is absent.
+    fn push_new(&mut self, key: &str, value: &str) {
+        let k = self.buf.len();
+        self.buf.push_str(key);
+        let v = self.buf.len();
+        self.buf.push_str(value);
+        self.entries.push(Entry {
+            key: k,
+            key_len: key.len(),
+            val: v,
+            val_len: value.len(),
+        });
+    }
+
+    /// Sets a variable whose key and value are appended in place to the buffer, in two
+    /// steps: `write_key` appends the key; when that key is new, `write_value` appends the
+    /// value; when it is already present, `dup` says what happens. No allocation beyond
+    /// the buffer's growth.
+    pub(crate) fn push_with(
+        &mut self,
+        write_key: impl FnOnce(&mut String),
+        dup: Dup,
+        write_value: impl FnOnce(&mut String),
+    ) {
+        let k = self.buf.len();
+        write_key(&mut self.buf);
+        let key_len = self.buf.len() - k;
+        let existing = {
+            let buf = self.buf.as_bytes();
+            let key = &buf[k..];
+            self.entries
+                .iter()
+                .position(|e| e.key_len == key_len && &buf[e.key..e.key + e.key_len] == key)
+        };
+        match existing {
+            None => {
+                let v = self.buf.len();
+                write_value(&mut self.buf);
+                self.entries.push(Entry {
+                    key: k,
+                    key_len,
+                    val: v,
+                    val_len: self.buf.len() - v,
+                });
+            }
+            Some(i) => {
+                // The key just written is not needed: drop it, then keep, join or replace.
+                self.buf.truncate(k);
+                let e = self.entries[i];
+                let v = self.buf.len();
+                match dup {
+                    Dup::Join(sep) => {
+                        self.buf.extend_from_within(e.val..e.val + e.val_len);
+                        self.buf.push(sep);
+                    }
+                    Dup::Replace => {}
+                }
+                write_value(&mut self.buf);
+                self.garbage += e.val_len;
+                self.entries[i].val = v;
+                self.entries[i].val_len = self.buf.len() - v;
+                self.maybe_compact();
+            }
+        }
+    }
+
+    /// Removes `key`, returning its value.
+    pub(crate) fn remove(&mut self, key: &str) -> Option<String> {
+        let i = self.find(key)?;
+        let e = self.entries.swap_remove(i);
+        let value = self.val_of(&e).to_owned();
+        self.garbage += e.key_len + e.val_len;
+        self.maybe_compact();
+        Some(value)
+    }
+
+    /// Every variable, in no particular order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.entries
+            .iter()
+            .map(|e| (self.key_of(e), self.val_of(e)))
+    }
+
+    /// Every variable, sorted by key.
+    pub(crate) fn sorted(&self) -> Vec<(&str, &str)> {
+        let mut all: Vec<(&str, &str)> = self.iter().collect();
+        all.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        all
+    }
+
+    /// Rewrites the buffer without its garbage once that is most of it, so an environ
+    /// that is changed many times stays small.
+    fn maybe_compact(&mut self) {
+        if self.garbage < 1024 || self.garbage * 2 < self.buf.len() {
+            return;
+        }
+        let mut fresh = Vars::with_capacity(self.buf.len() - self.garbage, self.entries.len());
+        for (k, v) in self.iter() {
+            fresh.push_new(k, v);
+        }
+        *self = fresh;
+    }
+}
+
+impl std::fmt::Debug for Vars {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.sorted()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Dup, Vars};
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn behaves_like_a_map() {
+        let mut v = Vars::default();
+        let mut m = BTreeMap::new();
+        // A deterministic mix of inserts, replacements (shorter, longer, equal), joins and
+        // removals, checked against a BTreeMap after every step; enough churn to compact.
+        for round in 0..400u32 {
+            let key = format!("K{}", round % 13);
+            match round % 5 {
+                0 | 1 => {
+                    let value = "x".repeat((round as usize * 7) % 40);
+                    v.insert(&key, &value);
+                    m.insert(key.clone(), value);
+                }
+                2 => {
+                    v.push_with(
+                        |b| b.push_str(&key),
+                        Dup::Join(','),
+                        |b| b.push_str(&round.to_string()),
+                    );
+                    m.entry(key.clone())
+                        .and_modify(|old: &mut String| {
+                            old.push(',');
+                            old.push_str(&round.to_string());
+                        })
+                        .or_insert_with(|| round.to_string());
+                }
+                3 => {
+                    v.push_with(|b| b.push_str(&key), Dup::Join(';'), |b| b.push_str("j"));
+                    m.entry(key.clone())
+                        .and_modify(|old: &mut String| old.push_str(";j"))
+                        .or_insert_with(|| "j".to_owned());
+                }
+                4 if round % 2 == 0 => {
+                    let value = format!("r{round}");
+                    v.push_with(|b| b.push_str(&key), Dup::Replace, |b| b.push_str(&value));
+                    m.insert(key.clone(), value);
+                }
+                _ => assert_eq!(v.remove(&key), m.remove(&key)),
+            }
+            let sorted: Vec<(String, String)> = v
+                .sorted()
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            let expected: Vec<(String, String)> = m.clone().into_iter().collect();
+            assert_eq!(sorted, expected, "after round {round}");
+            assert_eq!(v.len(), m.len());
+            assert!(v.buf.len() <= 4096, "compaction keeps the buffer small");
+        }
+    }
+
+    #[test]
+    fn empty_values_and_lookups() {
+        let mut v = Vars::with_capacity(64, 4);
+        assert!(v.len() == 0 && v.get("A").is_none() && !v.contains("A"));
+        v.insert("A", "");
+        v.insert("AB", "2");
+        assert_eq!(
+            (v.get("A"), v.get("AB"), v.get("B")),
+            (Some(""), Some("2"), None)
+        );
+        v.insert("AB", "2");
+        assert_eq!(v.remove("A").as_deref(), Some(""));
+        assert_eq!(format!("{v:?}"), r#"{"AB": "2"}"#);
+    }
+}
