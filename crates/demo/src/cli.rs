@@ -1,12 +1,20 @@
 //! The command line of `demo` (a contract other people script against: keep it stable).
+//!
+//! Parsed with `lexopt` (no dependencies) by the pure [`parse`], which mirrors what the
+//! former clap parser accepted: `--flag value` and `--flag=value`, each option at most once,
+//! a value that looks like an option (`--host --port`) is a missing value, `-h`/`--help` and
+//! `-V`/`--version`, and usage errors worded as clap's (the binary exits with status 2).
 
-use clap::{Parser, ValueEnum};
-use gateway::proxy::TrustedProxies;
-use http_server::logging::AccessLogFormat;
+use std::collections::HashSet;
+use std::ffi::{OsStr, OsString};
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use gateway::proxy::TrustedProxies;
+use http_server::logging::AccessLogFormat;
+
 /// The access log format (`--access-log`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AccessLog {
     /// CPython's `log_message` line (`127.0.0.1 - - [24/Nov/2026 10:00:00] "GET / HTTP/1.1" 200 13`).
     Python,
@@ -29,8 +37,28 @@ impl From<AccessLog> for AccessLogFormat {
     }
 }
 
+/// The values of `--access-log`: (spelling, value, help).
+const ACCESS_LOGS: &[(&str, AccessLog, &str)] = &[
+    (
+        "python",
+        AccessLog::Python,
+        "CPython's `log_message` line (`127.0.0.1 - - [24/Nov/2026 10:00:00] \"GET / HTTP/1.1\" 200 13`)",
+    ),
+    ("common", AccessLog::Common, "Apache's common log format"),
+    (
+        "combined",
+        AccessLog::Combined,
+        "Apache's combined log format (common, then referer and user agent)",
+    ),
+    (
+        "json",
+        AccessLog::Json,
+        "One JSON object per line, for every event",
+    ),
+];
+
 /// Which WSGI application to serve.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AppKind {
     /// `wsgiref.simple_server.demo_app`: `Hello world!` and the sorted environ.
     Demo,
@@ -41,67 +69,849 @@ pub(crate) enum AppKind {
     Stream,
 }
 
+/// The values of `--app`: (spelling, value, help).
+const APPS: &[(&str, AppKind, &str)] = &[
+    (
+        "demo",
+        AppKind::Demo,
+        "`wsgiref.simple_server.demo_app`: `Hello world!` and the sorted environ",
+    ),
+    ("hello", AppKind::Hello, "`Hello world!\\n`, for benchmarks"),
+    (
+        "stream",
+        AppKind::Stream,
+        "GET streams `?size=N` bytes (default 1 MiB) with no length (chunked under HTTP/1.1); \
+         other methods answer the body's length and FNV-1a hash. For proxy tests",
+    ),
+];
+
 /// Serve the seed's `demo_app` (Python: `make_server('', 8782, demo_app)`).
-#[derive(Debug, Parser)]
-#[command(name = "demo", version, about)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Args {
     /// Address to bind; empty means every IPv4 interface (Python's `''`).
-    #[arg(long, default_value = "")]
     pub(crate) host: String,
     /// Port to bind (the seed's 8782).
-    #[arg(long, default_value_t = 8782)]
     pub(crate) port: u16,
     /// Event loops (production face); default: one per core.
-    #[arg(long)]
     pub(crate) threads: Option<usize>,
     /// CPython's behaviour exactly: make_server + serve_forever, one thread, HTTP/1.0.
-    #[arg(long)]
     pub(crate) faithful: bool,
     /// Serve one request with handle_request(), then exit (as the seed does).
-    #[arg(long)]
     pub(crate) once: bool,
     /// Open the default browser at http://localhost:PORT/xyz?abc (the seed's webbrowser.open).
-    #[arg(long)]
     pub(crate) open: bool,
-    /// The application: demo (demo_app) or hello (`Hello world!`).
-    #[arg(long, value_enum, default_value_t = AppKind::Demo)]
+    /// The application: demo, hello or stream.
     pub(crate) app: AppKind,
     /// Most threads blocked in handlers at once beyond the loops (production face).
-    #[arg(long)]
     pub(crate) max_blocking: Option<usize>,
     /// Most open connections; accepting pauses at the cap (production face).
-    #[arg(long)]
     pub(crate) max_connections: Option<usize>,
     /// Largest request body in bytes (production face).
-    #[arg(long, default_value_t = 32 << 20)]
     pub(crate) max_body: u64,
     /// Seconds a whole request may take to arrive (production face).
-    #[arg(long, default_value_t = 30)]
     pub(crate) request_timeout: u64,
     /// Seconds an idle keep-alive connection is kept (production face).
-    #[arg(long, default_value_t = 60)]
     pub(crate) idle_timeout: u64,
     /// Seconds a graceful shutdown waits for requests in flight (production face).
-    #[arg(long, default_value_t = 30)]
     pub(crate) shutdown_timeout: u64,
     /// Worker processes sharing the port with SO_REUSEPORT (production face).
-    #[arg(long)]
     pub(crate) workers: Option<usize>,
     /// Serve on a Unix domain socket at PATH instead of TCP (production face).
-    #[arg(long)]
     pub(crate) unix: Option<PathBuf>,
     /// Trust X-Forwarded-For and X-Forwarded-Proto from these peers: addresses, CIDR
     /// networks, and `unix` for Unix-socket peers (`127.0.0.1,10.0.0.0/8,unix`).
-    #[arg(long, value_name = "ADDR[,ADDR|CIDR...]")]
     pub(crate) trusted_proxy: Option<TrustedProxies>,
     /// Proxies in front of the server: how many X-Forwarded-For entries to walk back.
-    #[arg(long, default_value_t = 1, requires = "trusted_proxy")]
     pub(crate) proxy_hops: usize,
     /// Access log format on stderr.
-    #[arg(long, value_enum, default_value_t = AccessLog::Python)]
     pub(crate) access_log: AccessLog,
     /// Every connection opens with a PROXY protocol v1 or v2 header (HAProxy, nginx
     /// `proxy_protocol on`); its client address is used (production face).
-    #[arg(long)]
     pub(crate) proxy_protocol: bool,
+}
+
+impl Default for Args {
+    /// The defaults the help text shows (a unit test holds the two together).
+    fn default() -> Self {
+        Args {
+            host: String::new(),
+            port: 8782,
+            threads: None,
+            faithful: false,
+            once: false,
+            open: false,
+            app: AppKind::Demo,
+            max_blocking: None,
+            max_connections: None,
+            max_body: 32 << 20,
+            request_timeout: 30,
+            idle_timeout: 60,
+            shutdown_timeout: 30,
+            workers: None,
+            unix: None,
+            trusted_proxy: None,
+            proxy_hops: 1,
+            access_log: AccessLog::Python,
+            proxy_protocol: false,
+        }
+    }
+}
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Command {
+    /// Serve, with these arguments.
+    Run(Box<Args>),
+    /// `-h`/`--help`: print [`help`] on stdout and exit 0.
+    Help,
+    /// `-V`/`--version`: print [`version`] on stdout and exit 0.
+    Version,
+}
+
+/// A usage error: the binary prints it on stderr with [`USAGE`] and exits with status 2.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum CliError {
+    /// An option this program does not have, or a positional argument (it takes none).
+    #[error("unexpected argument '{0}' found")]
+    Unexpected(String),
+    /// An option that takes a value came last, or before another option.
+    #[error("a value is required for '{0}' but none was supplied")]
+    MissingValue(String),
+    /// A value that does not parse.
+    #[error("invalid value '{value}' for '{option}': {reason}")]
+    InvalidValue {
+        /// The option with its value name (`--port <PORT>`).
+        option: String,
+        /// The value given.
+        value: String,
+        /// Why it is not valid.
+        reason: String,
+    },
+    /// A value that is not one of the choices (`--app`, `--access-log`).
+    #[error("invalid value '{value}' for '{option}'\n  [possible values: {choices}]")]
+    InvalidChoice {
+        /// The option with its value name.
+        option: String,
+        /// The value given.
+        value: String,
+        /// The choices, comma-separated.
+        choices: String,
+    },
+    /// A value attached to a flag that takes none (`--once=yes`).
+    #[error("unexpected value '{value}' for '{option}' found; no more were expected")]
+    UnexpectedValue {
+        /// The flag.
+        option: String,
+        /// The value given.
+        value: String,
+    },
+    /// An option given twice.
+    #[error("the argument '{0}' cannot be used multiple times")]
+    Repeated(String),
+    /// An option given without another one it needs (`--proxy-hops` without
+    /// `--trusted-proxy`).
+    #[error("the following required arguments were not provided:\n  {0}")]
+    Requires(String),
+}
+
+impl From<lexopt::Error> for CliError {
+    fn from(e: lexopt::Error) -> Self {
+        match e {
+            lexopt::Error::UnexpectedOption(o) => CliError::Unexpected(o),
+            lexopt::Error::UnexpectedArgument(v) => {
+                CliError::Unexpected(v.to_string_lossy().into_owned())
+            }
+            lexopt::Error::UnexpectedValue { option, value } => CliError::UnexpectedValue {
+                option,
+                value: value.to_string_lossy().into_owned(),
+            },
+            lexopt::Error::MissingValue { option } => {
+                CliError::MissingValue(option.unwrap_or_default())
+            }
+            // The remaining kinds come from lexopt's value conversions, which `parse`
+            // does not use; keep their wording all the same.
+            other => CliError::Unexpected(other.to_string()),
+        }
+    }
+}
+
+/// The usage line printed after an error and at the top of the help.
+pub(crate) const USAGE: &str = "Usage: demo [OPTIONS]";
+
+/// One option: its long name, an optional short one, its value's name (none for a flag),
+/// its one-line help and the default the help shows.
+#[derive(Debug)]
+struct Opt {
+    long: &'static str,
+    short: Option<char>,
+    value: Option<&'static str>,
+    help: &'static str,
+    default: Option<&'static str>,
+}
+
+impl Opt {
+    /// The (spelling, help) of each value the option takes, for options with a fixed set.
+    fn choices(&self) -> Vec<(&'static str, &'static str)> {
+        match self.long {
+            "app" => APPS.iter().map(|(n, _, h)| (*n, *h)).collect(),
+            "access-log" => ACCESS_LOGS.iter().map(|(n, _, h)| (*n, *h)).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// `--port <PORT>`, as errors name it.
+    fn display(&self) -> String {
+        match self.value {
+            Some(v) => format!("--{} <{v}>", self.long),
+            None => format!("--{}", self.long),
+        }
+    }
+}
+
+const fn opt(long: &'static str, value: Option<&'static str>, help: &'static str) -> Opt {
+    Opt {
+        long,
+        short: None,
+        value,
+        help,
+        default: None,
+    }
+}
+
+const fn with_default(mut o: Opt, default: &'static str) -> Opt {
+    o.default = Some(default);
+    o
+}
+
+/// Every option, in the order the help lists them.
+const OPTIONS: &[Opt] = &[
+    with_default(
+        opt(
+            "host",
+            Some("HOST"),
+            "Address to bind; empty means every IPv4 interface (Python's `''`)",
+        ),
+        "",
+    ),
+    with_default(
+        opt("port", Some("PORT"), "Port to bind (the seed's 8782)"),
+        "8782",
+    ),
+    opt(
+        "threads",
+        Some("THREADS"),
+        "Event loops (production face); default: one per core",
+    ),
+    opt(
+        "faithful",
+        None,
+        "CPython's behaviour exactly: make_server + serve_forever, one thread, HTTP/1.0",
+    ),
+    opt(
+        "once",
+        None,
+        "Serve one request with handle_request(), then exit (as the seed does)",
+    ),
+    opt(
+        "open",
+        None,
+        "Open the default browser at http://localhost:PORT/xyz?abc (the seed's webbrowser.open)",
+    ),
+    with_default(opt("app", Some("APP"), "The application to serve"), "demo"),
+    opt(
+        "max-blocking",
+        Some("MAX_BLOCKING"),
+        "Most threads blocked in handlers at once beyond the loops (production face)",
+    ),
+    opt(
+        "max-connections",
+        Some("MAX_CONNECTIONS"),
+        "Most open connections; accepting pauses at the cap (production face)",
+    ),
+    with_default(
+        opt(
+            "max-body",
+            Some("MAX_BODY"),
+            "Largest request body in bytes (production face)",
+        ),
+        "33554432",
+    ),
+    with_default(
+        opt(
+            "request-timeout",
+            Some("REQUEST_TIMEOUT"),
+            "Seconds a whole request may take to arrive (production face)",
+        ),
+        "30",
+    ),
+    with_default(
+        opt(
+            "idle-timeout",
+            Some("IDLE_TIMEOUT"),
+            "Seconds an idle keep-alive connection is kept (production face)",
+        ),
+        "60",
+    ),
+    with_default(
+        opt(
+            "shutdown-timeout",
+            Some("SHUTDOWN_TIMEOUT"),
+            "Seconds a graceful shutdown waits for requests in flight (production face)",
+        ),
+        "30",
+    ),
+    opt(
+        "workers",
+        Some("WORKERS"),
+        "Worker processes sharing the port with SO_REUSEPORT (production face)",
+    ),
+    opt(
+        "unix",
+        Some("UNIX"),
+        "Serve on a Unix domain socket at this path instead of TCP (production face)",
+    ),
+    opt(
+        "trusted-proxy",
+        Some("ADDR[,ADDR|CIDR...]"),
+        "Trust X-Forwarded-For and X-Forwarded-Proto from these peers: addresses, CIDR \
+         networks, and `unix` for Unix-socket peers (`127.0.0.1,10.0.0.0/8,unix`)",
+    ),
+    with_default(
+        opt(
+            "proxy-hops",
+            Some("PROXY_HOPS"),
+            "Proxies in front of the server: how many X-Forwarded-For entries to walk back \
+             (needs --trusted-proxy)",
+        ),
+        "1",
+    ),
+    with_default(
+        opt(
+            "access-log",
+            Some("ACCESS_LOG"),
+            "Access log format on stderr",
+        ),
+        "python",
+    ),
+    opt(
+        "proxy-protocol",
+        None,
+        "Every connection opens with a PROXY protocol v1 or v2 header (HAProxy, nginx \
+         `proxy_protocol on`); its client address is used (production face)",
+    ),
+    Opt {
+        short: Some('h'),
+        ..opt("help", None, "Print help")
+    },
+    Opt {
+        short: Some('V'),
+        ..opt("version", None, "Print version")
+    },
+];
+
+/// Parses the arguments after the program's name (`std::env::args_os().skip(1)`).
+pub(crate) fn parse<I>(args: I) -> Result<Command, CliError>
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
+    use lexopt::Arg::{Long, Short, Value};
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut args = Args::default();
+    let mut seen: HashSet<&'static str> = HashSet::new();
+    while let Some(arg) = parser.next()? {
+        let long = matches!(arg, Long(_));
+        let found = match arg {
+            Long(name) => OPTIONS.iter().find(|o| o.long == name),
+            Short(c) => OPTIONS.iter().find(|o| o.short == Some(c)),
+            Value(_) => None,
+        };
+        let Some(o) = found else {
+            return Err(arg.unexpected().into());
+        };
+        if !seen.insert(o.long) {
+            return Err(CliError::Repeated(o.display()));
+        }
+        if o.value.is_none() && long {
+            // `--help=x`: lexopt reports a flag's attached value at the next `next()`, but
+            // help and version return before that.
+            if let Some(v) = parser.optional_value() {
+                return Err(CliError::UnexpectedValue {
+                    option: o.display(),
+                    value: v.to_string_lossy().into_owned(),
+                });
+            }
+        }
+        match o.long {
+            "help" => return Ok(Command::Help),
+            "version" => return Ok(Command::Version),
+            "faithful" => args.faithful = true,
+            "once" => args.once = true,
+            "open" => args.open = true,
+            "proxy-protocol" => args.proxy_protocol = true,
+            "unix" => args.unix = Some(value(&mut parser, o)?.into()),
+            long => {
+                let v = string(o, value(&mut parser, o)?)?;
+                match long {
+                    "host" => args.host = v,
+                    "port" => args.port = parsed(o, &v)?,
+                    "threads" => args.threads = Some(parsed(o, &v)?),
+                    "app" => args.app = choice(o, APPS, &v)?,
+                    "max-blocking" => args.max_blocking = Some(parsed(o, &v)?),
+                    "max-connections" => args.max_connections = Some(parsed(o, &v)?),
+                    "max-body" => args.max_body = parsed(o, &v)?,
+                    "request-timeout" => args.request_timeout = parsed(o, &v)?,
+                    "idle-timeout" => args.idle_timeout = parsed(o, &v)?,
+                    "shutdown-timeout" => args.shutdown_timeout = parsed(o, &v)?,
+                    "workers" => args.workers = Some(parsed(o, &v)?),
+                    "trusted-proxy" => args.trusted_proxy = Some(parsed(o, &v)?),
+                    "proxy-hops" => args.proxy_hops = parsed(o, &v)?,
+                    "access-log" => args.access_log = choice(o, ACCESS_LOGS, &v)?,
+                    other => unreachable!("option --{other} in OPTIONS but not parsed"),
+                }
+            }
+        }
+    }
+    if seen.contains("proxy-hops") && args.trusted_proxy.is_none() {
+        let needed = OPTIONS.iter().find(|o| o.long == "trusted-proxy");
+        return Err(CliError::Requires(
+            needed.map(Opt::display).unwrap_or_default(),
+        ));
+    }
+    Ok(Command::Run(Box::new(args)))
+}
+
+/// The value of option `o`: attached (`--port=80`) or the next argument (`--port 80`), which
+/// must not look like an option (clap's rule: `--host --port 80` lacks the host).
+fn value(parser: &mut lexopt::Parser, o: &Opt) -> Result<OsString, CliError> {
+    if let Some(v) = parser.optional_value() {
+        return Ok(v);
+    }
+    let looks_like_option = |a: &OsStr| a.as_encoded_bytes().starts_with(b"-") && a.len() > 1;
+    parser
+        .raw_args()?
+        .next_if(|a| !looks_like_option(a))
+        .ok_or_else(|| CliError::MissingValue(o.display()))
+}
+
+/// The value as text.
+fn string(o: &Opt, v: OsString) -> Result<String, CliError> {
+    v.into_string().map_err(|v| CliError::InvalidValue {
+        option: o.display(),
+        value: v.to_string_lossy().into_owned(),
+        reason: "invalid UTF-8".to_owned(),
+    })
+}
+
+/// The value parsed with `FromStr` (numbers, the trusted-proxy list).
+fn parsed<T>(o: &Opt, v: &str) -> Result<T, CliError>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    v.parse().map_err(|e: T::Err| CliError::InvalidValue {
+        option: o.display(),
+        value: v.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// The value as one of `choices` (exact spelling, as clap's `ValueEnum`).
+fn choice<T: Copy>(o: &Opt, choices: &[(&str, T, &str)], v: &str) -> Result<T, CliError> {
+    choices
+        .iter()
+        .find(|(name, _, _)| *name == v)
+        .map(|(_, value, _)| *value)
+        .ok_or_else(|| CliError::InvalidChoice {
+            option: o.display(),
+            value: v.to_owned(),
+            choices: choices
+                .iter()
+                .map(|(name, _, _)| *name)
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}
+
+/// `demo 0.1.0`, as `--version` prints it.
+pub(crate) fn version() -> String {
+    format!("demo {}", env!("CARGO_PKG_VERSION"))
+}
+
+/// The help text `--help` prints: every option, its one-line help and its default.
+pub(crate) fn help() -> String {
+    let mut out = format!("{}\n\n{USAGE}\n\nOptions:\n", env!("CARGO_PKG_DESCRIPTION"));
+    for o in OPTIONS {
+        let short = o.short.map(|c| format!("-{c}, ")).unwrap_or_default();
+        let _ = writeln!(out, "  {short:>4}{}", o.display());
+        let _ = write!(out, "          {}", o.help);
+        if let Some(d) = o.default {
+            let d = if d.is_empty() { "\"\"" } else { d };
+            let _ = write!(out, " [default: {d}]");
+        }
+        out.push('\n');
+        let choices = o.choices();
+        let width = choices.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+        for (name, help) in choices {
+            let _ = writeln!(
+                out,
+                "          - {name}:{:pad$} {help}",
+                "",
+                pad = width - name.len()
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Args {
+        match parse(args.iter().copied()) {
+            Ok(Command::Run(a)) => *a,
+            other => panic!("{args:?}: {other:?}"),
+        }
+    }
+
+    fn err(args: &[&str]) -> CliError {
+        match parse(args.iter().copied()) {
+            Err(e) => e,
+            Ok(c) => panic!("{args:?} parsed: {c:?}"),
+        }
+    }
+
+    #[test]
+    fn no_arguments_give_the_defaults() {
+        let a = run(&[]);
+        assert_eq!(a, Args::default());
+        assert_eq!(a.host, "");
+        assert_eq!(a.port, 8782);
+        assert_eq!(a.app, AppKind::Demo);
+        assert_eq!(a.max_body, 32 << 20);
+        assert_eq!(
+            (a.request_timeout, a.idle_timeout, a.shutdown_timeout),
+            (30, 60, 30)
+        );
+        assert_eq!(a.proxy_hops, 1);
+        assert_eq!(a.access_log, AccessLog::Python);
+        assert!(!a.faithful && !a.once && !a.open && !a.proxy_protocol);
+        assert_eq!(a.threads, None);
+        assert_eq!(a.trusted_proxy, None);
+        // `--` ends the options; nothing after it is fine.
+        assert_eq!(run(&["--"]), Args::default());
+    }
+
+    #[test]
+    fn every_option_with_separate_values() {
+        let a = run(&[
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "8080",
+            "--threads",
+            "3",
+            "--faithful",
+            "--once",
+            "--open",
+            "--app",
+            "hello",
+            "--max-blocking",
+            "7",
+            "--max-connections",
+            "100",
+            "--max-body",
+            "1024",
+            "--request-timeout",
+            "5",
+            "--idle-timeout",
+            "6",
+            "--shutdown-timeout",
+            "7",
+            "--workers",
+            "4",
+            "--unix",
+            "/tmp/demo.sock",
+            "--trusted-proxy",
+            "127.0.0.1,10.0.0.0/8,unix",
+            "--proxy-hops",
+            "2",
+            "--access-log",
+            "json",
+            "--proxy-protocol",
+        ]);
+        let expected = Args {
+            host: "127.0.0.1".into(),
+            port: 8080,
+            threads: Some(3),
+            faithful: true,
+            once: true,
+            open: true,
+            app: AppKind::Hello,
+            max_blocking: Some(7),
+            max_connections: Some(100),
+            max_body: 1024,
+            request_timeout: 5,
+            idle_timeout: 6,
+            shutdown_timeout: 7,
+            workers: Some(4),
+            unix: Some("/tmp/demo.sock".into()),
+            trusted_proxy: Some("127.0.0.1,10.0.0.0/8,unix".parse().unwrap()),
+            proxy_hops: 2,
+            access_log: AccessLog::Json,
+            proxy_protocol: true,
+        };
+        assert_eq!(a, expected);
+    }
+
+    #[test]
+    fn every_option_with_equals_values() {
+        let a = run(&[
+            "--host=::1",
+            "--port=0",
+            "--threads=1",
+            "--app=stream",
+            "--max-blocking=2",
+            "--max-connections=3",
+            "--max-body=4",
+            "--request-timeout=5",
+            "--idle-timeout=6",
+            "--shutdown-timeout=7",
+            "--workers=8",
+            "--unix=/run/x.sock",
+            "--trusted-proxy=::1",
+            "--proxy-hops=9",
+            "--access-log=combined",
+        ]);
+        assert_eq!(a.host, "::1");
+        assert_eq!(a.port, 0);
+        assert_eq!(a.threads, Some(1));
+        assert_eq!(a.app, AppKind::Stream);
+        assert_eq!((a.max_blocking, a.max_connections), (Some(2), Some(3)));
+        assert_eq!(a.max_body, 4);
+        assert_eq!(
+            (a.request_timeout, a.idle_timeout, a.shutdown_timeout),
+            (5, 6, 7)
+        );
+        assert_eq!(a.workers, Some(8));
+        assert_eq!(a.unix, Some(PathBuf::from("/run/x.sock")));
+        assert_eq!(a.trusted_proxy, Some("::1".parse().unwrap()));
+        assert_eq!(a.proxy_hops, 9);
+        assert_eq!(a.access_log, AccessLog::Combined);
+        // An empty attached value is a value (`--host=` is Python's `''`), as is a separate
+        // empty argument.
+        assert_eq!(run(&["--host="]).host, "");
+        assert_eq!(run(&["--host", ""]).host, "");
+        // A lone `-` is a value, not an option.
+        assert_eq!(run(&["--unix", "-"]).unix, Some(PathBuf::from("-")));
+        // An attached value may start with `-`.
+        assert_eq!(run(&["--host=-x"]).host, "-x");
+    }
+
+    #[test]
+    fn each_enum_value() {
+        for (name, value, _) in APPS {
+            assert_eq!(run(&["--app", name]).app, *value);
+        }
+        for (name, value, _) in ACCESS_LOGS {
+            assert_eq!(run(&["--access-log", name]).access_log, *value);
+        }
+        assert_eq!(
+            AccessLogFormat::from(AccessLog::Common),
+            AccessLogFormat::Common
+        );
+        assert_eq!(
+            err(&["--app", "HELLO"]).to_string(),
+            "invalid value 'HELLO' for '--app <APP>'\n  [possible values: demo, hello, stream]"
+        );
+        assert_eq!(
+            err(&["--access-log=xml"]).to_string(),
+            "invalid value 'xml' for '--access-log <ACCESS_LOG>'\n  \
+             [possible values: python, common, combined, json]"
+        );
+    }
+
+    #[test]
+    fn help_and_version() {
+        for a in ["--help", "-h"] {
+            assert_eq!(parse([a]), Ok(Command::Help));
+        }
+        for a in ["--version", "-V"] {
+            assert_eq!(parse([a]), Ok(Command::Version));
+        }
+        // Help wins over what follows it, as with clap; an error before it still counts.
+        assert_eq!(parse(["--help", "--bogus"]), Ok(Command::Help));
+        assert!(parse(["--bogus", "--help"]).is_err());
+        assert_eq!(
+            parse(["--version=1"]),
+            Err(CliError::UnexpectedValue {
+                option: "--version".into(),
+                value: "1".into()
+            })
+        );
+        // A chain of short flags: the first decides, as with clap.
+        assert_eq!(parse(["-hV"]), Ok(Command::Help));
+        assert_eq!(version(), format!("demo {}", env!("CARGO_PKG_VERSION")));
+    }
+
+    #[test]
+    fn help_lists_every_option_with_its_default() {
+        let h = help();
+        assert!(h.contains(USAGE), "{h}");
+        for o in OPTIONS {
+            assert!(h.contains(&o.display()), "--{} missing:\n{h}", o.long);
+            assert!(h.contains(o.help), "--{} help missing:\n{h}", o.long);
+            for (name, _) in o.choices() {
+                assert!(h.contains(&format!("- {name}:")), "{name} missing:\n{h}");
+            }
+        }
+        assert!(h.contains("  -h, --help\n"), "{h}");
+        assert!(h.contains("      --port <PORT>\n"), "{h}");
+        assert!(h.contains("[default: 8782]"), "{h}");
+        assert!(h.contains("[default: \"\"]"), "{h}");
+        assert!(h.contains("[default: 33554432]"), "{h}");
+    }
+
+    #[test]
+    fn the_help_defaults_are_the_real_defaults() {
+        for o in OPTIONS {
+            let Some(d) = o.default else { continue };
+            let mut with = vec![format!("--{}={d}", o.long)];
+            let mut without: Vec<String> = vec![];
+            if o.long == "proxy-hops" {
+                with.push("--trusted-proxy=::1".into());
+                without.push("--trusted-proxy=::1".into());
+            }
+            assert_eq!(
+                parse(with),
+                parse(without),
+                "--{}'s help default {d:?} is not its default",
+                o.long
+            );
+        }
+    }
+
+    #[test]
+    fn every_listed_option_is_parsed() {
+        // An option in OPTIONS without its arm in `parse` would hit `unreachable!`.
+        for o in OPTIONS {
+            let arg = match o.value {
+                Some(_) => format!("--{}=1", o.long),
+                None => format!("--{}", o.long),
+            };
+            let mut args = vec![arg];
+            if o.long == "proxy-hops" {
+                args.push("--trusted-proxy=::1".into());
+            }
+            if let Err(CliError::Unexpected(e)) = parse(args) {
+                panic!("--{} not parsed: {e}", o.long);
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_options_and_positionals() {
+        assert_eq!(err(&["--bogus"]), CliError::Unexpected("--bogus".into()));
+        assert_eq!(err(&["-x"]), CliError::Unexpected("-x".into()));
+        assert_eq!(err(&["extra"]), CliError::Unexpected("extra".into()));
+        assert_eq!(
+            err(&["--", "--port"]),
+            CliError::Unexpected("--port".into())
+        );
+        // No abbreviations (clap does not infer long options by default).
+        assert_eq!(err(&["--por", "1"]), CliError::Unexpected("--por".into()));
+        assert_eq!(
+            err(&["--bogus"]).to_string(),
+            "unexpected argument '--bogus' found"
+        );
+    }
+
+    #[test]
+    fn missing_values() {
+        assert_eq!(
+            err(&["--port"]),
+            CliError::MissingValue("--port <PORT>".into())
+        );
+        // A following option is not taken as the value.
+        assert_eq!(
+            err(&["--host", "--port", "1"]),
+            CliError::MissingValue("--host <HOST>".into())
+        );
+        assert_eq!(
+            err(&["--unix", "--faithful"]),
+            CliError::MissingValue("--unix <UNIX>".into())
+        );
+        assert_eq!(
+            err(&["--trusted-proxy"]).to_string(),
+            "a value is required for '--trusted-proxy <ADDR[,ADDR|CIDR...]>' but none was supplied"
+        );
+    }
+
+    #[test]
+    fn bad_numbers_and_proxies() {
+        assert_eq!(
+            err(&["--port", "abc"]).to_string(),
+            "invalid value 'abc' for '--port <PORT>': invalid digit found in string"
+        );
+        assert!(matches!(
+            err(&["--port=70000"]),
+            CliError::InvalidValue { option, value, .. }
+                if option == "--port <PORT>" && value == "70000"
+        ));
+        assert!(matches!(
+            err(&["--max-body", "-5"]),
+            CliError::MissingValue(_)
+        ));
+        assert!(matches!(
+            err(&["--max-body=-5"]),
+            CliError::InvalidValue { .. }
+        ));
+        assert!(matches!(
+            err(&["--threads="]),
+            CliError::InvalidValue { .. }
+        ));
+        assert!(matches!(
+            err(&["--idle-timeout", "1.5"]),
+            CliError::InvalidValue { .. }
+        ));
+        let e = err(&["--trusted-proxy", "10.0.0.0/33"]).to_string();
+        assert!(
+            e.starts_with(
+                "invalid value '10.0.0.0/33' for '--trusted-proxy <ADDR[,ADDR|CIDR...]>': "
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn flags_take_no_value_and_options_come_once() {
+        assert_eq!(
+            err(&["--faithful=yes"]),
+            CliError::UnexpectedValue {
+                option: "--faithful".into(),
+                value: "yes".into()
+            }
+        );
+        assert_eq!(
+            err(&["--port", "1", "--port=2"]).to_string(),
+            "the argument '--port <PORT>' cannot be used multiple times"
+        );
+        assert_eq!(
+            err(&["--once", "--once"]),
+            CliError::Repeated("--once".into())
+        );
+    }
+
+    #[test]
+    fn proxy_hops_needs_trusted_proxy() {
+        assert_eq!(
+            err(&["--proxy-hops", "2"]),
+            CliError::Requires("--trusted-proxy <ADDR[,ADDR|CIDR...]>".into())
+        );
+        // Even at its default value: giving it at all needs --trusted-proxy (as with clap).
+        assert!(matches!(err(&["--proxy-hops=1"]), CliError::Requires(_)));
+        let a = run(&["--proxy-hops", "2", "--trusted-proxy", "127.0.0.1"]);
+        assert_eq!(a.proxy_hops, 2);
+    }
 }

@@ -33,7 +33,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Parser;
 use gateway::Application;
 use gateway::proxy::ProxyFix;
 use gateway::simple_server::{WsgiRequestHandler, base_environ, http_config, make_server};
@@ -47,7 +46,20 @@ use socketserver::evloop::{EventLoopConfig, EventLoopServer, Protocol, listen_fd
 use crate::cli::Args;
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(cli::Command::Run(args)) => args,
+        Ok(cli::Command::Help) => return say(&mut std::io::stdout(), &cli::help()),
+        Ok(cli::Command::Version) => return say(&mut std::io::stdout(), &cli::version()),
+        Err(e) => {
+            let text = format!(
+                "error: {e}\n\n{}\n\nFor more information, try '--help'.",
+                cli::USAGE
+            );
+            say(&mut std::io::stderr(), &text);
+            // Usage errors exit with 2, as clap's and Python's argparse do.
+            return ExitCode::from(2);
+        }
+    };
     init_logging(args.access_log.into());
     let result = if let Some(n) = args.workers.filter(|n| *n > 1) {
         workers::supervise(n, &args.host, args.port)
@@ -61,6 +73,13 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Writes `text` and a newline, ignoring a closed pipe (`demo --help | head -1`), which
+/// `println!` would turn into a panic.
+fn say(out: &mut impl std::io::Write, text: &str) -> ExitCode {
+    let _ = writeln!(out, "{}", text.trim_end());
+    ExitCode::SUCCESS
 }
 
 fn init_logging(format: AccessLogFormat) {

@@ -3,38 +3,198 @@
 //! Serves a directory over HTTP with a threading server, logging each request to stderr in
 //! CPython's format. `http-server [-b ADDRESS] [-d DIR] [-p VERSION] [port]`.
 
+use std::ffi::{OsStr, OsString};
+use std::io::Write;
 use std::path::PathBuf;
 
-use clap::Parser;
 use http_server::SimpleHttpHandler;
 use http_server::logging::CpythonLines;
 
+/// The usage line printed after an error and at the top of the help.
+const USAGE: &str = "Usage: http-server [OPTIONS] [PORT]";
+
+/// The help `-h`/`--help` prints (the layout clap gave it before the port to `lexopt`).
+const HELP: &str = "\
+Serve a directory over HTTP (Python's http.server)
+
+Usage: http-server [OPTIONS] [PORT]
+
+Arguments:
+  [PORT]  bind to this port [default: 8000]
+
+Options:
+  -b, --bind <ADDRESS>         bind to this address (default: all interfaces)
+  -d, --directory <DIRECTORY>  serve this directory (default: current directory)
+  -p, --protocol <VERSION>     conform to this HTTP version [default: HTTP/1.0]
+  -h, --help                   Print help
+  -V, --version                Print version";
+
 /// Command line of `python -m http.server` (without `--cgi`: CGIHTTPRequestHandler is not
 /// ported).
-#[derive(Debug, Parser)]
-#[command(
-    name = "http-server",
-    version,
-    about = "Serve a directory over HTTP (Python's http.server)"
-)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Args {
     /// bind to this address (default: all interfaces)
-    #[arg(short = 'b', long = "bind", value_name = "ADDRESS")]
     bind: Option<String>,
     /// serve this directory (default: current directory)
-    #[arg(short = 'd', long = "directory")]
     directory: Option<PathBuf>,
     /// conform to this HTTP version
-    #[arg(
-        short = 'p',
-        long = "protocol",
-        value_name = "VERSION",
-        default_value = "HTTP/1.0"
-    )]
     protocol: String,
     /// bind to this port
-    #[arg(default_value_t = 8000)]
     port: u16,
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        Args {
+            bind: None,
+            directory: None,
+            protocol: "HTTP/1.0".to_owned(),
+            port: 8000,
+        }
+    }
+}
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Command {
+    /// Serve, with these arguments.
+    Run(Args),
+    /// `-h`/`--help`: print [`HELP`] and exit 0.
+    Help,
+    /// `-V`/`--version`: print the version and exit 0.
+    Version,
+}
+
+/// A usage error: printed on stderr with [`USAGE`], exit status 2 (as clap and argparse).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum CliError {
+    /// An option this program does not have, or a second positional argument.
+    #[error("unexpected argument '{0}' found")]
+    Unexpected(String),
+    /// An option that takes a value came last, or before another option.
+    #[error("a value is required for '{0}' but none was supplied")]
+    MissingValue(&'static str),
+    /// A value that does not parse (the port), or is not UTF-8 where text is needed.
+    #[error("invalid value '{value}' for '{option}': {reason}")]
+    InvalidValue {
+        /// The option (`[PORT]` for the positional port).
+        option: &'static str,
+        /// The value given.
+        value: String,
+        /// Why it is not valid.
+        reason: String,
+    },
+    /// An option given twice.
+    #[error("the argument '{0}' cannot be used multiple times")]
+    Repeated(&'static str),
+}
+
+impl From<lexopt::Error> for CliError {
+    fn from(e: lexopt::Error) -> Self {
+        match e {
+            lexopt::Error::UnexpectedOption(o) => CliError::Unexpected(o),
+            lexopt::Error::UnexpectedArgument(v) => {
+                CliError::Unexpected(v.to_string_lossy().into_owned())
+            }
+            // `--help=x` and the like: name the whole argument.
+            lexopt::Error::UnexpectedValue { option, value } => {
+                CliError::Unexpected(format!("{option}={}", value.to_string_lossy()))
+            }
+            other => CliError::Unexpected(other.to_string()),
+        }
+    }
+}
+
+/// Parses the arguments after the program's name (`std::env::args_os().skip(1)`):
+/// `[-b ADDRESS] [-d DIR] [-p VERSION] [port]`, values separate (`-b 127.0.0.1`), attached
+/// (`-b127.0.0.1`, `-b=127.0.0.1`) or after `=` (`--bind=127.0.0.1`), each option once.
+fn parse<I>(args: I) -> Result<Command, CliError>
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
+    use lexopt::Arg::{Long, Short, Value};
+    const BIND: &str = "--bind <ADDRESS>";
+    const DIRECTORY: &str = "--directory <DIRECTORY>";
+    const PROTOCOL: &str = "--protocol <VERSION>";
+    const PORT: &str = "[PORT]";
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut args = Args::default();
+    let mut seen: Vec<&'static str> = Vec::new();
+    while let Some(arg) = parser.next()? {
+        let option = match arg {
+            Short('h') => return Ok(Command::Help),
+            Short('V') => return Ok(Command::Version),
+            Long("help") => return flag(&mut parser, "--help", Command::Help),
+            Long("version") => return flag(&mut parser, "--version", Command::Version),
+            Short('b') | Long("bind") => BIND,
+            Short('d') | Long("directory") => DIRECTORY,
+            Short('p') | Long("protocol") => PROTOCOL,
+            Value(v) if !seen.contains(&PORT) => {
+                seen.push(PORT);
+                let text = v.to_string_lossy();
+                args.port = text.parse().map_err(|e| CliError::InvalidValue {
+                    option: PORT,
+                    value: text.clone().into_owned(),
+                    reason: format!("{e}"),
+                })?;
+                continue;
+            }
+            other => return Err(other.unexpected().into()),
+        };
+        if seen.contains(&option) {
+            return Err(CliError::Repeated(option));
+        }
+        seen.push(option);
+        let v = value(&mut parser, option)?;
+        match option {
+            DIRECTORY => args.directory = Some(v.into()),
+            _ => {
+                let v = v.into_string().map_err(|v| CliError::InvalidValue {
+                    option,
+                    value: v.to_string_lossy().into_owned(),
+                    reason: "invalid UTF-8".to_owned(),
+                })?;
+                if option == BIND {
+                    args.bind = Some(v);
+                } else {
+                    args.protocol = v;
+                }
+            }
+        }
+    }
+    Ok(Command::Run(args))
+}
+
+/// `command`, unless the long flag has a value attached (`--help=x`).
+fn flag(parser: &mut lexopt::Parser, name: &str, command: Command) -> Result<Command, CliError> {
+    match parser.optional_value() {
+        Some(v) => Err(CliError::Unexpected(format!(
+            "{name}={}",
+            v.to_string_lossy()
+        ))),
+        None => Ok(command),
+    }
+}
+
+/// The value of `option`: attached (`-b127.0.0.1`, `--bind=127.0.0.1`) or the next argument,
+/// which must not look like an option (clap's rule: `-b -d x` lacks the address).
+fn value(parser: &mut lexopt::Parser, option: &'static str) -> Result<OsString, CliError> {
+    if let Some(v) = parser.optional_value() {
+        return Ok(v);
+    }
+    let looks_like_option = |a: &OsStr| a.as_encoded_bytes().starts_with(b"-") && a.len() > 1;
+    parser
+        .raw_args()?
+        .next_if(|a| !looks_like_option(a))
+        .ok_or(CliError::MissingValue(option))
+}
+
+/// Writes `text` and a newline, ignoring a closed pipe (`http-server --help | head -1`),
+/// which `println!` would turn into a panic.
+fn say(out: &mut impl Write, text: &str) -> std::process::ExitCode {
+    let _ = writeln!(out, "{text}");
+    std::process::ExitCode::SUCCESS
 }
 
 #[allow(
@@ -42,7 +202,20 @@ struct Args {
     reason = "the binary's banner goes to stdout, as Python's"
 )]
 fn main() -> std::process::ExitCode {
-    let args = Args::parse();
+    let args = match parse(std::env::args_os().skip(1)) {
+        Ok(Command::Run(args)) => args,
+        Ok(Command::Help) => return say(&mut std::io::stdout(), HELP),
+        Ok(Command::Version) => {
+            let version = concat!("http-server ", env!("CARGO_PKG_VERSION"));
+            return say(&mut std::io::stdout(), version);
+        }
+        Err(e) => {
+            let text = format!("error: {e}\n\n{USAGE}\n\nFor more information, try '--help'.");
+            say(&mut std::io::stderr(), &text);
+            // Usage errors exit with 2, as clap's and Python's argparse do.
+            return std::process::ExitCode::from(2);
+        }
+    };
     use tracing_subscriber::layer::SubscriberExt;
     let subscriber = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -96,6 +269,164 @@ fn main() -> std::process::ExitCode {
         Err(e) => {
             tracing::error!("{e}");
             std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Args {
+        match parse(args.iter().copied()) {
+            Ok(Command::Run(a)) => a,
+            other => panic!("{args:?}: {other:?}"),
+        }
+    }
+
+    fn err(args: &[&str]) -> CliError {
+        match parse(args.iter().copied()) {
+            Err(e) => e,
+            Ok(c) => panic!("{args:?} parsed: {c:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let a = run(&[]);
+        assert_eq!(a.port, 8000);
+        assert_eq!(a.protocol, "HTTP/1.0");
+        assert_eq!(a.bind, None);
+        assert_eq!(a.directory, None);
+        assert_eq!(a, Args::default());
+    }
+
+    #[test]
+    fn every_option_short_and_long() {
+        let expected = Args {
+            bind: Some("127.0.0.1".into()),
+            directory: Some("/srv/www".into()),
+            protocol: "HTTP/1.1".into(),
+            port: 8080,
+        };
+        let spellings: [&[&str]; 5] = [
+            &[
+                "-b",
+                "127.0.0.1",
+                "-d",
+                "/srv/www",
+                "-p",
+                "HTTP/1.1",
+                "8080",
+            ],
+            &[
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+                "/srv/www",
+                "--protocol",
+                "HTTP/1.1",
+                "8080",
+            ],
+            &[
+                "--bind=127.0.0.1",
+                "--directory=/srv/www",
+                "--protocol=HTTP/1.1",
+                "8080",
+            ],
+            &["-b127.0.0.1", "-d/srv/www", "-pHTTP/1.1", "8080"],
+            &["8080", "-b=127.0.0.1", "-d=/srv/www", "-p=HTTP/1.1"],
+        ];
+        for args in spellings {
+            assert_eq!(run(args), expected, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn positional_port() {
+        assert_eq!(run(&["0"]).port, 0);
+        assert_eq!(run(&["65535"]).port, 65535);
+        // After `--` a port that looks like an option is still the port (`-- 8001`).
+        assert_eq!(run(&["--", "8001"]).port, 8001);
+        assert_eq!(
+            err(&["abc"]).to_string(),
+            "invalid value 'abc' for '[PORT]': invalid digit found in string"
+        );
+        assert!(matches!(
+            err(&["70000"]),
+            CliError::InvalidValue {
+                option: "[PORT]",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn too_many_positionals() {
+        assert_eq!(err(&["8000", "8001"]), CliError::Unexpected("8001".into()));
+        assert_eq!(
+            err(&["8000", "extra"]).to_string(),
+            "unexpected argument 'extra' found"
+        );
+    }
+
+    #[test]
+    fn unknown_options() {
+        assert_eq!(err(&["-x"]), CliError::Unexpected("-x".into()));
+        assert_eq!(err(&["--cgi"]), CliError::Unexpected("--cgi".into()));
+        assert_eq!(err(&["--bin", "x"]), CliError::Unexpected("--bin".into()));
+        // A negative port is an unknown short option, as with clap.
+        assert_eq!(err(&["-5"]), CliError::Unexpected("-5".into()));
+    }
+
+    #[test]
+    fn missing_values() {
+        assert_eq!(err(&["-b"]), CliError::MissingValue("--bind <ADDRESS>"));
+        assert_eq!(
+            err(&["--directory"]),
+            CliError::MissingValue("--directory <DIRECTORY>")
+        );
+        assert_eq!(
+            err(&["-p", "-b", "x"]).to_string(),
+            "a value is required for '--protocol <VERSION>' but none was supplied"
+        );
+    }
+
+    #[test]
+    fn options_come_once() {
+        assert_eq!(
+            err(&["--bind=1.2.3.4", "-b", "1.2.3.5"]).to_string(),
+            "the argument '--bind <ADDRESS>' cannot be used multiple times"
+        );
+        assert_eq!(
+            err(&["-d", "a", "-d", "b"]),
+            CliError::Repeated("--directory <DIRECTORY>")
+        );
+    }
+
+    #[test]
+    fn help_and_version() {
+        for a in ["-h", "--help"] {
+            assert_eq!(parse([a]), Ok(Command::Help));
+        }
+        for a in ["-V", "--version"] {
+            assert_eq!(parse([a]), Ok(Command::Version));
+        }
+        assert_eq!(parse(["-b", "::1", "--help", "x", "y"]), Ok(Command::Help));
+        assert_eq!(err(&["--help=x"]), CliError::Unexpected("--help=x".into()));
+        assert_eq!(parse(["-Vh"]), Ok(Command::Version));
+        assert!(HELP.contains(USAGE));
+        for needle in [
+            "[PORT]",
+            "[default: 8000]",
+            "-b, --bind <ADDRESS>",
+            "-d, --directory <DIRECTORY>",
+            "-p, --protocol <VERSION>",
+            "[default: HTTP/1.0]",
+            "-h, --help",
+            "-V, --version",
+        ] {
+            assert!(HELP.contains(needle), "{needle} missing from the help");
         }
     }
 }
