@@ -260,7 +260,11 @@ pub(crate) fn fill_environ<'h, V: HeaderText + 'h>(
         |k| k.push_str("PATH_INFO"),
         Dup::Replace,
         |out| {
-            out.extend(percent_encoding::percent_decode(raw).map(char::from));
+            if raw.contains(&b'%') {
+                out.extend(percent_encoding::percent_decode(raw).map(char::from));
+            } else {
+                crate::util::latin1_decode_into(raw, out);
+            }
         },
     );
     env.set_str("QUERY_STRING", query);
@@ -289,7 +293,7 @@ pub(crate) fn fill_environ<'h, V: HeaderText + 'h>(
             |out| v.push_trimmed(out),
         );
     }
-    let mut name = String::new();
+    let mut name = String::with_capacity(64);
     for (k, v) in headers {
         if k.contains('_') {
             continue;

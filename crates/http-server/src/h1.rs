@@ -515,43 +515,19 @@ fn check_expect(head: &RequestHead) -> Option<HttpError> {
 fn check_response(out: &mut Vec<u8>, start: usize, is_head: bool, keep_alive: bool) -> bool {
     let mut pos = start;
     loop {
-        let Some(head_len) = find_head_end(&out[pos..]) else {
-            // Not an HTTP response we can read (or none at all): never reuse the connection.
+        // Not an HTTP response head a client can read (or none at all): never reuse the
+        // connection.
+        let Some((head, head_len)) = ResponseHead::parse(&out[pos..]) else {
             return false;
         };
-        let mut headers = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; 128];
-        let mut resp = httparse::Response::new(&mut []);
-        let Ok(httparse::Status::Complete(_)) = httparse::ParserConfig::default()
-            .parse_response_with_uninit_headers(&mut resp, &out[pos..pos + head_len], &mut headers)
-        else {
-            return false;
-        };
-        let code = resp.code.unwrap_or(0);
+        let code = head.code;
         if (100..200).contains(&code) && code != 101 {
             pos += head_len;
             continue;
         }
-        let version_11 = resp.version == Some(1);
-        let mut length: Option<u64> = None;
-        let mut chunked = false;
-        let mut says_close = false;
-        let mut bad = false;
-        for h in resp.headers.iter() {
-            if h.name.eq_ignore_ascii_case("content-length") {
-                let v = std::str::from_utf8(h.value)
-                    .ok()
-                    .and_then(|v| v.trim().parse().ok());
-                match (length, v) {
-                    (None, Some(v)) => length = Some(v),
-                    (Some(a), Some(b)) if a == b => {}
-                    _ => bad = true,
-                }
-            } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-                chunked = h.value.to_ascii_lowercase().ends_with(b"chunked");
-            } else if h.name.eq_ignore_ascii_case("connection") {
-                says_close = h.value.eq_ignore_ascii_case(b"close");
-            }
-        }
+        let version_11 = head.version_11;
+        let (length, chunked, says_close, bad) =
+            (head.length, head.chunked, head.says_close, head.bad);
         let body_start = pos + head_len;
         let body_len = (out.len() - body_start) as u64;
         let no_body = is_head || code == 204 || code == 304 || code == 101;
@@ -610,16 +586,67 @@ fn check_response(out: &mut Vec<u8>, start: usize, is_head: bool, keep_alive: bo
     }
 }
 
-fn find_head_end(buf: &[u8]) -> Option<usize> {
-    // Look at each LF only (one comparison per byte), then at the three bytes before it.
-    let mut i = 3;
-    while i < buf.len() {
-        if buf[i] == b'\n' && &buf[i - 3..i] == b"\r\n\r" {
-            return Some(i + 1);
+/// What [`check_response`] needs from a response head.
+#[derive(Debug, Default)]
+struct ResponseHead {
+    code: u16,
+    version_11: bool,
+    length: Option<u64>,
+    chunked: bool,
+    says_close: bool,
+    /// Conflicting `Content-Length` fields.
+    bad: bool,
+}
+
+impl ResponseHead {
+    /// Parses the response head at the start of `out` with httparse (which also finds
+    /// where it ends): the head and its length, or `None` when `out` does not start with a
+    /// complete, well-formed head.
+    fn parse(out: &[u8]) -> Option<(ResponseHead, usize)> {
+        let mut slots = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; 128];
+        let mut resp = httparse::Response::new(&mut []);
+        let Ok(httparse::Status::Complete(len)) = httparse::ParserConfig::default()
+            .parse_response_with_uninit_headers(&mut resp, out, &mut slots)
+        else {
+            return None;
+        };
+        let mut r = ResponseHead {
+            code: resp.code?,
+            version_11: resp.version == Some(1),
+            ..ResponseHead::default()
+        };
+        for h in resp.headers.iter() {
+            let name = h.name.as_bytes();
+            if name.eq_ignore_ascii_case(b"content-length") {
+                let v = std::str::from_utf8(trim_ows(h.value))
+                    .ok()
+                    .and_then(|v| v.parse().ok());
+                match (r.length, v) {
+                    (None, Some(v)) => r.length = Some(v),
+                    (Some(a), Some(b)) if a == b => {}
+                    _ => r.bad = true,
+                }
+            } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+                let v = trim_ows(h.value);
+                r.chunked = v.len() >= 7 && v[v.len() - 7..].eq_ignore_ascii_case(b"chunked");
+            } else if name.eq_ignore_ascii_case(b"connection") {
+                r.says_close = trim_ows(h.value).eq_ignore_ascii_case(b"close");
+            }
         }
-        i += 1;
+        Some((r, len))
     }
-    None
+}
+
+fn trim_ows(v: &[u8]) -> &[u8] {
+    let start = v
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t'))
+        .unwrap_or(v.len());
+    let end = v
+        .iter()
+        .rposition(|b| !matches!(b, b' ' | b'\t'))
+        .map_or(start, |i| i + 1);
+    &v[start..end]
 }
 
 fn insert_connection_close(out: &mut Vec<u8>, pos: usize, head_len: usize) {

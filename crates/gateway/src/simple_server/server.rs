@@ -117,7 +117,12 @@ impl<A: Application + ?Sized> WsgiRequestHandler<A> {
         let environ = self.environ(ex);
         let body = read_body(ex)?;
         // One `Server` string everywhere: the same as the HTTP server's error replies.
-        let software = self.version_string(ex);
+        // `version_string` (not overridable here): `server_version sys_version`, formatted
+        // only when the shared config is (re)built.
+        let software = (
+            ex.config().server_version.as_str(),
+            ex.config().sys_version.as_str(),
+        );
         let http_version = if http11 { "1.1" } else { self.http_version };
         let config = handler_config(
             ex.server().multithread,
@@ -192,7 +197,7 @@ fn handler_config(
     multithread: bool,
     multiprocess: bool,
     http_version: &str,
-    software: String,
+    software: (&str, &str),
 ) -> Arc<HandlerConfig> {
     type Key = (bool, bool, String, String);
     thread_local! {
@@ -205,7 +210,10 @@ fn handler_config(
             && *mt == multithread
             && *mp == multiprocess
             && v == http_version
-            && *sw == software
+            && sw.len() == software.0.len() + 1 + software.1.len()
+            && sw.starts_with(software.0)
+            && sw.ends_with(software.1)
+            && sw.as_bytes()[software.0.len()] == b' '
         {
             return config.clone();
         }
@@ -214,6 +222,7 @@ fn handler_config(
         config.wsgi_multiprocess = multiprocess;
         config.chunked_responses = http_version == "1.1";
         config.http_version = http_version.to_owned();
+        let software = format!("{} {}", software.0, software.1);
         config.server_software = Some(software.clone());
         let config = Arc::new(config);
         *last = Some((
