@@ -329,11 +329,12 @@ pub(crate) fn fill_environ<'h, V: HeaderText + 'h>(
 /// ```
 #[doc(alias = "wsgiref.simple_server.demo_app")]
 pub fn demo_app(environ: &Environ, start_response: &mut dyn StartResponse) -> Result<Body> {
-    let mut out = String::from("Hello world!\n\n");
-    for (k, v) in environ.items() {
-        out.push_str(&k);
+    let mut out = String::with_capacity(2048);
+    out.push_str("Hello world!\n\n");
+    for (k, v) in environ.sorted_items() {
+        out.push_str(k);
         out.push_str(" = ");
-        out.push_str(&v.repr());
+        v.write_repr(&mut out);
         out.push('\n');
     }
     start_response.start_response(

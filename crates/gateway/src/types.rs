@@ -270,12 +270,22 @@ impl EnvValue<'_> {
     /// assert_eq!(EnvValue::Str("it's").repr(), "\"it's\"");
     /// ```
     pub fn repr(&self) -> String {
+        let mut out = String::new();
+        self.write_repr(&mut out);
+        out
+    }
+
+    /// [`repr`](Self::repr), appended to `out`.
+    pub fn write_repr(&self, out: &mut String) {
         match self {
-            EnvValue::Str(s) => util::py_repr(s),
-            EnvValue::Bool(true) => "True".to_owned(),
-            EnvValue::Bool(false) => "False".to_owned(),
-            EnvValue::Version(a, b) => format!("({a}, {b})"),
-            EnvValue::Object(d) => (*d).to_owned(),
+            EnvValue::Str(s) => util::py_repr_into(s, out),
+            EnvValue::Bool(true) => out.push_str("True"),
+            EnvValue::Bool(false) => out.push_str("False"),
+            EnvValue::Version(a, b) => {
+                use fmt::Write as _;
+                let _ = write!(out, "({a}, {b})");
+            }
+            EnvValue::Object(d) => out.push_str(d),
         }
     }
 }
@@ -499,24 +509,32 @@ impl Environ {
 
     /// Every entry, sorted by key, as Python's `sorted(environ.items())`.
     pub fn items(&self) -> Vec<(String, EnvValue<'_>)> {
-        let mut items: Vec<(String, EnvValue<'_>)> = self
-            .vars
-            .iter()
-            .map(|(k, v)| (k.to_owned(), EnvValue::Str(v)))
-            .collect();
-        fn push<'a>(items: &mut Vec<(String, EnvValue<'a>)>, k: &str, v: EnvValue<'a>) {
-            items.push((k.to_owned(), v));
-        }
-        push(
-            &mut items,
+        self.sorted_items()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect()
+    }
+
+    /// [`items`](Self::items) with borrowed keys (no allocation per entry).
+    ///
+    /// ```
+    /// let env = gateway::Environ::from_vars([("B", "2"), ("A", "1")]);
+    /// let keys: Vec<&str> = env.sorted_items().into_iter().map(|(k, _)| k).collect();
+    /// assert_eq!(&keys[..3], ["A", "B", "wsgi.multiprocess"]);
+    /// ```
+    pub fn sorted_items(&self) -> Vec<(&str, EnvValue<'_>)> {
+        let mut items: Vec<(&str, EnvValue<'_>)> =
+            Vec::with_capacity(self.vars.len() + 9 + self.extensions.len());
+        items.extend(self.vars.iter().map(|(k, v)| (k, EnvValue::Str(v))));
+        items.push((
             "wsgi.version",
             EnvValue::Version(self.version.0, self.version.1),
-        );
+        ));
         if let Some(s) = &self.url_scheme {
-            push(&mut items, "wsgi.url_scheme", EnvValue::Str(s));
+            items.push(("wsgi.url_scheme", EnvValue::Str(s)));
         }
         if self.input.is_some() {
-            push(&mut items, "wsgi.input", EnvValue::Object(INPUT_REPR));
+            items.push(("wsgi.input", EnvValue::Object(INPUT_REPR)));
         }
         if let Some(e) = &self.errors {
             let repr = match e.name {
@@ -524,30 +542,18 @@ impl Environ {
                 "<memory>" => "<gateway::ErrorStream name='<memory>'>",
                 _ => "<gateway::ErrorStream name='<stream>'>",
             };
-            push(&mut items, "wsgi.errors", EnvValue::Object(repr));
+            items.push(("wsgi.errors", EnvValue::Object(repr)));
         }
-        push(
-            &mut items,
-            "wsgi.multithread",
-            EnvValue::Bool(self.multithread),
-        );
-        push(
-            &mut items,
-            "wsgi.multiprocess",
-            EnvValue::Bool(self.multiprocess),
-        );
-        push(&mut items, "wsgi.run_once", EnvValue::Bool(self.run_once));
+        items.push(("wsgi.multithread", EnvValue::Bool(self.multithread)));
+        items.push(("wsgi.multiprocess", EnvValue::Bool(self.multiprocess)));
+        items.push(("wsgi.run_once", EnvValue::Bool(self.run_once)));
         if self.file_wrapper {
-            push(
-                &mut items,
-                "wsgi.file_wrapper",
-                EnvValue::Object(FILE_WRAPPER_REPR),
-            );
+            items.push(("wsgi.file_wrapper", EnvValue::Object(FILE_WRAPPER_REPR)));
         }
         for (k, ext) in &self.extensions {
-            items.push((k.clone(), EnvValue::Object(&ext.repr)));
+            items.push((k, EnvValue::Object(&ext.repr)));
         }
-        items.sort_by(|a, b| a.0.cmp(&b.0));
+        items.sort_unstable_by(|a, b| a.0.cmp(b.0));
         items
     }
 

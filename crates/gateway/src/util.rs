@@ -484,12 +484,28 @@ pub fn is_latin1(s: &str) -> bool {
 /// ```
 #[doc(alias = "repr")]
 pub fn py_repr(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    py_repr_into(s, &mut out);
+    out
+}
+
+/// [`py_repr`], appended to `out`.
+pub(crate) fn py_repr_into(s: &str, out: &mut String) {
+    if s.bytes()
+        .all(|b| (b' '..=b'~').contains(&b) && b != b'\\' && b != b'\'')
+    {
+        // Printable ASCII with nothing to escape: the text in single quotes.
+        out.push('\'');
+        out.push_str(s);
+        out.push('\'');
+        return;
+    }
     let quote = if s.contains('\'') && !s.contains('"') {
         '"'
     } else {
         '\''
     };
-    let mut out = String::with_capacity(s.len() + 2);
+    out.reserve(s.len() + 2);
     out.push(quote);
     for c in s.chars() {
         match c {
@@ -515,7 +531,6 @@ pub fn py_repr(s: &str) -> String {
         }
     }
     out.push(quote);
-    out
 }
 
 /// Python's `str.isprintable` for one char (exact for Latin-1, table-based beyond).
