@@ -435,7 +435,8 @@ where
             head.close_connection = true;
         }
         let is_head = head.line.command == "HEAD";
-        let raw_line = head.raw_requestline.clone();
+        // The request line for an error reply: the framed request starts with it.
+        let raw_line = first_line(request);
         let start = out.len();
         let hcx = *cx.handler();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
@@ -449,7 +450,7 @@ where
                 tracing::error!(client = %hcx.client_address, error = %e, "error serving request");
                 if out.len() == start {
                     let err = HttpError::new(500);
-                    out.extend(self.error_reply(Some(cx), &raw_line, &err));
+                    out.extend(self.error_reply(Some(cx), raw_line, &err));
                 }
                 false
             }
@@ -457,7 +458,7 @@ where
                 let msg = socketserver::Error::from_panic(&*payload);
                 tracing::error!(client = %hcx.client_address, error = %msg, "request handler panicked");
                 out.truncate(start);
-                out.extend(self.error_reply(Some(cx), &raw_line, &HttpError::new(500)));
+                out.extend(self.error_reply(Some(cx), raw_line, &HttpError::new(500)));
                 return Served::CLOSE;
             }
         };
