@@ -281,6 +281,18 @@ impl EnvValue<'_> {
             EnvValue::Str(s) => util::py_repr_into(s, out),
             EnvValue::Bool(true) => out.push_str("True"),
             EnvValue::Bool(false) => out.push_str("False"),
+            EnvValue::Version(a, b) if *a < 10 && *b < 10 => {
+                for c in [
+                    '(',
+                    char::from(b'0' + *a as u8),
+                    ',',
+                    ' ',
+                    char::from(b'0' + *b as u8),
+                    ')',
+                ] {
+                    out.push(c);
+                }
+            }
             EnvValue::Version(a, b) => {
                 use fmt::Write as _;
                 let _ = write!(out, "({a}, {b})");
@@ -523,37 +535,50 @@ impl Environ {
     /// assert_eq!(&keys[..3], ["A", "B", "wsgi.multiprocess"]);
     /// ```
     pub fn sorted_items(&self) -> Vec<(&str, EnvValue<'_>)> {
-        let mut items: Vec<(&str, EnvValue<'_>)> =
-            Vec::with_capacity(self.vars.len() + 9 + self.extensions.len());
-        items.extend(self.vars.iter().map(|(k, v)| (k, EnvValue::Str(v))));
-        items.push((
-            "wsgi.version",
-            EnvValue::Version(self.version.0, self.version.1),
-        ));
-        if let Some(s) = &self.url_scheme {
-            items.push(("wsgi.url_scheme", EnvValue::Str(s)));
-        }
-        if self.input.is_some() {
-            items.push(("wsgi.input", EnvValue::Object(INPUT_REPR)));
-        }
+        // Three sequences in key order, merged: the string variables (sorted), the
+        // `wsgi.*` entries (listed in order here), the extensions (a BTreeMap).
+        let mut wsgi: Vec<(&str, EnvValue<'_>)> = Vec::with_capacity(8);
         if let Some(e) = &self.errors {
             let repr = match e.name {
                 "<stderr>" => "<gateway::ErrorStream name='<stderr>'>",
                 "<memory>" => "<gateway::ErrorStream name='<memory>'>",
                 _ => "<gateway::ErrorStream name='<stream>'>",
             };
-            items.push(("wsgi.errors", EnvValue::Object(repr)));
+            wsgi.push(("wsgi.errors", EnvValue::Object(repr)));
         }
-        items.push(("wsgi.multithread", EnvValue::Bool(self.multithread)));
-        items.push(("wsgi.multiprocess", EnvValue::Bool(self.multiprocess)));
-        items.push(("wsgi.run_once", EnvValue::Bool(self.run_once)));
         if self.file_wrapper {
-            items.push(("wsgi.file_wrapper", EnvValue::Object(FILE_WRAPPER_REPR)));
+            wsgi.push(("wsgi.file_wrapper", EnvValue::Object(FILE_WRAPPER_REPR)));
         }
-        for (k, ext) in &self.extensions {
-            items.push((k, EnvValue::Object(&ext.repr)));
+        if self.input.is_some() {
+            wsgi.push(("wsgi.input", EnvValue::Object(INPUT_REPR)));
         }
-        items.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        wsgi.push(("wsgi.multiprocess", EnvValue::Bool(self.multiprocess)));
+        wsgi.push(("wsgi.multithread", EnvValue::Bool(self.multithread)));
+        wsgi.push(("wsgi.run_once", EnvValue::Bool(self.run_once)));
+        if let Some(s) = &self.url_scheme {
+            wsgi.push(("wsgi.url_scheme", EnvValue::Str(s)));
+        }
+        wsgi.push((
+            "wsgi.version",
+            EnvValue::Version(self.version.0, self.version.1),
+        ));
+        let extensions = self
+            .extensions
+            .iter()
+            .map(|(k, ext)| (k.as_str(), EnvValue::Object(&ext.repr)));
+        let vars = self.vars.sorted();
+        let mut items = Vec::with_capacity(self.vars.len() + wsgi.len() + self.extensions.len());
+        // The variables before `wsgi.` (all the CGI ones, upper case) need no merging.
+        let split = vars.partition_point(|(k, _)| *k < "wsgi.");
+        items.extend(vars[..split].iter().map(|&(k, v)| (k, EnvValue::Str(v))));
+        let rest = vars[split..].iter().map(|&(k, v)| (k, EnvValue::Str(v)));
+        if self.extensions.is_empty() {
+            merge_sorted(rest, wsgi.into_iter(), &mut items);
+        } else {
+            let mut others = Vec::with_capacity(wsgi.len() + self.extensions.len());
+            merge_sorted(wsgi.into_iter(), extensions, &mut others);
+            merge_sorted(rest, others.into_iter(), &mut items);
+        }
         items
     }
 
@@ -681,6 +706,24 @@ impl Environ {
     /// A middleware value of type `T`.
     pub fn extension<T: Any + Send + Sync>(&self, key: &str) -> Option<&T> {
         self.extensions.get(key)?.value.downcast_ref::<T>()
+    }
+}
+
+/// Appends the merge of two sequences sorted by key to `out`.
+fn merge_sorted<'a>(
+    a: impl Iterator<Item = (&'a str, EnvValue<'a>)>,
+    b: impl Iterator<Item = (&'a str, EnvValue<'a>)>,
+    out: &mut Vec<(&'a str, EnvValue<'a>)>,
+) {
+    let (mut a, mut b) = (a.peekable(), b.peekable());
+    loop {
+        let take_a = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => x.0 <= y.0,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return,
+        };
+        out.extend(if take_a { a.next() } else { b.next() });
     }
 }
 

@@ -222,9 +222,25 @@ impl<'a> Exchange<'a> {
         config: &'a HttpConfig,
         head: RequestHead,
     ) -> Self {
-        let mut ex = Exchange::new(stream, cx, config);
-        ex.set_head(head);
-        ex
+        // Built field by field: `Exchange::new` would allocate a default version only to
+        // drop it.
+        Exchange {
+            stream,
+            cx,
+            config,
+            command: head.line.command,
+            path: head.line.path,
+            request_version: head.line.request_version,
+            requestline: head.line.requestline,
+            raw_requestline: head.raw_requestline,
+            headers: head.headers,
+            close_connection: head.close_connection,
+            body: head.body,
+            headers_buffer: Vec::new(),
+            force_status_line: false,
+            started: Instant::now(),
+            access: Cell::new(None),
+        }
     }
 
     fn set_head(&mut self, head: RequestHead) {

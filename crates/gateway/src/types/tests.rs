@@ -168,3 +168,27 @@ fn applications_from_closures_arcs_and_boxes() {
     assert_eq!(run(&arc), "closure");
     assert_eq!(run(&boxed), "closure");
 }
+
+/// `sorted_items` merges three sorted sequences; check it against a plain sort, with keys
+/// that interleave (a variable and an extension among the `wsgi.*` entries).
+#[test]
+fn sorted_items_is_sorted_like_python() {
+    let mut env = Environ::from_vars([
+        ("wsgi.k", "var"),
+        ("PATH_INFO", "/"),
+        ("a.lower", "x"),
+        ("zzz", "last"),
+    ]);
+    env.set_url_scheme("https");
+    env.set_input(crate::InputStream::empty());
+    env.set_errors(crate::ErrorStream::stderr());
+    env.set_file_wrapper(true);
+    env.insert_extension("wsgi.l_ext", 1u8, "1");
+    env.insert_extension("myapp.user", 2u8, "2");
+    let keys: Vec<&str> = env.sorted_items().into_iter().map(|(k, _)| k).collect();
+    let mut expected = keys.clone();
+    expected.sort_unstable();
+    assert_eq!(keys, expected);
+    assert_eq!(keys.len(), 4 + 8 + 2);
+    assert!(keys.contains(&"wsgi.k") && keys.contains(&"wsgi.l_ext"));
+}

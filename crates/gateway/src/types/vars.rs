@@ -186,9 +186,18 @@ impl Vars {
 
     /// Every variable, sorted by key.
     pub(crate) fn sorted(&self) -> Vec<(&str, &str)> {
-        let mut all: Vec<(&str, &str)> = self.iter().collect();
-        all.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        all
+        // Sorted by the keys' first eight bytes as one big-endian number (which orders like
+        // the bytes themselves), comparing whole keys only on a tie: most CGI names differ
+        // early, so most comparisons are one integer comparison instead of a memcmp.
+        let prefix = |k: &str| {
+            let mut p = [0u8; 8];
+            let n = k.len().min(8);
+            p[..n].copy_from_slice(&k.as_bytes()[..n]);
+            u64::from_be_bytes(p)
+        };
+        let mut all: Vec<(u64, &str, &str)> = self.iter().map(|(k, v)| (prefix(k), k, v)).collect();
+        all.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+        all.into_iter().map(|(_, k, v)| (k, v)).collect()
     }
 
     /// Rewrites the buffer without its garbage once that is most of it, so an environ
