@@ -608,14 +608,24 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
         self.cleanup_headers();
         self.state.headers_sent = true;
         if !self.config.origin_server || self.client_is_modern() {
-            // Status line and headers in one write (`send_preamble` + the headers).
-            let mut out = Vec::with_capacity(256);
-            self.preamble_into(&mut out)?;
-            match &self.state.headers {
-                Some(h) => h.write_bytes(&mut out),
-                None => out.extend_from_slice(b"\r\n"),
+            // Status line and headers in one write (`send_preamble` + the headers), built
+            // in a buffer the thread keeps from one response to the next.
+            thread_local! {
+                static SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
             }
-            self.io.write_raw(&out)?;
+            let mut out = SCRATCH.take();
+            out.clear();
+            let written = self.preamble_into(&mut out).and_then(|()| {
+                match &self.state.headers {
+                    Some(h) => h.write_bytes(&mut out),
+                    None => out.extend_from_slice(b"\r\n"),
+                }
+                Ok(self.io.write_raw(&out)?)
+            });
+            if out.capacity() <= 64 << 10 {
+                SCRATCH.set(out);
+            }
+            written?;
         }
         Ok(())
     }

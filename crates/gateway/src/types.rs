@@ -825,6 +825,8 @@ impl Application for Box<dyn Application> {
 type ChunkIter = Box<dyn Iterator<Item = Result<Vec<u8>>> + Send>;
 
 enum BodyKind {
+    /// Exactly one chunk (the usual body): no list to allocate.
+    One(Option<Vec<u8>>),
     Chunks {
         iter: std::vec::IntoIter<Vec<u8>>,
         len: usize,
@@ -860,6 +862,7 @@ pub struct Body {
 impl fmt::Debug for Body {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match &self.kind {
+            BodyKind::One(_) => "Chunks(len=1)".to_owned(),
             BodyKind::Chunks { len, .. } => format!("Chunks(len={len})"),
             BodyKind::Iter(_) => "Iter".to_owned(),
             BodyKind::File(fw) => format!("{fw:?}"),
@@ -873,6 +876,16 @@ impl Body {
     /// A body with no chunks (Python: `[]`).
     pub fn empty() -> Self {
         Self::chunks(Vec::new())
+    }
+
+    /// A body of exactly one chunk (Python: `[chunk]`): its length is known, so it gets a
+    /// `Content-Length`.
+    pub fn one(chunk: Vec<u8>) -> Self {
+        Body {
+            kind: BodyKind::One(Some(chunk)),
+            on_close: Vec::new(),
+            len_hint: None,
+        }
     }
 
     /// A list of chunks (Python: `[b"...", b"..."]`): its length is known, so a one-chunk
@@ -927,6 +940,7 @@ impl Body {
     pub fn len(&self) -> Option<usize> {
         match &self.kind {
             BodyKind::Chunks { len, .. } => Some(*len),
+            BodyKind::One(_) => Some(1),
             _ => self.len_hint,
         }
     }
@@ -979,6 +993,7 @@ impl Iterator for Body {
 
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.kind {
+            BodyKind::One(chunk) => chunk.take().map(Ok),
             BodyKind::Chunks { iter, .. } => iter.next().map(Ok),
             BodyKind::Iter(it) => it.next(),
             BodyKind::File(fw) => fw.next().map(|r| r.map_err(Error::from)),
@@ -1004,7 +1019,7 @@ impl From<Vec<Vec<u8>>> for Body {
 impl From<Vec<u8>> for Body {
     /// One chunk.
     fn from(chunk: Vec<u8>) -> Self {
-        Body::chunks(vec![chunk])
+        Body::one(chunk)
     }
 }
 
@@ -1018,14 +1033,14 @@ impl From<&[u8]> for Body {
 impl From<&str> for Body {
     /// One chunk, UTF-8 encoded.
     fn from(chunk: &str) -> Self {
-        Body::chunks(vec![chunk.as_bytes().to_vec()])
+        Body::one(chunk.as_bytes().to_vec())
     }
 }
 
 impl From<String> for Body {
     /// One chunk, UTF-8 encoded.
     fn from(chunk: String) -> Self {
-        Body::chunks(vec![chunk.into_bytes()])
+        Body::one(chunk.into_bytes())
     }
 }
 

@@ -189,15 +189,33 @@ impl Vars {
         // Sorted by the keys' first eight bytes as one big-endian number (which orders like
         // the bytes themselves), comparing whole keys only on a tie: most CGI names differ
         // early, so most comparisons are one integer comparison instead of a memcmp.
-        let prefix = |k: &str| {
-            let mut p = [0u8; 8];
-            let n = k.len().min(8);
-            p[..n].copy_from_slice(&k.as_bytes()[..n]);
-            u64::from_be_bytes(p)
+        let prefix = |k: &[u8]| match k.first_chunk::<8>() {
+            Some(p) => u64::from_be_bytes(*p),
+            None => k
+                .iter()
+                .enumerate()
+                .fold(0u64, |p, (i, &b)| p | u64::from(b) << (56 - 8 * i)),
         };
-        let mut all: Vec<(u64, &str, &str)> = self.iter().map(|(k, v)| (prefix(k), k, v)).collect();
-        all.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
-        all.into_iter().map(|(_, k, v)| (k, v)).collect()
+        let buf = self.buf.as_bytes();
+        let mut order: Vec<(u64, usize)> = self
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (prefix(&buf[e.key..e.key + e.key_len]), i))
+            .collect();
+        order.sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0).then_with(|| {
+                let (x, y) = (&self.entries[a.1], &self.entries[b.1]);
+                buf[x.key..x.key + x.key_len].cmp(&buf[y.key..y.key + y.key_len])
+            })
+        });
+        order
+            .into_iter()
+            .map(|(_, i)| {
+                let e = &self.entries[i];
+                (self.key_of(e), self.val_of(e))
+            })
+            .collect()
     }
 
     /// Rewrites the buffer without its garbage once that is most of it, so an environ
