@@ -183,7 +183,7 @@ pub fn environ_for_request(
     let mut env = Environ::new();
     fill_environ(
         &mut env,
-        base,
+        Some(base),
         request,
         request
             .headers
@@ -231,14 +231,17 @@ impl HeaderText for &[u8] {
 }
 
 /// The rules of [`environ_for_request`], writing straight into an [`Environ`]: keys and
-/// values are copied once, into the environ's own buffer.
+/// values are copied once, into the environ's own buffer. `base: None` when `env` already
+/// holds the base environ.
 pub(crate) fn fill_environ<'h, V: HeaderText + 'h>(
     env: &mut Environ,
-    base: &BTreeMap<String, String>,
+    base: Option<&BTreeMap<String, String>>,
     request: &RequestParts<'_>,
     headers: impl Iterator<Item = (&'h str, V)> + Clone,
 ) {
-    env.extend_vars(base);
+    if let Some(base) = base {
+        env.extend_vars(base);
+    }
     env.set_str("SERVER_PROTOCOL", request.request_version);
     env.set_str("SERVER_SOFTWARE", SERVER_VERSION);
     env.set_str("REQUEST_METHOD", request.command);

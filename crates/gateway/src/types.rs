@@ -423,6 +423,22 @@ impl Environ {
         }
     }
 
+    /// Copies the string variables of `template` into this environ, which must hold none
+    /// yet (the servers' per-request copy of their base environ).
+    pub(crate) fn copy_vars_from(&mut self, template: &Environ) {
+        if self.vars.len() == 0 && self.url_scheme.is_none() {
+            self.vars.extend_from_empty(&template.vars);
+            self.url_scheme.clone_from(&template.url_scheme);
+        } else {
+            for (k, v) in template.vars.iter() {
+                self.set_str(k, v);
+            }
+            if let Some(s) = &template.url_scheme {
+                self.set_str("wsgi.url_scheme", s);
+            }
+        }
+    }
+
     /// Adds every variable of `vars`. Same as [`set`](Self::set) for each.
     pub fn extend_vars(&mut self, vars: &BTreeMap<String, String>) {
         if self.vars.len() == 0

@@ -75,9 +75,30 @@ impl<A: Application + ?Sized> WsgiRequestHandler<A> {
         let mut client = [0u8; 64];
         let client = client_host(ex.client_address(), &mut client);
         let mut env = Environ::with_capacity(512, 24);
+        // The base environ, packed once per thread and copied with two memcpys per
+        // request. The cache holds a clone of the `Arc`, so a pointer comparison is enough
+        // (the address cannot be reused while it is cached).
+        type Template = Option<(Arc<BTreeMap<String, String>>, Environ)>;
+        thread_local! {
+            static TEMPLATE: std::cell::RefCell<Template> = const { std::cell::RefCell::new(None) };
+        }
+        TEMPLATE.with(|t| {
+            let mut t = t.borrow_mut();
+            if !t
+                .as_ref()
+                .is_some_and(|(base, _)| Arc::ptr_eq(base, &self.base_environ))
+            {
+                let mut packed = Environ::new();
+                packed.extend_vars(&self.base_environ);
+                *t = Some((self.base_environ.clone(), packed));
+            }
+            if let Some((_, packed)) = &*t {
+                env.copy_vars_from(packed);
+            }
+        });
         fill_environ(
             &mut env,
-            &self.base_environ,
+            None,
             &RequestParts {
                 command: &ex.command,
                 path: &ex.path,

@@ -94,6 +94,14 @@ impl Vars {
         }
     }
 
+    /// Adds every variable of `other` to an empty set: two copies, no lookups.
+    pub(crate) fn extend_from_empty(&mut self, other: &Vars) {
+        debug_assert!(self.entries.is_empty() && self.buf.is_empty());
+        self.buf.push_str(&other.buf);
+        self.entries.extend_from_slice(&other.entries);
+        self.garbage = other.garbage;
+    }
+
     /// Adds variables the caller knows are absent and distinct.
     pub(crate) fn extend_new<'a>(&mut self, vars: impl Iterator<Item = (&'a str, &'a str)>) {
         for (k, v) in vars {
