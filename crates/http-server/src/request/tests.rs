@@ -13,3 +13,32 @@ fn simple_get() {
     assert_eq!(consumed, 18);
     assert_eq!(head.line.command, "GET");
 }
+
+/// Header values are judged the same way whether the block is short (scalar check) or
+/// long (httparse over the whole block): control characters refused, obs-text accepted.
+#[test]
+fn header_value_bytes_short_and_long_blocks() {
+    let cfg = HttpConfig::default();
+    let filler: String = (0..20)
+        .map(|i| format!("X-Fill-{i}: {}\r\n", "v".repeat(30)))
+        .collect();
+    for pad in ["", filler.as_str()] {
+        let block = format!("Host: a\r\n{pad}X-Ok: caf\u{e9}\r\n\r\n");
+        // The value is sent as Latin-1 bytes (obs-text), not UTF-8.
+        let bytes: Vec<u8> = block.chars().map(|c| c as u8).collect();
+        let h = parse_headers(&bytes, &cfg).expect("obs-text is allowed");
+        assert_eq!(h.get_raw("X-Ok"), Some(&b"caf\xe9"[..]));
+        for bad in [b'\x01', b'\x7f', b'\0'] {
+            let mut bytes = format!("Host: a\r\n{pad}X-Bad: a").into_bytes();
+            bytes.push(bad);
+            bytes.extend_from_slice(b"b\r\n\r\n");
+            let e = parse_headers(&bytes, &cfg).unwrap_err();
+            assert_eq!(e.code, 400, "byte {bad:#x}, block of {} bytes", bytes.len());
+            assert_eq!(
+                e.explain.as_deref(),
+                Some("invalid characters in the header value")
+            );
+        }
+    }
+    assert!(filler.len() > 512, "the long block takes httparse's path");
+}
