@@ -6,6 +6,7 @@
 //! - `bench`: end-to-end benchmarks against anchor servers (see `bench.rs`).
 //! - `fuzz`: runs each cargo-fuzz target for a while.
 //! - `soak`: a million requests against the release `demo`, checking memory and descriptors.
+//! - `instructions`: user-space instructions per request on the production path (callgrind).
 
 #![allow(
     clippy::print_stderr,
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod bench;
+mod instructions;
 mod soak;
 mod tidy;
 
@@ -29,7 +31,8 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&root(), &args[1..]),
         Some("fuzz") => fuzz(&args[1..]),
         Some("soak") => soak::run(&root(), &args[1..]),
-        _ => Err("usage: cargo xtask <ci|tidy|bench [--quick|--anchors-only]|fuzz [--seconds N]|soak [--requests N]>".to_owned()),
+        Some("instructions") => instructions::run(&root()),
+        _ => Err("usage: cargo xtask <ci|tidy|bench [--quick|--anchors-only]|fuzz [--seconds N]|soak [--requests N]|instructions>".to_owned()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

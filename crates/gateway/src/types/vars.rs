@@ -32,6 +32,21 @@ struct Entry {
     key_len: usize,
     val: usize,
     val_len: usize,
+    /// The key's last eight bytes (fewer for a short key) as a number: a lookup compares
+    /// it, and the length, before it compares bytes. CGI names share their beginnings
+    /// (`SERVER_`, `HTTP_`) and often their lengths, rarely their ends.
+    tail: u64,
+}
+
+/// See [`Entry::tail`].
+fn tail(key: &[u8]) -> u64 {
+    match key.last_chunk::<8>() {
+        Some(t) => u64::from_le_bytes(*t),
+        None => key
+            .iter()
+            .enumerate()
+            .fold(0u64, |t, (i, &b)| t | u64::from(b) << (8 * i)),
+    }
 }
 
 impl Vars {
@@ -53,11 +68,15 @@ impl Vars {
     }
 
     fn find(&self, key: &str) -> Option<usize> {
-        let k = key.as_bytes();
+        self.find_bytes(key.as_bytes())
+    }
+
+    fn find_bytes(&self, k: &[u8]) -> Option<usize> {
+        let t = tail(k);
         let buf = self.buf.as_bytes();
-        self.entries
-            .iter()
-            .position(|e| e.key_len == k.len() && &buf[e.key..e.key + e.key_len] == k)
+        self.entries.iter().position(|e| {
+            e.tail == t && e.key_len == k.len() && &buf[e.key..e.key + e.key_len] == k
+        })
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
@@ -120,6 +139,7 @@ impl Vars {
             key_len: key.len(),
             val: v,
             val_len: value.len(),
+            tail: tail(key.as_bytes()),
         });
     }
 
@@ -136,13 +156,8 @@ impl Vars {
         let k = self.buf.len();
         write_key(&mut self.buf);
         let key_len = self.buf.len() - k;
-        let existing = {
-            let buf = self.buf.as_bytes();
-            let key = &buf[k..];
-            self.entries
-                .iter()
-                .position(|e| e.key_len == key_len && &buf[e.key..e.key + e.key_len] == key)
-        };
+        let key_tail = tail(&self.buf.as_bytes()[k..]);
+        let existing = self.find_bytes(&self.buf.as_bytes()[k..]);
         match existing {
             None => {
                 let v = self.buf.len();
@@ -152,6 +167,7 @@ impl Vars {
                     key_len,
                     val: v,
                     val_len: self.buf.len() - v,
+                    tail: key_tail,
                 });
             }
             Some(i) => {
@@ -279,7 +295,7 @@ mod tests {
                         .or_insert_with(|| round.to_string());
                 }
                 3 => {
-                    v.push_with(|b| b.push_str(&key), Dup::Join(';'), |b| b.push_str("j"));
+                    v.push_with(|b| b.push_str(&key), Dup::Join(';'), |b| b.push('j'));
                     m.entry(key.clone())
                         .and_modify(|old: &mut String| old.push_str(";j"))
                         .or_insert_with(|| "j".to_owned());
