@@ -213,10 +213,10 @@ where
     /// so a head arriving a byte at a time costs linear work, not quadratic.
     fn scan_head(&self, sc: &mut HeadScan, input: &[u8]) -> bool {
         let mut parse = false;
-        for (i, &b) in input.iter().enumerate().skip(sc.pos) {
-            if b != b'\n' {
-                continue;
-            }
+        let mut from = sc.pos.min(input.len());
+        while let Some(off) = input[from..].iter().position(|&b| b == b'\n') {
+            let i = from + off;
+            from = i + 1;
             sc.lines += 1;
             let len = i - sc.line_start;
             let blank = len == 0 || (len == 1 && input[i - 1] == b'\r');

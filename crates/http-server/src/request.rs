@@ -257,21 +257,13 @@ pub fn parse_request_line(
     // The first words (Python: `requestline.split()`); four are enough to tell a valid line
     // (two or three words) from an invalid one.
     let mut words = [""; 4];
-    let mut count = 0;
-    for w in requestline.split(is_py_space).filter(|w| !w.is_empty()) {
-        if count == words.len() {
-            count += 1;
-            break;
-        }
-        words[count] = w;
-        count += 1;
-    }
+    let count = split_words(&requestline, &mut words);
     let words = &words[..count.min(4)];
     if count == 0 {
         return Ok(None);
     }
     let mut close_connection = true;
-    let mut request_version = "HTTP/0.9".to_owned();
+    let mut request_version = None;
     let mut version = (0, 9);
     if count >= 3 {
         // The last word: with more than four words, find it again.
@@ -300,8 +292,9 @@ pub fn parse_request_line(
         if version >= (2, 0) {
             return Err(HttpError::new(505).message(format!("Invalid HTTP version ({base})")));
         }
-        request_version = v.to_owned();
+        request_version = Some(v.to_owned());
     }
+    let request_version = request_version.unwrap_or_else(|| "HTTP/0.9".to_owned());
     if !(2..=3).contains(&count) {
         return Err(
             HttpError::new(400).message(format!("Bad request syntax ({})", py_repr(&requestline)))
@@ -327,6 +320,44 @@ pub fn parse_request_line(
         version,
         close_connection,
     }))
+}
+
+/// Python's `line.split()`: puts the first words of `line` in `words` and returns how many
+/// words there are, counting at most one past `words.len()`.
+fn split_words<'a>(line: &'a str, words: &mut [&'a str; 4]) -> usize {
+    let mut count = 0;
+    let mut push = |w: &'a str| {
+        if count < words.len() {
+            words[count] = w;
+        }
+        count += 1;
+        count <= words.len()
+    };
+    if line.is_ascii() {
+        // Bytes are chars: split on the ASCII whitespace bytes without decoding.
+        let b = line.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            if is_py_space(char::from(b[i])) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < b.len() && !is_py_space(char::from(b[i])) {
+                i += 1;
+            }
+            if !push(&line[start..i]) {
+                break;
+            }
+        }
+    } else {
+        for w in line.split(is_py_space).filter(|w| !w.is_empty()) {
+            if !push(w) {
+                break;
+            }
+        }
+    }
+    count
 }
 
 /// The strict rules of RFC 9112 §3 that CPython lacks, for a line [`parse_request_line`]
