@@ -498,7 +498,7 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
             && let Some(h) = &mut self.state.headers
         {
             // A decimal number is always a valid value.
-            let _ = h.set("Content-Length", self.state.bytes_sent.to_string());
+            h.set_static("Content-Length", self.state.bytes_sent.to_string());
         }
     }
 
@@ -523,7 +523,7 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
         {
             // A server-chosen framing header: set directly (the hop-by-hop check is for
             // applications).
-            let _ = h.set("Transfer-Encoding", "chunked");
+            h.set_static("Transfer-Encoding", "chunked".to_owned());
             self.state.chunked = true;
         }
     }

@@ -2,6 +2,7 @@
 //!
 //! Python: `wsgiref.headers`.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use crate::error::{Error, Result};
@@ -86,7 +87,8 @@ fn formatparam(param: &str, value: Option<&str>) -> String {
 #[doc(alias = "wsgiref.headers.Headers")]
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Headers {
-    headers: Vec<(String, String)>,
+    // Names the server adds (`Content-Length`, `Transfer-Encoding`) are static strings.
+    headers: Vec<(Cow<'static, str>, String)>,
 }
 
 impl Headers {
@@ -113,7 +115,15 @@ impl Headers {
 
     /// Appends a pair the caller has already checked with `check_name` and `check_value`.
     pub(crate) fn push_checked(&mut self, name: &str, value: &str) {
-        self.headers.push((name.to_owned(), value.to_owned()));
+        self.headers
+            .push((Cow::Owned(name.to_owned()), value.to_owned()));
+    }
+
+    /// Sets a header the server adds, whose name and value need no check (a static token
+    /// and a value the server formatted), replacing any of that name.
+    pub(crate) fn set_static(&mut self, name: &'static str, value: String) {
+        self.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+        self.headers.push((Cow::Borrowed(name), value));
     }
 
     /// An empty list with room for `n` headers.
@@ -128,7 +138,7 @@ impl Headers {
         let (name, value) = (name.into(), value.into());
         check_name(&name)?;
         check_value(&name, &value)?;
-        self.headers.push((name, value));
+        self.headers.push((Cow::Owned(name), value));
         Ok(())
     }
 
@@ -154,7 +164,7 @@ impl Headers {
         check_name(&name)?;
         check_value(&name, &value)?;
         self.delete(&name);
-        self.headers.push((name, value));
+        self.headers.push((Cow::Owned(name), value));
         Ok(())
     }
 
@@ -202,7 +212,7 @@ impl Headers {
     /// The names, in order, duplicates included.
     #[doc(alias = "wsgiref.headers.Headers.keys")]
     pub fn keys(&self) -> Vec<&str> {
-        self.headers.iter().map(|(k, _)| k.as_str()).collect()
+        self.headers.iter().map(|(k, _)| k.as_ref()).collect()
     }
 
     /// Python: `wsgiref.headers.Headers.values`.
@@ -218,12 +228,15 @@ impl Headers {
     /// A copy of the pairs, in order.
     #[doc(alias = "wsgiref.headers.Headers.items")]
     pub fn items(&self) -> Vec<(String, String)> {
-        self.headers.clone()
+        self.headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
     }
 
     /// Iterates over the pairs without copying.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.headers.iter().map(|(k, v)| (k.as_ref(), v.as_str()))
     }
 
     /// Python: `wsgiref.headers.Headers.setdefault`.
@@ -309,11 +322,11 @@ impl fmt::Debug for Headers {
 impl<'a> IntoIterator for &'a Headers {
     type Item = (&'a str, &'a str);
     type IntoIter = std::iter::Map<
-        std::slice::Iter<'a, (String, String)>,
-        fn(&'a (String, String)) -> (&'a str, &'a str),
+        std::slice::Iter<'a, (Cow<'static, str>, String)>,
+        fn(&'a (Cow<'static, str>, String)) -> (&'a str, &'a str),
     >;
     fn into_iter(self) -> Self::IntoIter {
-        self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.headers.iter().map(|(k, v)| (k.as_ref(), v.as_str()))
     }
 }
 
