@@ -183,7 +183,7 @@ pub fn environ_for_request(
     let mut env = Environ::new();
     fill_environ(
         &mut env,
-        Some(base),
+        Base::Map(base),
         request,
         request
             .headers
@@ -194,6 +194,26 @@ pub fn environ_for_request(
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect()
 }
+
+/// Where [`fill_environ`] finds the server's base environ.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Base<'a> {
+    /// In this map: copy it in first.
+    Map(&'a BTreeMap<String, String>),
+    /// Already copied into the environ; `request_keys_absent` when it holds none of
+    /// [`REQUEST_KEYS`].
+    Copied { request_keys_absent: bool },
+}
+
+/// The variables [`fill_environ`] sets whatever the request (but `CONTENT_TYPE` and
+/// `CONTENT_LENGTH`, which `base_environ` may hold).
+pub(crate) const REQUEST_KEYS: [&str; 5] = [
+    "SERVER_PROTOCOL",
+    "SERVER_SOFTWARE",
+    "REQUEST_METHOD",
+    "QUERY_STRING",
+    "REMOTE_ADDR",
+];
 
 /// A header value as [`fill_environ`] receives it: text already decoded, or the raw bytes
 /// from the wire (decoded as Latin-1 while they are copied into the environ).
@@ -235,16 +255,30 @@ impl HeaderText for &[u8] {
 /// holds the base environ.
 pub(crate) fn fill_environ<'h, V: HeaderText + 'h>(
     env: &mut Environ,
-    base: Option<&BTreeMap<String, String>>,
+    base: Base<'_>,
     request: &RequestParts<'_>,
     headers: impl Iterator<Item = (&'h str, V)> + Clone,
 ) {
-    if let Some(base) = base {
-        env.extend_vars(base);
-    }
-    env.set_str("SERVER_PROTOCOL", request.request_version);
-    env.set_str("SERVER_SOFTWARE", SERVER_VERSION);
-    env.set_str("REQUEST_METHOD", request.command);
+    let known_absent = match base {
+        Base::Map(base) => {
+            env.extend_vars(base);
+            false
+        }
+        Base::Copied {
+            request_keys_absent,
+        } => request_keys_absent,
+    };
+    // Keys the environ cannot hold yet are added without a lookup.
+    let set = |env: &mut Environ, k: &str, v: &str| {
+        if known_absent {
+            env.push_new_var(k, v);
+        } else {
+            env.set_str(k, v);
+        }
+    };
+    set(env, "SERVER_PROTOCOL", request.request_version);
+    set(env, "SERVER_SOFTWARE", SERVER_VERSION);
+    set(env, "REQUEST_METHOD", request.command);
     let collapsed;
     let mut target = request.path;
     if target.starts_with("//") {
@@ -270,8 +304,8 @@ pub(crate) fn fill_environ<'h, V: HeaderText + 'h>(
             }
         },
     );
-    env.set_str("QUERY_STRING", query);
-    env.set_str("REMOTE_ADDR", request.client_address);
+    set(env, "QUERY_STRING", query);
+    set(env, "REMOTE_ADDR", request.client_address);
     let mut content_type = None;
     let mut content_length = None;
     for (k, v) in headers.clone() {

@@ -467,6 +467,12 @@ impl Environ {
         self.vars.push_with(write_key, dup, write_value);
     }
 
+    /// Adds a string variable the caller knows is absent (no lookup).
+    pub(crate) fn push_new_var(&mut self, key: &str, value: &str) {
+        debug_assert!(!self.vars.contains(key) && key != "wsgi.url_scheme");
+        self.vars.push_new_checked(key, value);
+    }
+
     /// True when the string variable `key` is set (`wsgi.*` entries and extensions not
     /// considered).
     pub(crate) fn contains_var(&self, key: &str) -> bool {

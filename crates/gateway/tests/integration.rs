@@ -482,3 +482,46 @@ fn http11_keep_alive_when_the_length_is_known() {
     assert_eq!(t.statuses(), vec![200]);
     assert_eq!(t.responses[0].version, "HTTP/1.0");
 }
+
+/// The per-thread packed copy of the base environ follows the handler's base environ: a
+/// base that holds request keys (they are replaced by the request's values) and then a
+/// different base (the copy is rebuilt) give the environs `get_environ`'s rules give.
+#[test]
+fn packed_base_environ_follows_the_base() {
+    use gateway::simple_server::http_config;
+    use http_server::testing::Harness;
+    let app = |e: &Environ, sr: &mut dyn StartResponse| -> Result<Body> {
+        sr.start_response("200 OK", &[("Content-Type", "text/plain")], None)?;
+        let line = [
+            "REQUEST_METHOD",
+            "PATH_INFO",
+            "QUERY_STRING",
+            "SERVER_NAME",
+            "X_CUSTOM",
+        ]
+        .map(|k| e.get(k).unwrap_or("-"))
+        .join(" ");
+        Ok(Body::from(line))
+    };
+    let app = Arc::new(app);
+    let mut custom = gateway::simple_server::base_environ("first", 80);
+    custom.insert("REQUEST_METHOD".to_owned(), "STALE".to_owned());
+    custom.insert("QUERY_STRING".to_owned(), "stale=1".to_owned());
+    custom.insert("X_CUSTOM".to_owned(), "kept".to_owned());
+    let second = gateway::simple_server::base_environ("second", 80);
+    for (base, expected) in [
+        (custom, "POST /a q=2 first kept"),
+        (second, "POST /a q=2 second -"),
+    ] {
+        let mut handler =
+            gateway::simple_server::WsgiRequestHandler::new(app.clone(), Arc::new(base))
+                .with_errors(ErrorStream::memory().0);
+        for _ in 0..2 {
+            let t = Harness::new().config(http_config()).run(
+                &mut handler,
+                b"POST /a?q=2 HTTP/1.0\r\nContent-Length: 0\r\n\r\n",
+            );
+            assert_eq!(t.responses[0].body, expected.as_bytes());
+        }
+    }
+}

@@ -10,7 +10,9 @@ use std::time::Duration;
 use http_server::{BodyFraming, Exchange, HttpConfig, HttpHandler, HttpHooks, HttpServer};
 use socketserver::HandlerCx;
 
-use super::{RequestParts, SERVER_VERSION, ServerHooks, base_environ, fill_environ};
+use super::{
+    Base, REQUEST_KEYS, RequestParts, SERVER_VERSION, ServerHooks, base_environ, fill_environ,
+};
 use crate::error::{Error, Result};
 use crate::handlers::{BaseHandler, HandlerConfig, StreamIo};
 use crate::types::{Application, Environ, ErrorStream, InputStream};
@@ -78,27 +80,31 @@ impl<A: Application + ?Sized> WsgiRequestHandler<A> {
         // The base environ, packed once per thread and copied with two memcpys per
         // request. The cache holds a clone of the `Arc`, so a pointer comparison is enough
         // (the address cannot be reused while it is cached).
-        type Template = Option<(Arc<BTreeMap<String, String>>, Environ)>;
+        type Template = Option<(Arc<BTreeMap<String, String>>, Environ, bool)>;
         thread_local! {
             static TEMPLATE: std::cell::RefCell<Template> = const { std::cell::RefCell::new(None) };
         }
-        TEMPLATE.with(|t| {
+        let request_keys_absent = TEMPLATE.with(|t| {
             let mut t = t.borrow_mut();
             if !t
                 .as_ref()
-                .is_some_and(|(base, _)| Arc::ptr_eq(base, &self.base_environ))
+                .is_some_and(|(base, _, _)| Arc::ptr_eq(base, &self.base_environ))
             {
                 let mut packed = Environ::new();
                 packed.extend_vars(&self.base_environ);
-                *t = Some((self.base_environ.clone(), packed));
+                let absent = !REQUEST_KEYS.iter().any(|k| packed.contains_var(k));
+                *t = Some((self.base_environ.clone(), packed, absent));
             }
-            if let Some((_, packed)) = &*t {
+            t.as_ref().is_some_and(|(_, packed, absent)| {
                 env.copy_vars_from(packed);
-            }
+                *absent
+            })
         });
         fill_environ(
             &mut env,
-            None,
+            Base::Copied {
+                request_keys_absent,
+            },
             &RequestParts {
                 command: &ex.command,
                 path: &ex.path,

@@ -128,6 +128,11 @@ impl Vars {
         }
     }
 
+    /// Adds a variable the caller knows is absent (for callers outside this module).
+    pub(crate) fn push_new_checked(&mut self, key: &str, value: &str) {
+        self.push_new(key, value);
+    }
+
     /// Adds a variable the caller knows is absent.
     fn push_new(&mut self, key: &str, value: &str) {
         let k = self.buf.len();
