@@ -238,7 +238,8 @@ impl<'a> Exchange<'a> {
             body: head.body,
             headers_buffer: Vec::new(),
             force_status_line: false,
-            started: Instant::now(),
+            // The event loops know when the request began to arrive: no clock read.
+            started: cx.received().unwrap_or_else(Instant::now),
             access: Cell::new(None),
         }
     }
@@ -797,8 +798,8 @@ pub mod default {
     /// When called from [`log_request`] the event also carries the request's structured
     /// fields (for [`crate::logging::AccessLines`]): `peer` (`address_string`), `method`,
     /// `path`, `protocol`, `request` (the request line), `status` and `bytes_sent` (when
-    /// known), `duration_us` (from the request line, or from the framed request under
-    /// the event loops, to the log call), `referer` and `user_agent`.
+    /// known), `duration_us` (from the request line, or under the event loops from when
+    /// the request began to arrive, to the log call), `referer` and `user_agent`.
     pub fn log_message<H: HttpHandler + ?Sized>(
         h: &H,
         ex: &Exchange<'_>,

@@ -1,7 +1,7 @@
 //! Request handlers: `BaseRequestHandler` and `StreamRequestHandler`.
 
 use std::io::{self, BufRead, Read, Write};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::{Address, Connection, Result, ServerInfo};
 
@@ -16,6 +16,7 @@ pub struct HandlerCx<'a> {
     /// Python: `BaseRequestHandler.server` (its read-only facts).
     pub server: &'a ServerInfo,
     pub(crate) blocking: Option<&'a (dyn Fn() + Sync)>,
+    received: Option<Instant>,
 }
 
 impl std::fmt::Debug for HandlerCx<'_> {
@@ -34,7 +35,21 @@ impl<'a> HandlerCx<'a> {
             client_address,
             server,
             blocking: None,
+            received: None,
         }
+    }
+
+    /// A context that says when the request began to arrive (set by the event loops,
+    /// which frame a request before its handler runs).
+    pub fn with_received(mut self, at: Instant) -> Self {
+        self.received = Some(at);
+        self
+    }
+
+    /// When the request began to arrive, when the server knows (the event loops do; the
+    /// blocking servers leave it to the handler, which reads the request itself).
+    pub fn received(&self) -> Option<Instant> {
+        self.received
     }
 
     /// A context whose [`blocking`](Self::blocking) announcements call `hint`: used by

@@ -104,6 +104,8 @@ pub(crate) struct Env<'a, P> {
     pub(crate) owner: &'a dyn Fn() -> bool,
     /// Set when the server starts shutting down.
     pub(crate) shutdown: &'a AtomicBool,
+    /// When the poll that reported this connection ready returned.
+    pub(crate) polled_at: Instant,
 }
 
 /// One connection.
@@ -311,7 +313,8 @@ impl<S> Conn<S> {
                     interims = 0;
                     drained = edge && matches!(fill, Fill::Drained);
                     if was_empty {
-                        self.request_since = Some(Instant::now());
+                        // The bytes were there when the poll returned.
+                        self.request_since = Some(env.polled_at);
                     }
                 }
                 Ok(Fill::Eof) => self.eof = true,
@@ -326,8 +329,13 @@ impl<S> Conn<S> {
 
     /// Serves the framed request `input[..n]`; false: close after the response.
     fn serve<P: Protocol<Session = S>>(&mut self, env: &Env<'_, P>, n: usize) -> bool {
-        let cx = ServeCx::new(HandlerCx::new(&self.addr, env.info).with_blocking_hint(env.hint))
-            .closing_when(env.shutdown);
+        let received = self.request_since.unwrap_or(env.polled_at);
+        let cx = ServeCx::new(
+            HandlerCx::new(&self.addr, env.info)
+                .with_blocking_hint(env.hint)
+                .with_received(received),
+        )
+        .closing_when(env.shutdown);
         let out = self.output.vec();
         let before = out.len();
         let (session, request) = (&mut self.session, &self.input.bytes()[..n]);
