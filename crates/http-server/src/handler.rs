@@ -177,6 +177,18 @@ pub struct Exchange<'a> {
     access: Cell<Option<(Option<u16>, Option<u64>)>>,
 }
 
+impl Drop for Exchange<'_> {
+    /// Gives the request's buffers back to the thread's pool, for the next request.
+    fn drop(&mut self) {
+        crate::pool::give_string(std::mem::take(&mut self.command));
+        crate::pool::give_string(std::mem::take(&mut self.path));
+        crate::pool::give_string(std::mem::take(&mut self.request_version));
+        crate::pool::give_string(std::mem::take(&mut self.requestline));
+        crate::pool::give_bytes(std::mem::take(&mut self.raw_requestline));
+        std::mem::take(&mut self.headers).recycle();
+    }
+}
+
 impl fmt::Debug for Exchange<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Exchange")

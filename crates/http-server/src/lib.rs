@@ -68,6 +68,7 @@ pub mod testing;
 
 mod error;
 mod handler;
+mod pool;
 mod request;
 mod server;
 mod static_files;

@@ -84,6 +84,14 @@ impl Headers {
         self.fields.iter().map(|(n, v)| (n.as_str(), v.as_slice()))
     }
 
+    /// Gives the fields' buffers back to the thread's pool (see `pool`).
+    pub(crate) fn recycle(self) {
+        for (name, value) in self.fields {
+            crate::pool::give_string(name);
+            crate::pool::give_bytes(value);
+        }
+    }
+
     /// The number of fields.
     pub fn len(&self) -> usize {
         self.fields.len()
@@ -223,7 +231,7 @@ pub fn parse_request(buf: &[u8], config: &HttpConfig) -> Result<Parsed, HttpErro
         }
     }
     let headers = parse_headers(&buf[raw.len()..pos], config)?;
-    let head = finish_head(line, raw.to_vec(), headers, config)?;
+    let head = finish_head(line, crate::pool::bytes_from(raw), headers, config)?;
     Ok(Parsed::Complete {
         head,
         consumed: pos,
@@ -292,7 +300,7 @@ pub fn parse_request_line(
         if version >= (2, 0) {
             return Err(HttpError::new(505).message(format!("Invalid HTTP version ({base})")));
         }
-        request_version = Some(v.to_owned());
+        request_version = Some(crate::pool::string_from(v));
     }
     let request_version = request_version.unwrap_or_else(|| "HTTP/0.9".to_owned());
     if !(2..=3).contains(&count) {
@@ -300,7 +308,10 @@ pub fn parse_request_line(
             HttpError::new(400).message(format!("Bad request syntax ({})", py_repr(&requestline)))
         );
     }
-    let (command, mut path) = (words[0].to_owned(), words[1].to_owned());
+    let (command, mut path) = (
+        crate::pool::string_from(words[0]),
+        crate::pool::string_from(words[1]),
+    );
     if count == 2 {
         close_connection = true;
         if command != "GET" {
@@ -515,7 +526,7 @@ pub fn requestline_of(raw: &[u8]) -> String {
     while end > 0 && matches!(raw[end - 1], b'\r' | b'\n') {
         end -= 1;
     }
-    latin1(&raw[..end])
+    latin1_pooled(&raw[..end])
 }
 
 /// Parses a header block: the field lines after the request line, ending with the blank
@@ -625,7 +636,10 @@ pub fn parse_headers(block: &[u8], config: &HttpConfig) -> Result<Headers, HttpE
             }
         }
         let value = trim_ows(&body[colon + 1..]);
-        headers.push(latin1(name), value.to_vec());
+        // A name is tokens only (checked above): ASCII, so valid UTF-8 as it is.
+        let mut owned_name = crate::pool::string();
+        owned_name.push_str(std::str::from_utf8(name).unwrap_or_default());
+        headers.push(owned_name, crate::pool::bytes_from(value));
     }
     framing(&headers)?;
     Ok(headers)
@@ -781,6 +795,17 @@ fn is_py_space(c: char) -> bool {
 }
 
 /// Bytes as Latin-1 text: one char per byte.
+/// [`latin1`] into a recycled string (for the strings a request head keeps).
+pub(crate) fn latin1_pooled(bytes: &[u8]) -> String {
+    let mut s = crate::pool::string();
+    if bytes.is_ascii() {
+        s.push_str(std::str::from_utf8(bytes).unwrap_or_default());
+    } else {
+        s.extend(bytes.iter().map(|&b| b as char));
+    }
+    s
+}
+
 pub(crate) fn latin1(bytes: &[u8]) -> String {
     if bytes.is_ascii() {
         // ASCII is valid UTF-8 with the same chars.

@@ -50,11 +50,17 @@ fn tail(key: &[u8]) -> u64 {
 }
 
 impl Vars {
-    /// Room for `bytes` of keys and values and `entries` variables.
+    /// Room for `bytes` of keys and values and `entries` variables: the buffers of an
+    /// environ this thread dropped earlier when there is one (see [`Drop`] below), else new
+    /// ones.
     pub(crate) fn with_capacity(bytes: usize, entries: usize) -> Self {
+        let recycled = SPARE.try_with(|s| s.borrow_mut().take()).ok().flatten();
+        let (mut buf, mut list) = recycled.unwrap_or_default();
+        buf.reserve(bytes);
+        list.reserve(entries);
         Vars {
-            buf: String::with_capacity(bytes),
-            entries: Vec::with_capacity(entries),
+            buf,
+            entries: list,
             garbage: 0,
         }
     }
@@ -261,6 +267,36 @@ impl Vars {
     }
 }
 
+thread_local! {
+    /// The buffers of the last environ dropped on this thread, kept for the next one: a
+    /// server builds one environ per request, and reusing its buffers saves two
+    /// allocations and two frees per request.
+    static SPARE: std::cell::RefCell<Option<(String, Vec<Entry>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Buffers larger than this are freed rather than kept.
+const MAX_SPARE: usize = 16 << 10;
+
+impl Drop for Vars {
+    fn drop(&mut self) {
+        if self.buf.capacity() == 0 || self.buf.capacity() > MAX_SPARE {
+            return;
+        }
+        let mut buf = std::mem::take(&mut self.buf);
+        let mut entries = std::mem::take(&mut self.entries);
+        buf.clear();
+        entries.clear();
+        let _ = SPARE.try_with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut()
+                && s.is_none()
+            {
+                *s = Some((buf, entries));
+            }
+        });
+    }
+}
+
 impl std::fmt::Debug for Vars {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_map().entries(self.sorted()).finish()
@@ -322,6 +358,22 @@ mod tests {
             assert_eq!(v.len(), m.len());
             assert!(v.buf.len() <= 4096, "compaction keeps the buffer small");
         }
+    }
+
+    #[test]
+    fn dropped_buffers_are_reused_empty() {
+        std::thread::spawn(|| {
+            let mut v = Vars::with_capacity(512, 24);
+            v.insert("REQUEST_METHOD", "GET");
+            let cap = v.buf.capacity();
+            drop(v);
+            let again = Vars::with_capacity(16, 2);
+            assert_eq!(again.len(), 0);
+            assert!(again.buf.is_empty() && again.buf.capacity() == cap);
+            assert_eq!(again.get("REQUEST_METHOD"), None);
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]

@@ -1,0 +1,111 @@
+//! Per-thread recycling of the small buffers a request's head is made of.
+//!
+//! Every request needs a handful of short owned strings (the request line, the method, the
+//! path, the version, each header's name and value): allocating and freeing them costs more
+//! than parsing them. An [`Exchange`](crate::Exchange) gives its buffers back here when it
+//! is dropped, and the parser takes them from here, so a thread serving request after
+//! request reuses the same few buffers. The pool is small and bounded (at most
+//! [`MAX_POOLED`] buffers of at most [`MAX_CAPACITY`] bytes per thread), so a burst of large
+//! requests cannot make it hold memory.
+
+use std::cell::RefCell;
+
+/// Buffers kept per thread and kind.
+pub(crate) const MAX_POOLED: usize = 32;
+/// Larger buffers are freed, not kept.
+pub(crate) const MAX_CAPACITY: usize = 4096;
+
+thread_local! {
+    static STRINGS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+    static BYTES: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// An empty string, recycled when one is available.
+pub(crate) fn string() -> String {
+    STRINGS
+        .try_with(|p| p.borrow_mut().pop())
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// `text` in a recycled string.
+pub(crate) fn string_from(text: &str) -> String {
+    let mut s = string();
+    s.push_str(text);
+    s
+}
+
+/// An empty byte buffer, recycled when one is available.
+pub(crate) fn bytes() -> Vec<u8> {
+    BYTES
+        .try_with(|p| p.borrow_mut().pop())
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// `data` in a recycled byte buffer.
+pub(crate) fn bytes_from(data: &[u8]) -> Vec<u8> {
+    let mut v = bytes();
+    v.extend_from_slice(data);
+    v
+}
+
+/// Gives a string back (cleared; dropped when the pool is full or it is large).
+pub(crate) fn give_string(mut s: String) {
+    if s.capacity() == 0 || s.capacity() > MAX_CAPACITY {
+        return;
+    }
+    s.clear();
+    let _ = STRINGS.try_with(|p| {
+        let mut p = p.borrow_mut();
+        if p.len() < MAX_POOLED {
+            p.push(s);
+        }
+    });
+}
+
+/// Gives a byte buffer back (cleared; dropped when the pool is full or it is large).
+pub(crate) fn give_bytes(mut v: Vec<u8>) {
+    if v.capacity() == 0 || v.capacity() > MAX_CAPACITY {
+        return;
+    }
+    v.clear();
+    let _ = BYTES.try_with(|p| {
+        let mut p = p.borrow_mut();
+        if p.len() < MAX_POOLED {
+            p.push(v);
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recycles_bounded_and_cleared() {
+        // A fresh thread: nothing pooled yet.
+        std::thread::spawn(|| {
+            let s = string_from("GET");
+            let cap = s.capacity();
+            give_string(s);
+            let again = string();
+            assert!(
+                again.is_empty() && again.capacity() == cap,
+                "reused, cleared"
+            );
+            give_string(String::with_capacity(MAX_CAPACITY + 1));
+            assert_eq!(string().capacity(), 0, "large buffers are not kept");
+            let many: Vec<Vec<u8>> = (0..MAX_POOLED + 5).map(|_| bytes_from(b"x")).collect();
+            for v in many {
+                give_bytes(v);
+            }
+            let pooled = BYTES.with(|p| p.borrow().len());
+            assert_eq!(pooled, MAX_POOLED);
+        })
+        .join()
+        .unwrap();
+    }
+}
