@@ -38,7 +38,7 @@ use gateway::proxy::ProxyFix;
 use gateway::simple_server::{WsgiRequestHandler, base_environ, http_config, make_server};
 use http_server::h1::chunked::ChunkedLimits;
 use http_server::h1::{H1Limits, HttpProtocol};
-use http_server::logging::{AccessLines, AccessLogFormat};
+use http_server::logging::AccessLogFormat;
 use http_server::proxy_protocol::ProxyProtocol;
 use socketserver::HandlerCx;
 use socketserver::evloop::{EventLoopConfig, EventLoopServer, Protocol, listen_fds};
@@ -85,13 +85,7 @@ fn say(out: &mut impl std::io::Write, text: &str) -> ExitCode {
 fn init_logging(format: AccessLogFormat) {
     // CPython's log lines are the whole message: no level, target or time prefix (the
     // default `python` format; `AccessLines` also writes Apache's formats and JSON lines).
-    use tracing_subscriber::layer::SubscriberExt;
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .event_format(AccessLines::new(format))
-        .finish()
-        .with(http_server::logging::rust_log_filter());
-    let _ = tracing::subscriber::set_global_default(subscriber);
+    let _ = http_server::logging::install_stderr_subscriber(format);
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -389,6 +389,26 @@ fn rfc3339(t: SystemTime) -> String {
 #[cfg(test)]
 mod tests;
 
+/// Installs, as the process's global `tracing` subscriber, [`AccessLines`] in `format`
+/// written to stderr and filtered by [`rust_log_filter`] (what the `demo` binary uses).
+/// Returns false when a global subscriber was already set. The library itself writes
+/// nothing unless a binary calls this.
+///
+/// Built here rather than in the binary: the subscriber's generic code is then compiled
+/// with this crate, in parallel with the crates that depend on it, instead of in the
+/// binary's final (serial) step.
+///
+/// Python: no equivalent (CPython's servers always write their log lines to stderr).
+pub fn install_stderr_subscriber(format: AccessLogFormat) -> bool {
+    use tracing_subscriber::layer::SubscriberExt;
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .event_format(AccessLines::new(format))
+        .finish()
+        .with(rust_log_filter());
+    tracing::subscriber::set_global_default(subscriber).is_ok()
+}
+
 /// The level filter binaries read from `RUST_LOG`: `warn`, `info`,
 /// `http_server::access=off,info`... (targets and levels, no regular expressions); `info`
 /// when unset or unreadable.
