@@ -197,6 +197,7 @@ pub fn environ_for_request(
 
 /// Where [`fill_environ`] finds the server's base environ.
 #[derive(Clone, Copy, Debug)]
+#[cfg_attr(not(feature = "simple-server"), allow(dead_code))]
 pub(crate) enum Base<'a> {
     /// In this map: copy it in first.
     Map(&'a BTreeMap<String, String>),
@@ -207,6 +208,7 @@ pub(crate) enum Base<'a> {
 
 /// The variables [`fill_environ`] sets whatever the request (but `CONTENT_TYPE` and
 /// `CONTENT_LENGTH`, which `base_environ` may hold).
+#[cfg_attr(not(feature = "simple-server"), allow(dead_code))]
 pub(crate) const REQUEST_KEYS: [&str; 5] = [
     "SERVER_PROTOCOL",
     "SERVER_SOFTWARE",

@@ -425,6 +425,7 @@ impl Environ {
 
     /// Copies the string variables of `template` into this environ, which must hold none
     /// yet (the servers' per-request copy of their base environ).
+    #[cfg_attr(not(feature = "simple-server"), allow(dead_code))]
     pub(crate) fn copy_vars_from(&mut self, template: &Environ) {
         if self.vars.len() == 0 && self.url_scheme.is_none() {
             self.vars.extend_from_empty(&template.vars);

@@ -7,6 +7,7 @@ mod support;
 
 #[cfg(feature = "simple-server")]
 mod integration;
+#[cfg(feature = "simple-server")]
 mod production;
 
 mod cgi;

@@ -120,6 +120,7 @@ impl Vars {
     }
 
     /// Adds every variable of `other` to an empty set: two copies, no lookups.
+    #[cfg_attr(not(feature = "simple-server"), allow(dead_code))]
     pub(crate) fn extend_from_empty(&mut self, other: &Vars) {
         debug_assert!(self.entries.is_empty() && self.buf.is_empty());
         self.buf.push_str(&other.buf);
