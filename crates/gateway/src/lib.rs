@@ -44,4 +44,5 @@ pub mod types;
 pub mod util;
 pub mod validate;
 
+mod ascii;
 mod error;

@@ -412,18 +412,18 @@ pub fn format_date_time(timestamp: SystemTime) -> String {
 /// assert_eq!(gateway::util::latin1_decode(b"\xc3\xa4"), "\u{c3}\u{a4}");
 /// ```
 pub fn latin1_decode(bytes: &[u8]) -> String {
-    if bytes.is_ascii() {
+    if let Some(text) = crate::ascii::as_str(bytes) {
         // ASCII is valid UTF-8 with the same chars.
-        return String::from_utf8(bytes.to_vec()).unwrap_or_default();
+        return text.to_owned();
     }
     bytes.iter().map(|&b| b as char).collect()
 }
 
 /// [`latin1_decode`], appending to `out` (no allocation when `out` has room).
 pub(crate) fn latin1_decode_into(bytes: &[u8], out: &mut String) {
-    if bytes.is_ascii() {
+    if let Some(text) = crate::ascii::as_str(bytes) {
         // ASCII is valid UTF-8 with the same chars.
-        out.push_str(std::str::from_utf8(bytes).unwrap_or_default());
+        out.push_str(text);
     } else {
         out.extend(bytes.iter().map(|&b| char::from(b)));
     }

@@ -66,6 +66,7 @@ pub mod logging;
 pub mod proxy_protocol;
 pub mod testing;
 
+mod ascii;
 mod error;
 mod handler;
 mod pool;

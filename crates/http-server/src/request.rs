@@ -638,7 +638,7 @@ pub fn parse_headers(block: &[u8], config: &HttpConfig) -> Result<Headers, HttpE
         let value = trim_ows(&body[colon + 1..]);
         // A name is tokens only (checked above): ASCII, so valid UTF-8 as it is.
         let mut owned_name = crate::pool::string();
-        owned_name.push_str(std::str::from_utf8(name).unwrap_or_default());
+        owned_name.push_str(crate::ascii::as_str(name).unwrap_or_default());
         headers.push(owned_name, crate::pool::bytes_from(value));
     }
     framing(&headers)?;
@@ -798,18 +798,17 @@ fn is_py_space(c: char) -> bool {
 /// [`latin1`] into a recycled string (for the strings a request head keeps).
 pub(crate) fn latin1_pooled(bytes: &[u8]) -> String {
     let mut s = crate::pool::string();
-    if bytes.is_ascii() {
-        s.push_str(std::str::from_utf8(bytes).unwrap_or_default());
-    } else {
-        s.extend(bytes.iter().map(|&b| b as char));
+    match crate::ascii::as_str(bytes) {
+        Some(text) => s.push_str(text),
+        None => s.extend(bytes.iter().map(|&b| b as char)),
     }
     s
 }
 
 pub(crate) fn latin1(bytes: &[u8]) -> String {
-    if bytes.is_ascii() {
+    if let Some(text) = crate::ascii::as_str(bytes) {
         // ASCII is valid UTF-8 with the same chars.
-        return std::str::from_utf8(bytes).unwrap_or_default().to_owned();
+        return text.to_owned();
     }
     bytes.iter().map(|&b| b as char).collect()
 }

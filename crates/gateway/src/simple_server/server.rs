@@ -286,7 +286,7 @@ fn client_host<'b>(
             buf[n] = b'0' + octet % 10;
             n += 1;
         }
-        return std::borrow::Cow::Borrowed(std::str::from_utf8(&buf[..n]).unwrap_or_default());
+        return std::borrow::Cow::Borrowed(crate::ascii::as_str(&buf[..n]).unwrap_or_default());
     }
     if let socketserver::Address::Inet(sa) = address {
         let mut cursor = io::Cursor::new(&mut buf[..]);
