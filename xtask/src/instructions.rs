@@ -7,7 +7,7 @@
 //! it runs the criterion bench `production_path` (one keep-alive request through
 //! `HttpProtocol::frame` + `serve`: parsing, the WSGI handler, the application, the
 //! response checks; no socket) under callgrind and divides the instructions spent in
-//! `frame` and `serve` by the number of requests.
+//! the bench's `one_request` (`frame`, then `serve`) by the number of requests.
 //!
 //! It builds the bench with symbols in `target/instructions` (its own directory, so the
 //! usual builds keep their settings) and needs `valgrind` (with `callgrind_annotate`).
@@ -79,7 +79,8 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Instructions in `frame` + `serve` (inclusive) divided by the calls of `serve`.
+/// Instructions in the bench's `one_request` (`frame` then `serve`; inclusive) divided by
+/// its calls.
 fn per_request(profile: &Path) -> Result<u64, String> {
     let annotate = |args: &[&str]| -> Result<String, String> {
         let out = Command::new("callgrind_annotate")
@@ -91,25 +92,24 @@ fn per_request(profile: &Path) -> Result<u64, String> {
     };
     let number = |s: &str| s.replace(',', "").parse::<u64>().ok();
     let inclusive = annotate(&["--inclusive=yes"])?;
-    let mut total = 0u64;
-    for line in inclusive.lines() {
-        let is_entry = line.contains("Protocol>::serve [") || line.contains("Protocol>::frame [");
-        if is_entry && let Some(n) = line.split_whitespace().next().and_then(number) {
-            total += n;
-        }
-    }
-    // A caller line: "   123,456 (12.3%)  => .../h1.rs:<...as Protocol>::serve (8,968x)".
+    // "  123,456 (12.3%)  /path/benches/handler.rs:handler::one_request [/path/handler-..]"
+    let total = inclusive
+        .lines()
+        .find(|l| l.contains("handler::one_request [") && !l.contains("=>"))
+        .and_then(|l| l.split_whitespace().next().and_then(number))
+        .ok_or("no one_request in the profile")?;
+    // A caller line: "   123,456 (12.3%)  => .../handler.rs:handler::one_request (8,968x)".
     let tree = annotate(&["--tree=caller"])?;
     let calls = tree
         .lines()
-        .find(|l| l.contains("=>") && l.contains("Protocol>::serve ("))
+        .find(|l| l.contains("=>") && l.contains("handler::one_request ("))
         .and_then(|l| {
             l.rsplit_once('(')
                 .and_then(|(_, c)| number(c.trim_end_matches("x)")))
         })
-        .ok_or("no call count for HttpProtocol::serve in the profile")?;
+        .ok_or("no call count for one_request in the profile")?;
     if total == 0 || calls == 0 {
-        return Err("the profile has no frame/serve instructions".to_owned());
+        return Err("the profile has no one_request instructions".to_owned());
     }
     Ok(total / calls)
 }

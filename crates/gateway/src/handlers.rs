@@ -857,16 +857,15 @@ impl<Io: HandlerIo, K: HandlerHooks> BaseHandler<Io, K> {
         env.set_file_wrapper(self.config.wsgi_file_wrapper);
         if self.config.origin_server
             && let Some(sw) = &self.config.server_software
+            && !env.contains("SERVER_SOFTWARE")
         {
-            env.setdefault("SERVER_SOFTWARE", sw.clone());
+            // Python: `environ.setdefault('SERVER_SOFTWARE', self.server_software)`.
+            env.set_str("SERVER_SOFTWARE", sw);
         }
-        self.state.client_is_modern = env
-            .get("SERVER_PROTOCOL")
-            .is_none_or(|p| !p.eq_ignore_ascii_case("HTTP/0.9"));
+        let protocol = env.get("SERVER_PROTOCOL");
+        self.state.client_is_modern = protocol.is_none_or(|p| !p.eq_ignore_ascii_case("HTTP/0.9"));
+        self.state.client_http11 = protocol.is_some_and(|p| p.eq_ignore_ascii_case("HTTP/1.1"));
         self.state.head = env.get("REQUEST_METHOD") == Some("HEAD");
-        self.state.client_http11 = env
-            .get("SERVER_PROTOCOL")
-            .is_some_and(|p| p.eq_ignore_ascii_case("HTTP/1.1"));
         self.environ = env;
     }
 
