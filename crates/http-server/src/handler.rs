@@ -1095,8 +1095,8 @@ fn parse_into<H: HttpHandler + ?Sized>(h: &mut H, ex: &mut Exchange<'_>) -> Resu
     };
     let head = failure.map_or_else(
         || {
-            request::parse_headers(&block, config).and_then(|headers| {
-                request::finish_head(line, ex.raw_requestline.clone(), headers, config)
+            request::parse_headers_framed(&block, config).and_then(|(headers, body)| {
+                request::finish_head(line, ex.raw_requestline.clone(), headers, body, config)
             })
         },
         Err,

@@ -230,8 +230,8 @@ pub fn parse_request(buf: &[u8], config: &HttpConfig) -> Result<Parsed, HttpErro
             break;
         }
     }
-    let headers = parse_headers(&buf[raw.len()..pos], config)?;
-    let head = finish_head(line, crate::pool::bytes_from(raw), headers, config)?;
+    let (headers, body) = parse_headers_framed(&buf[raw.len()..pos], config)?;
+    let head = finish_head(line, crate::pool::bytes_from(raw), headers, body, config)?;
     Ok(Parsed::Complete {
         head,
         consumed: pos,
@@ -550,6 +550,14 @@ pub fn requestline_of(raw: &[u8]) -> String {
 /// ```
 #[doc(alias = "http.client.parse_headers")]
 pub fn parse_headers(block: &[u8], config: &HttpConfig) -> Result<Headers, HttpError> {
+    parse_headers_framed(block, config).map(|(headers, _)| headers)
+}
+
+/// [`parse_headers`], and the body framing its rules found.
+pub(crate) fn parse_headers_framed(
+    block: &[u8],
+    config: &HttpConfig,
+) -> Result<(Headers, BodyFraming), HttpError> {
     // The lines up to the blank one, checked against the limits first (as CPython reads
     // them), so no field is looked at in a block that breaks a limit.
     let lines = || {
@@ -641,8 +649,8 @@ pub fn parse_headers(block: &[u8], config: &HttpConfig) -> Result<Headers, HttpE
         owned_name.push_str(crate::ascii::as_str(name).unwrap_or_default());
         headers.push(owned_name, crate::pool::bytes_from(value));
     }
-    framing(&headers)?;
-    Ok(headers)
+    let body = framing(&headers)?;
+    Ok((headers, body))
 }
 
 /// Applies the `Content-Length` / `Transfer-Encoding` rules; returns the body framing.
@@ -710,6 +718,7 @@ pub(crate) fn finish_head(
     line: RequestLine,
     raw_requestline: Vec<u8>,
     headers: Headers,
+    body: BodyFraming,
     config: &HttpConfig,
 ) -> Result<RequestHead, HttpError> {
     if line.version >= (1, 1) && headers.get_all("Host").count() != 1 {
@@ -723,7 +732,6 @@ pub(crate) fn finish_head(
             .message("Bad Host header")
             .explain("the Host header is not a valid authority"));
     }
-    let body = framing(&headers)?;
     if body == BodyFraming::Chunked && line.version < (1, 1) {
         return Err(HttpError::new(400)
             .message("Bad Transfer-Encoding")
@@ -783,8 +791,37 @@ fn trim_ows(v: &[u8]) -> &[u8] {
 }
 
 fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    TCHAR[usize::from(b)]
 }
+
+/// RFC 9110 `tchar`: letters, digits and ``!#$%&'*+-.^_`|~``, as a table (one load per byte).
+static TCHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        b += 1;
+    }
+    t
+};
 
 /// Python's `str.isspace` over Latin-1 characters (what `str.split()` splits on).
 fn is_py_space(c: char) -> bool {

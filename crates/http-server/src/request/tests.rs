@@ -42,3 +42,12 @@ fn header_value_bytes_short_and_long_blocks() {
     }
     assert!(filler.len() > 512, "the long block takes httparse's path");
 }
+
+/// The `tchar` table is RFC 9110's definition, byte for byte.
+#[test]
+fn tchar_table_matches_the_rfc() {
+    for b in 0..=255u8 {
+        let rfc = b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+        assert_eq!(is_tchar(b), rfc, "byte {b:#04x}");
+    }
+}
