@@ -1054,6 +1054,8 @@ impl<W: Write> StreamIo<W> {
 
     /// Uses `environ` (holding the request's CGI variables) as the next run's environ,
     /// instead of copying `base_env` into a fresh one (see [`environ`](Self::environ)).
+    ///
+    /// Python: no equivalent (`SimpleHandler` always copies its `base_env`).
     #[must_use]
     pub fn with_environ(mut self, environ: Environ) -> Self {
         self.environ = Some(environ);

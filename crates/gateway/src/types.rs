@@ -275,7 +275,8 @@ impl EnvValue<'_> {
         out
     }
 
-    /// [`repr`](Self::repr), appended to `out`.
+    /// Python: `repr()` of the value, as [`repr`](Self::repr), appended to `out`.
+    #[doc(alias = "repr")]
     pub fn write_repr(&self, out: &mut String) {
         match self {
             EnvValue::Str(s) => util::py_repr_into(s, out),
@@ -405,16 +406,14 @@ impl Environ {
     /// Sets a string variable (`wsgi.url_scheme` included).
     #[doc(alias = "wsgiref.types.WSGIEnvironment")]
     pub fn set(&mut self, key: impl Into<String>, value: impl Into<String>) {
-        let key = key.into();
-        if key == "wsgi.url_scheme" {
-            self.url_scheme = Some(value.into());
-        } else {
-            self.vars.insert(&key, &value.into());
-        }
+        self.set_str(&key.into(), &value.into());
     }
 
-    /// Sets a string variable from borrowed text (no allocation for the key or the value
+    /// Python: `wsgiref.types.WSGIEnvironment` (`environ[key] = value`).
+    ///
+    /// [`set`](Self::set) from borrowed text (no allocation for the key or the value
     /// beyond the environ's own buffer).
+    #[doc(alias = "wsgiref.types.WSGIEnvironment")]
     pub fn set_str(&mut self, key: &str, value: &str) {
         if key == "wsgi.url_scheme" {
             self.url_scheme = Some(value.to_owned());
@@ -471,7 +470,7 @@ impl Environ {
     /// Adds a string variable the caller knows is absent (no lookup).
     pub(crate) fn push_new_var(&mut self, key: &str, value: &str) {
         debug_assert!(!self.vars.contains(key) && key != "wsgi.url_scheme");
-        self.vars.push_new_checked(key, value);
+        self.vars.push_new(key, value);
     }
 
     /// True when the string variable `key` is set (`wsgi.*` entries and extensions not
@@ -480,13 +479,9 @@ impl Environ {
         self.vars.contains(key)
     }
 
-    /// The number of string variables (`wsgi.url_scheme` and the typed entries not
-    /// counted).
-    pub fn vars_len(&self) -> usize {
-        self.vars.len()
-    }
-
     /// An environ with room for `bytes` of variable keys and values and `vars` variables.
+    ///
+    /// Python: no equivalent (a dict grows on its own).
     pub fn with_capacity(bytes: usize, vars: usize) -> Self {
         Environ {
             vars: vars::Vars::with_capacity(bytes, vars),
@@ -550,7 +545,8 @@ impl Environ {
             .collect()
     }
 
-    /// [`items`](Self::items) with borrowed keys (no allocation per entry).
+    /// Python: `sorted(environ.items())`, as [`items`](Self::items) with borrowed keys (no
+    /// allocation per entry).
     ///
     /// ```
     /// let env = gateway::Environ::from_vars([("B", "2"), ("A", "1")]);

@@ -30,6 +30,7 @@ use socketserver::HandlerCx;
 use socketserver::evloop::{Abort, Frame, Protocol, ServeCx, Served};
 
 use crate::h1::chunked::{ChunkedDecoder, ChunkedError, ChunkedLimits};
+use crate::request::trim_ows;
 use crate::{
     BodyFraming, HttpConfig, HttpError, HttpHandler, Parsed, RequestHead, handle_parsed_request,
     parse_request, reply_parse_error,
@@ -636,18 +637,6 @@ impl ResponseHead {
         }
         Some((r, len))
     }
-}
-
-fn trim_ows(v: &[u8]) -> &[u8] {
-    let start = v
-        .iter()
-        .position(|b| !matches!(b, b' ' | b'\t'))
-        .unwrap_or(v.len());
-    let end = v
-        .iter()
-        .rposition(|b| !matches!(b, b' ' | b'\t'))
-        .map_or(start, |i| i + 1);
-    &v[start..end]
 }
 
 fn insert_connection_close(out: &mut Vec<u8>, pos: usize, head_len: usize) {

@@ -36,6 +36,8 @@ impl Headers {
     }
 
     /// No fields, with room for `n`.
+    ///
+    /// Python: no equivalent.
     pub fn with_capacity(n: usize) -> Self {
         Headers {
             fields: Vec::with_capacity(n),
@@ -778,7 +780,8 @@ fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
     hay.iter().position(|b| *b == needle)
 }
 
-fn trim_ows(v: &[u8]) -> &[u8] {
+/// `v` without leading and trailing spaces and tabs (RFC 9110's OWS).
+pub(crate) fn trim_ows(v: &[u8]) -> &[u8] {
     let start = v
         .iter()
         .position(|b| *b != b' ' && *b != b'\t')
@@ -834,20 +837,21 @@ fn is_py_space(c: char) -> bool {
 /// Bytes as Latin-1 text: one char per byte.
 /// [`latin1`] into a recycled string (for the strings a request head keeps).
 pub(crate) fn latin1_pooled(bytes: &[u8]) -> String {
-    let mut s = crate::pool::string();
+    latin1_into(bytes, crate::pool::string())
+}
+
+pub(crate) fn latin1(bytes: &[u8]) -> String {
+    latin1_into(bytes, String::new())
+}
+
+/// `bytes` as Latin-1 text, appended to `s`.
+fn latin1_into(bytes: &[u8], mut s: String) -> String {
     match crate::ascii::as_str(bytes) {
+        // ASCII is valid UTF-8 with the same chars.
         Some(text) => s.push_str(text),
         None => s.extend(bytes.iter().map(|&b| b as char)),
     }
     s
-}
-
-pub(crate) fn latin1(bytes: &[u8]) -> String {
-    if let Some(text) = crate::ascii::as_str(bytes) {
-        // ASCII is valid UTF-8 with the same chars.
-        return text.to_owned();
-    }
-    bytes.iter().map(|&b| b as char).collect()
 }
 
 /// Text as Python's `repr` of a `str` shows it: quotes chosen as Python chooses them, `\\`,

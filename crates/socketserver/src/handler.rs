@@ -41,6 +41,8 @@ impl<'a> HandlerCx<'a> {
 
     /// A context that says when the request began to arrive (set by the event loops,
     /// which frame a request before its handler runs).
+    ///
+    /// Python: no equivalent.
     pub fn with_received(mut self, at: Instant) -> Self {
         self.received = Some(at);
         self
@@ -48,6 +50,8 @@ impl<'a> HandlerCx<'a> {
 
     /// When the request began to arrive, when the server knows (the event loops do; the
     /// blocking servers leave it to the handler, which reads the request itself).
+    ///
+    /// Python: no equivalent.
     pub fn received(&self) -> Option<Instant> {
         self.received
     }

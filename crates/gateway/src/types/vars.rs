@@ -102,12 +102,6 @@ impl Vars {
         match self.find(key) {
             Some(i) => {
                 let e = self.entries[i];
-                if value.len() <= e.val_len && value == &self.buf[e.val..e.val + value.len()] {
-                    // A prefix of the old value (the same value, typically): no copy.
-                    self.garbage += e.val_len - value.len();
-                    self.entries[i].val_len = value.len();
-                    return;
-                }
                 let val = self.buf.len();
                 self.buf.push_str(value);
                 self.garbage += e.val_len;
@@ -135,13 +129,8 @@ impl Vars {
         }
     }
 
-    /// Adds a variable the caller knows is absent (for callers outside this module).
-    pub(crate) fn push_new_checked(&mut self, key: &str, value: &str) {
-        self.push_new(key, value);
-    }
-
     /// Adds a variable the caller knows is absent.
-    fn push_new(&mut self, key: &str, value: &str) {
+    pub(crate) fn push_new(&mut self, key: &str, value: &str) {
         let k = self.buf.len();
         self.buf.push_str(key);
         let v = self.buf.len();
