@@ -2,7 +2,9 @@
 //! would make after `is_ascii` (header names and values, request lines: a few times per
 //! request on the hot path).
 //!
-//! The crate's only `unsafe`, argued below and tested.
+//! The crate's only `unsafe`, argued below and tested. `gateway` has the same module:
+//! `gateway`'s core does not depend on this crate (the WSGI core stays free of HTTP), and the
+//! safe alternative costs about 2% of a request's instructions.
 
 #![allow(unsafe_code)]
 
