@@ -4,7 +4,7 @@
 //!
 //! The crate's only `unsafe`, argued below and tested. `http-server` has the same module:
 //! this crate's core does not depend on `http-server` (the WSGI core stays free of HTTP), and the
-//! safe alternative costs about 2% of a request's instructions.
+//! safe alternative costs 1-2% of a request's instructions.
 
 #![allow(unsafe_code)]
 

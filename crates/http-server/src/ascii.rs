@@ -4,7 +4,7 @@
 //!
 //! The crate's only `unsafe`, argued below and tested. `gateway` has the same module:
 //! `gateway`'s core does not depend on this crate (the WSGI core stays free of HTTP), and the
-//! safe alternative costs about 2% of a request's instructions.
+//! safe alternative costs 1-2% of a request's instructions.
 
 #![allow(unsafe_code)]
 
