@@ -14,7 +14,7 @@ use socketserver::HandlerCx;
 use crate::framing::{
     SMUGGLED, assert_h1_rejects, assert_h1_serves, drive, parse_err, parse_ok, protocol, responses,
 };
-use crate::hostile::{Baseline, get, hostile_config, start_with};
+use crate::hostile::{Baseline, SERIAL, get, hostile_config, start_with};
 
 /// Each input is refused with `code` by both faces, and nothing after it is served.
 #[track_caller]
@@ -142,6 +142,7 @@ fn cve_2024_49768_pipelined_request_after_an_invalid_one() {
 // behind, and the server keeps answering.
 #[test]
 fn cve_2024_49769_clients_closing_early_are_cleaned_up() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let server = start_with(hostile_config(), protocol());
     let base = Baseline::take(&server);
     for i in 0..200 {
