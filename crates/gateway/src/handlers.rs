@@ -261,6 +261,19 @@ pub trait HandlerHooks {
         default::date_time_string()
     }
 
+    /// Appends the `Date` header's value to `out`: [`date_time_string`](Self::date_time_string)
+    /// unless overridden. Hooks that keep the default clock override this with
+    /// [`default::write_date_time`], which copies the current second's date from a per-thread
+    /// cache instead of allocating a string per response.
+    ///
+    /// Python: no equivalent (how `send_preamble` writes `format_date_time(time.time())`).
+    fn write_date_time(&self, out: &mut Vec<u8>) {
+        let date = self.date_time_string();
+        if !util::latin1_encode_into(&date, out) {
+            out.extend_from_slice(date.as_bytes());
+        }
+    }
+
     /// Python: `wsgiref.handlers.BaseHandler.log_exception`.
     ///
     /// Logs an application error.
@@ -291,7 +304,11 @@ pub trait HandlerHooks {
     }
 }
 
-impl HandlerHooks for () {}
+impl HandlerHooks for () {
+    fn write_date_time(&self, out: &mut Vec<u8>) {
+        default::write_date_time(out);
+    }
+}
 
 /// The default bodies of [`HandlerHooks`], for overrides that extend them (Python's `super()`).
 pub mod default {
@@ -300,6 +317,14 @@ pub mod default {
     /// Python: `wsgiref.handlers.format_date_time(time.time())`.
     pub fn date_time_string() -> String {
         util::format_date_time(SystemTime::now())
+    }
+
+    /// [`date_time_string`] appended to `out` without allocating (the current second's
+    /// date is cached per thread).
+    ///
+    /// Python: `wsgiref.handlers.format_date_time(time.time())`.
+    pub fn write_date_time(out: &mut Vec<u8>) {
+        util::write_date_time(SystemTime::now(), out);
     }
 
     /// Python: `wsgiref.handlers.BaseHandler.log_exception` (`traceback.print_exception` to `get_stderr()`).
@@ -362,6 +387,27 @@ struct ResponseState {
     chunked: bool,
     error: bool,
     close_connection: bool,
+}
+
+thread_local! {
+    /// The status string of the last response this thread finished, for the next one.
+    static SPARE_STATUS: std::cell::Cell<String> = const { std::cell::Cell::new(String::new()) };
+}
+
+/// An empty string for a status, recycled when this thread has one.
+fn spare_status() -> String {
+    SPARE_STATUS.try_with(|s| s.take()).unwrap_or_default()
+}
+
+impl Drop for ResponseState {
+    /// Gives the status string back for the next response (short ones only).
+    fn drop(&mut self) {
+        if let Some(status) = self.status.take()
+            && status.capacity() <= 256
+        {
+            let _ = SPARE_STATUS.try_with(|s| s.set(status));
+        }
+    }
 }
 
 /// Python: the response methods of `wsgiref.handlers.BaseHandler` (`start_response`, `write`,
@@ -498,7 +544,11 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
             && let Some(h) = &mut self.state.headers
         {
             // A decimal number is always a valid value.
-            h.set_static("Content-Length", self.state.bytes_sent.to_string());
+            let mut digits = [0u8; 20];
+            h.set_static(
+                "Content-Length",
+                util::decimal(self.state.bytes_sent, &mut digits),
+            );
         }
     }
 
@@ -523,7 +573,7 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
         {
             // A server-chosen framing header: set directly (the hop-by-hop check is for
             // applications).
-            h.set_static("Transfer-Encoding", "chunked".to_owned());
+            h.set_static("Transfer-Encoding", "chunked");
             self.state.chunked = true;
         }
     }
@@ -578,7 +628,7 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
                 let headers = self.state.headers.as_ref();
                 if !headers.is_some_and(|h| h.contains("Date")) {
                     out.extend_from_slice(b"Date: ");
-                    push(out, &self.hooks.date_time_string());
+                    self.hooks.write_date_time(out);
                     out.extend_from_slice(b"\r\n");
                 }
                 if let Some(sw) = &self.config.server_software
@@ -694,7 +744,10 @@ impl<Io: HandlerIo, K: HandlerHooks> StartResponse for Response<'_, Io, K> {
             }
             h.push_checked(name, value);
         }
-        self.state.status = Some(status.to_owned());
+        let mut owned = self.state.status.take().unwrap_or_else(spare_status);
+        owned.clear();
+        owned.push_str(status);
+        self.state.status = Some(owned);
         self.state.headers = Some(h);
         Ok(())
     }
@@ -818,8 +871,13 @@ impl<Io: HandlerIo, K: HandlerHooks> BaseHandler<Io, K> {
             }
             Err(e) => self.handle_error(e),
         };
-        let summary = self.summary();
+        // The summary borrows the status for the call (a clone would allocate per request).
+        let summary = ResponseSummary {
+            status: self.state.status.take(),
+            ..self.summary_without_status()
+        };
         self.hooks.close(&summary);
+        self.state.status = summary.status;
         result
     }
 
@@ -954,6 +1012,20 @@ impl<Io: HandlerIo, K: HandlerHooks> BaseHandler<Io, K> {
     pub fn summary(&self) -> ResponseSummary {
         ResponseSummary {
             status: self.state.status.clone(),
+            ..self.summary_without_status()
+        }
+    }
+
+    /// Python: no equivalent. Whether the response is broken (an error after the headers
+    /// went out, or the client went away), so the server must close the connection:
+    /// [`summary`](Self::summary)`().close_connection` without copying the status.
+    pub fn must_close(&self) -> bool {
+        self.state.close_connection
+    }
+
+    fn summary_without_status(&self) -> ResponseSummary {
+        ResponseSummary {
+            status: None,
             bytes_sent: self.state.bytes_sent,
             headers_sent: self.state.headers_sent,
             error: self.state.error,

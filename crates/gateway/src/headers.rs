@@ -2,7 +2,6 @@
 //!
 //! Python: `wsgiref.headers`.
 
-use std::borrow::Cow;
 use std::fmt;
 
 use crate::error::{Error, Result};
@@ -85,10 +84,104 @@ fn formatparam(param: &str, value: Option<&str>) -> String {
 /// assert!(h.set("X-Bad", "a\r\nInjected: yes").is_err());
 /// ```
 #[doc(alias = "wsgiref.headers.Headers")]
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Default)]
 pub struct Headers {
-    // Names the server adds (`Content-Length`, `Transfer-Encoding`) are static strings.
-    headers: Vec<(Cow<'static, str>, String)>,
+    /// Names and values back to back (a deleted header leaves its text behind until the
+    /// next compaction): one buffer per list instead of two strings per header.
+    text: String,
+    /// Where each header's name and value are in `text`, in order.
+    entries: Vec<Entry>,
+}
+
+/// One header: the byte ranges of its name and value in [`Headers::text`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Entry {
+    name: u32,
+    name_len: u32,
+    value: u32,
+    value_len: u32,
+}
+
+thread_local! {
+    /// The buffers of the last header list dropped on this thread, kept for the next one:
+    /// a server builds one list per response.
+    static SPARE: std::cell::RefCell<Option<(String, Vec<Entry>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Buffers larger than this are freed rather than kept.
+const MAX_SPARE: usize = 8 << 10;
+
+impl Drop for Headers {
+    fn drop(&mut self) {
+        if self.text.capacity() == 0 || self.text.capacity() > MAX_SPARE {
+            return;
+        }
+        let mut text = std::mem::take(&mut self.text);
+        let mut entries = std::mem::take(&mut self.entries);
+        text.clear();
+        entries.clear();
+        let _ = SPARE.try_with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut()
+                && s.is_none()
+            {
+                *s = Some((text, entries));
+            }
+        });
+    }
+}
+
+impl Clone for Headers {
+    fn clone(&self) -> Self {
+        let mut h = Headers::with_capacity(self.entries.len());
+        for (k, v) in self.iter() {
+            h.push_checked(k, v);
+        }
+        h
+    }
+}
+
+impl PartialEq for Headers {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Headers {}
+
+/// Iterator over a [`Headers`]' pairs, in order (`(&name, &value)`).
+#[derive(Debug, Clone)]
+pub struct Iter<'a> {
+    text: &'a str,
+    entries: std::slice::Iter<'a, Entry>,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a str, &'a str);
+    fn next(&mut self) -> Option<Self::Item> {
+        let e = self.entries.next()?;
+        Some(pair(self.text, e))
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.entries.size_hint()
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+impl DoubleEndedIterator for Iter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        let e = self.entries.next_back()?;
+        Some(pair(self.text, e))
+    }
+}
+
+fn pair<'a>(text: &'a str, e: &Entry) -> (&'a str, &'a str) {
+    let (n, v) = (e.name as usize, e.value as usize);
+    (
+        &text[n..n + e.name_len as usize],
+        &text[v..v + e.value_len as usize],
+    )
 }
 
 impl Headers {
@@ -113,24 +206,47 @@ impl Headers {
         Ok(h)
     }
 
+    /// An empty list with room for `n` headers, in the buffers of a list this thread
+    /// dropped earlier when there is one.
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        let recycled = SPARE.try_with(|s| s.borrow_mut().take()).ok().flatten();
+        let (mut text, mut entries) = recycled.unwrap_or_default();
+        text.reserve(32 * n);
+        entries.reserve(n);
+        Headers { text, entries }
+    }
+
     /// Appends a pair the caller has already checked with `check_name` and `check_value`.
     pub(crate) fn push_checked(&mut self, name: &str, value: &str) {
-        self.headers
-            .push((Cow::Owned(name.to_owned()), value.to_owned()));
+        // Header lists are far below 4 GiB; a larger one would be refused long before
+        // (the offsets saturate rather than wrap, and lookups then fail safely).
+        let at = |len: usize| u32::try_from(len).unwrap_or(u32::MAX);
+        let name_at = at(self.text.len());
+        self.text.push_str(name);
+        let value_at = at(self.text.len());
+        self.text.push_str(value);
+        self.entries.push(Entry {
+            name: name_at,
+            name_len: at(name.len()),
+            value: value_at,
+            value_len: at(value.len()),
+        });
     }
 
     /// Sets a header the server adds, whose name and value need no check (a static token
     /// and a value the server formatted), replacing any of that name.
-    pub(crate) fn set_static(&mut self, name: &'static str, value: String) {
-        self.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
-        self.headers.push((Cow::Borrowed(name), value));
+    pub(crate) fn set_static(&mut self, name: &'static str, value: &str) {
+        self.delete(name);
+        self.push_checked(name, value);
     }
 
-    /// An empty list with room for `n` headers.
-    pub(crate) fn with_capacity(n: usize) -> Self {
-        Headers {
-            headers: Vec::with_capacity(n),
-        }
+    fn name_of(&self, e: &Entry) -> &str {
+        pair(&self.text, e).0
+    }
+
+    /// True when `e` is named `name` (case-insensitively): the length first, then the bytes.
+    fn is_named(&self, e: &Entry, name: &str) -> bool {
+        e.name_len as usize == name.len() && self.name_of(e).eq_ignore_ascii_case(name)
     }
 
     /// Appends one pair, keeping any existing header of that name.
@@ -138,7 +254,7 @@ impl Headers {
         let (name, value) = (name.into(), value.into());
         check_name(&name)?;
         check_value(&name, &value)?;
-        self.headers.push((Cow::Owned(name), value));
+        self.push_checked(&name, &value);
         Ok(())
     }
 
@@ -147,12 +263,12 @@ impl Headers {
     /// The number of headers, duplicates included.
     #[doc(alias = "wsgiref.headers.Headers.__len__")]
     pub fn len(&self) -> usize {
-        self.headers.len()
+        self.entries.len()
     }
 
     /// True when there is no header.
     pub fn is_empty(&self) -> bool {
-        self.headers.is_empty()
+        self.entries.is_empty()
     }
 
     /// Python: `wsgiref.headers.Headers.__setitem__`.
@@ -164,7 +280,7 @@ impl Headers {
         check_name(&name)?;
         check_value(&name, &value)?;
         self.delete(&name);
-        self.headers.push((Cow::Owned(name), value));
+        self.push_checked(&name, &value);
         Ok(())
     }
 
@@ -173,7 +289,34 @@ impl Headers {
     /// Deletes every header named `name` (no error when missing).
     #[doc(alias = "wsgiref.headers.Headers.__delitem__")]
     pub fn delete(&mut self, name: &str) {
-        self.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+        let before = self.entries.len();
+        let text = &self.text;
+        self.entries.retain(|e| {
+            !(e.name_len as usize == name.len() && pair(text, e).0.eq_ignore_ascii_case(name))
+        });
+        if self.entries.len() != before {
+            self.compact_if_wasteful();
+        }
+    }
+
+    /// Drops the text of deleted headers once it outweighs the live text, so a list that
+    /// is set over and over stays small.
+    fn compact_if_wasteful(&mut self) {
+        let live: usize = self
+            .entries
+            .iter()
+            .map(|e| (e.name_len + e.value_len) as usize)
+            .sum();
+        if self.text.len() <= 2 * live + 256 {
+            return;
+        }
+        let old = std::mem::take(&mut self.text);
+        let entries = std::mem::take(&mut self.entries);
+        self.text.reserve(live);
+        for e in &entries {
+            let (k, v) = pair(&old, e);
+            self.push_checked(k, v);
+        }
     }
 
     /// The first value of `name`, case-insensitively. Python: `headers.get(name)` and
@@ -181,10 +324,10 @@ impl Headers {
     #[doc(alias = "wsgiref.headers.Headers.get")]
     #[doc(alias = "wsgiref.headers.Headers.__getitem__")]
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.headers
+        self.entries
             .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .find(|e| self.is_named(e, name))
+            .map(|e| pair(&self.text, e).1)
     }
 
     /// Python: `wsgiref.headers.Headers.__contains__`.
@@ -192,7 +335,7 @@ impl Headers {
     /// True when a header named `name` exists.
     #[doc(alias = "wsgiref.headers.Headers.__contains__")]
     pub fn contains(&self, name: &str) -> bool {
-        self.get(name).is_some()
+        self.entries.iter().any(|e| self.is_named(e, name))
     }
 
     /// Python: `wsgiref.headers.Headers.get_all`.
@@ -200,10 +343,10 @@ impl Headers {
     /// Every value of `name`, in order.
     #[doc(alias = "wsgiref.headers.Headers.get_all")]
     pub fn get_all(&self, name: &str) -> Vec<&str> {
-        self.headers
+        self.entries
             .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .filter(|e| self.is_named(e, name))
+            .map(|e| pair(&self.text, e).1)
             .collect()
     }
 
@@ -212,7 +355,7 @@ impl Headers {
     /// The names, in order, duplicates included.
     #[doc(alias = "wsgiref.headers.Headers.keys")]
     pub fn keys(&self) -> Vec<&str> {
-        self.headers.iter().map(|(k, _)| k.as_ref()).collect()
+        self.iter().map(|(k, _)| k).collect()
     }
 
     /// Python: `wsgiref.headers.Headers.values`.
@@ -220,7 +363,7 @@ impl Headers {
     /// The values, in order.
     #[doc(alias = "wsgiref.headers.Headers.values")]
     pub fn values(&self) -> Vec<&str> {
-        self.headers.iter().map(|(_, v)| v.as_str()).collect()
+        self.iter().map(|(_, v)| v).collect()
     }
 
     /// Python: `wsgiref.headers.Headers.items`.
@@ -228,15 +371,17 @@ impl Headers {
     /// A copy of the pairs, in order.
     #[doc(alias = "wsgiref.headers.Headers.items")]
     pub fn items(&self) -> Vec<(String, String)> {
-        self.headers
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
+        self.iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect()
     }
 
     /// Iterates over the pairs without copying.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.headers.iter().map(|(k, v)| (k.as_ref(), v.as_str()))
+    pub fn iter(&self) -> Iter<'_> {
+        Iter {
+            text: &self.text,
+            entries: self.entries.iter(),
+        }
     }
 
     /// Python: `wsgiref.headers.Headers.setdefault`.
@@ -277,7 +422,7 @@ impl Headers {
     /// The headers as Latin-1 bytes, each line ending in CRLF, plus the closing blank line.
     #[doc(alias = "wsgiref.headers.Headers.__bytes__")]
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(64 * self.headers.len() + 2);
+        let mut out = Vec::with_capacity(self.text.len() + 4 * self.entries.len() + 2);
         self.write_bytes(&mut out);
         out
     }
@@ -285,8 +430,9 @@ impl Headers {
     /// Appends the serialisation of [`to_bytes`](Self::to_bytes) to `out`.
     pub fn write_bytes(&self, out: &mut Vec<u8>) {
         // Values are checked to be Latin-1 and names ASCII, so this is lossless.
-        for (k, v) in &self.headers {
-            crate::util::latin1_encode_into(k, out);
+        out.reserve(self.text.len() + 4 * self.entries.len() + 2);
+        for (k, v) in self {
+            out.extend_from_slice(k.as_bytes());
             out.extend_from_slice(b": ");
             crate::util::latin1_encode_into(v, out);
             out.extend_from_slice(b"\r\n");
@@ -299,7 +445,7 @@ impl fmt::Display for Headers {
     /// Python: `wsgiref.headers.Headers.__str__`: `Name: value\r\n` lines and a closing `\r\n`.
     #[doc(alias = "wsgiref.headers.Headers.__str__")]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (k, v) in &self.headers {
+        for (k, v) in self {
             write!(f, "{k}: {v}\r\n")?;
         }
         f.write_str("\r\n")
@@ -311,7 +457,6 @@ impl fmt::Debug for Headers {
     #[doc(alias = "wsgiref.headers.Headers.__repr__")]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let items: Vec<String> = self
-            .headers
             .iter()
             .map(|(k, v)| format!("({}, {})", crate::util::py_repr(k), crate::util::py_repr(v)))
             .collect();
@@ -321,12 +466,9 @@ impl fmt::Debug for Headers {
 
 impl<'a> IntoIterator for &'a Headers {
     type Item = (&'a str, &'a str);
-    type IntoIter = std::iter::Map<
-        std::slice::Iter<'a, (Cow<'static, str>, String)>,
-        fn(&'a (Cow<'static, str>, String)) -> (&'a str, &'a str),
-    >;
+    type IntoIter = Iter<'a>;
     fn into_iter(self) -> Self::IntoIter {
-        self.headers.iter().map(|(k, v)| (k.as_ref(), v.as_str()))
+        self.iter()
     }
 }
 

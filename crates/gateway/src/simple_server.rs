@@ -60,6 +60,10 @@ impl<F: FnMut(&str, u64)> ServerHooks<F> {
 }
 
 impl<F: FnMut(&str, u64)> HandlerHooks for ServerHooks<F> {
+    fn write_date_time(&self, out: &mut Vec<u8>) {
+        crate::handlers::default::write_date_time(out);
+    }
+
     fn close(&mut self, summary: &ResponseSummary) {
         (self.log_request)(summary.code(), summary.bytes_sent);
     }

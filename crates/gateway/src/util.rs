@@ -387,21 +387,40 @@ pub fn is_hop_by_hop(header_name: &str) -> bool {
 /// ```
 #[doc(alias = "wsgiref.handlers.format_date_time")]
 pub fn format_date_time(timestamp: SystemTime) -> String {
-    // Servers ask for "now" on every response: keep the last formatted second per thread.
+    let mut out = Vec::with_capacity(29);
+    write_date_time(timestamp, &mut out);
+    // IMF-fixdate is ASCII.
+    crate::ascii::as_str(&out)
+        .map(str::to_owned)
+        .unwrap_or_else(|| httpdate::fmt_http_date(timestamp))
+}
+
+/// Appends [`format_date_time`]'s text for `timestamp` to `out`, without allocating when
+/// the second is the one formatted last on this thread (servers ask for "now" on every
+/// response).
+pub(crate) fn write_date_time(timestamp: SystemTime, out: &mut Vec<u8>) {
     thread_local! {
         static LAST: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((u64::MAX, String::new())) };
     }
     let Ok(since) = timestamp.duration_since(SystemTime::UNIX_EPOCH) else {
-        return httpdate::fmt_http_date(timestamp);
+        out.extend_from_slice(httpdate::fmt_http_date(timestamp).as_bytes());
+        return;
     };
     let secs = since.as_secs();
-    LAST.with(|last| {
+    let cached = LAST.try_with(|last| {
         let mut last = last.borrow_mut();
         if last.0 != secs {
-            *last = (secs, httpdate::fmt_http_date(timestamp));
+            use std::fmt::Write as _;
+            last.1.clear();
+            let _ = write!(last.1, "{}", httpdate::HttpDate::from(timestamp));
+            last.0 = secs;
         }
-        last.1.clone()
-    })
+        out.extend_from_slice(last.1.as_bytes());
+    });
+    if cached.is_err() {
+        // The thread is being torn down: no cache.
+        out.extend_from_slice(httpdate::fmt_http_date(timestamp).as_bytes());
+    }
 }
 
 /// Decodes bytes as Latin-1 (ISO-8859-1): each byte becomes the char of the same value.
@@ -462,6 +481,23 @@ pub(crate) fn latin1_encode_into(s: &str, out: &mut Vec<u8>) -> bool {
         }
     }
     true
+}
+
+/// `n` in decimal, written into `buf` without the formatting machinery (a `Content-Length`
+/// per response).
+///
+/// Python: `str(n)`.
+pub(crate) fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    crate::ascii::as_str(&buf[i..]).unwrap_or_default()
 }
 
 /// True when every char of `s` is at most U+00FF (a valid PEP 3333 native string).

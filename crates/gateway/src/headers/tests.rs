@@ -137,3 +137,70 @@ fn control_characters_in_values_are_refused() {
     h.set("X-Tab", "a\tb").unwrap();
     assert_eq!(h.get("x-tab"), Some("a\tb"));
 }
+
+#[test]
+fn packed_list_survives_many_sets_and_deletes() {
+    // The packed text keeps deleted headers' bytes until it compacts: the list must read
+    // the same as a plain model throughout, and stay small.
+    let mut h = Headers::new();
+    let mut model: Vec<(String, String)> = Vec::new();
+    for i in 0..2_000 {
+        let name = format!("X-{}", i % 7);
+        let value = format!("value {i} {}", "v".repeat(i % 50));
+        h.set(name.as_str(), value.as_str()).unwrap();
+        model.retain(|(k, _)| !k.eq_ignore_ascii_case(&name));
+        model.push((name.clone(), value));
+        if i % 5 == 0 {
+            let gone = format!("x-{}", (i / 5) % 7);
+            h.delete(&gone);
+            model.retain(|(k, _)| !k.eq_ignore_ascii_case(&gone));
+        }
+        if i % 97 == 0 {
+            h.append("Set-Cookie", format!("c={i}")).unwrap();
+            model.push(("Set-Cookie".to_owned(), format!("c={i}")));
+        }
+        assert_eq!(h.items(), model, "after step {i}");
+    }
+    let live: usize = model.iter().map(|(k, v)| k.len() + v.len()).sum();
+    assert!(
+        h.text.len() <= 2 * live + 256 + 200,
+        "{} bytes",
+        h.text.len()
+    );
+    assert_eq!(h.get("SET-COOKIE"), Some("c=0"));
+    assert_eq!(h.get_all("set-cookie").len(), 21);
+}
+
+#[test]
+fn clone_and_equality_compare_the_pairs() {
+    let mut a = Headers::new();
+    a.set("A", "1").unwrap();
+    a.set("B", "2").unwrap();
+    a.set("A", "3").unwrap();
+    let mut b = Headers::new();
+    b.append("B", "2").unwrap();
+    b.append("A", "3").unwrap();
+    // The same pairs, whatever deleted text `a` still carries.
+    assert_eq!(a, b);
+    assert_eq!(a.clone(), b);
+    b.append("C", "4").unwrap();
+    assert_ne!(a, b);
+    let pairs: Vec<_> = b.iter().rev().collect();
+    assert_eq!(pairs, [("C", "4"), ("A", "3"), ("B", "2")]);
+}
+
+#[test]
+fn dropped_lists_lend_their_buffers_empty() {
+    std::thread::spawn(|| {
+        let mut h = Headers::with_capacity(4);
+        h.push_checked("Content-Type", "text/plain");
+        let cap = h.text.capacity();
+        drop(h);
+        let again = Headers::with_capacity(1);
+        assert!(again.is_empty() && again.text.is_empty());
+        assert_eq!(again.text.capacity(), cap);
+        assert_eq!(again.get("Content-Type"), None);
+    })
+    .join()
+    .unwrap();
+}

@@ -158,6 +158,7 @@ impl<A: Application + ?Sized> WsgiRequestHandler<A> {
             software,
         );
         let mut logged: Option<(Option<u16>, u64)> = None;
+        let is_head = ex.command == "HEAD";
         let keep_alive: bool;
         let outcome = {
             let io = StreamIo::from_streams(
@@ -176,8 +177,8 @@ impl<A: Application + ?Sized> WsgiRequestHandler<A> {
             });
             let mut handler = BaseHandler::new(io, hooks, config);
             let outcome = handler.run(&*self.app);
-            let summary = handler.summary();
-            if summary.close_connection {
+            let broken = handler.must_close();
+            if broken {
                 tracing::debug!("response broken: closing the connection");
             }
             // Keep the connection only when the declared length is what was sent, so the
@@ -186,16 +187,13 @@ impl<A: Application + ?Sized> WsgiRequestHandler<A> {
             let framed = headers
                 .and_then(|h| h.get("Content-Length"))
                 .and_then(|v| v.trim().parse::<u64>().ok())
-                == Some(summary.bytes_sent)
+                == Some(handler.bytes_sent())
                 || headers
                     .and_then(|h| h.get("Transfer-Encoding"))
                     .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
-                || ex.command == "HEAD";
-            keep_alive = wants_keep_alive
-                && outcome.is_ok()
-                && summary.headers_sent
-                && !summary.close_connection
-                && framed;
+                || is_head;
+            keep_alive =
+                wants_keep_alive && outcome.is_ok() && handler.headers_sent() && !broken && framed;
             outcome
         };
         ex.close_connection = !keep_alive;

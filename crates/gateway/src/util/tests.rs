@@ -378,3 +378,26 @@ fn py_repr_matches_python() {
         assert_eq!(py_repr(s), want, "{s:?}");
     }
 }
+
+#[test]
+fn decimal_matches_to_string() {
+    let mut buf = [0u8; 20];
+    for n in [
+        0,
+        1,
+        9,
+        10,
+        13,
+        99,
+        100,
+        4096,
+        1 << 32,
+        u64::MAX - 1,
+        u64::MAX,
+    ] {
+        assert_eq!(decimal(n, &mut buf), n.to_string());
+    }
+    for n in (0..100_000u64).step_by(7) {
+        assert_eq!(decimal(n, &mut buf), n.to_string());
+    }
+}
