@@ -22,6 +22,7 @@
 //! - **Panics**: a handler that panics before its response is complete gets a 500 and the
 //!   connection closes; the loop goes on.
 
+use std::cell::Cell;
 use std::io::{self, BufRead, Read, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -30,10 +31,11 @@ use socketserver::HandlerCx;
 use socketserver::evloop::{Abort, Frame, Protocol, ServeCx, Served};
 
 use crate::h1::chunked::{ChunkedDecoder, ChunkedError, ChunkedLimits};
+use crate::handler::serve_parsed;
 use crate::request::trim_ows;
 use crate::{
-    BodyFraming, HttpConfig, HttpError, HttpHandler, Parsed, RequestHead, handle_parsed_request,
-    parse_request, reply_parse_error,
+    BodyFraming, HttpConfig, HttpError, HttpHandler, Parsed, RequestHead, parse_request,
+    reply_parse_error,
 };
 
 pub mod chunked;
@@ -440,13 +442,25 @@ where
         let raw_line = first_line(request);
         let start = out.len();
         let hcx = *cx.handler();
+        let probe = Cell::new(start);
+        let mut written = None;
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             let mut handler = (self.factory)(&hcx);
-            let mut stream = MemStream::new(body, &mut *out);
-            handle_parsed_request(&mut handler, &mut stream, &hcx, &self.config, head)
+            let mut stream = MemStream::new(body, &mut *out).with_probe(&probe);
+            serve_parsed(
+                &mut handler,
+                &mut stream,
+                Some(&probe),
+                &hcx,
+                &self.config,
+                head,
+            )
         }));
         let keep_alive = match outcome {
-            Ok(Ok(keep)) => keep,
+            Ok(Ok((keep, head))) => {
+                written = head;
+                keep
+            }
             Ok(Err(e)) => {
                 tracing::error!(client = %hcx.client_address, error = %e, "error serving request");
                 if out.len() == start {
@@ -463,7 +477,7 @@ where
                 return Served::CLOSE;
             }
         };
-        let keep_alive = check_response(out, start, is_head, keep_alive && !closing);
+        let keep_alive = check_response(out, start, written, is_head, keep_alive && !closing);
         if keep_alive {
             Served::KEEP_ALIVE
         } else {
@@ -514,12 +528,33 @@ fn check_expect(head: &RequestHead) -> Option<HttpError> {
 /// and closes a keep-alive response the client could not delimit. Adds `Connection: close`
 /// to the final head when the connection is to close and the head does not say so.
 /// Returns whether the connection may stay open.
-fn check_response(out: &mut Vec<u8>, start: usize, is_head: bool, keep_alive: bool) -> bool {
+///
+/// `written` is the head the handler's [`Exchange`](crate::Exchange) wrote, if any: when it
+/// is the first thing in the response, it is taken as it is instead of parsed again.
+fn check_response(
+    out: &mut Vec<u8>,
+    start: usize,
+    written: Option<WrittenHead>,
+    is_head: bool,
+    keep_alive: bool,
+) -> bool {
     let mut pos = start;
+    let mut known = written.filter(|w| w.at == start && start + w.len <= out.len());
+    // What the exchange recorded is what a parse of its bytes says (checked in every
+    // debug-build test that serves a request).
+    debug_assert!(
+        known.is_none_or(|w| ResponseHead::parse(&out[start..]) == Some((w.head, w.len))),
+        "recorded head {known:?} differs from {:?}",
+        ResponseHead::parse(&out[start..])
+    );
     loop {
         // Not an HTTP response head a client can read (or none at all): never reuse the
         // connection.
-        let Some((head, head_len)) = ResponseHead::parse(&out[pos..]) else {
+        let Some((head, head_len)) = known
+            .take()
+            .map(|w| (w.head, w.len))
+            .or_else(|| ResponseHead::parse(&out[pos..]))
+        else {
             return false;
         };
         let code = head.code;
@@ -533,7 +568,9 @@ fn check_response(out: &mut Vec<u8>, start: usize, is_head: bool, keep_alive: bo
         let body_start = pos + head_len;
         let body_len = (out.len() - body_start) as u64;
         let no_body = is_head || code == 204 || code == 304 || code == 101;
-        let mut keep = keep_alive && version_11 && !bad && code != 101;
+        // A head saying `Connection: close` closes whatever the handler decided (RFC 9112
+        // §9.6: the client will not send another request on it).
+        let mut keep = keep_alive && version_11 && !bad && !says_close && code != 101;
         if bad {
             tracing::error!("response with conflicting Content-Length headers: closing");
         }
@@ -588,16 +625,17 @@ fn check_response(out: &mut Vec<u8>, start: usize, is_head: bool, keep_alive: bo
     }
 }
 
-/// What [`check_response`] needs from a response head.
-#[derive(Debug, Default)]
-struct ResponseHead {
-    code: u16,
-    version_11: bool,
-    length: Option<u64>,
-    chunked: bool,
-    says_close: bool,
+/// What [`check_response`] needs from a response head: parsed from the bytes, or
+/// recorded by the [`Exchange`](crate::Exchange) that wrote them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ResponseHead {
+    pub(crate) code: u16,
+    pub(crate) version_11: bool,
+    pub(crate) length: Option<u64>,
+    pub(crate) chunked: bool,
+    pub(crate) says_close: bool,
     /// Conflicting `Content-Length` fields.
-    bad: bool,
+    pub(crate) bad: bool,
 }
 
 impl ResponseHead {
@@ -618,25 +656,49 @@ impl ResponseHead {
             ..ResponseHead::default()
         };
         for h in resp.headers.iter() {
-            let name = h.name.as_bytes();
-            if name.eq_ignore_ascii_case(b"content-length") {
-                let v = std::str::from_utf8(trim_ows(h.value))
-                    .ok()
-                    .and_then(|v| v.parse().ok());
-                match (r.length, v) {
-                    (None, Some(v)) => r.length = Some(v),
-                    (Some(a), Some(b)) if a == b => {}
-                    _ => r.bad = true,
-                }
-            } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-                let v = trim_ows(h.value);
-                r.chunked = v.len() >= 7 && v[v.len() - 7..].eq_ignore_ascii_case(b"chunked");
-            } else if name.eq_ignore_ascii_case(b"connection") {
-                r.says_close = trim_ows(h.value).eq_ignore_ascii_case(b"close");
-            }
+            r.note(h.name.as_bytes(), h.value);
         }
         Some((r, len))
     }
+
+    /// Takes in one header field (name and value as sent): the framing fields set
+    /// `length`, `chunked` and `says_close`; a later `Transfer-Encoding` or `Connection`
+    /// field overrides an earlier one, two different lengths are `bad`.
+    pub(crate) fn note(&mut self, name: &[u8], value: &[u8]) {
+        match name.len() {
+            14 if name.eq_ignore_ascii_case(b"content-length") => {
+                let v = std::str::from_utf8(trim_ows(value))
+                    .ok()
+                    .and_then(|v| v.parse().ok());
+                match (self.length, v) {
+                    (None, Some(v)) => self.length = Some(v),
+                    (Some(a), Some(b)) if a == b => {}
+                    _ => self.bad = true,
+                }
+            }
+            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+                let v = trim_ows(value);
+                self.chunked = v.len() >= 7 && v[v.len() - 7..].eq_ignore_ascii_case(b"chunked");
+            }
+            10 if name.eq_ignore_ascii_case(b"connection") => {
+                self.says_close = trim_ows(value).eq_ignore_ascii_case(b"close");
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A response head an [`Exchange`](crate::Exchange) wrote itself (status line, checked
+/// header fields, blank line, in one write), with what it knows about it: where it starts
+/// in the response buffer, how long it is, and its framing. [`check_response`] then need
+/// not parse it again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct WrittenHead {
+    /// The response buffer's length when the head's write began.
+    pub(crate) at: usize,
+    /// The head's length, blank line included.
+    pub(crate) len: usize,
+    pub(crate) head: ResponseHead,
 }
 
 fn insert_connection_close(out: &mut Vec<u8>, pos: usize, head_len: usize) {
@@ -649,11 +711,27 @@ struct MemStream<'a> {
     input: &'a [u8],
     pos: usize,
     out: &'a mut Vec<u8>,
+    /// The response buffer's length after each write, for the [`Exchange`] to read.
+    ///
+    /// [`Exchange`]: crate::Exchange
+    written: Option<&'a Cell<usize>>,
 }
 
 impl<'a> MemStream<'a> {
     fn new(input: &'a [u8], out: &'a mut Vec<u8>) -> Self {
-        MemStream { input, pos: 0, out }
+        MemStream {
+            input,
+            pos: 0,
+            out,
+            written: None,
+        }
+    }
+
+    /// Keeps `written` at the response buffer's length.
+    fn with_probe(mut self, written: &'a Cell<usize>) -> Self {
+        written.set(self.out.len());
+        self.written = Some(written);
+        self
     }
 }
 
@@ -678,6 +756,9 @@ impl BufRead for MemStream<'_> {
 impl Write for MemStream<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.out.extend_from_slice(buf);
+        if let Some(w) = self.written {
+            w.set(self.out.len());
+        }
         Ok(buf.len())
     }
     fn flush(&mut self) -> io::Result<()> {

@@ -12,6 +12,7 @@ use socketserver::{
     StreamHandler,
 };
 
+use crate::h1::{ResponseHead, WrittenHead};
 use crate::request::{self, BodyFraming, Headers, RequestHead};
 use crate::{Error, HttpError, Result};
 
@@ -171,6 +172,13 @@ pub struct Exchange<'a> {
     pub body: BodyFraming,
     headers_buffer: Vec<u8>,
     force_status_line: bool,
+    /// The framing of the head being gathered in `headers_buffer`, while it is one this
+    /// exchange can vouch for (see [`crate::h1::WrittenHead`]).
+    head_facts: Option<ResponseHead>,
+    /// The response buffer's length, kept by the event-loop face's stream.
+    written: Option<&'a Cell<usize>>,
+    /// The last final response head written whole by `end_headers`.
+    written_head: Option<WrittenHead>,
     /// When the request started (the exchange was made, or its request line was read).
     started: Instant,
     /// The status and size `log_request` is logging, for the structured access event.
@@ -185,6 +193,7 @@ impl Drop for Exchange<'_> {
         crate::pool::give_string(std::mem::take(&mut self.request_version));
         crate::pool::give_string(std::mem::take(&mut self.requestline));
         crate::pool::give_bytes(std::mem::take(&mut self.raw_requestline));
+        crate::pool::give_bytes(std::mem::take(&mut self.headers_buffer));
         std::mem::take(&mut self.headers).recycle();
     }
 }
@@ -221,6 +230,9 @@ impl<'a> Exchange<'a> {
             body: BodyFraming::None,
             headers_buffer: Vec::new(),
             force_status_line: false,
+            head_facts: None,
+            written: None,
+            written_head: None,
             started: Instant::now(),
             access: Cell::new(None),
         }
@@ -248,8 +260,11 @@ impl<'a> Exchange<'a> {
             headers: head.headers,
             close_connection: head.close_connection,
             body: head.body,
-            headers_buffer: Vec::new(),
+            headers_buffer: crate::pool::bytes(),
             force_status_line: false,
+            head_facts: None,
+            written: None,
+            written_head: None,
             // The event loops know when the request began to arrive: no clock read.
             started: cx.received().unwrap_or_else(Instant::now),
             access: Cell::new(None),
@@ -320,18 +335,43 @@ impl<'a> Exchange<'a> {
         if self.is_http09() {
             return Ok(());
         }
-        let message = message
-            .map(str::to_owned)
-            .unwrap_or_else(|| crate::responses(code).map(|r| r.0).unwrap_or("").to_owned());
+        let message = message.unwrap_or_else(|| crate::responses(code).map(|r| r.0).unwrap_or(""));
         if message.contains(['\r', '\n', '\0']) {
             return Err(Error::InvalidHeader {
                 name: format!("status {code}"),
                 reason: "reason phrase holds CR, LF or NUL",
             });
         }
-        let line = format!("{} {} {}\r\n", self.config.protocol_version, code, message);
-        self.headers_buffer
-            .extend_from_slice(&encode_latin1(&line)?);
+        // A head starts here: its framing is known as it is built when the buffer held
+        // nothing before, the version is one a client reads and the status line is plain
+        // (else `check_response` parses the bytes, as for a head written by hand).
+        let version = self.config.protocol_version.as_str();
+        self.head_facts = (self.headers_buffer.is_empty()
+            && (version == "HTTP/1.1" || version == "HTTP/1.0")
+            && (100..1000).contains(&code)
+            && message
+                .bytes()
+                .all(|b| b == b'\t' || (b' '..=b'~').contains(&b)))
+        .then(|| ResponseHead {
+            code,
+            version_11: version == "HTTP/1.1",
+            ..ResponseHead::default()
+        });
+        let buf = &mut self.headers_buffer;
+        let mark = buf.len();
+        let mut digits = [0u8; 5];
+        let line = push_latin1(buf, version).and_then(|()| {
+            buf.push(b' ');
+            buf.extend_from_slice(decimal(code, &mut digits));
+            buf.push(b' ');
+            push_latin1(buf, message)
+        });
+        if let Err(e) = line {
+            buf.truncate(mark);
+            self.head_facts = None;
+            return Err(e);
+        }
+        buf.extend_from_slice(b"\r\n");
         Ok(())
     }
 
@@ -344,32 +384,45 @@ impl<'a> Exchange<'a> {
     /// Python: `http.server.BaseHTTPRequestHandler.send_header`.
     #[doc(alias = "http.server.BaseHTTPRequestHandler.send_header")]
     pub fn send_header(&mut self, keyword: &str, value: &str) -> Result<()> {
-        if keyword.is_empty()
-            || !keyword
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-        {
+        if keyword.is_empty() || !keyword.bytes().all(is_token_byte) {
             return Err(Error::InvalidHeader {
                 name: keyword.to_owned(),
                 reason: "name is not a token",
             });
         }
-        if value.contains(['\r', '\n', '\0']) {
-            return Err(Error::InvalidHeader {
-                name: keyword.to_owned(),
-                reason: "value holds CR, LF or NUL",
-            });
-        }
-        if value.chars().any(|c| (c < ' ' && c != '\t') || c == '\x7f') {
-            return Err(Error::InvalidHeader {
-                name: keyword.to_owned(),
-                reason: "value holds a control character (RFC 9110 section 5.5)",
-            });
+        // The usual value is printable ASCII: one pass tells; any other is looked at again
+        // to say what is wrong with it.
+        if !value
+            .bytes()
+            .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+        {
+            if value.contains(['\r', '\n', '\0']) {
+                return Err(Error::InvalidHeader {
+                    name: keyword.to_owned(),
+                    reason: "value holds CR, LF or NUL",
+                });
+            }
+            if value.chars().any(|c| (c < ' ' && c != '\t') || c == '\x7f') {
+                return Err(Error::InvalidHeader {
+                    name: keyword.to_owned(),
+                    reason: "value holds a control character (RFC 9110 section 5.5)",
+                });
+            }
         }
         if !self.is_http09() {
-            let line = format!("{keyword}: {value}\r\n");
-            self.headers_buffer
-                .extend_from_slice(&encode_latin1(&line)?);
+            let buf = &mut self.headers_buffer;
+            let mark = buf.len();
+            buf.extend_from_slice(keyword.as_bytes());
+            buf.extend_from_slice(b": ");
+            let at = buf.len();
+            if let Err(e) = push_latin1(buf, value) {
+                buf.truncate(mark);
+                return Err(e);
+            }
+            if let Some(facts) = &mut self.head_facts {
+                facts.note(keyword.as_bytes(), &buf[at..]);
+            }
+            buf.extend_from_slice(b"\r\n");
         }
         if keyword.eq_ignore_ascii_case("connection") {
             if value.eq_ignore_ascii_case("close") {
@@ -388,7 +441,19 @@ impl<'a> Exchange<'a> {
     pub fn end_headers(&mut self) -> Result<()> {
         if !self.is_http09() {
             self.headers_buffer.extend_from_slice(b"\r\n");
-            self.flush_headers()?;
+            // The whole head goes out in this one write: when it was built here from its
+            // start, note where it lands and what it says.
+            let facts = self.head_facts.take();
+            if let (Some(head), Some(written)) = (facts, self.written)
+                && !(100..200).contains(&head.code)
+            {
+                self.written_head = Some(WrittenHead {
+                    at: written.get(),
+                    len: self.headers_buffer.len(),
+                    head,
+                });
+            }
+            self.write_headers_buffer()?;
         }
         Ok(())
     }
@@ -398,9 +463,16 @@ impl<'a> Exchange<'a> {
     /// Python: `http.server.BaseHTTPRequestHandler.flush_headers`.
     #[doc(alias = "http.server.BaseHTTPRequestHandler.flush_headers")]
     pub fn flush_headers(&mut self) -> Result<()> {
+        // A head flushed in parts is no longer one write: it is parsed when checked.
+        self.head_facts = None;
+        self.write_headers_buffer()
+    }
+
+    fn write_headers_buffer(&mut self) -> Result<()> {
         if !self.headers_buffer.is_empty() {
-            let buf = std::mem::take(&mut self.headers_buffer);
-            self.stream.write_all(&buf)?;
+            let written = self.stream.write_all(&self.headers_buffer);
+            self.headers_buffer.clear();
+            written?;
         }
         Ok(())
     }
@@ -411,10 +483,40 @@ impl<'a> Exchange<'a> {
     }
 }
 
-fn encode_latin1(s: &str) -> Result<Vec<u8>> {
-    s.chars()
-        .map(|c| u8::try_from(u32::from(c)).map_err(|_| Error::NotLatin1(s.to_owned())))
-        .collect()
+/// Appends `s` encoded as Latin-1 (Python's `.encode('latin-1', 'strict')`); a char
+/// beyond U+00FF is an error and leaves `buf` as it may have been partly extended (callers
+/// truncate).
+fn push_latin1(buf: &mut Vec<u8>, s: &str) -> Result<()> {
+    if s.is_ascii() {
+        buf.extend_from_slice(s.as_bytes());
+        return Ok(());
+    }
+    for c in s.chars() {
+        buf.push(u8::try_from(u32::from(c)).map_err(|_| Error::NotLatin1(s.to_owned()))?);
+    }
+    Ok(())
+}
+
+/// True for the bytes of an RFC 9110 token (`tchar`).
+fn is_token_byte(b: u8) -> bool {
+    matches!(b,
+        b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z'
+        | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_'
+        | b'`' | b'|' | b'~')
+}
+
+/// `n` in decimal (a status code) without the formatting machinery.
+fn decimal(mut n: u16, buf: &mut [u8; 5]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[i..]
 }
 
 /// The overridable methods of `BaseHTTPRequestHandler`, with CPython's defaults.
@@ -991,14 +1093,28 @@ pub fn handle_parsed_request<H: HttpHandler + ?Sized>(
     config: &HttpConfig,
     head: RequestHead,
 ) -> Result<bool> {
+    serve_parsed(handler, stream, None, cx, config, head).map(|(keep, _)| keep)
+}
+
+/// [`handle_parsed_request`], also returning the response head the exchange wrote itself
+/// (when `written` tracks the length of the buffer `stream` writes to).
+pub(crate) fn serve_parsed<'a, H: HttpHandler + ?Sized>(
+    handler: &mut H,
+    stream: &'a mut dyn RwStream,
+    written: Option<&'a Cell<usize>>,
+    cx: &HandlerCx<'a>,
+    config: &'a HttpConfig,
+    head: RequestHead,
+) -> Result<(bool, Option<WrittenHead>)> {
     let expect_100 = head.expect_100;
     let mut ex = Exchange::from_head(stream, *cx, config, head);
+    ex.written = written;
     if expect_100 && !handler.handle_expect_100(&mut ex)? {
-        return Ok(false);
+        return Ok((false, None));
     }
     handler.do_method(&mut ex)?;
     ex.stream().flush()?;
-    Ok(!ex.close_connection)
+    Ok((!ex.close_connection, ex.written_head))
 }
 
 /// Replies to a request whose head could not be parsed (the error of [`parse_request`]):

@@ -7,6 +7,7 @@ mod cpython;
 mod differential;
 mod framing;
 mod h1;
+mod heads;
 mod hostile;
 mod parse;
 mod porting_map;
