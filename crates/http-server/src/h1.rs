@@ -664,9 +664,12 @@ impl ResponseHead {
     /// Takes in one header field (name and value as sent): the framing fields set
     /// `length`, `chunked` and `says_close`; a later `Transfer-Encoding` or `Connection`
     /// field overrides an earlier one, two different lengths are `bad`.
+    ///
+    /// `name` must be a token (httparse and `Exchange::send_header` make sure of it).
+    #[inline]
     pub(crate) fn note(&mut self, name: &[u8], value: &[u8]) {
         match name.len() {
-            14 if name.eq_ignore_ascii_case(b"content-length") => {
+            14 if token_eq_lower(name, b"content-length") => {
                 let v = std::str::from_utf8(trim_ows(value))
                     .ok()
                     .and_then(|v| v.parse().ok());
@@ -676,16 +679,45 @@ impl ResponseHead {
                     _ => self.bad = true,
                 }
             }
-            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+            17 if token_eq_lower(name, b"transfer-encoding") => {
                 let v = trim_ows(value);
                 self.chunked = v.len() >= 7 && v[v.len() - 7..].eq_ignore_ascii_case(b"chunked");
             }
-            10 if name.eq_ignore_ascii_case(b"connection") => {
+            10 if token_eq_lower(name, b"connection") => {
                 self.says_close = trim_ows(value).eq_ignore_ascii_case(b"close");
             }
             _ => {}
         }
     }
+}
+
+/// Compares a token with a name spelled in lowercase letters and `-`, ignoring case, eight
+/// bytes at a time. Setting bit 5 lowercases a letter and leaves `-` as it is; the only
+/// other bytes it would turn into a lowercase letter or `-` are uppercase letters and CR,
+/// and a token holds no CR.
+fn token_eq_lower(token: &[u8], lower: &[u8]) -> bool {
+    const CASE: u64 = 0x2020_2020_2020_2020;
+    let n = token.len();
+    if n != lower.len() {
+        return false;
+    }
+    if n < 8 {
+        return token.iter().zip(lower).all(|(t, l)| t | 0x20 == *l);
+    }
+    let word = |s: &[u8], i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[i..i + 8]);
+        u64::from_le_bytes(w)
+    };
+    let mut i = 0;
+    while i + 8 < n {
+        if word(token, i) | CASE != word(lower, i) {
+            return false;
+        }
+        i += 8;
+    }
+    // The last eight bytes (overlapping the previous word when `n` is not a multiple).
+    word(token, n - 8) | CASE == word(lower, n - 8)
 }
 
 /// A response head an [`Exchange`](crate::Exchange) wrote itself (status line, checked
@@ -763,5 +795,62 @@ impl Write for MemStream<'_> {
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_eq_lower_agrees_with_eq_ignore_ascii_case_on_tokens() {
+        const TCHAR: &[u8] =
+            b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        let targets: [&[u8]; 5] = [
+            b"content-length",
+            b"transfer-encoding",
+            b"connection",
+            b"date",
+            b"x",
+        ];
+        // Every target with each byte replaced by every token byte, in both cases.
+        for target in targets {
+            for upper in [false, true] {
+                let base: Vec<u8> = if upper {
+                    target.to_ascii_uppercase()
+                } else {
+                    target.to_vec()
+                };
+                assert!(token_eq_lower(&base, target));
+                for i in 0..base.len() {
+                    for &b in TCHAR {
+                        let mut t = base.clone();
+                        t[i] = b;
+                        assert_eq!(
+                            token_eq_lower(&t, target),
+                            t.eq_ignore_ascii_case(target),
+                            "{:?} vs {:?}",
+                            String::from_utf8_lossy(&t),
+                            String::from_utf8_lossy(target)
+                        );
+                    }
+                }
+                assert!(!token_eq_lower(&base[1..], target));
+            }
+        }
+    }
+
+    #[test]
+    fn note_reads_the_framing_fields() {
+        let mut h = ResponseHead::default();
+        h.note(b"Content-Type", b"text/plain");
+        h.note(b"CONTENT-LENGTH", b" 12 ");
+        h.note(b"Transfer-Encoding", b"gzip, Chunked");
+        h.note(b"connection", b"Close");
+        assert_eq!(h.length, Some(12));
+        assert!(h.chunked && h.says_close && !h.bad);
+        h.note(b"Content-Length", b"13");
+        h.note(b"Connection", b"keep-alive");
+        assert!(h.bad && !h.says_close);
     }
 }

@@ -349,9 +349,7 @@ impl<'a> Exchange<'a> {
         self.head_facts = (self.headers_buffer.is_empty()
             && (version == "HTTP/1.1" || version == "HTTP/1.0")
             && (100..1000).contains(&code)
-            && message
-                .bytes()
-                .all(|b| b == b'\t' || (b' '..=b'~').contains(&b)))
+            && printable(message.as_bytes()))
         .then(|| ResponseHead {
             code,
             version_11: version == "HTTP/1.1",
@@ -392,10 +390,8 @@ impl<'a> Exchange<'a> {
         }
         // The usual value is printable ASCII: one pass tells; any other is looked at again
         // to say what is wrong with it.
-        if !value
-            .bytes()
-            .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
-        {
+        let ascii = printable(value.as_bytes());
+        if !ascii {
             if value.contains(['\r', '\n', '\0']) {
                 return Err(Error::InvalidHeader {
                     name: keyword.to_owned(),
@@ -412,10 +408,13 @@ impl<'a> Exchange<'a> {
         if !self.is_http09() {
             let buf = &mut self.headers_buffer;
             let mark = buf.len();
+            buf.reserve(keyword.len() + value.len() + 4);
             buf.extend_from_slice(keyword.as_bytes());
             buf.extend_from_slice(b": ");
             let at = buf.len();
-            if let Err(e) = push_latin1(buf, value) {
+            if ascii {
+                buf.extend_from_slice(value.as_bytes());
+            } else if let Err(e) = push_latin1(buf, value) {
                 buf.truncate(mark);
                 return Err(e);
             }
@@ -483,6 +482,15 @@ impl<'a> Exchange<'a> {
     }
 }
 
+/// True when every byte is HTAB or printable ASCII (SP to `~`): the usual header value,
+/// status reason or `Server` string. Branch-free over the bytes, so the compiler checks
+/// many at once.
+pub(crate) fn printable(bytes: &[u8]) -> bool {
+    bytes.iter().fold(true, |ok, &b| {
+        ok & ((b == b'\t') | (b' '..=b'~').contains(&b))
+    })
+}
+
 /// Appends `s` encoded as Latin-1 (Python's `.encode('latin-1', 'strict')`); a char
 /// beyond U+00FF is an error and leaves `buf` as it may have been partly extended (callers
 /// truncate).
@@ -497,12 +505,22 @@ fn push_latin1(buf: &mut Vec<u8>, s: &str) -> Result<()> {
     Ok(())
 }
 
-/// True for the bytes of an RFC 9110 token (`tchar`).
+/// True for the bytes of an RFC 9110 token (`tchar`): a table lookup per byte.
 fn is_token_byte(b: u8) -> bool {
-    matches!(b,
-        b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z'
-        | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_'
-        | b'`' | b'|' | b'~')
+    static TCHAR: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            let b = i as u8;
+            t[i] = matches!(b,
+                b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z'
+                | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^'
+                | b'_' | b'`' | b'|' | b'~');
+            i += 1;
+        }
+        t
+    };
+    TCHAR[usize::from(b)]
 }
 
 /// `n` in decimal (a status code) without the formatting machinery.
