@@ -10,7 +10,7 @@ use crate::cli::AppKind;
 /// `Hello world!\n` as `text/plain`: the benchmark application.
 fn hello_app(_environ: &Environ, start_response: &mut dyn StartResponse) -> Result<Body> {
     start_response.start_response("200 OK", &[("Content-Type", "text/plain")], None)?;
-    Ok(Body::from(b"Hello world!\n".to_vec()))
+    Ok(Body::from_static(b"Hello world!\n"))
 }
 
 /// `--app stream`: GET streams `?size=N` bytes (default 1 MiB, at most 256 MiB) in 64 KiB

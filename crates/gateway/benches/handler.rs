@@ -10,7 +10,8 @@ use std::hint::black_box;
 
 fn hello(_e: &Environ, sr: &mut dyn StartResponse) -> Result<Body> {
     sr.start_response("200 OK", &[("Content-Type", "text/plain")], None)?;
-    Ok(Body::from(&b"Hello world!\n"[..]))
+    // As the `demo --app hello` application does.
+    Ok(Body::from_static(b"Hello world!\n"))
 }
 
 fn environ() -> BTreeMap<String, String> {

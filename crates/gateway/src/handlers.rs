@@ -485,6 +485,9 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
         if Self::result_is_file(body) && self.sendfile(body)? {
             return Ok(());
         }
+        if let Some(chunk) = body.next_static() {
+            self.write(chunk)?;
+        }
         for chunk in body {
             self.write(&chunk?)?;
         }

@@ -846,6 +846,8 @@ type ChunkIter = Box<dyn Iterator<Item = Result<Vec<u8>>> + Send>;
 enum BodyKind {
     /// Exactly one chunk (the usual body): no list to allocate.
     One(Option<Vec<u8>>),
+    /// Exactly one chunk the program holds for its whole run: nothing to allocate or copy.
+    Static(Option<&'static [u8]>),
     Chunks {
         iter: std::vec::IntoIter<Vec<u8>>,
         len: usize,
@@ -881,7 +883,7 @@ pub struct Body {
 impl fmt::Debug for Body {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match &self.kind {
-            BodyKind::One(_) => "Chunks(len=1)".to_owned(),
+            BodyKind::One(_) | BodyKind::Static(_) => "Chunks(len=1)".to_owned(),
             BodyKind::Chunks { len, .. } => format!("Chunks(len={len})"),
             BodyKind::Iter(_) => "Iter".to_owned(),
             BodyKind::File(fw) => format!("{fw:?}"),
@@ -904,6 +906,25 @@ impl Body {
             kind: BodyKind::One(Some(chunk)),
             on_close: Vec::new(),
             len_hint: None,
+        }
+    }
+
+    /// A body of one chunk the program holds for its whole run (Python: `[b"literal"]`),
+    /// sent without being copied into a buffer of its own first.
+    pub fn from_static(chunk: &'static [u8]) -> Self {
+        Body {
+            kind: BodyKind::Static(Some(chunk)),
+            on_close: Vec::new(),
+            len_hint: None,
+        }
+    }
+
+    /// The next chunk when it is a static one (see [`from_static`](Self::from_static)):
+    /// the handler writes it without the copy [`Iterator::next`] makes.
+    pub(crate) fn next_static(&mut self) -> Option<&'static [u8]> {
+        match &mut self.kind {
+            BodyKind::Static(chunk) => chunk.take(),
+            _ => None,
         }
     }
 
@@ -959,7 +980,7 @@ impl Body {
     pub fn len(&self) -> Option<usize> {
         match &self.kind {
             BodyKind::Chunks { len, .. } => Some(*len),
-            BodyKind::One(_) => Some(1),
+            BodyKind::One(_) | BodyKind::Static(_) => Some(1),
             _ => self.len_hint,
         }
     }
@@ -1013,6 +1034,7 @@ impl Iterator for Body {
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.kind {
             BodyKind::One(chunk) => chunk.take().map(Ok),
+            BodyKind::Static(chunk) => chunk.take().map(|c| Ok(c.to_vec())),
             BodyKind::Chunks { iter, .. } => iter.next().map(Ok),
             BodyKind::Iter(it) => it.next(),
             BodyKind::File(fw) => fw.next().map(|r| r.map_err(Error::from)),
@@ -1043,9 +1065,9 @@ impl From<Vec<u8>> for Body {
 }
 
 impl From<&[u8]> for Body {
-    /// One chunk.
+    /// One chunk (copied; [`Body::from_static`] takes a `'static` one as it is).
     fn from(chunk: &[u8]) -> Self {
-        Body::chunks(vec![chunk.to_vec()])
+        Body::one(chunk.to_vec())
     }
 }
 

@@ -193,6 +193,14 @@ fn content_length_only_for_exactly_one_chunk() {
     let (mut h, _) = error_handler(&[]);
     h.run(&lazy).unwrap();
     assert_eq!(out(&h), "Status: 200 OK\r\n\r\nabcd");
+    // A static chunk is one chunk too.
+    let fixed = |_e: &Environ, sr: &mut dyn StartResponse| -> Result<Body> {
+        sr.start_response("200 OK", &[], None)?;
+        Ok(Body::from_static(b"abcd"))
+    };
+    let (mut h, _) = error_handler(&[]);
+    h.run(&fixed).unwrap();
+    assert_eq!(out(&h), "Status: 200 OK\r\nContent-Length: 4\r\n\r\nabcd");
 }
 
 #[test]

@@ -192,3 +192,25 @@ fn sorted_items_is_sorted_like_python() {
     assert_eq!(keys.len(), 4 + 8 + 2);
     assert!(keys.contains(&"wsgi.k") && keys.contains(&"wsgi.l_ext"));
 }
+
+#[test]
+fn static_bodies_are_one_chunk_read_once() {
+    let mut b = Body::from_static(b"hello");
+    assert_eq!(b.len(), Some(1));
+    assert!(!b.is_empty() && !b.is_file());
+    assert!(format!("{b:?}").contains("Chunks(len=1)"));
+    assert_eq!(b.next_static(), Some(&b"hello"[..]));
+    assert_eq!(b.next_static(), None);
+    assert!(b.next().is_none(), "taken once only");
+    // Iterated like any other body, the chunk comes out as an owned copy.
+    let chunks: Vec<Vec<u8>> = Body::from_static(b"x").map(|c| c.unwrap()).collect();
+    assert_eq!(chunks, [b"x".to_vec()]);
+    let closes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let c = closes.clone();
+    let mut b = Body::from_static(b"x").on_close(move || {
+        c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    });
+    b.close();
+    drop(b);
+    assert_eq!(closes.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
