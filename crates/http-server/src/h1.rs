@@ -31,7 +31,7 @@ use socketserver::HandlerCx;
 use socketserver::evloop::{Abort, Frame, Protocol, ServeCx, Served};
 
 use crate::h1::chunked::{ChunkedDecoder, ChunkedError, ChunkedLimits};
-use crate::handler::serve_parsed;
+use crate::handler::{is_token_byte, serve_parsed};
 use crate::request::trim_ows;
 use crate::{
     BodyFraming, HttpConfig, HttpError, HttpHandler, Parsed, RequestHead, parse_request,
@@ -643,6 +643,60 @@ impl ResponseHead {
     /// where it ends): the head and its length, or `None` when `out` does not start with a
     /// complete, well-formed head.
     fn parse(out: &[u8]) -> Option<(ResponseHead, usize)> {
+        match Self::scan_plain(out) {
+            Some(found) => {
+                // The scan accepts a subset of what httparse accepts and reads it alike
+                // (checked in every debug-build test that serves a response).
+                debug_assert_eq!(Some(found), Self::parse_httparse(out), "{out:?}");
+                Some(found)
+            }
+            None => Self::parse_httparse(out),
+        }
+    }
+
+    /// The usual head, read in one pass: `HTTP/1.0` or `HTTP/1.1`, three digits, a space,
+    /// a reason of printable ASCII, then `Name: value` lines (token names, printable ASCII
+    /// values) each ending in CRLF, then CRLF. Values are scanned eight bytes at a time.
+    /// `None` for anything else (a tab, obs-text, a bare LF, a partial head, more than 128
+    /// fields...), which [`parse_httparse`](Self::parse_httparse) then judges.
+    fn scan_plain(out: &[u8]) -> Option<(ResponseHead, usize)> {
+        let line = out.get(..13)?;
+        if &line[..7] != b"HTTP/1."
+            || !matches!(line[7], b'0' | b'1')
+            || line[8] != b' '
+            || !line[9..12].iter().all(u8::is_ascii_digit)
+            || line[12] != b' '
+        {
+            return None;
+        }
+        let code = line[9..12]
+            .iter()
+            .fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
+        let mut head = ResponseHead {
+            code,
+            version_11: line[7] == b'1',
+            ..ResponseHead::default()
+        };
+        let mut pos = line_end(out, 13)?;
+        for _ in 0..=128 {
+            if out.get(pos..pos + 2)? == b"\r\n" {
+                return Some((head, pos + 2));
+            }
+            let name_len = out[pos..].iter().take_while(|b| is_token_byte(**b)).count();
+            if name_len == 0 || out.get(pos + name_len) != Some(&b':') {
+                return None;
+            }
+            let value_at = pos + name_len + 1;
+            let end = line_end(out, value_at)?;
+            head.note(&out[pos..pos + name_len], &out[value_at..end - 2]);
+            pos = end;
+        }
+        // More fields than httparse takes here: its verdict (an error) stands.
+        None
+    }
+
+    /// Parses the response head at the start of `out` with httparse.
+    fn parse_httparse(out: &[u8]) -> Option<(ResponseHead, usize)> {
         let mut slots = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; 128];
         let mut resp = httparse::Response::new(&mut []);
         let Ok(httparse::Status::Complete(len)) = httparse::ParserConfig::default()
@@ -689,6 +743,42 @@ impl ResponseHead {
             _ => {}
         }
     }
+}
+
+/// Where the line whose rest starts at `from` ends (just past its CRLF), when every byte
+/// up to the CR is printable ASCII (SP to `~`); `None` at any other byte (a tab, a control,
+/// obs-text, a bare LF) or when the line is not complete. Eight bytes at a time: a word
+/// with no special byte is skipped with a few operations, and the lowest special byte a
+/// word flags is exact (the borrows the subtraction makes only run upwards from it).
+fn line_end(out: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let special = |x: u64| {
+        let below_space = x.wrapping_sub(ONES * 0x20) & !x;
+        let y = x ^ (ONES * 0x7f);
+        let del = y.wrapping_sub(ONES) & !y;
+        (below_space | del | x) & HIGH
+    };
+    let mut i = from;
+    let at = loop {
+        match out.get(i..i + 8) {
+            Some(chunk) => {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(chunk);
+                let flags = special(u64::from_le_bytes(w));
+                if flags != 0 {
+                    break i + (flags.trailing_zeros() / 8) as usize;
+                }
+                i += 8;
+            }
+            None => {
+                let rest = out.get(i..)?;
+                let n = rest.iter().position(|&b| !(b' '..=b'~').contains(&b))?;
+                break i + n;
+            }
+        }
+    };
+    (out.get(at..at + 2)? == b"\r\n").then_some(at + 2)
 }
 
 /// Compares a token with a name spelled in lowercase letters and `-`, ignoring case, eight
@@ -838,6 +928,92 @@ mod tests {
                 assert!(!token_eq_lower(&base[1..], target));
             }
         }
+    }
+
+    /// Heads built from pieces, good and bad, cut anywhere: the one-pass scan either
+    /// leaves a head to httparse or reads it exactly as httparse does.
+    #[test]
+    fn scan_plain_agrees_with_httparse() {
+        let status: [&[u8]; 8] = [
+            b"HTTP/1.1 200 OK\r\n",
+            b"HTTP/1.0 404 Not Found\r\n",
+            b"HTTP/1.1 204 \r\n",
+            b"HTTP/1.1 200\r\n",
+            b"HTTP/1.2 200 OK\r\n",
+            b"HTTP/1.1 2000 OK\r\n",
+            b"HTTP/1.1 200 O\tK\r\n",
+            b"HTTP/1.1 200 \xe9t\xe9\r\n",
+        ];
+        let fields: [&[u8]; 18] = [
+            b"Content-Length: 5\r\n",
+            b"content-length:12\r\n",
+            b"Content-Length: 5, 5\r\n",
+            b"Transfer-Encoding: gzip, chunked\r\n",
+            b"Transfer-Encoding: chunked \r\n",
+            b"Connection: close\r\n",
+            b"Connection: keep-alive\r\n",
+            b"Date: Tue, 24 Nov 2026 05:14:51 GMT\r\n",
+            b"Server: WSGIServer/0.2 CPython/3.11\r\n",
+            b"X-Tab: a\tb\r\n",
+            b"X-Obs: caf\xe9\r\n",
+            b"X-Bare: lf\n",
+            b"X-Space : a\r\n",
+            b": empty name\r\n",
+            b"X-CR: a\rb\r\n",
+            b"X-Del: a\x7fb\r\n",
+            b"X-Empty:\r\n",
+            b"Weird^Name`|~: ok\r\n",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut scanned = 0;
+        for round in 0..20_000 {
+            let mut head = status[next(status.len())].to_vec();
+            let many = if round % 500 == 0 {
+                127 + next(4)
+            } else {
+                next(8)
+            };
+            for _ in 0..many {
+                head.extend_from_slice(fields[next(fields.len())]);
+            }
+            head.extend_from_slice(b"\r\nbody");
+            let cut = if next(4) == 0 {
+                next(head.len() + 1)
+            } else {
+                head.len()
+            };
+            let bytes = &head[..cut];
+            if let Some(found) = ResponseHead::scan_plain(bytes) {
+                scanned += 1;
+                assert_eq!(
+                    Some(found),
+                    ResponseHead::parse_httparse(bytes),
+                    "{:?}",
+                    String::from_utf8_lossy(bytes)
+                );
+            }
+            assert_eq!(
+                ResponseHead::parse(bytes),
+                ResponseHead::parse_httparse(bytes)
+            );
+        }
+        // Both paths were exercised.
+        assert!((1_000..18_000).contains(&scanned), "{scanned} scanned");
+    }
+
+    #[test]
+    fn scan_plain_reads_the_usual_head() {
+        let head = b"HTTP/1.1 200 OK\r\nDate: Tue, 24 Nov 2026 05:14:51 GMT\r\nServer: x\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello world!\n";
+        let (h, len) = ResponseHead::scan_plain(head).expect("scanned");
+        assert_eq!(len, head.len() - 13);
+        assert_eq!((h.code, h.version_11, h.length), (200, true, Some(13)));
+        assert!(!h.chunked && !h.says_close && !h.bad);
     }
 
     #[test]

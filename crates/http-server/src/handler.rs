@@ -506,7 +506,7 @@ fn push_latin1(buf: &mut Vec<u8>, s: &str) -> Result<()> {
 }
 
 /// True for the bytes of an RFC 9110 token (`tchar`): a table lookup per byte.
-fn is_token_byte(b: u8) -> bool {
+pub(crate) fn is_token_byte(b: u8) -> bool {
     static TCHAR: [bool; 256] = {
         let mut t = [false; 256];
         let mut i = 0;
