@@ -5,6 +5,7 @@ mod chromium;
 mod cli;
 mod cpython;
 mod differential;
+mod equivalence;
 mod framing;
 mod h1;
 mod hostile;
