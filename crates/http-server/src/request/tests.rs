@@ -51,3 +51,12 @@ fn tchar_table_matches_the_rfc() {
         assert_eq!(is_tchar(b), rfc, "byte {b:#04x}");
     }
 }
+
+/// The reg-name table is RFC 3986's `unreserved` and `sub-delims`, byte for byte.
+#[test]
+fn reg_name_table_matches_the_rfc() {
+    for b in 0..=255u8 {
+        let rfc = b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&b);
+        assert_eq!(REG_NAME[usize::from(b)], rfc, "byte {b:#04x}");
+    }
+}
