@@ -292,11 +292,14 @@ pub fn parse_request_line(
     raw: &[u8],
     protocol_version: &str,
 ) -> Result<Option<RequestLine>, HttpError> {
-    let requestline = requestline_of(raw);
+    let text = trim_line_end(raw);
+    let requestline = latin1_pooled(text);
+    // Latin-1 text is as long as its bytes only when they are all ASCII.
+    let ascii = requestline.len() == text.len();
     // The first words (Python: `requestline.split()`); four are enough to tell a valid line
     // (two or three words) from an invalid one.
     let mut words = [""; 4];
-    let count = split_words(&requestline, &mut words);
+    let count = split_words(&requestline, ascii, &mut words);
     let words = &words[..count.min(4)];
     if count == 0 {
         return Ok(None);
@@ -314,22 +317,18 @@ pub fn parse_request_line(
         } else {
             words[count - 1]
         };
-        let bad = || HttpError::new(400).message(format!("Bad request version ({})", py_repr(v)));
-        let base = v.strip_prefix("HTTP/").ok_or_else(bad)?;
-        let number =
-            |p: &str| !p.is_empty() && p.len() <= 10 && p.bytes().all(|b| b.is_ascii_digit());
-        let (major, minor) = match base.split_once('.') {
-            Some((a, b)) if number(a) && number(b) => (a, b),
-            _ => return Err(bad()),
+        version = match v {
+            // The usual versions, without the general parse.
+            "HTTP/1.1" => (1, 1),
+            "HTTP/1.0" => (1, 0),
+            _ => parse_version(v)?,
         };
-        let major: u32 = major.parse().map_err(|_| bad())?;
-        let minor: u32 = minor.parse().map_err(|_| bad())?;
-        version = (major, minor);
         if version >= (1, 1) && protocol_version >= "HTTP/1.1" {
             close_connection = false;
         }
         if version >= (2, 0) {
-            return Err(HttpError::new(505).message(format!("Invalid HTTP version ({base})")));
+            return Err(HttpError::new(505)
+                .message(format!("Invalid HTTP version ({})", &v["HTTP/".len()..])));
         }
         request_version = Some(crate::pool::string_from(v));
     }
@@ -364,9 +363,24 @@ pub fn parse_request_line(
     }))
 }
 
+/// `HTTP/major.minor`, each part 1 to 10 digits, as numbers (CPython's rules).
+fn parse_version(v: &str) -> Result<(u32, u32), HttpError> {
+    let bad = || HttpError::new(400).message(format!("Bad request version ({})", py_repr(v)));
+    let base = v.strip_prefix("HTTP/").ok_or_else(bad)?;
+    let number = |p: &str| !p.is_empty() && p.len() <= 10 && p.bytes().all(|b| b.is_ascii_digit());
+    let (major, minor) = match base.split_once('.') {
+        Some((a, b)) if number(a) && number(b) => (a, b),
+        _ => return Err(bad()),
+    };
+    let major: u32 = major.parse().map_err(|_| bad())?;
+    let minor: u32 = minor.parse().map_err(|_| bad())?;
+    Ok((major, minor))
+}
+
 /// Python's `line.split()`: puts the first words of `line` in `words` and returns how many
-/// words there are, counting at most one past `words.len()`.
-fn split_words<'a>(line: &'a str, words: &mut [&'a str; 4]) -> usize {
+/// words there are, counting at most one past `words.len()`. `ascii`: every char of `line`
+/// is ASCII.
+fn split_words<'a>(line: &'a str, ascii: bool, words: &mut [&'a str; 4]) -> usize {
     let mut count = 0;
     let mut push = |w: &'a str| {
         if count < words.len() {
@@ -375,17 +389,17 @@ fn split_words<'a>(line: &'a str, words: &mut [&'a str; 4]) -> usize {
         count += 1;
         count <= words.len()
     };
-    if line.is_ascii() {
+    if ascii {
         // Bytes are chars: split on the ASCII whitespace bytes without decoding.
         let b = line.as_bytes();
         let mut i = 0;
         while i < b.len() {
-            if is_py_space(char::from(b[i])) {
+            if PY_SPACE[usize::from(b[i])] {
                 i += 1;
                 continue;
             }
             let start = i;
-            while i < b.len() && !is_py_space(char::from(b[i])) {
+            while i < b.len() && !PY_SPACE[usize::from(b[i])] {
                 i += 1;
             }
             if !push(&line[start..i]) {
@@ -573,11 +587,16 @@ static REG_NAME: [bool; 256] = {
 ///
 /// Python: `str(raw_requestline, 'iso-8859-1').rstrip('\r\n')`.
 pub fn requestline_of(raw: &[u8]) -> String {
+    latin1_pooled(trim_line_end(raw))
+}
+
+/// `raw` without its trailing CRs and LFs.
+fn trim_line_end(raw: &[u8]) -> &[u8] {
     let mut end = raw.len();
     while end > 0 && matches!(raw[end - 1], b'\r' | b'\n') {
         end -= 1;
     }
-    latin1_pooled(&raw[..end])
+    &raw[..end]
 }
 
 /// Parses a header block: the field lines after the request line, ending with the blank
@@ -1096,6 +1115,20 @@ fn is_py_space(c: char) -> bool {
         '\t' | '\n' | '\x0b' | '\x0c' | '\r' | '\x1c'..='\x1f' | ' ' | '\u{85}' | '\u{a0}'
     )
 }
+
+/// [`is_py_space`] of each ASCII char, as a table (one load per byte); false beyond ASCII.
+static PY_SPACE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 128 {
+        t[b] = matches!(
+            b as u8,
+            b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f | b' '
+        );
+        b += 1;
+    }
+    t
+};
 
 /// Bytes as Latin-1 text: one char per byte.
 /// [`latin1`] into a recycled string (for the strings a request head keeps).
