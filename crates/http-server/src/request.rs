@@ -24,9 +24,21 @@ use crate::{HttpConfig, HttpError};
 /// ```
 #[doc(alias = "http.client.HTTPMessage")]
 #[doc(alias = "http.server.BaseHTTPRequestHandler.headers")]
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default)]
 pub struct Headers {
-    fields: FieldList,
+    // Three buffers whatever the number of fields (a request's head is copied into them
+    // once, and they are recycled whole): the names back to back, the values back to back,
+    // and where each field's name and value are. `remove` forgets spans, not bytes.
+    names: String,
+    values: Vec<u8>,
+    spans: Vec<Span>,
+}
+
+/// Where a field's name is in [`Headers::names`] and its value in [`Headers::values`].
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    name: (usize, usize),
+    value: (usize, usize),
 }
 
 impl Headers {
@@ -40,13 +52,44 @@ impl Headers {
     /// Python: no equivalent.
     pub fn with_capacity(n: usize) -> Self {
         Headers {
-            fields: Vec::with_capacity(n),
+            spans: Vec::with_capacity(n),
+            ..Headers::default()
         }
     }
 
     /// Appends a field (the name as sent; the value as raw bytes).
     pub fn push(&mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) {
-        self.fields.push((name.into(), value.into()));
+        self.push_str(&name.into(), &value.into());
+    }
+
+    /// Appends a field, copying `name` and `value`.
+    fn push_str(&mut self, name: &str, value: &[u8]) {
+        let name_start = self.names.len();
+        self.names.push_str(name);
+        let value_start = self.values.len();
+        self.values.extend_from_slice(value);
+        self.spans.push(Span {
+            name: (name_start, self.names.len()),
+            value: (value_start, self.values.len()),
+        });
+    }
+
+    /// Appends a field parsed from a request: a token name (so ASCII) and a value.
+    fn push_field(&mut self, name: &[u8], value: &[u8]) {
+        self.push_str(crate::ascii::as_str(name).unwrap_or_default(), value);
+    }
+
+    fn name(&self, s: &Span) -> &str {
+        &self.names[s.name.0..s.name.1]
+    }
+
+    fn value(&self, s: &Span) -> &[u8] {
+        &self.values[s.value.0..s.value.1]
+    }
+
+    /// The value of field number `index`.
+    fn value_at(&self, index: usize) -> &[u8] {
+        self.value(&self.spans[index])
     }
 
     /// The first value of `name`, decoded as Latin-1 (one char per byte), as Python's
@@ -57,23 +100,25 @@ impl Headers {
 
     /// The first value of `name` as raw bytes.
     pub fn get_raw(&self, name: &str) -> Option<&[u8]> {
-        self.fields
+        self.spans
             .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+            .find(|s| self.name(s).eq_ignore_ascii_case(name))
+            .map(|s| self.value(s))
     }
 
     /// Every value of `name`, in order (Python: `headers.get_all(name)`).
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.fields
+        self.spans
             .iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+            .filter(move |s| self.name(s).eq_ignore_ascii_case(name))
+            .map(|s| self.value(s))
     }
 
     /// Removes every field named `name` (Python: `del headers[name]`).
     pub fn remove(&mut self, name: &str) {
-        self.fields.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        let names = &self.names;
+        self.spans
+            .retain(|s| !names[s.name.0..s.name.1].eq_ignore_ascii_case(name));
     }
 
     /// True when a field named `name` is present (Python: `name in headers`).
@@ -83,66 +128,84 @@ impl Headers {
 
     /// Every field in order, names as the client spelled them (Python: `headers.items()`).
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> + Clone {
-        self.fields.iter().map(|(n, v)| (n.as_str(), v.as_slice()))
+        self.spans.iter().map(|s| (self.name(s), self.value(s)))
     }
 
-    /// No fields, in a list recycled from an earlier request when one is available.
+    /// No fields, in buffers recycled from an earlier request when some are available.
     fn pooled() -> Self {
-        let fields = FIELD_LISTS
+        HEADERS
             .try_with(|p| p.borrow_mut().pop())
             .ok()
             .flatten()
-            .unwrap_or_default();
-        Headers { fields }
+            .unwrap_or_default()
     }
 
-    /// Appends a field parsed from a request: a token name (so ASCII) and a value, copied
-    /// into recycled buffers.
-    fn push_field(&mut self, name: &[u8], value: &[u8]) {
-        let mut owned = crate::pool::string();
-        owned.push_str(crate::ascii::as_str(name).unwrap_or_default());
-        self.fields.push((owned, crate::pool::bytes_from(value)));
-    }
-
-    /// Gives the fields' buffers back to the thread's pool (see `pool`), and the list
-    /// holding them to this module's.
-    pub(crate) fn recycle(self) {
-        let mut fields = self.fields;
-        for (name, value) in fields.drain(..) {
-            crate::pool::give_string(name);
-            crate::pool::give_bytes(value);
-        }
-        if fields.capacity() == 0 || fields.capacity() > MAX_POOLED_FIELDS {
+    /// Gives the buffers back to the thread's pool (cleared; dropped when the pool is full
+    /// or they are large).
+    pub(crate) fn recycle(mut self) {
+        if self.spans.capacity() == 0
+            || self.spans.capacity() > MAX_POOLED_FIELDS
+            || self.names.capacity() > MAX_POOLED_BYTES
+            || self.values.capacity() > MAX_POOLED_BYTES
+        {
             return;
         }
-        let _ = FIELD_LISTS.try_with(|p| {
+        self.names.clear();
+        self.values.clear();
+        self.spans.clear();
+        let _ = HEADERS.try_with(|p| {
             let mut p = p.borrow_mut();
-            if p.len() < crate::pool::MAX_POOLED {
-                p.push(fields);
+            if p.len() < MAX_POOLED_HEADERS {
+                p.push(self);
             }
         });
     }
 
     /// The number of fields.
     pub fn len(&self) -> usize {
-        self.fields.len()
+        self.spans.len()
     }
 
     /// True when there are no fields.
     pub fn is_empty(&self) -> bool {
-        self.fields.is_empty()
+        self.spans.is_empty()
     }
 }
 
-/// Field lists with room for more fields are freed, not kept.
-const MAX_POOLED_FIELDS: usize = 128;
+/// Equal when the fields are (names as spelled, values, order).
+impl PartialEq for Headers {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
 
-/// The fields of a [`Headers`]: name and value.
-type FieldList = Vec<(String, Vec<u8>)>;
+impl Eq for Headers {}
+
+/// The fields, as `(name, value bytes)` pairs.
+impl std::fmt::Debug for Headers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        struct Fields<'a>(&'a Headers);
+        impl std::fmt::Debug for Fields<'_> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_list().entries(self.0.iter()).finish()
+            }
+        }
+        f.debug_struct("Headers")
+            .field("fields", &Fields(self))
+            .finish()
+    }
+}
+
+/// Headers kept per thread for reuse (requests on a thread are mostly served one at a time).
+const MAX_POOLED_HEADERS: usize = 4;
+/// Headers with room for more fields are freed, not kept.
+const MAX_POOLED_FIELDS: usize = 128;
+/// Headers with a larger name or value buffer are freed, not kept.
+const MAX_POOLED_BYTES: usize = 16 * 1024;
 
 thread_local! {
-    /// Recycled field lists (empty, with their capacity), as `pool` recycles the buffers.
-    static FIELD_LISTS: std::cell::RefCell<Vec<FieldList>> =
+    /// Recycled headers (no fields, their buffers' capacity kept).
+    static HEADERS: std::cell::RefCell<Vec<Headers>> =
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
@@ -199,6 +262,10 @@ pub struct RequestHead {
 
 /// The outcome of [`parse_request`] on a buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a return value, moved once; a box would cost an allocation per request"
+)]
 pub enum Parsed {
     /// The head is not complete yet: read more.
     Partial,
@@ -1021,7 +1088,7 @@ fn finish_noted(
             .message("Bad Transfer-Encoding")
             .explain("Transfer-Encoding in an HTTP/1.0 request"));
     }
-    let value = |i: Option<usize>| i.map_or(&[][..], |i| headers.fields[i].1.as_slice());
+    let value = |i: Option<usize>| i.map_or(&[][..], |i| headers.value_at(i));
     let mut close_connection = line.close_connection;
     // Python lowercases the Latin-1 text; no char beyond ASCII lowercases into ASCII, so a
     // byte-wise ASCII comparison is the same test.

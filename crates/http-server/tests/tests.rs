@@ -8,6 +8,7 @@ mod differential;
 mod equivalence;
 mod framing;
 mod h1;
+mod headers;
 mod hostile;
 mod parse;
 mod porting_map;
