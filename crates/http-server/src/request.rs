@@ -1,5 +1,6 @@
 //! Parsing a request head: the request line (CPython's word splitting and version rules) and
-//! the header block (httparse underneath, with the strict framing rules of RFC 9112).
+//! the header block (one pass over its lines, with the strict framing rules of RFC 9112;
+//! httparse's value classes, and its verdict on a line the pass finds fault with).
 //!
 //! Everything here is pure: bytes in, a [`RequestHead`] or an [`HttpError`] out.
 
