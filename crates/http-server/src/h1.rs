@@ -314,7 +314,13 @@ where
             if input.len() == 1 && input[0] == b'\r' {
                 return Frame::Incomplete;
             }
-            if !self.scan_head(&mut s.scan, input) {
+            // The first look at a head parses it at once: it usually arrived whole, and then
+            // a scan for its end would only read it twice. (On a first look the scan would
+            // call for a parse anyway once the request line is in; before that, the parse
+            // finds the head partial, or past a limit, as the scan would.) Later looks scan
+            // the new bytes first, so a head arriving a byte at a time costs linear work.
+            let first_look = s.scan.pos == 0;
+            if !first_look && !self.scan_head(&mut s.scan, input) {
                 return Frame::Incomplete;
             }
             let too_large = || {
@@ -327,7 +333,13 @@ where
                 Ok(Parsed::Partial) if input.len() > self.max_head => {
                     return reject(s, first_line(input), too_large(), input.len());
                 }
-                Ok(Parsed::Partial) => return Frame::Incomplete,
+                Ok(Parsed::Partial) => {
+                    if first_look {
+                        // Where the scan of the next bytes starts.
+                        self.scan_head(&mut s.scan, input);
+                    }
+                    return Frame::Incomplete;
+                }
                 Ok(Parsed::Complete { consumed, .. }) if consumed > self.max_head => {
                     return reject(s, first_line(input), too_large(), input.len());
                 }

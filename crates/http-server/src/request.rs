@@ -1,5 +1,6 @@
 //! Parsing a request head: the request line (CPython's word splitting and version rules) and
-//! the header block (httparse underneath, with the strict framing rules of RFC 9112).
+//! the header block (one pass over its lines, with the strict framing rules of RFC 9112;
+//! httparse's value classes, and its verdict on a line the pass finds fault with).
 //!
 //! Everything here is pure: bytes in, a [`RequestHead`] or an [`HttpError`] out.
 
@@ -24,9 +25,21 @@ use crate::{HttpConfig, HttpError};
 /// ```
 #[doc(alias = "http.client.HTTPMessage")]
 #[doc(alias = "http.server.BaseHTTPRequestHandler.headers")]
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default)]
 pub struct Headers {
-    fields: Vec<(String, Vec<u8>)>,
+    // Three buffers whatever the number of fields (a request's head is copied into them
+    // once, and they are recycled whole): the names back to back, the values back to back,
+    // and where each field's name and value are. `remove` forgets spans, not bytes.
+    names: String,
+    values: Vec<u8>,
+    spans: Vec<Span>,
+}
+
+/// Where a field's name is in [`Headers::names`] and its value in [`Headers::values`].
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    name: (usize, usize),
+    value: (usize, usize),
 }
 
 impl Headers {
@@ -40,13 +53,44 @@ impl Headers {
     /// Python: no equivalent.
     pub fn with_capacity(n: usize) -> Self {
         Headers {
-            fields: Vec::with_capacity(n),
+            spans: Vec::with_capacity(n),
+            ..Headers::default()
         }
     }
 
     /// Appends a field (the name as sent; the value as raw bytes).
     pub fn push(&mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) {
-        self.fields.push((name.into(), value.into()));
+        self.push_str(&name.into(), &value.into());
+    }
+
+    /// Appends a field, copying `name` and `value`.
+    fn push_str(&mut self, name: &str, value: &[u8]) {
+        let name_start = self.names.len();
+        self.names.push_str(name);
+        let value_start = self.values.len();
+        self.values.extend_from_slice(value);
+        self.spans.push(Span {
+            name: (name_start, self.names.len()),
+            value: (value_start, self.values.len()),
+        });
+    }
+
+    /// Appends a field parsed from a request: a token name (so ASCII) and a value.
+    fn push_field(&mut self, name: &[u8], value: &[u8]) {
+        self.push_str(crate::ascii::as_str(name).unwrap_or_default(), value);
+    }
+
+    fn name(&self, s: &Span) -> &str {
+        &self.names[s.name.0..s.name.1]
+    }
+
+    fn value(&self, s: &Span) -> &[u8] {
+        &self.values[s.value.0..s.value.1]
+    }
+
+    /// The value of field number `index`.
+    fn value_at(&self, index: usize) -> &[u8] {
+        self.value(&self.spans[index])
     }
 
     /// The first value of `name`, decoded as Latin-1 (one char per byte), as Python's
@@ -57,23 +101,25 @@ impl Headers {
 
     /// The first value of `name` as raw bytes.
     pub fn get_raw(&self, name: &str) -> Option<&[u8]> {
-        self.fields
+        self.spans
             .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+            .find(|s| self.name(s).eq_ignore_ascii_case(name))
+            .map(|s| self.value(s))
     }
 
     /// Every value of `name`, in order (Python: `headers.get_all(name)`).
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.fields
+        self.spans
             .iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+            .filter(move |s| self.name(s).eq_ignore_ascii_case(name))
+            .map(|s| self.value(s))
     }
 
     /// Removes every field named `name` (Python: `del headers[name]`).
     pub fn remove(&mut self, name: &str) {
-        self.fields.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        let names = &self.names;
+        self.spans
+            .retain(|s| !names[s.name.0..s.name.1].eq_ignore_ascii_case(name));
     }
 
     /// True when a field named `name` is present (Python: `name in headers`).
@@ -83,26 +129,85 @@ impl Headers {
 
     /// Every field in order, names as the client spelled them (Python: `headers.items()`).
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> + Clone {
-        self.fields.iter().map(|(n, v)| (n.as_str(), v.as_slice()))
+        self.spans.iter().map(|s| (self.name(s), self.value(s)))
     }
 
-    /// Gives the fields' buffers back to the thread's pool (see `pool`).
-    pub(crate) fn recycle(self) {
-        for (name, value) in self.fields {
-            crate::pool::give_string(name);
-            crate::pool::give_bytes(value);
+    /// No fields, in buffers recycled from an earlier request when some are available.
+    fn pooled() -> Self {
+        HEADERS
+            .try_with(|p| p.borrow_mut().pop())
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    }
+
+    /// Gives the buffers back to the thread's pool (cleared; dropped when the pool is full
+    /// or they are large).
+    pub(crate) fn recycle(mut self) {
+        if self.spans.capacity() == 0
+            || self.spans.capacity() > MAX_POOLED_FIELDS
+            || self.names.capacity() > MAX_POOLED_BYTES
+            || self.values.capacity() > MAX_POOLED_BYTES
+        {
+            return;
         }
+        self.names.clear();
+        self.values.clear();
+        self.spans.clear();
+        let _ = HEADERS.try_with(|p| {
+            let mut p = p.borrow_mut();
+            if p.len() < MAX_POOLED_HEADERS {
+                p.push(self);
+            }
+        });
     }
 
     /// The number of fields.
     pub fn len(&self) -> usize {
-        self.fields.len()
+        self.spans.len()
     }
 
     /// True when there are no fields.
     pub fn is_empty(&self) -> bool {
-        self.fields.is_empty()
+        self.spans.is_empty()
     }
+}
+
+/// Equal when the fields are (names as spelled, values, order).
+impl PartialEq for Headers {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Headers {}
+
+/// The fields, as `(name, value bytes)` pairs.
+impl std::fmt::Debug for Headers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        struct Fields<'a>(&'a Headers);
+        impl std::fmt::Debug for Fields<'_> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_list().entries(self.0.iter()).finish()
+            }
+        }
+        f.debug_struct("Headers")
+            .field("fields", &Fields(self))
+            .finish()
+    }
+}
+
+/// Headers kept per thread for reuse (requests on a thread are mostly served one at a time).
+const MAX_POOLED_HEADERS: usize = 4;
+/// Headers with room for more fields are freed, not kept.
+const MAX_POOLED_FIELDS: usize = 128;
+/// Headers with a larger name or value buffer are freed, not kept.
+const MAX_POOLED_BYTES: usize = 16 * 1024;
+
+thread_local! {
+    /// Recycled headers (no fields, their buffers' capacity kept).
+    static HEADERS: std::cell::RefCell<Vec<Headers>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// How the request body is framed.
@@ -158,6 +263,10 @@ pub struct RequestHead {
 
 /// The outcome of [`parse_request`] on a buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a return value, moved once; a box would cost an allocation per request"
+)]
 pub enum Parsed {
     /// The head is not complete yet: read more.
     Partial,
@@ -213,31 +322,19 @@ pub fn parse_request(buf: &[u8], config: &HttpConfig) -> Result<Parsed, HttpErro
             consumed: raw.len(),
         });
     };
-    let mut pos = raw.len();
-    let mut count = 0usize;
-    loop {
-        let rest = &buf[pos..];
-        let Some(nl) = memchr(b'\n', &rest[..rest.len().min(limit + 1)]) else {
-            if rest.len() > limit {
-                return Err(line_too_long());
-            }
-            return Ok(Parsed::Partial);
-        };
-        count += 1;
-        if count > config.max_headers {
-            return Err(too_many_headers(config.max_headers));
-        }
-        pos += nl + 1;
-        if nl == 0 || (nl == 1 && rest[0] == b'\r') {
-            break;
-        }
-    }
-    let (headers, body) = parse_headers_framed(&buf[raw.len()..pos], config)?;
-    let head = finish_head(line, crate::pool::bytes_from(raw), headers, body, config)?;
-    Ok(Parsed::Complete {
-        head,
-        consumed: pos,
-    })
+    let Some(fields) = scan_fields(&buf[raw.len()..], config, true)? else {
+        return Ok(Parsed::Partial);
+    };
+    let consumed = raw.len() + fields.len;
+    let head = finish_noted(
+        line,
+        crate::pool::bytes_from(raw),
+        fields.headers,
+        fields.body,
+        &fields.notes,
+        config,
+    )?;
+    Ok(Parsed::Complete { head, consumed })
 }
 
 /// Parses a request line (its line ending included or not) as CPython does: split on
@@ -263,11 +360,14 @@ pub fn parse_request_line(
     raw: &[u8],
     protocol_version: &str,
 ) -> Result<Option<RequestLine>, HttpError> {
-    let requestline = requestline_of(raw);
+    let text = trim_line_end(raw);
+    let requestline = latin1_pooled(text);
+    // Latin-1 text is as long as its bytes only when they are all ASCII.
+    let ascii = requestline.len() == text.len();
     // The first words (Python: `requestline.split()`); four are enough to tell a valid line
     // (two or three words) from an invalid one.
     let mut words = [""; 4];
-    let count = split_words(&requestline, &mut words);
+    let count = split_words(&requestline, ascii, &mut words);
     let words = &words[..count.min(4)];
     if count == 0 {
         return Ok(None);
@@ -285,22 +385,18 @@ pub fn parse_request_line(
         } else {
             words[count - 1]
         };
-        let bad = || HttpError::new(400).message(format!("Bad request version ({})", py_repr(v)));
-        let base = v.strip_prefix("HTTP/").ok_or_else(bad)?;
-        let number =
-            |p: &str| !p.is_empty() && p.len() <= 10 && p.bytes().all(|b| b.is_ascii_digit());
-        let (major, minor) = match base.split_once('.') {
-            Some((a, b)) if number(a) && number(b) => (a, b),
-            _ => return Err(bad()),
+        version = match v {
+            // The usual versions, without the general parse.
+            "HTTP/1.1" => (1, 1),
+            "HTTP/1.0" => (1, 0),
+            _ => parse_version(v)?,
         };
-        let major: u32 = major.parse().map_err(|_| bad())?;
-        let minor: u32 = minor.parse().map_err(|_| bad())?;
-        version = (major, minor);
         if version >= (1, 1) && protocol_version >= "HTTP/1.1" {
             close_connection = false;
         }
         if version >= (2, 0) {
-            return Err(HttpError::new(505).message(format!("Invalid HTTP version ({base})")));
+            return Err(HttpError::new(505)
+                .message(format!("Invalid HTTP version ({})", &v["HTTP/".len()..])));
         }
         request_version = Some(crate::pool::string_from(v));
     }
@@ -335,9 +431,24 @@ pub fn parse_request_line(
     }))
 }
 
+/// `HTTP/major.minor`, each part 1 to 10 digits, as numbers (CPython's rules).
+fn parse_version(v: &str) -> Result<(u32, u32), HttpError> {
+    let bad = || HttpError::new(400).message(format!("Bad request version ({})", py_repr(v)));
+    let base = v.strip_prefix("HTTP/").ok_or_else(bad)?;
+    let number = |p: &str| !p.is_empty() && p.len() <= 10 && p.bytes().all(|b| b.is_ascii_digit());
+    let (major, minor) = match base.split_once('.') {
+        Some((a, b)) if number(a) && number(b) => (a, b),
+        _ => return Err(bad()),
+    };
+    let major: u32 = major.parse().map_err(|_| bad())?;
+    let minor: u32 = minor.parse().map_err(|_| bad())?;
+    Ok((major, minor))
+}
+
 /// Python's `line.split()`: puts the first words of `line` in `words` and returns how many
-/// words there are, counting at most one past `words.len()`.
-fn split_words<'a>(line: &'a str, words: &mut [&'a str; 4]) -> usize {
+/// words there are, counting at most one past `words.len()`. `ascii`: every char of `line`
+/// is ASCII.
+fn split_words<'a>(line: &'a str, ascii: bool, words: &mut [&'a str; 4]) -> usize {
     let mut count = 0;
     let mut push = |w: &'a str| {
         if count < words.len() {
@@ -346,17 +457,17 @@ fn split_words<'a>(line: &'a str, words: &mut [&'a str; 4]) -> usize {
         count += 1;
         count <= words.len()
     };
-    if line.is_ascii() {
+    if ascii {
         // Bytes are chars: split on the ASCII whitespace bytes without decoding.
         let b = line.as_bytes();
         let mut i = 0;
         while i < b.len() {
-            if is_py_space(char::from(b[i])) {
+            if PY_SPACE[usize::from(b[i])] {
                 i += 1;
                 continue;
             }
             let start = i;
-            while i < b.len() && !is_py_space(char::from(b[i])) {
+            while i < b.len() && !PY_SPACE[usize::from(b[i])] {
                 i += 1;
             }
             if !push(&line[start..i]) {
@@ -385,10 +496,9 @@ pub(crate) fn check_line_strict(
     command: &str,
     target: &str,
 ) -> Result<(), HttpError> {
-    if requestline
-        .chars()
-        .any(|c| (c < ' ' && c != '\t') || c == '\x7f')
-    {
+    // A char below U+0020 or U+007F is that byte in UTF-8, and no byte of a longer char is
+    // below 0x80: the bytes tell. Checked without a branch per byte (so it vectorises).
+    if has_control(requestline.as_bytes()) {
         return Err(
             HttpError::new(400).message(format!("Bad request syntax ({})", py_repr(requestline)))
         );
@@ -472,7 +582,7 @@ pub(crate) fn valid_authority(v: &[u8]) -> bool {
         };
         let literal = &v[1..close];
         let ipv6 = |b: &u8| b.is_ascii_hexdigit() || *b == b':' || *b == b'.';
-        let future = |b: &u8| is_unreserved(*b) || is_sub_delim(*b) || *b == b':';
+        let future = |b: &u8| REG_NAME[usize::from(*b)] || *b == b':';
         let ok = match literal.first() {
             None => false,
             Some(b'v' | b'V') => literal.iter().all(future),
@@ -495,40 +605,66 @@ pub(crate) fn valid_authority(v: &[u8]) -> bool {
     let mut i = 0;
     while i < host.len() {
         let b = host[i];
-        if b == b'%' {
-            if !(host.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
-                && host.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
-            {
-                return false;
-            }
+        if REG_NAME[usize::from(b)] {
+            i += 1;
+            continue;
+        }
+        if b == b'%'
+            && host.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+            && host.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+        {
             i += 3;
             continue;
         }
-        if !(is_unreserved(b) || is_sub_delim(b)) {
-            return false;
-        }
-        i += 1;
+        return false;
     }
     port.len() <= 5 && port.iter().all(u8::is_ascii_digit)
 }
 
-fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-._~".contains(&b)
-}
-
-fn is_sub_delim(b: u8) -> bool {
-    b"!$&'()*+,;=".contains(&b)
-}
+/// RFC 3986 `unreserved` or `sub-delims`: the bytes of a reg-name (besides `%xx`), as a
+/// table (one load per byte).
+static REG_NAME: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+            );
+        b += 1;
+    }
+    t
+};
 
 /// The request line as CPython keeps it: decoded as Latin-1, trailing CR and LF removed.
 ///
 /// Python: `str(raw_requestline, 'iso-8859-1').rstrip('\r\n')`.
 pub fn requestline_of(raw: &[u8]) -> String {
+    latin1_pooled(trim_line_end(raw))
+}
+
+/// `raw` without its trailing CRs and LFs.
+fn trim_line_end(raw: &[u8]) -> &[u8] {
     let mut end = raw.len();
     while end > 0 && matches!(raw[end - 1], b'\r' | b'\n') {
         end -= 1;
     }
-    latin1_pooled(&raw[..end])
+    &raw[..end]
 }
 
 /// Parses a header block: the field lines after the request line, ending with the blank
@@ -560,158 +696,359 @@ pub(crate) fn parse_headers_framed(
     block: &[u8],
     config: &HttpConfig,
 ) -> Result<(Headers, BodyFraming), HttpError> {
-    // The lines up to the blank one, checked against the limits first (as CPython reads
-    // them), so no field is looked at in a block that breaks a limit.
-    let lines = || {
-        let mut rest = block;
-        std::iter::from_fn(move || {
-            if rest.is_empty() {
-                return None;
+    let fields = scan_fields(block, config, false)?.expect("a whole block is never partial");
+    Ok((fields.headers, fields.body))
+}
+
+/// What one pass over a header block found.
+struct Fields {
+    headers: Headers,
+    body: BodyFraming,
+    notes: Notes,
+    /// Bytes of the block read, the blank line included.
+    len: usize,
+}
+
+/// Parses the field lines of `block` in one pass: each line is found, checked and copied
+/// once, and the fields the framing and [`finish_head`] rules look at are noted on the way,
+/// so nothing scans the fields again.
+///
+/// `stream`: `block` is what has arrived after the request line ([`parse_request`]): a line
+/// without its end is `Ok(None)` (read more), and a line of exactly `max_line + 1` bytes is
+/// found too long only once the head is complete (CPython reads the lines, then looks at
+/// them). Otherwise `block` is the whole header block ([`parse_headers`]): its end ends the
+/// last line.
+///
+/// The verdicts and messages are those of the rules as written in [`check_line`], which
+/// judges every line the one-pass check does not accept; the limits come first, then the
+/// first line at fault, then the framing.
+fn scan_fields(
+    block: &[u8],
+    config: &HttpConfig,
+    stream: bool,
+) -> Result<Option<Fields>, HttpError> {
+    let limit = config.max_line;
+    let mut headers = Headers::pooled();
+    let mut notes = Notes::default();
+    let mut pos = 0;
+    let mut count = 0usize;
+    // A line of `limit + 1` bytes in a stream: too long, once the head is complete.
+    let mut too_long = false;
+    // The first line at fault: only the limits are checked after it.
+    let mut fault: Option<HttpError> = None;
+    loop {
+        let rest = &block[pos..];
+        if fault.is_none()
+            && let Some(f) = field_line(rest)
+        {
+            // A well-formed field line, found and checked in one pass.
+            let nl = f.next - 1;
+            if nl > limit || (nl == limit && !stream) {
+                return Err(line_too_long());
             }
-            let end = memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
-            let line = &rest[..end];
-            rest = if line == b"\r\n" || line == b"\n" {
-                &[]
-            } else {
-                &rest[end..]
-            };
-            Some(line)
-        })
-    };
-    let mut count = 0;
-    let mut through_blank = 0;
-    let mut ends_blank = false;
-    for line in lines() {
-        if line.len() > config.max_line {
-            return Err(line_too_long());
+            too_long |= nl == limit;
+            count += 1;
+            if count > config.max_headers {
+                return Err(too_many_headers(config.max_headers));
+            }
+            let name = &rest[..f.name_end];
+            let value = trim_ows(&rest[f.name_end + 1..f.body_end]);
+            notes.note(headers.len(), name, value);
+            headers.push_field(name, value);
+            pos += f.next;
+            continue;
+        }
+        // Any other line: the blank line, a faulty one, one not complete yet.
+        let end = if stream {
+            memchr(b'\n', &rest[..rest.len().min(limit + 1)])
+        } else {
+            memchr(b'\n', rest)
+        };
+        let line = match end {
+            Some(nl) => &rest[..=nl],
+            None if stream => {
+                if rest.len() > limit {
+                    return Err(line_too_long());
+                }
+                return Ok(None);
+            }
+            None if rest.is_empty() => break,
+            None => rest,
+        };
+        if line.len() > limit {
+            if !stream {
+                return Err(line_too_long());
+            }
+            too_long = true;
         }
         count += 1;
         if count > config.max_headers {
             return Err(too_many_headers(config.max_headers));
         }
-        through_blank += line.len();
-        ends_blank = line == b"\r\n" || line == b"\n";
-    }
-    // The values' characters must be HTAB, SP, VCHAR or obs-text (httparse's classes).
-    // A long block is checked by httparse at once (its SIMD pays off); a short one, the
-    // usual request, by a scalar loop per line. A line either finds fault with goes
-    // through httparse alone, for the verdict.
-    let values_checked = through_blank > 512 && ends_blank && count <= 32 && {
-        let mut slots = [httparse::EMPTY_HEADER; 32];
-        matches!(
-            httparse::parse_headers(&block[..through_blank], &mut slots),
-            Ok(httparse::Status::Complete(_))
-        )
-    };
-    let mut headers = Headers::with_capacity(count);
-    for line in lines() {
-        let body = line
-            .strip_suffix(b"\n")
-            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-            .unwrap_or(line);
-        if body.is_empty() {
+        pos += line.len();
+        if line == b"\r\n" || line == b"\n" {
             break;
         }
-        let bad = |why: &str| {
-            HttpError::new(400)
-                .message(format!(
-                    "Bad header line ({})",
-                    py_repr(&requestline_of(line))
-                ))
-                .explain(why.to_owned())
-        };
-        if body[0] == b' ' || body[0] == b'\t' {
-            return Err(bad("obsolete line folding is not accepted"));
-        }
-        if body.contains(&b'\r') {
-            return Err(bad("bare CR in a header line"));
-        }
-        let Some(colon) = memchr(b':', body) else {
-            return Err(bad("header line without a colon"));
-        };
-        let name = &body[..colon];
-        if name.last().is_some_and(|b| *b == b' ' || *b == b'\t') {
-            return Err(bad("whitespace between the header name and the colon"));
-        }
-        if name.is_empty() || !name.iter().all(|b| is_tchar(*b)) {
-            return Err(bad("invalid header name"));
-        }
-        if !values_checked && !body.iter().all(|&b| b == b'\t' || (b >= b' ' && b != 0x7f)) {
-            let mut one = [httparse::EMPTY_HEADER; 1];
-            let mut owned = body.to_vec();
-            owned.extend_from_slice(b"\r\n\r\n");
-            match httparse::parse_headers(&owned, &mut one) {
-                Ok(httparse::Status::Complete(_)) => {}
-                _ => return Err(bad("invalid characters in the header value")),
+        if fault.is_none() {
+            match check_line(line) {
+                Ok((name, value)) => {
+                    notes.note(headers.len(), name, value);
+                    headers.push_field(name, value);
+                }
+                Err(e) => fault = Some(e),
             }
         }
-        let value = trim_ows(&body[colon + 1..]);
-        // A name is tokens only (checked above): ASCII, so valid UTF-8 as it is.
-        let mut owned_name = crate::pool::string();
-        owned_name.push_str(crate::ascii::as_str(name).unwrap_or_default());
-        headers.push(owned_name, crate::pool::bytes_from(value));
     }
-    let body = framing(&headers)?;
-    Ok((headers, body))
+    if too_long {
+        return Err(line_too_long());
+    }
+    if let Some(e) = fault {
+        return Err(e);
+    }
+    let body = notes.framing()?;
+    Ok(Some(Fields {
+        headers,
+        body,
+        notes,
+        len: pos,
+    }))
 }
 
-/// Applies the `Content-Length` / `Transfer-Encoding` rules; returns the body framing.
-fn framing(headers: &Headers) -> Result<BodyFraming, HttpError> {
-    let bad = |m: &str, e: &str| {
-        HttpError::new(400)
-            .message(m.to_owned())
-            .explain(e.to_owned())
+/// A field line as [`field_line`] found it.
+struct FieldLine {
+    /// The colon's index.
+    name_end: usize,
+    /// Where the value ends (its CR LF or LF).
+    body_end: usize,
+    /// The next line's start.
+    next: usize,
+}
+
+/// The field line at the start of `rest` when it is well formed: a non-empty token, a
+/// colon, value bytes (HTAB, SP, VCHAR, obs-text), then CR LF or LF. `None` for anything
+/// else (the blank line, a line at fault, a line not complete yet): [`check_line`] judges
+/// those.
+///
+/// Such a line passes every check of [`check_line`]: it does not start with whitespace (a
+/// token byte comes first), has no CR but its end, its first colon ends a token name, and
+/// every byte is a value byte.
+fn field_line(rest: &[u8]) -> Option<FieldLine> {
+    let mut i = 0;
+    while i < rest.len() && is_tchar(rest[i]) {
+        i += 1;
+    }
+    if i == 0 || rest.get(i) != Some(&b':') {
+        return None;
+    }
+    let name_end = i;
+    let end = skip_value_bytes(rest, i + 1);
+    let next = match rest.get(end..end + 2) {
+        Some([b'\r', b'\n']) => end + 2,
+        Some([b'\n', _]) => end + 1,
+        None if rest.get(end) == Some(&b'\n') => end + 1,
+        _ => return None,
     };
-    // RFC 9112 §6.3: one Content-Length field of plain digits. A list (`5, 5`) or a repeated
-    // field is refused even when the values agree: a proxy may have picked another one.
-    let mut length: Option<u64> = None;
-    for v in headers.get_all("Content-Length") {
-        if length.is_some() {
-            return Err(bad(
-                "Bad Content-Length",
-                "more than one Content-Length field",
-            ));
+    Some(FieldLine {
+        name_end,
+        body_end: end,
+        next,
+    })
+}
+
+/// The index of the first byte from `i` on that is not a value byte (or `b.len()`).
+fn skip_value_bytes(b: &[u8], mut i: usize) -> usize {
+    // Sixteen bytes at a time while they are all value bytes (the compiler checks a chunk
+    // with vector instructions), then byte by byte.
+    while let Some(chunk) = b.get(i..i + 16) {
+        if has_control(chunk) {
+            break;
         }
-        if v.is_empty() || !v.iter().all(u8::is_ascii_digit) || v.len() > 19 {
-            return Err(bad("Bad Content-Length", "invalid Content-Length value"));
-        }
-        let n: u64 = latin1(v)
-            .parse()
-            .map_err(|_| bad("Bad Content-Length", "invalid Content-Length value"))?;
-        length = Some(n);
+        i += 16;
     }
-    // The transfer codings: how many, and whether the only one is `chunked`.
-    let mut codings = 0usize;
-    let mut only_chunked = false;
-    let mut has_te = false;
-    for v in headers.get_all("Transfer-Encoding") {
-        has_te = true;
-        for item in v.split(|b| *b == b',') {
-            let item = trim_ows(item);
-            if !item.is_empty() {
-                codings += 1;
-                only_chunked = codings == 1 && item.eq_ignore_ascii_case(b"chunked");
+    while i < b.len() && is_value_byte(b[i]) {
+        i += 1;
+    }
+    i
+}
+
+/// True when a byte of `b` is a control character other than HTAB (not a value byte).
+///
+/// `|` and `&`, not `||` and `&&`: no branch per byte, so the compiler checks many bytes
+/// per instruction.
+fn has_control(b: &[u8]) -> bool {
+    b.iter().fold(false, |bad, &c| {
+        bad | ((c < b' ') & (c != b'\t')) | (c == 0x7f)
+    })
+}
+
+/// HTAB, SP, VCHAR or obs-text: the bytes of a field value (httparse's class).
+fn is_value_byte(b: u8) -> bool {
+    b == b'\t' || (b >= b' ' && b != 0x7f)
+}
+
+/// Judges one field line by the rules as written (and as CPython users read them), in
+/// their order: obs-fold, bare CR, no colon, whitespace before the colon, a name that is
+/// not a token, value bytes. Returns the name and the trimmed value.
+fn check_line(line: &[u8]) -> Result<(&[u8], &[u8]), HttpError> {
+    let body = line
+        .strip_suffix(b"\n")
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .unwrap_or(line);
+    let bad = |why: &str| {
+        HttpError::new(400)
+            .message(format!(
+                "Bad header line ({})",
+                py_repr(&requestline_of(line))
+            ))
+            .explain(why.to_owned())
+    };
+    if body.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
+        return Err(bad("obsolete line folding is not accepted"));
+    }
+    if body.contains(&b'\r') {
+        return Err(bad("bare CR in a header line"));
+    }
+    let Some(colon) = memchr(b':', body) else {
+        return Err(bad("header line without a colon"));
+    };
+    let name = &body[..colon];
+    if name.last().is_some_and(|b| *b == b' ' || *b == b'\t') {
+        return Err(bad("whitespace between the header name and the colon"));
+    }
+    if name.is_empty() || !name.iter().all(|b| is_tchar(*b)) {
+        return Err(bad("invalid header name"));
+    }
+    if !body.iter().all(|&b| is_value_byte(b)) {
+        // The verdict on the value bytes is httparse's.
+        let mut one = [httparse::EMPTY_HEADER; 1];
+        let mut owned = body.to_vec();
+        owned.extend_from_slice(b"\r\n\r\n");
+        match httparse::parse_headers(&owned, &mut one) {
+            Ok(httparse::Status::Complete(_)) => {}
+            _ => return Err(bad("invalid characters in the header value")),
+        }
+    }
+    Ok((name, trim_ows(&body[colon + 1..])))
+}
+
+/// What the framing and [`finish_head`] rules need from the fields, noted while they are
+/// parsed: the `Content-Length` / `Transfer-Encoding` findings, the `Host` fields, and
+/// where the first `Connection` and `Expect` fields are.
+#[derive(Debug, Default)]
+struct Notes {
+    /// `Content-Length` fields seen.
+    lengths: usize,
+    /// The first one's value, when valid.
+    length: Option<u64>,
+    /// What is wrong with the `Content-Length` fields (the first fault found).
+    bad_length: Option<&'static str>,
+    /// Whether a `Transfer-Encoding` field was seen.
+    has_te: bool,
+    /// How many transfer codings they list.
+    codings: usize,
+    /// Whether the first and only coding so far is `chunked`.
+    only_chunked: bool,
+    /// `Host` fields seen.
+    hosts: usize,
+    /// Whether one of them is not a valid authority.
+    bad_host: bool,
+    /// The index of the first `Connection` field.
+    connection: Option<usize>,
+    /// The index of the first `Expect` field.
+    expect: Option<usize>,
+}
+
+impl Notes {
+    /// The notes on fields already parsed.
+    fn of(headers: &Headers) -> Notes {
+        let mut notes = Notes::default();
+        for (i, (name, value)) in headers.iter().enumerate() {
+            notes.note(i, name.as_bytes(), value);
+        }
+        notes
+    }
+
+    /// Notes field number `index`.
+    fn note(&mut self, index: usize, name: &[u8], value: &[u8]) {
+        match name.len() {
+            4 if name.eq_ignore_ascii_case(b"Host") => {
+                self.hosts += 1;
+                self.bad_host |= !valid_authority(value);
             }
+            6 if name.eq_ignore_ascii_case(b"Expect") => {
+                self.expect.get_or_insert(index);
+            }
+            10 if name.eq_ignore_ascii_case(b"Connection") => {
+                self.connection.get_or_insert(index);
+            }
+            14 if name.eq_ignore_ascii_case(b"Content-Length") => {
+                // RFC 9112 §6.3: one Content-Length field of plain digits. A list (`5, 5`)
+                // or a repeated field is refused even when the values agree: a proxy may
+                // have picked another one.
+                self.lengths += 1;
+                if self.bad_length.is_some() {
+                } else if self.lengths > 1 {
+                    self.bad_length = Some("more than one Content-Length field");
+                } else {
+                    self.length = content_length(value);
+                    if self.length.is_none() {
+                        self.bad_length = Some("invalid Content-Length value");
+                    }
+                }
+            }
+            17 if name.eq_ignore_ascii_case(b"Transfer-Encoding") => {
+                // The transfer codings: how many, and whether the only one is `chunked`.
+                self.has_te = true;
+                for item in value.split(|b| *b == b',') {
+                    let item = trim_ows(item);
+                    if !item.is_empty() {
+                        self.codings += 1;
+                        self.only_chunked =
+                            self.codings == 1 && item.eq_ignore_ascii_case(b"chunked");
+                    }
+                }
+            }
+            _ => {}
         }
     }
-    if has_te {
-        if length.is_some() {
-            return Err(bad(
-                "Bad Transfer-Encoding",
-                "Content-Length together with Transfer-Encoding",
-            ));
+
+    /// Applies the `Content-Length` / `Transfer-Encoding` rules; returns the body framing.
+    fn framing(&self) -> Result<BodyFraming, HttpError> {
+        let bad = |m: &str, e: &str| {
+            HttpError::new(400)
+                .message(m.to_owned())
+                .explain(e.to_owned())
+        };
+        if let Some(why) = self.bad_length {
+            return Err(bad("Bad Content-Length", why));
         }
-        // Only `chunked` alone: no other coding is implemented (decoding `gzip, chunked`
-        // would be needed to find what the application reads).
-        if codings != 1 || !only_chunked {
-            return Err(bad(
-                "Bad Transfer-Encoding",
-                "the final transfer coding must be chunked",
-            ));
+        if self.has_te {
+            if self.length.is_some() {
+                return Err(bad(
+                    "Bad Transfer-Encoding",
+                    "Content-Length together with Transfer-Encoding",
+                ));
+            }
+            // Only `chunked` alone: no other coding is implemented (decoding `gzip, chunked`
+            // would be needed to find what the application reads).
+            if self.codings != 1 || !self.only_chunked {
+                return Err(bad(
+                    "Bad Transfer-Encoding",
+                    "the final transfer coding must be chunked",
+                ));
+            }
+            return Ok(BodyFraming::Chunked);
         }
-        return Ok(BodyFraming::Chunked);
+        Ok(self.length.map_or(BodyFraming::None, BodyFraming::Length))
     }
-    Ok(length.map_or(BodyFraming::None, BodyFraming::Length))
+}
+
+/// A `Content-Length` value: 1 to 19 digits (so it fits a `u64`).
+fn content_length(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(v.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
 }
 
 /// Combines a parsed request line and header block into a head: Host rule, `Connection`
@@ -723,13 +1060,26 @@ pub(crate) fn finish_head(
     body: BodyFraming,
     config: &HttpConfig,
 ) -> Result<RequestHead, HttpError> {
-    if line.version >= (1, 1) && headers.get_all("Host").count() != 1 {
+    let notes = Notes::of(&headers);
+    finish_noted(line, raw_requestline, headers, body, &notes, config)
+}
+
+/// [`finish_head`] with the fields' notes already taken.
+fn finish_noted(
+    line: RequestLine,
+    raw_requestline: Vec<u8>,
+    headers: Headers,
+    body: BodyFraming,
+    notes: &Notes,
+    config: &HttpConfig,
+) -> Result<RequestHead, HttpError> {
+    if line.version >= (1, 1) && notes.hosts != 1 {
         return Err(HttpError::new(400)
             .message("Bad Host header")
             .explain("an HTTP/1.1 request needs exactly one Host header"));
     }
     // RFC 9112 §3.2: a Host that is not a valid authority is a 400 (any version).
-    if headers.get_all("Host").any(|h| !valid_authority(h)) {
+    if notes.bad_host {
         return Err(HttpError::new(400)
             .message("Bad Host header")
             .explain("the Host header is not a valid authority"));
@@ -739,10 +1089,11 @@ pub(crate) fn finish_head(
             .message("Bad Transfer-Encoding")
             .explain("Transfer-Encoding in an HTTP/1.0 request"));
     }
+    let value = |i: Option<usize>| i.map_or(&[][..], |i| headers.value_at(i));
     let mut close_connection = line.close_connection;
     // Python lowercases the Latin-1 text; no char beyond ASCII lowercases into ASCII, so a
     // byte-wise ASCII comparison is the same test.
-    let conntype = headers.get_raw("Connection").unwrap_or_default();
+    let conntype = value(notes.connection);
     if conntype.eq_ignore_ascii_case(b"close") {
         close_connection = true;
     } else if conntype.eq_ignore_ascii_case(b"keep-alive")
@@ -750,8 +1101,7 @@ pub(crate) fn finish_head(
     {
         close_connection = false;
     }
-    let expect = headers.get_raw("Expect").unwrap_or_default();
-    let expect_100 = expect.eq_ignore_ascii_case(b"100-continue")
+    let expect_100 = value(notes.expect).eq_ignore_ascii_case(b"100-continue")
         && config.protocol_version.as_str() >= "HTTP/1.1"
         && line.request_version.as_str() >= "HTTP/1.1";
     Ok(RequestHead {
@@ -833,6 +1183,20 @@ fn is_py_space(c: char) -> bool {
         '\t' | '\n' | '\x0b' | '\x0c' | '\r' | '\x1c'..='\x1f' | ' ' | '\u{85}' | '\u{a0}'
     )
 }
+
+/// [`is_py_space`] of each ASCII char, as a table (one load per byte); false beyond ASCII.
+static PY_SPACE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 128 {
+        t[b] = matches!(
+            b as u8,
+            b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f | b' '
+        );
+        b += 1;
+    }
+    t
+};
 
 /// Bytes as Latin-1 text: one char per byte.
 /// [`latin1`] into a recycled string (for the strings a request head keeps).

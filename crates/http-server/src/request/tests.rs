@@ -51,3 +51,24 @@ fn tchar_table_matches_the_rfc() {
         assert_eq!(is_tchar(b), rfc, "byte {b:#04x}");
     }
 }
+
+/// The reg-name table is RFC 3986's `unreserved` and `sub-delims`, byte for byte.
+#[test]
+fn reg_name_table_matches_the_rfc() {
+    for b in 0..=255u8 {
+        let rfc = b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&b);
+        assert_eq!(REG_NAME[usize::from(b)], rfc, "byte {b:#04x}");
+    }
+}
+
+/// The ASCII whitespace table is `is_py_space` on ASCII chars (Python's `str.isspace`).
+#[test]
+fn py_space_table_matches_is_py_space() {
+    for b in 0..128u8 {
+        assert_eq!(
+            PY_SPACE[usize::from(b)],
+            is_py_space(char::from(b)),
+            "byte {b:#04x}"
+        );
+    }
+}
