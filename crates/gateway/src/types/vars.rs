@@ -222,25 +222,48 @@ impl Vars {
                 .fold(0u64, |p, (i, &b)| p | u64::from(b) << (56 - 8 * i)),
         };
         let buf = self.buf.as_bytes();
-        let mut order: Vec<(u64, usize)> = self
+        let keys: Vec<(u64, usize)> = self
             .entries
             .iter()
             .enumerate()
             .map(|(i, e)| (prefix(&buf[e.key..e.key + e.key_len]), i))
             .collect();
-        order.sort_unstable_by(|a, b| {
+        let cmp = |a: &(u64, usize), b: &(u64, usize)| {
             a.0.cmp(&b.0).then_with(|| {
                 let (x, y) = (&self.entries[a.1], &self.entries[b.1]);
                 buf[x.key..x.key + x.key_len].cmp(&buf[y.key..y.key + y.key_len])
             })
+        };
+        // A server's environs hold the same keys in the same order request after request:
+        // the order found last on this thread is tried first, and kept when the keys it
+        // gives are strictly ascending (keys are unique, so that is the sorted order).
+        let pair = |i: usize| {
+            let e = &self.entries[i];
+            (self.key_of(e), self.val_of(e))
+        };
+        let mut keys = keys;
+        let remembered = LAST_ORDER.try_with(|last| {
+            let mut last = last.try_borrow_mut().ok()?;
+            let holds = last.len() == keys.len()
+                && last.iter().all(|&i| i < keys.len())
+                && last
+                    .windows(2)
+                    .all(|w| cmp(&keys[w[0]], &keys[w[1]]).is_lt());
+            if !holds {
+                keys.sort_unstable_by(cmp);
+                last.clear();
+                last.extend(keys.iter().map(|&(_, i)| i));
+            }
+            Some(last.iter().map(|&i| pair(i)).collect::<Vec<_>>())
         });
-        order
-            .into_iter()
-            .map(|(_, i)| {
-                let e = &self.entries[i];
-                (self.key_of(e), self.val_of(e))
-            })
-            .collect()
+        match remembered {
+            Ok(Some(sorted)) => sorted,
+            // Only while the thread is torn down (or re-entered).
+            _ => {
+                keys.sort_unstable_by(cmp);
+                keys.into_iter().map(|(_, i)| pair(i)).collect()
+            }
+        }
     }
 
     /// Rewrites the buffer without its garbage once that is most of it, so an environ
@@ -258,6 +281,9 @@ impl Vars {
 }
 
 thread_local! {
+    /// The order [`Vars::sorted`] found last on this thread (entry indices, in key order).
+    static LAST_ORDER: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
+
     /// The buffers of the last environ dropped on this thread, kept for the next one: a
     /// server builds one environ per request, and reusing its buffers saves two
     /// allocations and two frees per request.
@@ -348,6 +374,66 @@ mod tests {
             assert_eq!(v.len(), m.len());
             assert!(v.buf.len() <= 4096, "compaction keeps the buffer small");
         }
+    }
+
+    #[test]
+    fn sorted_reuses_the_last_order_only_when_it_still_sorts() {
+        // Keys sharing their first eight bytes and their lengths: the remembered order is
+        // right for one environ and wrong for the next, which must be sorted afresh.
+        let pool = [
+            "HTTP_ACCEPT_A",
+            "HTTP_ACCEPT_B",
+            "HTTP_ACCEPT_C",
+            "HTTP_ACCEPT",
+            "HTTP_HOST",
+            "PATH_INFO",
+            "REQUEST_METHOD",
+            "SERVER_NAME",
+            "SERVER_PORT",
+            "X",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for round in 0..3_000 {
+            let mut v = Vars::default();
+            let mut m = BTreeMap::new();
+            // Often the same keys in the same order (the remembered order holds), sometimes
+            // a shuffle of the same lengths and prefixes, sometimes other keys.
+            let n = if round % 3 == 0 {
+                next(pool.len()) + 1
+            } else {
+                6
+            };
+            for i in 0..n {
+                let key = if round % 3 == 1 {
+                    pool[i]
+                } else {
+                    pool[next(pool.len())]
+                };
+                v.insert(key, &round.to_string());
+                m.insert(key.to_owned(), round.to_string());
+            }
+            let got: Vec<(String, String)> = v
+                .sorted()
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            assert_eq!(got, m.into_iter().collect::<Vec<_>>(), "round {round}");
+        }
+        // The two orders of two tied keys, one after the other.
+        let mut a = Vars::default();
+        a.insert("HTTP_ACCEPT_B", "1");
+        a.insert("HTTP_ACCEPT_A", "2");
+        assert_eq!(a.sorted(), [("HTTP_ACCEPT_A", "2"), ("HTTP_ACCEPT_B", "1")]);
+        let mut b = Vars::default();
+        b.insert("HTTP_ACCEPT_A", "2");
+        b.insert("HTTP_ACCEPT_B", "1");
+        assert_eq!(b.sorted(), [("HTTP_ACCEPT_A", "2"), ("HTTP_ACCEPT_B", "1")]);
     }
 
     #[test]
