@@ -562,17 +562,27 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
     /// `Transfer-Encoding: chunked`.
     #[doc(alias = "wsgiref.handlers.BaseHandler.cleanup_headers")]
     pub fn cleanup_headers(&mut self) {
-        if !self
+        // One lookup: when `Content-Length` is missing, it is added (not set over an old
+        // one) exactly when `set_content_length` would add it.
+        let mut has_length = self
             .state
             .headers
             .as_ref()
-            .is_some_and(|h| h.contains("Content-Length"))
-        {
-            self.set_content_length();
-        }
-        if self.may_chunk()
+            .is_some_and(|h| h.contains("Content-Length"));
+        if !has_length
+            && self.state.result_len == Some(1)
             && let Some(h) = &mut self.state.headers
-            && !h.contains("Content-Length")
+        {
+            let mut digits = [0u8; 20];
+            h.push_checked(
+                "Content-Length",
+                util::decimal(self.state.bytes_sent, &mut digits),
+            );
+            has_length = true;
+        }
+        if !has_length
+            && self.may_chunk()
+            && let Some(h) = &mut self.state.headers
         {
             // A server-chosen framing header: set directly (the hop-by-hop check is for
             // applications).
