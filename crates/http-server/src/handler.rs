@@ -188,12 +188,16 @@ pub struct Exchange<'a> {
 impl Drop for Exchange<'_> {
     /// Gives the request's buffers back to the thread's pool, for the next request.
     fn drop(&mut self) {
-        crate::pool::give_string(std::mem::take(&mut self.command));
-        crate::pool::give_string(std::mem::take(&mut self.path));
-        crate::pool::give_string(std::mem::take(&mut self.request_version));
-        crate::pool::give_string(std::mem::take(&mut self.requestline));
+        crate::pool::give_strings([
+            std::mem::take(&mut self.command),
+            std::mem::take(&mut self.path),
+            std::mem::take(&mut self.request_version),
+            std::mem::take(&mut self.requestline),
+        ]);
         crate::pool::give_bytes(std::mem::take(&mut self.raw_requestline));
-        crate::pool::give_bytes(std::mem::take(&mut self.headers_buffer));
+        if self.headers_buffer.capacity() != 0 {
+            crate::pool::give_bytes(std::mem::take(&mut self.headers_buffer));
+        }
         std::mem::take(&mut self.headers).recycle();
     }
 }
@@ -260,7 +264,9 @@ impl<'a> Exchange<'a> {
             headers: head.headers,
             close_connection: head.close_connection,
             body: head.body,
-            headers_buffer: crate::pool::bytes(),
+            // Taken from the pool when a head is first gathered: a handler that writes its
+            // head itself (the WSGI gateway) never needs it.
+            headers_buffer: Vec::new(),
             force_status_line: false,
             head_facts: None,
             written: None,
@@ -355,6 +361,9 @@ impl<'a> Exchange<'a> {
             version_11: version == "HTTP/1.1",
             ..ResponseHead::default()
         });
+        if self.headers_buffer.capacity() == 0 {
+            self.headers_buffer = crate::pool::bytes();
+        }
         let buf = &mut self.headers_buffer;
         let mark = buf.len();
         let mut digits = [0u8; 5];
@@ -406,6 +415,9 @@ impl<'a> Exchange<'a> {
             }
         }
         if !self.is_http09() {
+            if self.headers_buffer.capacity() == 0 {
+                self.headers_buffer = crate::pool::bytes();
+            }
             let buf = &mut self.headers_buffer;
             let mark = buf.len();
             buf.reserve(keyword.len() + value.len() + 4);

@@ -52,6 +52,19 @@ pub(crate) fn bytes_from(data: &[u8]) -> Vec<u8> {
     v
 }
 
+/// Gives several strings back with one visit to the pool (an exchange's four).
+pub(crate) fn give_strings<const N: usize>(strings: [String; N]) {
+    let _ = STRINGS.try_with(|p| {
+        let mut p = p.borrow_mut();
+        for mut s in strings {
+            if s.capacity() != 0 && s.capacity() <= MAX_CAPACITY && p.len() < MAX_POOLED {
+                s.clear();
+                p.push(s);
+            }
+        }
+    });
+}
+
 /// Gives a string back (cleared; dropped when the pool is full or it is large).
 pub(crate) fn give_string(mut s: String) {
     if s.capacity() == 0 || s.capacity() > MAX_CAPACITY {
@@ -97,6 +110,16 @@ mod tests {
                 "reused, cleared"
             );
             give_string(String::with_capacity(MAX_CAPACITY + 1));
+            give_strings([
+                String::with_capacity(8),
+                String::new(),
+                String::with_capacity(MAX_CAPACITY + 1),
+            ]);
+            let kept =
+                STRINGS.with(|p| p.borrow().iter().map(String::capacity).collect::<Vec<_>>());
+            assert_eq!(kept.len(), 1, "only the small, allocated one is kept");
+            assert!(kept[0] >= 8);
+            let _ = string();
             assert_eq!(string().capacity(), 0, "large buffers are not kept");
             let many: Vec<Vec<u8>> = (0..MAX_POOLED + 5).map(|_| bytes_from(b"x")).collect();
             for v in many {
