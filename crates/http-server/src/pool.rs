@@ -65,20 +65,6 @@ pub(crate) fn give_strings<const N: usize>(strings: [String; N]) {
     });
 }
 
-/// Gives a string back (cleared; dropped when the pool is full or it is large).
-pub(crate) fn give_string(mut s: String) {
-    if s.capacity() == 0 || s.capacity() > MAX_CAPACITY {
-        return;
-    }
-    s.clear();
-    let _ = STRINGS.try_with(|p| {
-        let mut p = p.borrow_mut();
-        if p.len() < MAX_POOLED {
-            p.push(s);
-        }
-    });
-}
-
 /// Gives a byte buffer back (cleared; dropped when the pool is full or it is large).
 pub(crate) fn give_bytes(mut v: Vec<u8>) {
     if v.capacity() == 0 || v.capacity() > MAX_CAPACITY {
@@ -103,13 +89,12 @@ mod tests {
         std::thread::spawn(|| {
             let s = string_from("GET");
             let cap = s.capacity();
-            give_string(s);
+            give_strings([s]);
             let again = string();
             assert!(
                 again.is_empty() && again.capacity() == cap,
                 "reused, cleared"
             );
-            give_string(String::with_capacity(MAX_CAPACITY + 1));
             give_strings([
                 String::with_capacity(8),
                 String::new(),
