@@ -336,23 +336,39 @@ pub(crate) fn fill_environ<'h, V: HeaderText + 'h>(
             |out| v.push_trimmed(out),
         );
     }
-    let mut name = String::with_capacity(64);
+    // Names up to 64 bytes are converted on the stack (`-` to `_`, upper case; header
+    // names are tokens, so ASCII), longer or other ones in a string.
+    let mut short = [0u8; 64];
+    let mut long = String::new();
     for (k, v) in headers {
-        if k.contains('_') {
+        let kb = k.as_bytes();
+        if kb.contains(&b'_') {
             continue;
         }
-        name.clear();
-        name.extend(k.chars().map(|c| match c {
-            '-' => '_',
-            c => c.to_ascii_uppercase(),
-        }));
-        if env.contains_var(&name) {
+        let name: &str = if kb.len() <= short.len() && kb.is_ascii() {
+            for (d, &b) in short.iter_mut().zip(kb) {
+                *d = if b == b'-' {
+                    b'_'
+                } else {
+                    b.to_ascii_uppercase()
+                };
+            }
+            crate::ascii::as_str(&short[..kb.len()]).unwrap_or_default()
+        } else {
+            long.clear();
+            long.extend(k.chars().map(|c| match c {
+                '-' => '_',
+                c => c.to_ascii_uppercase(),
+            }));
+            &long
+        };
+        if env.contains_var(name) {
             continue;
         }
         env.set_with(
             |key| {
                 key.push_str("HTTP_");
-                key.push_str(&name);
+                key.push_str(name);
             },
             Dup::Join(','),
             |out| v.push_trimmed(out),
