@@ -97,11 +97,18 @@ fn production_path(c: &mut Criterion) {
             http_config().protocol_version("HTTP/1.1"),
         );
         let mut session = Default::default();
-        let cx = ServeCx::new(HandlerCx::new(&addr, &info));
         let mut out = Vec::with_capacity(4096);
         g.bench_function(name, |b| {
             b.iter(|| {
                 out.clear();
+                // As the event loop does: its clock read once per poll, outside the
+                // request (here once per iteration, outside `one_request`).
+                let polled = std::time::Instant::now();
+                let cx = ServeCx::new(
+                    HandlerCx::new(&addr, &info)
+                        .with_received(polled)
+                        .with_polled(polled),
+                );
                 one_request(&protocol, &mut session, black_box(request), &mut out, &cx)
             })
         });

@@ -44,6 +44,7 @@ pub const SOFTWARE_VERSION: &str = concat!("WSGIServer/0.2 Rust/", env!("GATEWAY
 #[doc(alias = "wsgiref.simple_server.ServerHandler.close")]
 pub struct ServerHooks<F> {
     log_request: F,
+    polled: Option<std::time::Instant>,
 }
 
 impl<F> std::fmt::Debug for ServerHooks<F> {
@@ -55,13 +56,29 @@ impl<F> std::fmt::Debug for ServerHooks<F> {
 impl<F: FnMut(&str, u64)> ServerHooks<F> {
     /// Hooks that call `log_request(code, bytes_sent)` when the request is over.
     pub fn new(log_request: F) -> Self {
-        ServerHooks { log_request }
+        ServerHooks {
+            log_request,
+            polled: None,
+        }
+    }
+
+    /// Hooks that date the response from `polled`, a time the server read just before
+    /// serving (`socketserver::HandlerCx::polled`), instead of reading the clock.
+    ///
+    /// Python: no equivalent.
+    #[must_use]
+    pub fn with_polled(mut self, polled: Option<std::time::Instant>) -> Self {
+        self.polled = polled;
+        self
     }
 }
 
 impl<F: FnMut(&str, u64)> HandlerHooks for ServerHooks<F> {
     fn write_date_time(&self, out: &mut Vec<u8>) {
-        crate::handlers::default::write_date_time(out);
+        match self.polled {
+            Some(at) => crate::util::write_date_time_near(at, out),
+            None => crate::handlers::default::write_date_time(out),
+        }
     }
 
     fn close(&mut self, summary: &ResponseSummary) {

@@ -423,6 +423,33 @@ pub(crate) fn write_date_time(timestamp: SystemTime, out: &mut Vec<u8>) {
     }
 }
 
+/// Appends the date of `at` (a monotonic time, such as the event loop's last poll) as
+/// [`format_date_time`] writes it, without reading the wall clock: the wall time is
+/// `at`'s distance from a per-thread anchor (an `Instant` and a `SystemTime` read
+/// together), re-anchored once `at` is a second past it or before it. The two clocks
+/// drift apart by well under a millisecond a second, far below the header's one-second
+/// resolution.
+pub(crate) fn write_date_time_near(at: std::time::Instant, out: &mut Vec<u8>) {
+    use std::time::{Duration, Instant};
+    thread_local! {
+        static ANCHOR: std::cell::Cell<Option<(Instant, SystemTime)>> = const { std::cell::Cell::new(None) };
+    }
+    let wall = ANCHOR
+        .try_with(|anchor| {
+            let (i0, s0) = match anchor.get() {
+                Some((i0, s0)) if at >= i0 && at - i0 < Duration::from_secs(1) => (i0, s0),
+                _ => {
+                    let fresh = (Instant::now(), SystemTime::now());
+                    anchor.set(Some(fresh));
+                    fresh
+                }
+            };
+            s0 + at.saturating_duration_since(i0)
+        })
+        .unwrap_or_else(|_| SystemTime::now());
+    write_date_time(wall, out);
+}
+
 /// Decodes bytes as Latin-1 (ISO-8859-1): each byte becomes the char of the same value.
 ///
 /// PEP 3333 "native strings" are built this way (`bytes.decode('iso-8859-1')`).

@@ -17,6 +17,7 @@ pub struct HandlerCx<'a> {
     pub server: &'a ServerInfo,
     pub(crate) blocking: Option<&'a (dyn Fn() + Sync)>,
     received: Option<Instant>,
+    polled: Option<Instant>,
 }
 
 impl std::fmt::Debug for HandlerCx<'_> {
@@ -30,12 +31,15 @@ impl std::fmt::Debug for HandlerCx<'_> {
 
 impl<'a> HandlerCx<'a> {
     /// A context for `client_address` on `server`.
+    ///
+    /// Python: no equivalent (the handler's constructor arguments).
     pub fn new(client_address: &'a Address, server: &'a ServerInfo) -> Self {
         HandlerCx {
             client_address,
             server,
             blocking: None,
             received: None,
+            polled: None,
         }
     }
 
@@ -54,6 +58,24 @@ impl<'a> HandlerCx<'a> {
     /// Python: no equivalent.
     pub fn received(&self) -> Option<Instant> {
         self.received
+    }
+
+    /// A context that says when the event loop last read the clock, just before serving:
+    /// the time its poll for this batch of connections returned.
+    ///
+    /// Python: no equivalent.
+    pub fn with_polled(mut self, at: Instant) -> Self {
+        self.polled = Some(at);
+        self
+    }
+
+    /// A recent time the server read for free (see [`with_polled`](Self::with_polled)), at
+    /// most the batch's processing time old: for handlers that want "about now" without a
+    /// clock read of their own (the `Date` header). `None` outside the event loops.
+    ///
+    /// Python: no equivalent.
+    pub fn polled(&self) -> Option<Instant> {
+        self.polled
     }
 
     /// A context whose [`blocking`](Self::blocking) announcements call `hint`: used by

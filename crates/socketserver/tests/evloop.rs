@@ -86,6 +86,17 @@ impl Protocol for Lines {
         let mut answer = Vec::new();
         match cmd {
             "echo" => answer.extend_from_slice(arg.as_bytes()),
+            "times" => {
+                // The loop says when the request arrived and when it last read the clock:
+                // arrival first, both in the past.
+                let h = cx.handler();
+                let now = std::time::Instant::now();
+                let ok = matches!(
+                    (h.received(), h.polled()),
+                    (Some(r), Some(p)) if r <= p && p <= now
+                );
+                answer.extend_from_slice(if ok { b"ok" } else { b"bad" });
+            }
             "block" => {
                 cx.blocking(|| std::thread::sleep(ms()));
                 answer.extend_from_slice(b"blocked");
@@ -779,6 +790,15 @@ fn handed_off_loops_run_on_standby_threads() {
         "a standby thread drove the loop meanwhile"
     );
     srv.stop();
+}
+
+#[test]
+fn handlers_learn_arrival_and_poll_times() {
+    let srv = start(config(1));
+    let mut c = Client::connect(srv.addr);
+    for _ in 0..3 {
+        assert_eq!(c.ask("times"), "ok\n");
+    }
 }
 
 #[test]

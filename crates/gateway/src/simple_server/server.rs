@@ -159,6 +159,7 @@ impl<A: Application + ?Sized> WsgiRequestHandler<A> {
         );
         let mut logged: Option<(Option<u16>, u64)> = None;
         let is_head = ex.command == "HEAD";
+        let polled = ex.cx().polled();
         let keep_alive: bool;
         let outcome = {
             let io = StreamIo::from_streams(
@@ -174,7 +175,8 @@ impl<A: Application + ?Sized> WsgiRequestHandler<A> {
             .with_environ(environ);
             let hooks = ServerHooks::new(|code: &str, size: u64| {
                 logged = Some((code.parse().ok(), size));
-            });
+            })
+            .with_polled(polled);
             let mut handler = BaseHandler::new(io, hooks, config);
             let outcome = handler.run(&*self.app);
             let broken = handler.must_close();

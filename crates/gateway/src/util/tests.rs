@@ -401,3 +401,38 @@ fn decimal_matches_to_string() {
         assert_eq!(decimal(n, &mut buf), n.to_string());
     }
 }
+
+#[test]
+fn dates_near_an_instant_match_the_wall_clock() {
+    use std::time::{Duration, Instant, SystemTime};
+    std::thread::spawn(|| {
+        let parse = |v: &[u8]| httpdate::parse_http_date(std::str::from_utf8(v).unwrap()).unwrap();
+        let now = Instant::now();
+        // A time ahead of the anchor is dated from it; one before it (stale) as now.
+        for (offset, ahead) in [(0, true), (400, true), (1_700, true), (2_500, false)] {
+            let at = if ahead {
+                now + Duration::from_millis(offset)
+            } else {
+                now.checked_sub(Duration::from_millis(offset))
+                    .unwrap_or(now)
+            };
+            let mut out = Vec::new();
+            write_date_time_near(at, &mut out);
+            let wall = SystemTime::now();
+            let expected = if ahead {
+                wall + Duration::from_millis(offset)
+            } else {
+                wall
+            };
+            let got = parse(&out);
+            let diff = match got.duration_since(expected) {
+                Ok(d) => d,
+                Err(e) => e.duration(),
+            };
+            // One-second resolution, plus the time this loop takes.
+            assert!(diff <= Duration::from_secs(2), "{offset} ms: {diff:?}");
+        }
+    })
+    .join()
+    .unwrap();
+}

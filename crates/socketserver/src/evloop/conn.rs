@@ -333,7 +333,8 @@ impl<S> Conn<S> {
         let cx = ServeCx::new(
             HandlerCx::new(&self.addr, env.info)
                 .with_blocking_hint(env.hint)
-                .with_received(received),
+                .with_received(received)
+                .with_polled(env.polled_at),
         )
         .closing_when(env.shutdown);
         let out = self.output.vec();
