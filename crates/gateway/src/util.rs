@@ -431,23 +431,51 @@ pub(crate) fn write_date_time(timestamp: SystemTime, out: &mut Vec<u8>) {
 /// resolution.
 pub(crate) fn write_date_time_near(at: std::time::Instant, out: &mut Vec<u8>) {
     use std::time::{Duration, Instant};
-    thread_local! {
-        static ANCHOR: std::cell::Cell<Option<(Instant, SystemTime)>> = const { std::cell::Cell::new(None) };
+    /// The anchor, and the date text of the wall second `since..until` falls in.
+    struct Near {
+        anchor: (Instant, SystemTime),
+        since: Instant,
+        until: Instant,
+        text: [u8; 29],
     }
-    let wall = ANCHOR
-        .try_with(|anchor| {
-            let (i0, s0) = match anchor.get() {
-                Some((i0, s0)) if at >= i0 && at - i0 < Duration::from_secs(1) => (i0, s0),
-                _ => {
-                    let fresh = (Instant::now(), SystemTime::now());
-                    anchor.set(Some(fresh));
-                    fresh
-                }
-            };
-            s0 + at.saturating_duration_since(i0)
-        })
-        .unwrap_or_else(|_| SystemTime::now());
-    write_date_time(wall, out);
+    thread_local! {
+        static NEAR: std::cell::RefCell<Option<Near>> = const { std::cell::RefCell::new(None) };
+    }
+    let done = NEAR.try_with(|near| {
+        let mut near = near.borrow_mut();
+        // The usual case: the same wall second as the last response.
+        if let Some(n) = near.as_ref()
+            && at >= n.since
+            && at < n.until
+        {
+            out.extend_from_slice(&n.text);
+            return;
+        }
+        let (i0, s0) = match near.as_ref().map(|n| n.anchor) {
+            Some((i0, s0)) if at >= i0 && at - i0 < Duration::from_secs(1) => (i0, s0),
+            _ => (Instant::now(), SystemTime::now()),
+        };
+        let wall = s0 + at.saturating_duration_since(i0);
+        let mut text = Vec::with_capacity(29);
+        write_date_time(wall, &mut text);
+        out.extend_from_slice(&text);
+        // The text holds until the wall clock's next whole second.
+        let into_second = wall
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| Duration::from_nanos(u64::from(d.subsec_nanos())))
+            .unwrap_or_default();
+        if let Ok(text) = <[u8; 29]>::try_from(text.as_slice()) {
+            *near = Some(Near {
+                anchor: (i0, s0),
+                since: at.max(i0),
+                until: at.max(i0) + (Duration::from_secs(1) - into_second),
+                text,
+            });
+        }
+    });
+    if done.is_err() {
+        write_date_time(SystemTime::now(), out);
+    }
 }
 
 /// Decodes bytes as Latin-1 (ISO-8859-1): each byte becomes the char of the same value.

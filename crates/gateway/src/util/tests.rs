@@ -408,6 +408,21 @@ fn dates_near_an_instant_match_the_wall_clock() {
     std::thread::spawn(|| {
         let parse = |v: &[u8]| httpdate::parse_http_date(std::str::from_utf8(v).unwrap()).unwrap();
         let now = Instant::now();
+        // Instants 100 ms apart over three seconds: each is dated within its second (the
+        // cached text changes exactly when the wall second does).
+        let wall0 = SystemTime::now();
+        let base = Instant::now();
+        let mut last = None;
+        for k in 0..30u64 {
+            let mut out = Vec::new();
+            write_date_time_near(base + Duration::from_millis(100 * k), &mut out);
+            let got = parse(&out);
+            let expected = wall0 + Duration::from_millis(100 * k);
+            let secs = |t: SystemTime| t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
+            assert!(secs(got).abs_diff(secs(expected)) <= 1, "step {k}");
+            assert!(last.is_none_or(|l| l <= got), "dates never go back");
+            last = Some(got);
+        }
         // A time ahead of the anchor is dated from it; one before it (stale) as now.
         for (offset, ahead) in [(0, true), (400, true), (1_700, true), (2_500, false)] {
             let at = if ahead {
