@@ -325,7 +325,8 @@ impl EnvValue<'_> {
 pub struct Environ {
     vars: vars::Vars,
     version: (u32, u32),
-    url_scheme: Option<String>,
+    /// `http` and `https` (the usual schemes) are static: no string per request.
+    url_scheme: Option<std::borrow::Cow<'static, str>>,
     input: Option<InputStream>,
     errors: Option<ErrorStream>,
     multithread: bool,
@@ -416,7 +417,11 @@ impl Environ {
     #[doc(alias = "wsgiref.types.WSGIEnvironment")]
     pub fn set_str(&mut self, key: &str, value: &str) {
         if key == "wsgi.url_scheme" {
-            self.url_scheme = Some(value.to_owned());
+            self.url_scheme = Some(match value {
+                "http" => "http".into(),
+                "https" => "https".into(),
+                other => other.to_owned().into(),
+            });
         } else {
             self.vars.insert(key, value);
         }
@@ -511,7 +516,7 @@ impl Environ {
     #[doc(alias = "wsgiref.types.WSGIEnvironment")]
     pub fn remove(&mut self, key: &str) -> Option<String> {
         if key == "wsgi.url_scheme" {
-            return self.url_scheme.take();
+            return self.url_scheme.take().map(std::borrow::Cow::into_owned);
         }
         self.extensions.remove(key);
         self.vars.remove(key)
@@ -629,8 +634,8 @@ impl Environ {
         self.url_scheme.as_deref()
     }
 
-    /// Sets `wsgi.url_scheme`.
-    pub fn set_url_scheme(&mut self, scheme: impl Into<String>) {
+    /// Sets `wsgi.url_scheme` (a `&'static str` such as `"https"` is kept without a copy).
+    pub fn set_url_scheme(&mut self, scheme: impl Into<std::borrow::Cow<'static, str>>) {
         self.url_scheme = Some(scheme.into());
     }
 
