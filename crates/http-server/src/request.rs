@@ -211,9 +211,10 @@ thread_local! {
 }
 
 /// How the request body is framed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum BodyFraming {
     /// No body (no `Content-Length`, no `Transfer-Encoding`).
+    #[default]
     None,
     /// `Content-Length` bytes follow the head.
     Length(u64),
@@ -224,7 +225,7 @@ pub enum BodyFraming {
 /// A parsed request line.
 ///
 /// Python: the attributes `parse_request` sets from `raw_requestline`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestLine {
     /// The line decoded as Latin-1, trailing CR and LF removed (Python: `requestline`).
     pub requestline: String,
@@ -243,7 +244,7 @@ pub struct RequestLine {
 /// A parsed request head.
 ///
 /// Python: the state of a `BaseHTTPRequestHandler` after a successful `parse_request`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestHead {
     /// The request line and what it says.
     pub line: RequestLine,
