@@ -590,18 +590,23 @@ impl Environ {
             .extensions
             .iter()
             .map(|(k, ext)| (k.as_str(), EnvValue::Object(&ext.repr)));
-        let vars = self.vars.sorted();
         let mut items = Vec::with_capacity(self.vars.len() + wsgi.len() + self.extensions.len());
-        // The variables before `wsgi.` (all the CGI ones, upper case) need no merging.
-        let split = vars.partition_point(|(k, _)| *k < "wsgi.");
-        items.extend(vars[..split].iter().map(|&(k, v)| (k, EnvValue::Str(v))));
-        let rest = vars[split..].iter().map(|&(k, v)| (k, EnvValue::Str(v)));
+        self.vars
+            .sorted_into(&mut items, |k, v| (k, EnvValue::Str(v)));
+        // The variables before `wsgi.` (all the CGI ones, upper case) need no merging; the
+        // usual environ has none after it, and no extensions: the `wsgi.*` entries follow.
+        let split = items.partition_point(|(k, _)| *k < "wsgi.");
+        if split == items.len() && self.extensions.is_empty() {
+            items.extend(wsgi);
+            return items;
+        }
+        let rest: Vec<(&str, EnvValue<'_>)> = items.drain(split..).collect();
         if self.extensions.is_empty() {
-            merge_sorted(rest, wsgi.into_iter(), &mut items);
+            merge_sorted(rest.into_iter(), wsgi.into_iter(), &mut items);
         } else {
             let mut others = Vec::with_capacity(wsgi.len() + self.extensions.len());
             merge_sorted(wsgi.into_iter(), extensions, &mut others);
-            merge_sorted(rest, others.into_iter(), &mut items);
+            merge_sorted(rest.into_iter(), others.into_iter(), &mut items);
         }
         items
     }

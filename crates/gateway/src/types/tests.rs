@@ -191,6 +191,20 @@ fn sorted_items_is_sorted_like_python() {
     assert_eq!(keys, expected);
     assert_eq!(keys.len(), 4 + 8 + 2);
     assert!(keys.contains(&"wsgi.k") && keys.contains(&"wsgi.l_ext"));
+    // Variables after `wsgi.` without extensions, and the usual upper-case-only environ.
+    for vars in [
+        &[("zzz", "last"), ("PATH_INFO", "/"), ("wsgi.k", "var")][..],
+        &[("SERVER_NAME", "x"), ("PATH_INFO", "/"), ("HTTP_HOST", "h")][..],
+    ] {
+        let mut env = Environ::from_vars(vars.iter().copied());
+        env.set_url_scheme("http");
+        env.set_input(crate::InputStream::empty());
+        let keys: Vec<&str> = env.sorted_items().into_iter().map(|(k, _)| k).collect();
+        let mut expected = keys.clone();
+        expected.sort_unstable();
+        assert_eq!(keys, expected);
+        assert_eq!(keys.len(), 3 + 6, "{keys:?}");
+    }
 }
 
 #[test]

@@ -211,9 +211,25 @@ impl Vars {
 
     /// Every variable, sorted by key.
     pub(crate) fn sorted(&self) -> Vec<(&str, &str)> {
+        let mut out = Vec::with_capacity(self.entries.len());
+        self.sorted_into(&mut out, |k, v| (k, v));
+        out
+    }
+
+    /// Appends every variable to `out`, sorted by key, as `item(key, value)`.
+    pub(crate) fn sorted_into<'a, T>(
+        &'a self,
+        out: &mut Vec<T>,
+        item: impl Fn(&'a str, &'a str) -> T,
+    ) {
         // Sorted by the keys' first eight bytes as one big-endian number (which orders like
         // the bytes themselves), comparing whole keys only on a tie: most CGI names differ
         // early, so most comparisons are one integer comparison instead of a memcmp.
+        let buf = self.buf.as_bytes();
+        let key = |i: usize| {
+            let e = &self.entries[i];
+            &buf[e.key..e.key + e.key_len]
+        };
         let prefix = |k: &[u8]| match k.first_chunk::<8>() {
             Some(p) => u64::from_be_bytes(*p),
             None => k
@@ -221,48 +237,42 @@ impl Vars {
                 .enumerate()
                 .fold(0u64, |p, (i, &b)| p | u64::from(b) << (56 - 8 * i)),
         };
-        let buf = self.buf.as_bytes();
-        let keys: Vec<(u64, usize)> = self
-            .entries
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (prefix(&buf[e.key..e.key + e.key_len]), i))
-            .collect();
-        let cmp = |a: &(u64, usize), b: &(u64, usize)| {
-            a.0.cmp(&b.0).then_with(|| {
-                let (x, y) = (&self.entries[a.1], &self.entries[b.1]);
-                buf[x.key..x.key + x.key_len].cmp(&buf[y.key..y.key + y.key_len])
-            })
+        let cmp =
+            |a: &(u64, usize), b: &(u64, usize)| a.0.cmp(&b.0).then_with(|| key(a.1).cmp(key(b.1)));
+        let pair = |i: usize| {
+            let e = &self.entries[i];
+            item(self.key_of(e), self.val_of(e))
         };
+        let n = self.entries.len();
+        out.reserve(n);
         // A server's environs hold the same keys in the same order request after request:
         // the order found last on this thread is tried first, and kept when the keys it
         // gives are strictly ascending (keys are unique, so that is the sorted order).
-        let pair = |i: usize| {
-            let e = &self.entries[i];
-            (self.key_of(e), self.val_of(e))
-        };
-        let mut keys = keys;
         let remembered = LAST_ORDER.try_with(|last| {
             let mut last = last.try_borrow_mut().ok()?;
-            let holds = last.len() == keys.len()
-                && last.iter().all(|&i| i < keys.len())
-                && last
-                    .windows(2)
-                    .all(|w| cmp(&keys[w[0]], &keys[w[1]]).is_lt());
+            let holds = last.len() == n && last.iter().all(|&i| i < n) && {
+                let mut prev: Option<(u64, usize)> = None;
+                last.iter().all(|&i| {
+                    let this = (prefix(key(i)), i);
+                    let ascending = prev.is_none_or(|p| cmp(&p, &this).is_lt());
+                    prev = Some(this);
+                    ascending
+                })
+            };
             if !holds {
+                let mut keys: Vec<(u64, usize)> = (0..n).map(|i| (prefix(key(i)), i)).collect();
                 keys.sort_unstable_by(cmp);
                 last.clear();
                 last.extend(keys.iter().map(|&(_, i)| i));
             }
-            Some(last.iter().map(|&i| pair(i)).collect::<Vec<_>>())
+            out.extend(last.iter().map(|&i| pair(i)));
+            Some(())
         });
-        match remembered {
-            Ok(Some(sorted)) => sorted,
+        if !matches!(remembered, Ok(Some(()))) {
             // Only while the thread is torn down (or re-entered).
-            _ => {
-                keys.sort_unstable_by(cmp);
-                keys.into_iter().map(|(_, i)| pair(i)).collect()
-            }
+            let mut keys: Vec<(u64, usize)> = (0..n).map(|i| (prefix(key(i)), i)).collect();
+            keys.sort_unstable_by(cmp);
+            out.extend(keys.into_iter().map(|(_, i)| pair(i)));
         }
     }
 
