@@ -582,10 +582,12 @@ pub fn py_repr(s: &str) -> String {
 
 /// [`py_repr`], appended to `out`.
 pub(crate) fn py_repr_into(s: &str, out: &mut String) {
-    if s.bytes()
-        .all(|b| (b' '..=b'~').contains(&b) && b != b'\\' && b != b'\'')
-    {
+    // Branch-free over the bytes, so the compiler checks many at once.
+    if s.bytes().fold(true, |ok, b| {
+        ok & (b' '..=b'~').contains(&b) & (b != b'\\') & (b != b'\'')
+    }) {
         // Printable ASCII with nothing to escape: the text in single quotes.
+        out.reserve(s.len() + 2);
         out.push('\'');
         out.push_str(s);
         out.push('\'');
