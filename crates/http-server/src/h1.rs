@@ -4,7 +4,7 @@
 //! Python: no equivalent. CPython's `http.server` with `protocol_version = "HTTP/1.1"`
 //! keeps a thread blocked on each connection's `rfile`; here the event loop frames each
 //! request without blocking (head, then body, `Content-Length` or chunked), and only then
-//! runs the very same handler ([`handle_parsed_request`]) over the buffered bytes.
+//! runs the very same handler ([`handle_parsed_request`](crate::handle_parsed_request)) over the buffered bytes.
 //!
 //! What the protocol adds around the handler:
 //! - **Bodies**: `Content-Length` bodies are handed over as they came; chunked bodies are
