@@ -444,7 +444,7 @@ fn check_status(status: &str) -> Result<()> {
     if b.len() >= 4
         && b[..3].iter().all(u8::is_ascii_digit)
         && b[3] == b' '
-        && b.iter().all(|&c| c == b'\t' || (b' '..=b'~').contains(&c))
+        && headers::printable_ascii(b)
     {
         // Printable ASCII with a code: the usual status, valid.
         return Ok(());

@@ -240,3 +240,23 @@ fn word_wise_case_folding_matches_the_byte_wise_one() {
     assert!(!ascii_eq_ignore_case(b"short", b"shorter"));
     assert!(ascii_eq_ignore_case(b"Date", b"date"));
 }
+
+#[test]
+fn tchar_table_and_printable_check_match_their_definitions() {
+    for b in 0..=255u8 {
+        let tchar = b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+        assert_eq!(is_tchar(b), tchar, "{b:#04x}");
+        let printable = b == b'\t' || (b' '..=b'~').contains(&b);
+        assert_eq!(printable_ascii(&[b]), printable, "{b:#04x}");
+        assert_eq!(
+            printable_ascii(&[b'a'; 40].map(|_| b)),
+            printable,
+            "{b:#04x} x40"
+        );
+    }
+    assert!(printable_ascii(b""));
+    let mut long = [b'x'; 100];
+    assert!(printable_ascii(&long));
+    long[77] = b'\n';
+    assert!(!printable_ascii(&long));
+}
