@@ -230,10 +230,11 @@ pub(crate) enum Base<'a> {
 /// The variables [`fill_environ`] sets whatever the request (but `CONTENT_TYPE` and
 /// `CONTENT_LENGTH`, which `base_environ` may hold).
 #[cfg_attr(not(feature = "simple-server"), allow(dead_code))]
-pub(crate) const REQUEST_KEYS: [&str; 5] = [
+pub(crate) const REQUEST_KEYS: [&str; 6] = [
     "SERVER_PROTOCOL",
     "SERVER_SOFTWARE",
     "REQUEST_METHOD",
+    "PATH_INFO",
     "QUERY_STRING",
     "REMOTE_ADDR",
 ];
@@ -318,7 +319,7 @@ pub(crate) fn fill_environ<'h, V: HeaderText + 'h>(
     };
     env.set_with(
         |k| k.push_str("PATH_INFO"),
-        Dup::Replace,
+        if known_absent { Dup::New } else { Dup::Replace },
         |out| {
             if raw.contains(&b'%') {
                 out.extend(percent_encoding::percent_decode(raw).map(char::from));

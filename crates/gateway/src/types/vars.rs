@@ -14,6 +14,8 @@ pub(crate) enum Dup {
     Join(char),
     /// Replace the old value.
     Replace,
+    /// The caller knows the key is absent: no lookup (checked in debug builds).
+    New,
 }
 
 /// Packed string variables: keys and values in `buf`, located by `entries`.
@@ -158,7 +160,12 @@ impl Vars {
         write_key(&mut self.buf);
         let key_len = self.buf.len() - k;
         let key_tail = tail(&self.buf.as_bytes()[k..]);
-        let existing = self.find_bytes(&self.buf.as_bytes()[k..]);
+        let existing = if matches!(dup, Dup::New) {
+            debug_assert!(self.find_bytes(&self.buf.as_bytes()[k..]).is_none());
+            None
+        } else {
+            self.find_bytes(&self.buf.as_bytes()[k..])
+        };
         match existing {
             None => {
                 let v = self.buf.len();
@@ -181,7 +188,7 @@ impl Vars {
                         self.buf.extend_from_within(e.val..e.val + e.val_len);
                         self.buf.push(sep);
                     }
-                    Dup::Replace => {}
+                    Dup::Replace | Dup::New => {}
                 }
                 write_value(&mut self.buf);
                 self.garbage += e.val_len;
