@@ -306,14 +306,17 @@ impl Headers {
         self.push_checked(name, value);
     }
 
-    fn name_of(&self, e: &Entry) -> &str {
-        pair(&self.text, e).0
-    }
-
-    /// True when `e` is named `name` (case-insensitively): the length first, then the bytes.
+    /// True when `e` is named `name` (case-insensitively): the length first, then the bytes
+    /// (as bytes: no char-boundary checks).
+    #[inline]
     fn is_named(&self, e: &Entry, name: &str) -> bool {
+        let at = e.name as usize;
         e.name_len as usize == name.len()
-            && ascii_eq_ignore_case(self.name_of(e).as_bytes(), name.as_bytes())
+            && self
+                .text
+                .as_bytes()
+                .get(at..at + name.len())
+                .is_some_and(|n| ascii_eq_ignore_case(n, name.as_bytes()))
     }
 
     /// Appends one pair, keeping any existing header of that name.
