@@ -16,6 +16,34 @@ use crate::util::{self, FileWrapper};
 mod vars;
 pub(crate) use vars::Dup;
 
+/// A stream shared by its handles, as a Python file object is by its references: counted
+/// for the streams made per request, a plain reference for the process-wide ones
+/// ([`InputStream::empty`], [`ErrorStream::stderr`]), whose handles are then copied
+/// without touching a shared counter (two atomic operations per copy and drop otherwise,
+/// several times per request).
+enum Shared<T: ?Sized + 'static> {
+    Counted(Arc<Mutex<Box<T>>>),
+    Static(&'static Mutex<Box<T>>),
+}
+
+impl<T: ?Sized + 'static> Shared<T> {
+    fn get(&self) -> &Mutex<Box<T>> {
+        match self {
+            Shared::Counted(a) => a,
+            Shared::Static(r) => r,
+        }
+    }
+}
+
+impl<T: ?Sized + 'static> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        match self {
+            Shared::Counted(a) => Shared::Counted(Arc::clone(a)),
+            Shared::Static(r) => Shared::Static(r),
+        }
+    }
+}
+
 fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -35,7 +63,7 @@ fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[doc(alias = "wsgiref.types.InputStream")]
 #[derive(Clone)]
 pub struct InputStream {
-    inner: Arc<Mutex<Box<dyn BufRead + Send>>>,
+    inner: Shared<dyn BufRead + Send>,
 }
 
 impl fmt::Debug for InputStream {
@@ -53,7 +81,7 @@ impl InputStream {
     /// Wraps a reader that is already buffered.
     pub fn from_buf_read(reader: impl BufRead + Send + 'static) -> Self {
         InputStream {
-            inner: Arc::new(Mutex::new(Box::new(reader))),
+            inner: Shared::Counted(Arc::new(Mutex::new(Box::new(reader)))),
         }
     }
 
@@ -61,10 +89,11 @@ impl InputStream {
     /// returns a handle to one shared empty stream (reading it never changes it), so a
     /// request without a body costs no allocation.
     pub fn empty() -> Self {
-        static EMPTY: std::sync::OnceLock<InputStream> = std::sync::OnceLock::new();
-        EMPTY
-            .get_or_init(|| Self::from_buf_read(io::empty()))
-            .clone()
+        static EMPTY: std::sync::OnceLock<Mutex<Box<dyn BufRead + Send>>> =
+            std::sync::OnceLock::new();
+        InputStream {
+            inner: Shared::Static(EMPTY.get_or_init(|| Mutex::new(Box::new(io::empty())))),
+        }
     }
 
     /// Python: `wsgiref.types.InputStream.readline()`.
@@ -73,7 +102,7 @@ impl InputStream {
     #[doc(alias = "wsgiref.types.InputStream.readline")]
     pub fn readline(&self) -> io::Result<Vec<u8>> {
         let mut line = Vec::new();
-        lock(&self.inner).read_until(b'\n', &mut line)?;
+        lock(self.inner.get()).read_until(b'\n', &mut line)?;
         Ok(line)
     }
 
@@ -98,7 +127,7 @@ impl InputStream {
     #[doc(alias = "wsgiref.types.InputStream.read")]
     pub fn read_size(&self, size: usize) -> io::Result<Vec<u8>> {
         let mut buf = Vec::new();
-        (&mut **lock(&self.inner))
+        (&mut **lock(self.inner.get()))
             .take(size as u64)
             .read_to_end(&mut buf)?;
         Ok(buf)
@@ -107,13 +136,13 @@ impl InputStream {
 
 impl Read for InputStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        lock(&self.inner).read(buf)
+        lock(self.inner.get()).read(buf)
     }
 }
 
 impl Read for &InputStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        lock(&self.inner).read(buf)
+        lock(self.inner.get()).read(buf)
     }
 }
 
@@ -130,7 +159,7 @@ impl Read for &InputStream {
 #[doc(alias = "wsgiref.types.ErrorStream")]
 #[derive(Clone)]
 pub struct ErrorStream {
-    inner: Arc<Mutex<Box<dyn Write + Send>>>,
+    inner: Shared<dyn Write + Send>,
     name: &'static str,
 }
 
@@ -144,7 +173,7 @@ impl ErrorStream {
     /// Wraps any writer.
     pub fn new(writer: impl Write + Send + 'static) -> Self {
         ErrorStream {
-            inner: Arc::new(Mutex::new(Box::new(writer))),
+            inner: Shared::Counted(Arc::new(Mutex::new(Box::new(writer)))),
             name: "<stream>",
         }
     }
@@ -152,20 +181,19 @@ impl ErrorStream {
     /// The process's standard error (Python: `sys.stderr`). Every call returns a handle to
     /// the same stream (handlers are made per request: this costs no allocation).
     pub fn stderr() -> Self {
-        static STDERR: std::sync::OnceLock<ErrorStream> = std::sync::OnceLock::new();
-        STDERR
-            .get_or_init(|| ErrorStream {
-                inner: Arc::new(Mutex::new(Box::new(io::stderr()))),
-                name: "<stderr>",
-            })
-            .clone()
+        static STDERR: std::sync::OnceLock<Mutex<Box<dyn Write + Send>>> =
+            std::sync::OnceLock::new();
+        ErrorStream {
+            inner: Shared::Static(STDERR.get_or_init(|| Mutex::new(Box::new(io::stderr())))),
+            name: "<stderr>",
+        }
     }
 
     /// An in-memory stream and a handle to read what was written (Python: `StringIO()`).
     pub fn memory() -> (Self, SharedBuffer) {
         let buf = SharedBuffer::default();
         let stream = ErrorStream {
-            inner: Arc::new(Mutex::new(Box::new(buf.clone()))),
+            inner: Shared::Counted(Arc::new(Mutex::new(Box::new(buf.clone())))),
             name: "<memory>",
         };
         (stream, buf)
@@ -176,7 +204,7 @@ impl ErrorStream {
     /// Writes a string.
     #[doc(alias = "wsgiref.types.ErrorStream.write")]
     pub fn write_str(&self, s: &str) -> io::Result<()> {
-        lock(&self.inner).write_all(s.as_bytes())
+        lock(self.inner.get()).write_all(s.as_bytes())
     }
 
     /// Python: `wsgiref.types.ErrorStream.writelines(seq)`.
@@ -184,7 +212,7 @@ impl ErrorStream {
     /// Writes each string.
     #[doc(alias = "wsgiref.types.ErrorStream.writelines")]
     pub fn writelines<'a>(&self, lines: impl IntoIterator<Item = &'a str>) -> io::Result<()> {
-        let mut w = lock(&self.inner);
+        let mut w = lock(self.inner.get());
         for line in lines {
             w.write_all(line.as_bytes())?;
         }
@@ -194,10 +222,10 @@ impl ErrorStream {
 
 impl Write for ErrorStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        lock(&self.inner).write(buf)
+        lock(self.inner.get()).write(buf)
     }
     fn flush(&mut self) -> io::Result<()> {
-        lock(&self.inner).flush()
+        lock(self.inner.get()).flush()
     }
 }
 
