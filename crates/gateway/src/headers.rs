@@ -6,7 +6,8 @@ use std::fmt;
 
 use crate::error::{Error, Result};
 
-/// True for RFC 9110 `tchar`s: a table lookup.
+/// True for RFC 9110 `tchar`s: a table lookup. (`http-server` has the same table; the WSGI
+/// core does not depend on it.)
 fn is_tchar(b: u8) -> bool {
     static TCHAR: [bool; 256] = {
         let mut t = [false; 256];

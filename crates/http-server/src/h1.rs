@@ -31,7 +31,8 @@ use socketserver::HandlerCx;
 use socketserver::evloop::{Abort, Frame, Protocol, ServeCx, Served};
 
 use crate::h1::chunked::{ChunkedDecoder, ChunkedError, ChunkedLimits};
-use crate::handler::{is_token_byte, serve_parsed};
+use crate::handler::serve_parsed;
+use crate::request::is_tchar;
 use crate::request::trim_ows;
 use crate::{
     BodyFraming, HttpConfig, HttpError, HttpHandler, Parsed, RequestHead, parse_request,
@@ -718,7 +719,7 @@ impl ResponseHead {
             if out.get(pos..pos + 2)? == b"\r\n" {
                 return Some((head, pos + 2));
             }
-            let name_len = out[pos..].iter().take_while(|b| is_token_byte(**b)).count();
+            let name_len = out[pos..].iter().take_while(|b| is_tchar(**b)).count();
             if name_len == 0 || out.get(pos + name_len) != Some(&b':') {
                 return None;
             }

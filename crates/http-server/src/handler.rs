@@ -391,7 +391,7 @@ impl<'a> Exchange<'a> {
     /// Python: `http.server.BaseHTTPRequestHandler.send_header`.
     #[doc(alias = "http.server.BaseHTTPRequestHandler.send_header")]
     pub fn send_header(&mut self, keyword: &str, value: &str) -> Result<()> {
-        if keyword.is_empty() || !keyword.bytes().all(is_token_byte) {
+        if keyword.is_empty() || !keyword.bytes().all(crate::request::is_tchar) {
             return Err(Error::InvalidHeader {
                 name: keyword.to_owned(),
                 reason: "name is not a token",
@@ -515,24 +515,6 @@ fn push_latin1(buf: &mut Vec<u8>, s: &str) -> Result<()> {
         buf.push(u8::try_from(u32::from(c)).map_err(|_| Error::NotLatin1(s.to_owned()))?);
     }
     Ok(())
-}
-
-/// True for the bytes of an RFC 9110 token (`tchar`): a table lookup per byte.
-pub(crate) fn is_token_byte(b: u8) -> bool {
-    static TCHAR: [bool; 256] = {
-        let mut t = [false; 256];
-        let mut i = 0;
-        while i < 256 {
-            let b = i as u8;
-            t[i] = matches!(b,
-                b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z'
-                | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^'
-                | b'_' | b'`' | b'|' | b'~');
-            i += 1;
-        }
-        t
-    };
-    TCHAR[usize::from(b)]
 }
 
 /// `n` in decimal (a status code) without the formatting machinery.

@@ -1144,7 +1144,8 @@ pub(crate) fn trim_ows(v: &[u8]) -> &[u8] {
     &v[start..end.max(start)]
 }
 
-fn is_tchar(b: u8) -> bool {
+/// True for the bytes of an RFC 9110 token (`tchar`): a table lookup per byte.
+pub(crate) fn is_tchar(b: u8) -> bool {
     TCHAR[usize::from(b)]
 }
 
