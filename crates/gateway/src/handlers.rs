@@ -391,12 +391,12 @@ struct ResponseState {
 
 thread_local! {
     /// The status string of the last response this thread finished, for the next one.
-    static SPARE_STATUS: std::cell::Cell<String> = const { std::cell::Cell::new(String::new()) };
+    static SPARE_STATUS: std::cell::Cell<Option<String>> = const { std::cell::Cell::new(None) };
 }
 
 /// An empty string for a status, recycled when this thread has one.
 fn spare_status() -> String {
-    SPARE_STATUS.try_with(|s| s.take()).unwrap_or_default()
+    crate::spare::take(&SPARE_STATUS).unwrap_or_default()
 }
 
 impl Drop for ResponseState {
@@ -405,7 +405,7 @@ impl Drop for ResponseState {
         if let Some(status) = self.status.take()
             && status.capacity() <= 256
         {
-            let _ = SPARE_STATUS.try_with(|s| s.set(status));
+            crate::spare::keep(&SPARE_STATUS, status);
         }
     }
 }
@@ -674,9 +674,9 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
             // Status line and headers in one write (`send_preamble` + the headers), built
             // in a buffer the thread keeps from one response to the next.
             thread_local! {
-                static SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+                static SCRATCH: std::cell::Cell<Option<Vec<u8>>> = const { std::cell::Cell::new(None) };
             }
-            let mut out = SCRATCH.take();
+            let mut out = crate::spare::take(&SCRATCH).unwrap_or_default();
             out.clear();
             let written = self.preamble_into(&mut out).and_then(|()| {
                 match &self.state.headers {
@@ -686,7 +686,7 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
                 Ok(self.io.write_raw(&out)?)
             });
             if out.capacity() <= 64 << 10 {
-                SCRATCH.set(out);
+                crate::spare::keep(&SCRATCH, out);
             }
             written?;
         }

@@ -172,8 +172,8 @@ struct Entry {
 thread_local! {
     /// The buffers of the last header list dropped on this thread, kept for the next one:
     /// a server builds one list per response.
-    static SPARE: std::cell::RefCell<Option<(String, Vec<Entry>)>> =
-        const { std::cell::RefCell::new(None) };
+    static SPARE: std::cell::Cell<Option<(String, Vec<Entry>)>> =
+        const { std::cell::Cell::new(None) };
 }
 
 /// Buffers larger than this are freed rather than kept.
@@ -188,13 +188,7 @@ impl Drop for Headers {
         let mut entries = std::mem::take(&mut self.entries);
         text.clear();
         entries.clear();
-        let _ = SPARE.try_with(|s| {
-            if let Ok(mut s) = s.try_borrow_mut()
-                && s.is_none()
-            {
-                *s = Some((text, entries));
-            }
-        });
+        crate::spare::keep(&SPARE, (text, entries));
     }
 }
 
@@ -217,6 +211,8 @@ impl PartialEq for Headers {
 impl Eq for Headers {}
 
 /// Iterator over a [`Headers`]' pairs, in order (`(&name, &value)`).
+///
+/// Python: iterating `wsgiref.headers.Headers.items()` (without copying the pairs).
 #[derive(Debug, Clone)]
 pub struct Iter<'a> {
     text: &'a str,
@@ -276,8 +272,7 @@ impl Headers {
     /// An empty list with room for `n` headers, in the buffers of a list this thread
     /// dropped earlier when there is one.
     pub(crate) fn with_capacity(n: usize) -> Self {
-        let recycled = SPARE.try_with(|s| s.borrow_mut().take()).ok().flatten();
-        let (mut text, mut entries) = recycled.unwrap_or_default();
+        let (mut text, mut entries) = crate::spare::take(&SPARE).unwrap_or_default();
         text.reserve(32 * n);
         entries.reserve(n);
         Headers { text, entries }

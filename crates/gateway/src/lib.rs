@@ -46,3 +46,4 @@ pub mod validate;
 
 mod ascii;
 mod error;
+mod spare;

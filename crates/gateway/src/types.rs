@@ -472,7 +472,10 @@ impl Environ {
         }
     }
 
+    /// Python: `environ.update(vars)`.
+    ///
     /// Adds every variable of `vars`. Same as [`set`](Self::set) for each.
+    #[doc(alias = "wsgiref.types.WSGIEnvironment")]
     pub fn extend_vars(&mut self, vars: &BTreeMap<String, String>) {
         if self.vars.len() == 0
             && self.url_scheme.is_none()

@@ -497,7 +497,7 @@ impl<'a> Exchange<'a> {
 /// True when every byte is HTAB or printable ASCII (SP to `~`): the usual header value,
 /// status reason or `Server` string. Branch-free over the bytes, so the compiler checks
 /// many at once.
-pub(crate) fn printable(bytes: &[u8]) -> bool {
+fn printable(bytes: &[u8]) -> bool {
     bytes.iter().fold(true, |ok, &b| {
         ok & ((b == b'\t') | (b' '..=b'~').contains(&b))
     })

@@ -56,8 +56,7 @@ impl Vars {
     /// environ this thread dropped earlier when there is one (see [`Drop`] below), else new
     /// ones.
     pub(crate) fn with_capacity(bytes: usize, entries: usize) -> Self {
-        let recycled = SPARE.try_with(|s| s.borrow_mut().take()).ok().flatten();
-        let (mut buf, mut list) = recycled.unwrap_or_default();
+        let (mut buf, mut list) = crate::spare::take(&SPARE).unwrap_or_default();
         buf.reserve(bytes);
         list.reserve(entries);
         Vars {
@@ -304,8 +303,8 @@ thread_local! {
     /// The buffers of the last environ dropped on this thread, kept for the next one: a
     /// server builds one environ per request, and reusing its buffers saves two
     /// allocations and two frees per request.
-    static SPARE: std::cell::RefCell<Option<(String, Vec<Entry>)>> =
-        const { std::cell::RefCell::new(None) };
+    static SPARE: std::cell::Cell<Option<(String, Vec<Entry>)>> =
+        const { std::cell::Cell::new(None) };
 }
 
 /// Buffers larger than this are freed rather than kept.
@@ -320,13 +319,7 @@ impl Drop for Vars {
         let mut entries = std::mem::take(&mut self.entries);
         buf.clear();
         entries.clear();
-        let _ = SPARE.try_with(|s| {
-            if let Ok(mut s) = s.try_borrow_mut()
-                && s.is_none()
-            {
-                *s = Some((buf, entries));
-            }
-        });
+        crate::spare::keep(&SPARE, (buf, entries));
     }
 }
 
