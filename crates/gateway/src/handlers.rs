@@ -387,6 +387,8 @@ struct ResponseState {
     chunked: bool,
     error: bool,
     close_connection: bool,
+    /// The length of the status line and headers `send_headers` wrote in one write.
+    head_len: Option<usize>,
 }
 
 thread_local! {
@@ -678,11 +680,13 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
             }
             let mut out = crate::spare::take(&SCRATCH).unwrap_or_default();
             out.clear();
+            let http_head = self.config.origin_server && self.client_is_modern();
             let written = self.preamble_into(&mut out).and_then(|()| {
                 match &self.state.headers {
                     Some(h) => h.write_bytes(&mut out),
                     None => out.extend_from_slice(b"\r\n"),
                 }
+                self.state.head_len = http_head.then_some(out.len());
                 Ok(self.io.write_raw(&out)?)
             });
             if out.capacity() <= 64 << 10 {
@@ -1027,6 +1031,15 @@ impl<Io: HandlerIo, K: HandlerHooks> BaseHandler<Io, K> {
             status: self.state.status.clone(),
             ..self.summary_without_status()
         }
+    }
+
+    /// Python: no equivalent. The length of the head (`HTTP/x.y` status line, `Date`,
+    /// `Server` and the headers, blank line included) that
+    /// [`send_headers`](Self::send_headers) wrote as its one write, the first bytes of the
+    /// response; `None` before the headers went out, or when no HTTP head was written (a
+    /// CGI gateway's `Status:` line, an HTTP/0.9 client).
+    pub fn head_len(&self) -> Option<usize> {
+        self.state.head_len
     }
 
     /// Python: no equivalent. Whether the response is broken (an error after the headers

@@ -361,7 +361,9 @@ pub struct Environ {
     multiprocess: bool,
     run_once: bool,
     file_wrapper: bool,
-    extensions: BTreeMap<String, Extension>,
+    /// `None` while empty: most environs never hold one, and dropping an empty map still
+    /// costs a walk per request.
+    extensions: Option<BTreeMap<String, Extension>>,
 }
 
 impl Default for Environ {
@@ -376,7 +378,7 @@ impl Default for Environ {
             multiprocess: false,
             run_once: false,
             file_wrapper: false,
-            extensions: BTreeMap::new(),
+            extensions: None,
         }
     }
 }
@@ -549,7 +551,9 @@ impl Environ {
         if key == "wsgi.url_scheme" {
             return self.url_scheme.take().map(std::borrow::Cow::into_owned);
         }
-        self.extensions.remove(key);
+        if let Some(ext) = &mut self.extensions {
+            ext.remove(key);
+        }
         self.vars.remove(key)
     }
 
@@ -564,7 +568,13 @@ impl Environ {
             "wsgi.input" => self.input.is_some(),
             "wsgi.errors" => self.errors.is_some(),
             "wsgi.file_wrapper" => self.file_wrapper,
-            _ => self.vars.contains(key) || self.extensions.contains_key(key),
+            _ => {
+                self.vars.contains(key)
+                    || self
+                        .extensions
+                        .as_ref()
+                        .is_some_and(|e| e.contains_key(key))
+            }
         }
     }
 
@@ -620,22 +630,25 @@ impl Environ {
         let extensions = self
             .extensions
             .iter()
+            .flatten()
             .map(|(k, ext)| (k.as_str(), EnvValue::Object(&ext.repr)));
-        let mut items = Vec::with_capacity(self.vars.len() + wsgi.len() + self.extensions.len());
+        let no_extensions = self.extensions.as_ref().is_none_or(BTreeMap::is_empty);
+        let extension_count = self.extensions.as_ref().map_or(0, BTreeMap::len);
+        let mut items = Vec::with_capacity(self.vars.len() + wsgi.len() + extension_count);
         self.vars
             .sorted_into(&mut items, |k, v| (k, EnvValue::Str(v)));
         // The variables before `wsgi.` (all the CGI ones, upper case) need no merging; the
         // usual environ has none after it, and no extensions: the `wsgi.*` entries follow.
         let split = items.partition_point(|(k, _)| *k < "wsgi.");
-        if split == items.len() && self.extensions.is_empty() {
+        if split == items.len() && no_extensions {
             items.extend(wsgi);
             return items;
         }
         let rest: Vec<(&str, EnvValue<'_>)> = items.drain(split..).collect();
-        if self.extensions.is_empty() {
+        if no_extensions {
             merge_sorted(rest.into_iter(), wsgi.into_iter(), &mut items);
         } else {
-            let mut others = Vec::with_capacity(wsgi.len() + self.extensions.len());
+            let mut others = Vec::with_capacity(wsgi.len() + extension_count);
             merge_sorted(wsgi.into_iter(), extensions, &mut others);
             merge_sorted(rest.into_iter(), others.into_iter(), &mut items);
         }
@@ -754,7 +767,7 @@ impl Environ {
         value: T,
         repr: impl Into<String>,
     ) {
-        self.extensions.insert(
+        self.extensions.get_or_insert_default().insert(
             key.into(),
             Extension {
                 value: Arc::new(value),
@@ -765,7 +778,11 @@ impl Environ {
 
     /// A middleware value of type `T`.
     pub fn extension<T: Any + Send + Sync>(&self, key: &str) -> Option<&T> {
-        self.extensions.get(key)?.value.downcast_ref::<T>()
+        self.extensions
+            .as_ref()?
+            .get(key)?
+            .value
+            .downcast_ref::<T>()
     }
 }
 

@@ -662,10 +662,15 @@ fn check_response(
     }
 }
 
-/// What [`check_response`] needs from a response head: parsed from the bytes, or
-/// recorded by the [`Exchange`](crate::Exchange) that wrote them.
+/// What the event loops need to know of a response head to check the response's framing
+/// (its status code, version, `Content-Length`, `Transfer-Encoding` and `Connection`):
+/// parsed from the bytes, recorded by the [`Exchange`](crate::Exchange) that wrote them,
+/// or declared by a handler that wrote its head itself
+/// ([`Exchange::declare_head`](crate::Exchange::declare_head)).
+///
+/// Python: no equivalent.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct ResponseHead {
+pub struct ResponseHead {
     pub(crate) code: u16,
     pub(crate) version_11: bool,
     pub(crate) length: Option<u64>,
@@ -676,10 +681,20 @@ pub(crate) struct ResponseHead {
 }
 
 impl ResponseHead {
-    /// Parses the response head at the start of `out` with httparse (which also finds
-    /// where it ends): the head and its length, or `None` when `out` does not start with a
-    /// complete, well-formed head.
-    fn parse(out: &[u8]) -> Option<(ResponseHead, usize)> {
+    /// The facts of a head whose status line is `HTTP/1.1 <code> ...` (`version_11`) or
+    /// `HTTP/1.0 <code> ...`, before any field is [noted](Self::note).
+    pub fn new(code: u16, version_11: bool) -> Self {
+        ResponseHead {
+            code,
+            version_11,
+            ..ResponseHead::default()
+        }
+    }
+
+    /// Reads the response head at the start of `out` as the event loops do when they check
+    /// a response (a plain head in one pass, anything else with httparse): the head and its
+    /// length, or `None` when `out` does not start with a complete, well-formed head.
+    pub fn parse(out: &[u8]) -> Option<(ResponseHead, usize)> {
         match Self::scan_plain(out) {
             Some(found) => {
                 // The scan accepts a subset of what httparse accepts and reads it alike
@@ -756,14 +771,13 @@ impl ResponseHead {
     /// `length`, `chunked` and `says_close`; a later `Transfer-Encoding` or `Connection`
     /// field overrides an earlier one, two different lengths are `bad`.
     ///
-    /// `name` must be a token (httparse and `Exchange::send_header` make sure of it).
+    /// `name` must be a token (httparse and `Exchange::send_header` make sure of it), and
+    /// `value` the field's value as sent (optional whitespace around it is ignored).
     #[inline]
-    pub(crate) fn note(&mut self, name: &[u8], value: &[u8]) {
+    pub fn note(&mut self, name: &[u8], value: &[u8]) {
         match name.len() {
             14 if token_eq_lower(name, b"content-length") => {
-                let v = std::str::from_utf8(trim_ows(value))
-                    .ok()
-                    .and_then(|v| v.parse().ok());
+                let v = crate::request::content_length(trim_ows(value));
                 match (self.length, v) {
                     (None, Some(v)) => self.length = Some(v),
                     (Some(a), Some(b)) if a == b => {}

@@ -177,8 +177,11 @@ pub struct Exchange<'a> {
     head_facts: Option<ResponseHead>,
     /// The response buffer's length, kept by the event-loop face's stream.
     written: Option<&'a Cell<usize>>,
-    /// The last final response head written whole by `end_headers`.
+    /// The last final response head written whole by `end_headers` (or declared by the
+    /// handler with [`declare_head`](Self::declare_head)).
     written_head: Option<WrittenHead>,
+    /// The response buffer's length when the handler's `do_method` began.
+    handler_at: Option<usize>,
     /// When the request started (the exchange was made, or its request line was read).
     started: Instant,
     /// The status and size `log_request` is logging, for the structured access event.
@@ -237,6 +240,7 @@ impl<'a> Exchange<'a> {
             head_facts: None,
             written: None,
             written_head: None,
+            handler_at: None,
             started: Instant::now(),
             access: Cell::new(None),
         }
@@ -271,6 +275,7 @@ impl<'a> Exchange<'a> {
             head_facts: None,
             written: None,
             written_head: None,
+            handler_at: None,
             // The event loops know when the request began to arrive: no clock read.
             started: cx.received().unwrap_or_else(Instant::now),
             access: Cell::new(None),
@@ -477,6 +482,26 @@ impl<'a> Exchange<'a> {
         // A head flushed in parts is no longer one write: it is parsed when checked.
         self.head_facts = None;
         self.write_headers_buffer()
+    }
+
+    /// Python: no equivalent. Declares that this handler's response begins with a final
+    /// response head of `len` bytes (status line, fields, blank line) that it wrote itself,
+    /// in one write, before anything else, and that `facts` describe (built with
+    /// [`ResponseHead::note`] over the fields it wrote). The event loops then check the
+    /// response's framing from `facts` instead of reading the head again.
+    ///
+    /// For handlers that write their head themselves, such as the WSGI gateway. The server
+    /// trusts the declaration: a wrong one can cut a response or keep a connection the
+    /// client cannot delimit, so debug builds compare it with a parse of the bytes (a
+    /// mismatch panics). Without the event loops' buffered stream it does nothing.
+    pub fn declare_head(&mut self, len: usize, facts: ResponseHead) {
+        if let Some(at) = self.handler_at {
+            self.written_head = Some(WrittenHead {
+                at,
+                len,
+                head: facts,
+            });
+        }
     }
 
     fn write_headers_buffer(&mut self) -> Result<()> {
@@ -1124,6 +1149,7 @@ pub(crate) fn serve_parsed<'a, H: HttpHandler + ?Sized>(
     if expect_100 && !handler.handle_expect_100(&mut ex)? {
         return Ok((false, None));
     }
+    ex.handler_at = written.map(Cell::get);
     handler.do_method(&mut ex)?;
     ex.stream().flush()?;
     Ok((!ex.close_connection, ex.written_head))

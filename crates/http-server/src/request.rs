@@ -577,6 +577,21 @@ fn target_form(target: &str) -> TargetForm {
 /// authority-form target must be: an IP-literal in brackets, or a reg-name / IPv4 address of
 /// unreserved, sub-delims and `%xx` characters; a port of digits.
 pub(crate) fn valid_authority(v: &[u8]) -> bool {
+    // The usual value in one pass: reg-name bytes, then `:port` or nothing.
+    let plain = v.iter().position(|&b| !REG_NAME[usize::from(b)]);
+    match plain {
+        None => true,
+        Some(i) if v[i] == b':' => {
+            let port = &v[i + 1..];
+            port.len() <= 5 && port.iter().all(u8::is_ascii_digit)
+        }
+        // `%xx`, an IP-literal or a bad byte: the general rules.
+        Some(_) => authority_rules(v),
+    }
+}
+
+/// [`valid_authority`] by the rules as written, for any value.
+fn authority_rules(v: &[u8]) -> bool {
     let (host, port): (&[u8], &[u8]) = if v.first() == Some(&b'[') {
         let Some(close) = v.iter().position(|&b| b == b']') else {
             return false;
@@ -1044,8 +1059,9 @@ impl Notes {
     }
 }
 
-/// A `Content-Length` value: 1 to 19 digits (so it fits a `u64`).
-fn content_length(v: &[u8]) -> Option<u64> {
+/// A `Content-Length` value: 1 to 19 digits (so it fits a `u64`; RFC 9110 §8.6 allows no
+/// sign). Requests and the responses the event loops check read it alike.
+pub(crate) fn content_length(v: &[u8]) -> Option<u64> {
     if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
         return None;
     }

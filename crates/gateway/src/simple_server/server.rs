@@ -151,13 +151,14 @@ impl<A: Application + ?Sized> WsgiRequestHandler<A> {
             ex.config().sys_version.as_str(),
         );
         let http_version = if http11 { "1.1" } else { self.http_version };
-        let config = handler_config(
+        let (config, plain_software) = handler_config(
             ex.server().multithread,
             ex.server().multiprocess,
             http_version,
             software,
         );
         let mut logged: Option<(Option<u16>, u64)> = None;
+        let declared;
         let is_head = ex.command == "HEAD";
         let polled = ex.cx().polled();
         let keep_alive: bool;
@@ -196,8 +197,26 @@ impl<A: Application + ?Sized> WsgiRequestHandler<A> {
                 || is_head;
             keep_alive =
                 wants_keep_alive && outcome.is_ok() && handler.headers_sent() && !broken && framed;
+            declared = handler.head_len().and_then(|len| {
+                let facts = head_facts(
+                    http_version,
+                    handler.status()?,
+                    handler.headers(),
+                    plain_software,
+                )?;
+                Some((len, facts))
+            });
+            // Dropping even an empty map walks it; an empty `BTreeMap` owns no memory, so
+            // forgetting it frees nothing that dropping it would.
+            let StreamIo { base_env, .. } = handler.into_io();
+            if base_env.is_empty() {
+                std::mem::forget(base_env);
+            }
             outcome
         };
+        if let Some((len, facts)) = declared {
+            ex.declare_head(len, facts);
+        }
         ex.close_connection = !keep_alive;
         if let Some((code, size)) = logged {
             self.log_request(ex, code, Some(size));
@@ -217,23 +236,57 @@ impl<A: Application + ?Sized> HttpHandler for WsgiRequestHandler<A> {
     }
 }
 
+/// What the event loops need to know of the head `send_headers` wrote (see
+/// [`Exchange::declare_head`]), from what it was written from: `HTTP/<version> <status>`, the
+/// `Date` and `Server` lines (no framing fields; `plain_software` says the `Server` value is
+/// printable ASCII) and the response headers. `None` when the head may not read as the
+/// facts say (a version, status or server name a client may not parse, more fields than
+/// the loops' parse takes), so that the loops read the bytes instead.
+fn head_facts(
+    version: &str,
+    status: &str,
+    headers: Option<&crate::headers::Headers>,
+    plain_software: bool,
+) -> Option<http_server::h1::ResponseHead> {
+    let version_11 = match version {
+        "1.1" => true,
+        "1.0" => false,
+        _ => return None,
+    };
+    let code = status.get(..3)?.parse().ok()?;
+    if !plain_software || !crate::headers::printable_ascii(status.as_bytes()) {
+        return None;
+    }
+    let mut facts = http_server::h1::ResponseHead::new(code, version_11);
+    if let Some(headers) = headers {
+        if headers.len() > 100 {
+            return None;
+        }
+        for (name, value) in headers {
+            facts.note(name.as_bytes(), value.as_bytes());
+        }
+    }
+    Some(facts)
+}
+
 /// The `ServerHandler` configuration for a request, shared between the requests of a
 /// thread (it is the same for every request of a server, so building it each time would
-/// only cost allocations).
+/// only cost allocations), and whether its `SERVER_SOFTWARE` is printable ASCII (for
+/// [`head_facts`]).
 fn handler_config(
     multithread: bool,
     multiprocess: bool,
     http_version: &str,
     software: (&str, &str),
-) -> Arc<HandlerConfig> {
+) -> (Arc<HandlerConfig>, bool) {
     type Key = (bool, bool, String, String);
     thread_local! {
-        static LAST: std::cell::RefCell<Option<(Key, Arc<HandlerConfig>)>> =
+        static LAST: std::cell::RefCell<Option<(Key, Arc<HandlerConfig>, bool)>> =
             const { std::cell::RefCell::new(None) };
     }
     LAST.with(|last| {
         let mut last = last.borrow_mut();
-        if let Some(((mt, mp, v, sw), config)) = &*last
+        if let Some(((mt, mp, v, sw), config, plain)) = &*last
             && *mt == multithread
             && *mp == multiprocess
             && v == http_version
@@ -242,7 +295,7 @@ fn handler_config(
             && sw.ends_with(software.1)
             && sw.as_bytes()[software.0.len()] == b' '
         {
-            return config.clone();
+            return (config.clone(), *plain);
         }
         let mut config = HandlerConfig::simple();
         config.wsgi_multithread = multithread;
@@ -252,11 +305,13 @@ fn handler_config(
         let software = format!("{} {}", software.0, software.1);
         config.server_software = Some(software.clone());
         let config = Arc::new(config);
+        let plain = crate::headers::printable_ascii(software.as_bytes());
         *last = Some((
             (multithread, multiprocess, http_version.to_owned(), software),
             config.clone(),
+            plain,
         ));
-        config
+        (config, plain)
     })
 }
 
@@ -268,6 +323,20 @@ fn client_host<'b>(
 ) -> std::borrow::Cow<'b, str> {
     use std::io::Write as _;
     if let Some(std::net::SocketAddr::V4(sa)) = address.inet() {
+        // The last address this thread formatted: a connection's requests, and most
+        // clients of a loop, come from the same one.
+        thread_local! {
+            static LAST: std::cell::Cell<(u32, [u8; 15], usize)> =
+                const { std::cell::Cell::new((u32::MAX, [0; 15], 0)) };
+        }
+        let ip = u32::from(*sa.ip());
+        let (last_ip, text, len) = LAST.get();
+        if last_ip == ip && len > 0 {
+            buf[..len].copy_from_slice(&text[..len]);
+            return std::borrow::Cow::Borrowed(
+                crate::ascii::as_str(&buf[..len]).unwrap_or_default(),
+            );
+        }
         // Dotted quad by hand: `fmt` costs about a thousand instructions here.
         let mut n = 0;
         for (i, octet) in sa.ip().octets().into_iter().enumerate() {
@@ -286,6 +355,9 @@ fn client_host<'b>(
             buf[n] = b'0' + octet % 10;
             n += 1;
         }
+        let mut text = [0u8; 15];
+        text[..n].copy_from_slice(&buf[..n]);
+        LAST.set((ip, text, n));
         return std::borrow::Cow::Borrowed(crate::ascii::as_str(&buf[..n]).unwrap_or_default());
     }
     if let socketserver::Address::Inet(sa) = address {
@@ -541,4 +613,109 @@ pub fn make_server<A: Application + 'static>(
         .next()
         .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no address for {host}")))?;
     WsgiServer::bind(address, app)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_server::h1::ResponseHead;
+
+    type Headers<'a> = &'a [(&'a str, &'a str)];
+
+    /// Runs an application that answers `status` and `headers` through a `ServerHandler`
+    /// writing to memory: the bytes written and the facts `head_facts` declares for them.
+    fn serve(
+        version: &str,
+        method: &str,
+        status: &str,
+        headers: Headers<'_>,
+        body: &'static [u8],
+    ) -> (Vec<u8>, Option<(usize, ResponseHead)>) {
+        let mut out = Vec::new();
+        let mut env = Environ::new();
+        env.set_str("SERVER_PROTOCOL", "HTTP/1.1");
+        env.set_str("REQUEST_METHOD", method);
+        let (config, plain_software) =
+            handler_config(false, false, version, ("WSGIServer/0.2", "CPython/3.11"));
+        let declared = {
+            let io = StreamIo::from_streams(
+                InputStream::empty(),
+                &mut out,
+                ErrorStream::new(io::sink()),
+                BTreeMap::new(),
+            )
+            .with_environ(env);
+            let mut handler = BaseHandler::new(io, (), config);
+            let app = |_: &Environ, sr: &mut dyn crate::StartResponse| -> Result<crate::Body> {
+                sr.start_response(status, headers, None)?;
+                Ok(crate::Body::from_static(body))
+            };
+            let _ = handler.run(&app);
+            handler.head_len().and_then(|len| {
+                let facts = head_facts(
+                    version,
+                    handler.status()?,
+                    handler.headers(),
+                    plain_software,
+                )?;
+                Some((len, facts))
+            })
+        };
+        (out, declared)
+    }
+
+    #[test]
+    fn declared_heads_read_as_the_loops_read_them() {
+        let many: Vec<(String, String)> =
+            (0..110).map(|i| (format!("X-{i}"), "v".into())).collect();
+        let many: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let cases: Vec<(&str, Headers<'_>)> = vec![
+            ("200 OK", &[("Content-Type", "text/plain")]),
+            ("200 OK", &[("Content-Length", "5")]),
+            (
+                "200 OK",
+                &[("content-length", "5"), ("CONTENT-LENGTH", "5")],
+            ),
+            (
+                "200 OK",
+                &[("Content-Length", "5"), ("Content-Length", "6")],
+            ),
+            ("200 OK", &[("Content-Length", "+5")]),
+            ("200 OK", &[("Content-Length", " 5\t")]),
+            ("200 OK", &[("Content-Length", "99999999999999999999999")]),
+            (
+                "200 OK",
+                &[("X-Latin", "caf\u{e9}"), ("Content-Length", "5")],
+            ),
+            ("200 OK", &[("X-Tab", "a\tb")]),
+            ("200 O\tK", &[("Content-Length", "5")]),
+            ("200 Caf\u{e9}", &[("Content-Length", "5")]),
+            ("204 No Content", &[]),
+            ("304 Not Modified", &[("Content-Length", "7")]),
+            ("404 Not Found", &[("Content-Type", "text/html")]),
+            ("100 Continue", &[]),
+            ("599 Whatever", &[("Content-Length", "5")]),
+            ("200 OK", &many),
+        ];
+        let mut declared = 0;
+        for version in ["1.1", "1.0"] {
+            for method in ["GET", "HEAD"] {
+                for (status, headers) in &cases {
+                    let (out, facts) = serve(version, method, status, headers, b"hello");
+                    let Some((len, facts)) = facts else {
+                        continue;
+                    };
+                    declared += 1;
+                    assert_eq!(
+                        ResponseHead::parse(&out),
+                        Some((facts, len)),
+                        "{version} {method} {status} {headers:?}: {}",
+                        String::from_utf8_lossy(&out)
+                    );
+                }
+            }
+        }
+        // Everything but the Latin-1 status and the 110 extra fields is declared.
+        assert_eq!(declared, 4 * (cases.len() - 2));
+    }
 }

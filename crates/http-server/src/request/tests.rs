@@ -72,3 +72,52 @@ fn py_space_table_matches_is_py_space() {
         );
     }
 }
+
+#[test]
+fn valid_authority_fast_path_agrees_with_the_rules() {
+    // Every string of up to three bytes over an alphabet of each byte class the rules
+    // treat apart, plus longer usual and unusual values.
+    let alphabet: &[u8] = b"a1.-:[]%fv \x00\xe9@/";
+    let mut values: Vec<Vec<u8>> = vec![Vec::new()];
+    for len in 1..=3 {
+        let mut idx = vec![0usize; len];
+        loop {
+            values.push(idx.iter().map(|&i| alphabet[i]).collect());
+            let mut k = 0;
+            while k < len {
+                idx[k] += 1;
+                if idx[k] < alphabet.len() {
+                    break;
+                }
+                idx[k] = 0;
+                k += 1;
+            }
+            if k == len {
+                break;
+            }
+        }
+    }
+    for v in [
+        "127.0.0.1:18203",
+        "example.com",
+        "example.com:",
+        "example.com:123456",
+        "example.com:8o",
+        "ex%41mple.com:80",
+        "ex%4",
+        "[::1]:8080",
+        "[v1.x]",
+        "a:b:c",
+        "user@host",
+    ] {
+        values.push(v.as_bytes().to_vec());
+    }
+    for v in &values {
+        assert_eq!(
+            valid_authority(v),
+            authority_rules(v),
+            "{:?}",
+            String::from_utf8_lossy(v)
+        );
+    }
+}
