@@ -450,8 +450,10 @@ where
         let Some(mut parsed) = s.head.take() else {
             return Served::CLOSE;
         };
-        let (mut head, consumed) = std::mem::take(&mut *parsed);
-        spare_head_box(parsed);
+        // Served where it lies: the exchange takes the head's buffers out of the box, which
+        // then waits (emptied) for the next head.
+        let (head, consumed) = &mut *parsed;
+        let consumed = *consumed;
         let decoder = s.decoder.take();
         let sent_continue = std::mem::take(&mut s.sent_continue);
         let decoded;
@@ -493,6 +495,7 @@ where
                 head,
             )
         }));
+        spare_head_box(parsed);
         let keep_alive = match outcome {
             Ok(Ok((keep, head))) => {
                 written = head;

@@ -252,20 +252,32 @@ impl<'a> Exchange<'a> {
         stream: &'a mut dyn RwStream,
         cx: HandlerCx<'a>,
         config: &'a HttpConfig,
-        head: RequestHead,
+        mut head: RequestHead,
     ) -> Self {
+        Self::from_head_in(stream, cx, config, &mut head)
+    }
+
+    /// [`from_head`](Self::from_head) taking the head's buffers out of `head` where it lies
+    /// (a few words each) instead of moving the whole head.
+    fn from_head_in(
+        stream: &'a mut dyn RwStream,
+        cx: HandlerCx<'a>,
+        config: &'a HttpConfig,
+        head: &mut RequestHead,
+    ) -> Self {
+        use std::mem::take;
         // Built field by field: `Exchange::new` would allocate a default version only to
         // drop it.
         Exchange {
             stream,
             cx,
             config,
-            command: head.line.command,
-            path: head.line.path,
-            request_version: head.line.request_version,
-            requestline: head.line.requestline,
-            raw_requestline: head.raw_requestline,
-            headers: head.headers,
+            command: take(&mut head.line.command),
+            path: take(&mut head.line.path),
+            request_version: take(&mut head.line.request_version),
+            requestline: take(&mut head.line.requestline),
+            raw_requestline: take(&mut head.raw_requestline),
+            headers: take(&mut head.headers),
             close_connection: head.close_connection,
             body: head.body,
             // Taken from the pool when a head is first gathered: a handler that writes its
@@ -1128,9 +1140,9 @@ pub fn handle_parsed_request<H: HttpHandler + ?Sized>(
     stream: &mut dyn RwStream,
     cx: &HandlerCx<'_>,
     config: &HttpConfig,
-    head: RequestHead,
+    mut head: RequestHead,
 ) -> Result<bool> {
-    serve_parsed(handler, stream, None, cx, config, head).map(|(keep, _)| keep)
+    serve_parsed(handler, stream, None, cx, config, &mut head).map(|(keep, _)| keep)
 }
 
 /// [`handle_parsed_request`], also returning the response head the exchange wrote itself
@@ -1141,10 +1153,10 @@ pub(crate) fn serve_parsed<'a, H: HttpHandler + ?Sized>(
     written: Option<&'a Cell<usize>>,
     cx: &HandlerCx<'a>,
     config: &'a HttpConfig,
-    head: RequestHead,
+    head: &mut RequestHead,
 ) -> Result<(bool, Option<WrittenHead>)> {
     let expect_100 = head.expect_100;
-    let mut ex = Exchange::from_head(stream, *cx, config, head);
+    let mut ex = Exchange::from_head_in(stream, *cx, config, head);
     ex.written = written;
     if expect_100 && !handler.handle_expect_100(&mut ex)? {
         return Ok((false, None));

@@ -397,13 +397,15 @@ struct Inner<P: Protocol> {
 )]
 enum Slot<S> {
     Vacant,
-    Live(Conn<S>),
+    /// Boxed: a connection goes out and back for every request it serves, and moving a
+    /// pointer costs less than moving the connection (a few hundred bytes).
+    Live(Box<Conn<S>>),
     /// Out with a thread running user code on it.
     Lent,
 }
 
 /// A connection handed back by a thread that lost the loop: slot, connection, outcome.
-type Returned<S> = (usize, Conn<S>, Outcome);
+type Returned<S> = (usize, Box<Conn<S>>, Outcome);
 
 /// One loop: its ownership word, its state behind the loop lock, and its return queue.
 struct LoopShared<P: Protocol> {
@@ -472,7 +474,7 @@ impl<P: Protocol> LoopShared<P> {
 }
 
 impl<S> LoopState<S> {
-    fn lend(&mut self, slot: usize) -> Option<Conn<S>> {
+    fn lend(&mut self, slot: usize) -> Option<Box<Conn<S>>> {
         match self.slots.get_mut(slot) {
             Some(s) if matches!(s, Slot::Live(_)) => match std::mem::replace(s, Slot::Lent) {
                 Slot::Live(c) => Some(c),
@@ -626,7 +628,7 @@ impl<P: Protocol> Inner<P> {
         lp: &'a LoopShared<P>,
         mut st: MutexGuard<'a, LoopState<P::Session>>,
         slot: usize,
-        mut conn: Conn<P::Session>,
+        mut conn: Box<Conn<P::Session>>,
         work: Work,
     ) -> Option<MutexGuard<'a, LoopState<P::Session>>> {
         st.generation += 1;
@@ -673,7 +675,7 @@ impl<P: Protocol> Inner<P> {
         &self,
         st: &mut LoopState<P::Session>,
         slot: usize,
-        mut conn: Conn<P::Session>,
+        mut conn: Box<Conn<P::Session>>,
         outcome: Outcome,
     ) {
         let close = match outcome {
@@ -815,7 +817,7 @@ impl<P: Protocol> Inner<P> {
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         tracing::trace!(client = %addr, slot, "connection accepted");
-        let mut conn = Conn::new(stream, addr, id);
+        let mut conn = Box::new(Conn::new(stream, addr, id));
         let now = Instant::now();
         // Until its first request completes, a connection lives under the request deadline.
         st.timers.set(
