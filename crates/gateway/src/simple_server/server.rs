@@ -206,12 +206,6 @@ impl<A: Application + ?Sized> WsgiRequestHandler<A> {
                 )?;
                 Some((len, facts))
             });
-            // Dropping even an empty map walks it; an empty `BTreeMap` owns no memory, so
-            // forgetting it frees nothing that dropping it would.
-            let StreamIo { base_env, .. } = handler.into_io();
-            if base_env.is_empty() {
-                std::mem::forget(base_env);
-            }
             outcome
         };
         if let Some((len, facts)) = declared {
