@@ -29,11 +29,22 @@ pub(crate) fn string() -> String {
         .unwrap_or_default()
 }
 
-/// `text` in a recycled string.
-pub(crate) fn string_from(text: &str) -> String {
-    let mut s = string();
-    s.push_str(text);
-    s
+/// Each text in a recycled string, with one visit to the pool (a request line's words).
+pub(crate) fn strings_from<const N: usize>(texts: [&str; N]) -> [String; N] {
+    let mut spare: [String; N] = std::array::from_fn(|_| String::new());
+    let _ = STRINGS.try_with(|p| {
+        let mut p = p.borrow_mut();
+        for s in &mut spare {
+            match p.pop() {
+                Some(recycled) => *s = recycled,
+                None => break,
+            }
+        }
+    });
+    for (s, text) in spare.iter_mut().zip(texts) {
+        s.push_str(text);
+    }
+    spare
 }
 
 /// An empty byte buffer, recycled when one is available.
@@ -87,7 +98,7 @@ mod tests {
     fn recycles_bounded_and_cleared() {
         // A fresh thread: nothing pooled yet.
         std::thread::spawn(|| {
-            let s = string_from("GET");
+            let [s] = strings_from(["GET"]);
             let cap = s.capacity();
             give_strings([s]);
             let again = string();
@@ -95,6 +106,14 @@ mod tests {
                 again.is_empty() && again.capacity() == cap,
                 "reused, cleared"
             );
+            // Several in one visit: the pooled ones first, then new ones.
+            give_strings([again]);
+            let [a, b] = strings_from(["PUT", "/x"]);
+            assert_eq!((a.as_str(), b.as_str()), ("PUT", "/x"));
+            assert_eq!(a.capacity(), cap, "the pooled string is reused");
+            give_strings([a, b]);
+            assert_eq!(STRINGS.with(|p| p.borrow().len()), 2);
+            let _ = strings_from(["a", "b"]);
             give_strings([
                 String::with_capacity(8),
                 String::new(),

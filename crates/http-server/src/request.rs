@@ -399,18 +399,15 @@ pub fn parse_request_line(
             return Err(HttpError::new(505)
                 .message(format!("Invalid HTTP version ({})", &v["HTTP/".len()..])));
         }
-        request_version = Some(crate::pool::string_from(v));
+        request_version = Some(v);
     }
-    let request_version = request_version.unwrap_or_else(|| "HTTP/0.9".to_owned());
     if !(2..=3).contains(&count) {
         return Err(
             HttpError::new(400).message(format!("Bad request syntax ({})", py_repr(&requestline)))
         );
     }
-    let (command, mut path) = (
-        crate::pool::string_from(words[0]),
-        crate::pool::string_from(words[1]),
-    );
+    let [command, mut path, request_version] =
+        crate::pool::strings_from([words[0], words[1], request_version.unwrap_or("HTTP/0.9")]);
     if count == 2 {
         close_connection = true;
         if command != "GET" {

@@ -255,6 +255,17 @@ fn tchar_table_and_printable_check_match_their_definitions() {
         );
     }
     assert!(printable_ascii(b""));
+    // Each byte at each place of the words and of the remainder.
+    for len in 1..=17 {
+        for at in 0..len {
+            for b in 0..=255u8 {
+                let mut v = vec![b'a'; len];
+                v[at] = b;
+                let printable = b == b'\t' || (b' '..=b'~').contains(&b);
+                assert_eq!(printable_ascii(&v), printable, "{b:#04x} at {at} of {len}");
+            }
+        }
+    }
     let mut long = [b'x'; 100];
     assert!(printable_ascii(&long));
     long[77] = b'\n';
