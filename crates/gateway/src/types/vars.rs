@@ -25,6 +25,17 @@ pub(crate) struct Vars {
     entries: Vec<Entry>,
     /// Bytes of `buf` that no entry refers to any more (a replaced or removed variable).
     garbage: usize,
+    /// One bit per key ever added ([`bit`] of its tail): a key whose bit is clear is
+    /// absent without a scan. A request looks up several absent keys (`HTTPS`, each new
+    /// `HTTP_*` name, `CONTENT_TYPE`); a removed key leaves its bit set, which only costs
+    /// a scan.
+    seen: u64,
+}
+
+/// The bit of [`Vars::seen`] for a key's tail (its top six bits after a multiplicative
+/// hash).
+fn bit(tail: u64) -> u64 {
+    1 << (tail.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58)
 }
 
 /// One variable: the byte ranges of its key and of its value in `Vars::buf`.
@@ -63,6 +74,7 @@ impl Vars {
             buf,
             entries: list,
             garbage: 0,
+            seen: 0,
         }
     }
 
@@ -80,6 +92,9 @@ impl Vars {
 
     fn find_bytes(&self, k: &[u8]) -> Option<usize> {
         let t = tail(k);
+        if self.seen & bit(t) == 0 {
+            return None;
+        }
         let buf = self.buf.as_bytes();
         self.entries.iter().position(|e| {
             e.tail == t && e.key_len == k.len() && &buf[e.key..e.key + e.key_len] == k
@@ -121,6 +136,7 @@ impl Vars {
         self.buf.push_str(&other.buf);
         self.entries.extend_from_slice(&other.entries);
         self.garbage = other.garbage;
+        self.seen = other.seen;
     }
 
     /// Adds variables the caller knows are absent and distinct.
@@ -136,12 +152,14 @@ impl Vars {
         self.buf.push_str(key);
         let v = self.buf.len();
         self.buf.push_str(value);
+        let t = tail(key.as_bytes());
+        self.seen |= bit(t);
         self.entries.push(Entry {
             key: k,
             key_len: key.len(),
             val: v,
             val_len: value.len(),
-            tail: tail(key.as_bytes()),
+            tail: t,
         });
     }
 
@@ -167,6 +185,7 @@ impl Vars {
         };
         match existing {
             None => {
+                self.seen |= bit(key_tail);
                 let v = self.buf.len();
                 write_value(&mut self.buf);
                 self.entries.push(Entry {
