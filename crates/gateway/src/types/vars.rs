@@ -96,8 +96,23 @@ impl Vars {
             return None;
         }
         let buf = self.buf.as_bytes();
+        // The tail holds a key of up to eight bytes whole; up to sixteen, its first eight
+        // bytes and the tail overlap to cover it: no byte comparison left to call for.
+        let n = k.len();
+        let head = k.first_chunk::<8>().map(|h| u64::from_le_bytes(*h));
         self.entries.iter().position(|e| {
-            e.tail == t && e.key_len == k.len() && &buf[e.key..e.key + e.key_len] == k
+            e.tail == t
+                && e.key_len == n
+                && match head {
+                    None => true,
+                    Some(h) if n <= 16 => {
+                        buf[e.key..]
+                            .first_chunk::<8>()
+                            .map(|b| u64::from_le_bytes(*b))
+                            == Some(h)
+                    }
+                    Some(_) => &buf[e.key..e.key + n] == k,
+                }
         })
     }
 
@@ -494,5 +509,31 @@ mod tests {
         v.insert("AB", "2");
         assert_eq!(v.remove("A").as_deref(), Some(""));
         assert_eq!(format!("{v:?}"), r#"{"AB": "2"}"#);
+    }
+
+    #[test]
+    fn keys_sharing_their_tail_and_length_stay_apart() {
+        // Same last eight bytes and length: told apart by the first eight bytes (up to 16
+        // bytes), by the bytes themselves beyond.
+        let keys = [
+            "abcd12345678",
+            "abce12345678",
+            "xxxxxxxx12345678",
+            "yyyyyyyy12345678",
+            "aaaaaaaaaaaaaaaaa12345678",
+            "aaaaaaaaaaaaaaaab12345678",
+            "12345678",
+            "2345678",
+        ];
+        let mut v = Vars::default();
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(v.get(k), None, "{k} before it is set");
+            v.insert(k, &i.to_string());
+        }
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(v.get(k), Some(i.to_string().as_str()), "{k}");
+        }
+        assert_eq!(v.get("abcf12345678"), None);
+        assert_eq!(v.get("aaaaaaaaaaaaaaaac12345678"), None);
     }
 }
