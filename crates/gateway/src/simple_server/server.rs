@@ -256,8 +256,8 @@ fn head_facts(
         if headers.len() > 100 {
             return None;
         }
-        for (name, value) in headers {
-            facts.note(name.as_bytes(), value.as_bytes());
+        for (name, value) in headers.byte_pairs() {
+            facts.note(name, value);
         }
     }
     Some(facts)
