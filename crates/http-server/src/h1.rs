@@ -694,6 +694,21 @@ impl ResponseHead {
         }
     }
 
+    /// The `Content-Length` the head declares (the first, when there are several).
+    pub fn length(&self) -> Option<u64> {
+        self.length
+    }
+
+    /// True when the head's last `Transfer-Encoding` ends in `chunked`.
+    pub fn chunked(&self) -> bool {
+        self.chunked
+    }
+
+    /// True when the head declares two different lengths (or one that is not a length).
+    pub fn conflicting(&self) -> bool {
+        self.bad
+    }
+
     /// Reads the response head at the start of `out` as the event loops do when they check
     /// a response (a plain head in one pass, anything else with httparse): the head and its
     /// length, or `None` when `out` does not start with a complete, well-formed head.

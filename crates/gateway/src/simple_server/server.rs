@@ -184,19 +184,6 @@ impl<A: Application + ?Sized> WsgiRequestHandler<A> {
             if broken {
                 tracing::debug!("response broken: closing the connection");
             }
-            // Keep the connection only when the declared length is what was sent, so the
-            // next request starts where the client expects it.
-            let headers = handler.headers();
-            let framed = headers
-                .and_then(|h| h.get("Content-Length"))
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                == Some(handler.bytes_sent())
-                || headers
-                    .and_then(|h| h.get("Transfer-Encoding"))
-                    .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
-                || is_head;
-            keep_alive =
-                wants_keep_alive && outcome.is_ok() && handler.headers_sent() && !broken && framed;
             declared = handler.head_len().and_then(|len| {
                 let facts = head_facts(
                     http_version,
@@ -206,6 +193,29 @@ impl<A: Application + ?Sized> WsgiRequestHandler<A> {
                 )?;
                 Some((len, facts))
             });
+            // Keep the connection only when the declared length is what was sent, so the
+            // next request starts where the client expects it (read from the head's facts
+            // when they were gathered, else from the headers).
+            let framed = is_head
+                || match &declared {
+                    Some((_, facts)) => {
+                        facts.length().filter(|_| !facts.conflicting())
+                            == Some(handler.bytes_sent())
+                            || facts.chunked()
+                    }
+                    None => {
+                        let headers = handler.headers();
+                        headers
+                            .and_then(|h| h.get("Content-Length"))
+                            .and_then(|v| v.trim().parse::<u64>().ok())
+                            == Some(handler.bytes_sent())
+                            || headers
+                                .and_then(|h| h.get("Transfer-Encoding"))
+                                .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+                    }
+                };
+            keep_alive =
+                wants_keep_alive && outcome.is_ok() && handler.headers_sent() && !broken && framed;
             outcome
         };
         if let Some((len, facts)) = declared {
