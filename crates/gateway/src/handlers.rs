@@ -826,6 +826,25 @@ pub struct BaseHandler<Io, K = ()> {
     config: Arc<HandlerConfig>,
     environ: Environ,
     state: ResponseState,
+    /// What the server that built the next run's environ knows of it (set by this crate's
+    /// servers only), so `setup_environ` need not look it up.
+    pub(crate) environ_facts: Option<EnvironFacts>,
+}
+
+/// What [`BaseHandler::setup_environ`] reads from an environ a server handed over with
+/// [`HandlerIo::take_environ`], known to the server that built it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct EnvironFacts {
+    /// `SERVER_PROTOCOL` is not `HTTP/0.9` (or is unset).
+    pub(crate) modern: bool,
+    /// `SERVER_PROTOCOL` is `HTTP/1.1`.
+    pub(crate) http11: bool,
+    /// `REQUEST_METHOD` is `HEAD`.
+    pub(crate) head: bool,
+    /// [`util::guess_scheme`] of the environ.
+    pub(crate) scheme: &'static str,
+    /// `SERVER_SOFTWARE` is set.
+    pub(crate) has_server_software: bool,
 }
 
 impl<Io: HandlerIo, K: HandlerHooks> BaseHandler<Io, K> {
@@ -838,6 +857,7 @@ impl<Io: HandlerIo, K: HandlerHooks> BaseHandler<Io, K> {
             config: config.into(),
             environ: Environ::new(),
             state: ResponseState::default(),
+            environ_facts: None,
         }
     }
 
@@ -849,6 +869,7 @@ impl<Io: HandlerIo, K: HandlerHooks> BaseHandler<Io, K> {
             config: self.config,
             environ: self.environ,
             state: self.state,
+            environ_facts: self.environ_facts,
         }
     }
 
@@ -904,8 +925,12 @@ impl<Io: HandlerIo, K: HandlerHooks> BaseHandler<Io, K> {
     /// `SERVER_SOFTWARE`.
     #[doc(alias = "wsgiref.handlers.BaseHandler.setup_environ")]
     pub fn setup_environ(&mut self) {
+        let mut facts = self.environ_facts.take();
         let mut env = match self.io.take_environ() {
+            // The server's environ as it built it: what it knows of it holds.
+            Some(env) if facts.is_some() && self.config.os_environ.is_empty() => env,
             Some(mut env) => {
+                facts = None;
                 for (k, v) in &self.config.os_environ {
                     if !env.contains(k) {
                         env.set_str(k, v);
@@ -914,6 +939,7 @@ impl<Io: HandlerIo, K: HandlerHooks> BaseHandler<Io, K> {
                 env
             }
             None => {
+                facts = None;
                 let mut env = Environ::new();
                 env.extend_vars(&self.config.os_environ);
                 self.io.add_cgi_vars(&mut env);
@@ -928,20 +954,33 @@ impl<Io: HandlerIo, K: HandlerHooks> BaseHandler<Io, K> {
             self.config.wsgi_multiprocess,
             self.config.wsgi_run_once,
         );
-        env.set_url_scheme(util::guess_scheme(&env));
+        let facts = facts.unwrap_or_else(|| Self::environ_facts_of(&env));
+        debug_assert_eq!(facts, Self::environ_facts_of(&env), "the server's facts");
+        env.set_url_scheme(facts.scheme);
         env.set_file_wrapper(self.config.wsgi_file_wrapper);
         if self.config.origin_server
             && let Some(sw) = &self.config.server_software
-            && !env.contains("SERVER_SOFTWARE")
+            && !facts.has_server_software
         {
             // Python: `environ.setdefault('SERVER_SOFTWARE', self.server_software)`.
             env.set_str("SERVER_SOFTWARE", sw);
         }
-        let protocol = env.get("SERVER_PROTOCOL");
-        self.state.client_is_modern = protocol.is_none_or(|p| !p.eq_ignore_ascii_case("HTTP/0.9"));
-        self.state.client_http11 = protocol.is_some_and(|p| p.eq_ignore_ascii_case("HTTP/1.1"));
-        self.state.head = env.get("REQUEST_METHOD") == Some("HEAD");
+        self.state.client_is_modern = facts.modern;
+        self.state.client_http11 = facts.http11;
+        self.state.head = facts.head;
         self.environ = env;
+    }
+
+    /// What [`setup_environ`](Self::setup_environ) reads from `env`, looked up.
+    fn environ_facts_of(env: &Environ) -> EnvironFacts {
+        let protocol = env.get("SERVER_PROTOCOL");
+        EnvironFacts {
+            modern: protocol.is_none_or(|p| !p.eq_ignore_ascii_case("HTTP/0.9")),
+            http11: protocol.is_some_and(|p| p.eq_ignore_ascii_case("HTTP/1.1")),
+            head: env.get("REQUEST_METHOD") == Some("HEAD"),
+            scheme: util::guess_scheme(env),
+            has_server_software: env.contains("SERVER_SOFTWARE"),
+        }
     }
 
     /// Python: `wsgiref.handlers.BaseHandler.handle_error`.

@@ -257,6 +257,7 @@ impl DoubleEndedIterator for Iter<'_> {
 impl Headers {
     /// The pairs as bytes, in order: no char-boundary checks (entries lie on boundaries by
     /// construction), for a caller that reads bytes anyway.
+    #[cfg_attr(not(feature = "simple-server"), allow(dead_code))]
     pub(crate) fn byte_pairs(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
         let text = self.text.as_bytes();
         self.entries.iter().map(move |e| {

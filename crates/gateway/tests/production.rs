@@ -53,8 +53,11 @@ impl Drop for Running {
 }
 
 fn start() -> Running {
-    let app: Arc<dyn Application> = Arc::new(app);
-    let env = Arc::new(BTreeMap::new());
+    start_with(Arc::new(app), BTreeMap::new())
+}
+
+fn start_with(app: Arc<dyn Application>, env: BTreeMap<String, String>) -> Running {
+    let env = Arc::new(env);
     let config = EventLoopConfig {
         threads: 1,
         ..EventLoopConfig::default()
@@ -164,4 +167,50 @@ fn a_panicking_application_gets_a_500_and_the_server_keeps_serving() {
     let (mut w, mut r) = connect(s.addr);
     w.write_all(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     assert_eq!(read_response(&mut r).1, b"/ok mt");
+}
+
+/// What the server tells `setup_environ` without a lookup (the scheme from the base
+/// environ's `HTTPS`, a HEAD request, the request's version) is what the environ says:
+/// the application sees it, and debug builds assert it on every request.
+#[test]
+fn the_server_knows_scheme_method_and_version_as_the_environ_says() {
+    let echo = |e: &Environ, sr: &mut dyn StartResponse| -> Result<Body> {
+        let text = format!(
+            "{} {} {}",
+            e.url_scheme(),
+            e.get("REQUEST_METHOD").unwrap_or(""),
+            e.get("SERVER_PROTOCOL").unwrap_or("")
+        );
+        sr.start_response(
+            "200 OK",
+            &[("Content-Length", &text.len().to_string())],
+            None,
+        )?;
+        Ok(Body::from(text))
+    };
+    let env: BTreeMap<String, String> = [("HTTPS".to_owned(), "on".to_owned())].into();
+    let s = start_with(Arc::new(echo), env);
+    let (mut w, mut r) = connect(s.addr);
+    w.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut r).1, b"https GET HTTP/1.1");
+    // HEAD: the length of the GET, no body; the connection stays usable.
+    w.write_all(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(r.read_line(&mut line).unwrap() > 0, "closed early: {head}");
+        head.push_str(&line);
+        if line == "\r\n" {
+            break;
+        }
+    }
+    assert!(head.contains("Content-Length: 19\r\n"), "{head}");
+    w.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    let mut rest = Vec::new();
+    r.read_to_end(&mut rest).unwrap();
+    assert!(
+        rest.ends_with(b"https GET HTTP/1.0"),
+        "{}",
+        String::from_utf8_lossy(&rest)
+    );
 }

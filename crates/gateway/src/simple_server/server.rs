@@ -14,7 +14,7 @@ use super::{
     Base, REQUEST_KEYS, RequestParts, SERVER_VERSION, ServerHooks, base_environ, fill_environ,
 };
 use crate::error::{Error, Result};
-use crate::handlers::{BaseHandler, HandlerConfig, StreamIo};
+use crate::handlers::{BaseHandler, EnvironFacts, HandlerConfig, StreamIo};
 use crate::types::{Application, Environ, ErrorStream, InputStream};
 
 /// Python: `wsgiref.simple_server.WSGIRequestHandler`. The 414 path of its `handle`
@@ -74,31 +74,39 @@ impl<A: Application + ?Sized> WsgiRequestHandler<A> {
     /// [`get_environ`](Self::get_environ) as the [`Environ`] the application gets: the
     /// header values go from the wire bytes into the environ's buffer in one copy.
     fn environ(&self, ex: &Exchange<'_>) -> Environ {
+        self.environ_and_facts(ex).0
+    }
+
+    /// [`environ`](Self::environ), and what `setup_environ` would look up in it.
+    fn environ_and_facts(&self, ex: &Exchange<'_>) -> (Environ, EnvironFacts) {
         let mut client = [0u8; 64];
         let client = client_host(ex.client_address(), &mut client);
         let mut env = Environ::with_capacity(512, 24);
         // The base environ, packed once per thread and copied with two memcpys per
         // request. The cache holds a clone of the `Arc`, so a pointer comparison is enough
         // (the address cannot be reused while it is cached).
-        type Template = Option<(Arc<BTreeMap<String, String>>, Environ, bool)>;
+        type Template = Option<(Arc<BTreeMap<String, String>>, Environ, bool, &'static str)>;
         thread_local! {
             static TEMPLATE: std::cell::RefCell<Template> = const { std::cell::RefCell::new(None) };
         }
-        let request_keys_absent = TEMPLATE.with(|t| {
+        let (request_keys_absent, scheme) = TEMPLATE.with(|t| {
             let mut t = t.borrow_mut();
             if !t
                 .as_ref()
-                .is_some_and(|(base, _, _)| Arc::ptr_eq(base, &self.base_environ))
+                .is_some_and(|(base, ..)| Arc::ptr_eq(base, &self.base_environ))
             {
                 let mut packed = Environ::new();
                 packed.extend_vars(&self.base_environ);
                 let absent = !REQUEST_KEYS.iter().any(|k| packed.contains_var(k));
-                *t = Some((self.base_environ.clone(), packed, absent));
+                // `HTTPS` comes from the base environ alone: a header becomes `HTTP_*`.
+                let scheme = crate::util::guess_scheme(&packed);
+                *t = Some((self.base_environ.clone(), packed, absent, scheme));
             }
-            t.as_ref().is_some_and(|(_, packed, absent)| {
-                env.copy_vars_from(packed);
-                *absent
-            })
+            t.as_ref()
+                .map_or((false, "http"), |(_, packed, absent, scheme)| {
+                    env.copy_vars_from(packed);
+                    (*absent, *scheme)
+                })
         });
         fill_environ(
             &mut env,
@@ -114,7 +122,16 @@ impl<A: Application + ?Sized> WsgiRequestHandler<A> {
             },
             ex.headers.iter(),
         );
-        env
+        // What `fill_environ` just set, as `setup_environ` would read it back.
+        let version = ex.request_version.as_str();
+        let facts = EnvironFacts {
+            modern: !version.eq_ignore_ascii_case("HTTP/0.9"),
+            http11: version.eq_ignore_ascii_case("HTTP/1.1"),
+            head: ex.command == "HEAD",
+            scheme,
+            has_server_software: true,
+        };
+        (env, facts)
     }
 
     /// Python: `wsgiref.simple_server.WSGIRequestHandler.get_stderr`.
@@ -141,7 +158,7 @@ impl<A: Application + ?Sized> WsgiRequestHandler<A> {
         let http11 = ex.config().protocol_version == "HTTP/1.1";
         let wants_keep_alive = http11 && !ex.close_connection;
         ex.close_connection = true;
-        let environ = self.environ(ex);
+        let (environ, facts) = self.environ_and_facts(ex);
         let body = read_body(ex)?;
         // One `Server` string everywhere: the same as the HTTP server's error replies.
         // `version_string` (not overridable here): `server_version sys_version`, formatted
@@ -179,6 +196,7 @@ impl<A: Application + ?Sized> WsgiRequestHandler<A> {
             })
             .with_polled(polled);
             let mut handler = BaseHandler::new(io, hooks, config);
+            handler.environ_facts = Some(facts);
             let outcome = handler.run(&*self.app);
             let broken = handler.must_close();
             if broken {
