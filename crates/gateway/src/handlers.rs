@@ -1074,7 +1074,7 @@ impl<Io: HandlerIo, K: HandlerHooks> BaseHandler<Io, K> {
 
     /// Python: no equivalent. The length of the head (`HTTP/x.y` status line, `Date`,
     /// `Server` and the headers, blank line included) that
-    /// [`send_headers`](Self::send_headers) wrote as its one write, the first bytes of the
+    /// [`Response::send_headers`] wrote as its one write, the first bytes of the
     /// response; `None` before the headers went out, or when no HTTP head was written (a
     /// CGI gateway's `Status:` line, an HTTP/0.9 client).
     pub fn head_len(&self) -> Option<usize> {
