@@ -79,17 +79,22 @@ fn start_with(app: Arc<dyn Application>, env: BTreeMap<String, String>) -> Runni
     }
 }
 
-/// Reads one response: head, then a Content-Length or chunked body.
-fn read_response(r: &mut BufReader<TcpStream>) -> (String, Vec<u8>) {
+/// Reads a response head, blank line included.
+fn read_head(r: &mut BufReader<TcpStream>) -> String {
     let mut head = String::new();
     loop {
         let mut line = String::new();
         assert!(r.read_line(&mut line).unwrap() > 0, "closed early: {head}");
         head.push_str(&line);
         if line == "\r\n" {
-            break;
+            return head;
         }
     }
+}
+
+/// Reads one response: head, then a Content-Length or chunked body.
+fn read_response(r: &mut BufReader<TcpStream>) -> (String, Vec<u8>) {
+    let head = read_head(r);
     let lower = head.to_ascii_lowercase();
     let mut body = Vec::new();
     if lower.contains("transfer-encoding: chunked") {
@@ -195,15 +200,7 @@ fn the_server_knows_scheme_method_and_version_as_the_environ_says() {
     assert_eq!(read_response(&mut r).1, b"https GET HTTP/1.1");
     // HEAD: the length of the GET, no body; the connection stays usable.
     w.write_all(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-    let mut head = String::new();
-    loop {
-        let mut line = String::new();
-        assert!(r.read_line(&mut line).unwrap() > 0, "closed early: {head}");
-        head.push_str(&line);
-        if line == "\r\n" {
-            break;
-        }
-    }
+    let head = read_head(&mut r);
     assert!(head.contains("Content-Length: 19\r\n"), "{head}");
     w.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
     let mut rest = Vec::new();
