@@ -636,33 +636,23 @@ fn authority_rules(v: &[u8]) -> bool {
 
 /// RFC 3986 `unreserved` or `sub-delims`: the bytes of a reg-name (besides `%xx`), as a
 /// table (one load per byte).
-static REG_NAME: [bool; 256] = {
+static REG_NAME: [bool; 256] = alphanumeric_and(b"-._~!$&'()*+,;=");
+
+/// A byte table: true for ASCII letters and digits and for the bytes of `extra`.
+const fn alphanumeric_and(extra: &[u8]) -> [bool; 256] {
     let mut t = [false; 256];
     let mut b = 0;
     while b < 256 {
-        let c = b as u8;
-        t[b] = c.is_ascii_alphanumeric()
-            || matches!(
-                c,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-            );
+        t[b] = (b as u8).is_ascii_alphanumeric();
         b += 1;
     }
+    let mut i = 0;
+    while i < extra.len() {
+        t[extra[i] as usize] = true;
+        i += 1;
+    }
     t
-};
+}
 
 /// The request line as CPython keeps it: decoded as Latin-1, trailing CR and LF removed.
 ///
@@ -1163,33 +1153,7 @@ pub(crate) fn is_tchar(b: u8) -> bool {
 }
 
 /// RFC 9110 `tchar`: letters, digits and ``!#$%&'*+-.^_`|~``, as a table (one load per byte).
-static TCHAR: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        t[b] = c.is_ascii_alphanumeric()
-            || matches!(
-                c,
-                b'!' | b'#'
-                    | b'$'
-                    | b'%'
-                    | b'&'
-                    | b'\''
-                    | b'*'
-                    | b'+'
-                    | b'-'
-                    | b'.'
-                    | b'^'
-                    | b'_'
-                    | b'`'
-                    | b'|'
-                    | b'~'
-            );
-        b += 1;
-    }
-    t
-};
+static TCHAR: [bool; 256] = alphanumeric_and(b"!#$%&'*+-.^_`|~");
 
 /// Python's `str.isspace` over Latin-1 characters (what `str.split()` splits on).
 fn is_py_space(c: char) -> bool {
