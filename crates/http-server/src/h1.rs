@@ -686,6 +686,8 @@ pub struct ResponseHead {
 impl ResponseHead {
     /// The facts of a head whose status line is `HTTP/1.1 <code> ...` (`version_11`) or
     /// `HTTP/1.0 <code> ...`, before any field is [noted](Self::note).
+    ///
+    /// Python: no equivalent.
     pub fn new(code: u16, version_11: bool) -> Self {
         ResponseHead {
             code,
@@ -695,16 +697,22 @@ impl ResponseHead {
     }
 
     /// The `Content-Length` the head declares (the first, when there are several).
+    ///
+    /// Python: no equivalent.
     pub fn length(&self) -> Option<u64> {
         self.length
     }
 
     /// True when the head's last `Transfer-Encoding` ends in `chunked`.
+    ///
+    /// Python: no equivalent.
     pub fn chunked(&self) -> bool {
         self.chunked
     }
 
     /// True when the head declares two different lengths (or one that is not a length).
+    ///
+    /// Python: no equivalent.
     pub fn conflicting(&self) -> bool {
         self.bad
     }
@@ -712,6 +720,8 @@ impl ResponseHead {
     /// Reads the response head at the start of `out` as the event loops do when they check
     /// a response (a plain head in one pass, anything else with httparse): the head and its
     /// length, or `None` when `out` does not start with a complete, well-formed head.
+    ///
+    /// Python: no equivalent (`http.client` reads a response head; this only judges one).
     pub fn parse(out: &[u8]) -> Option<(ResponseHead, usize)> {
         match Self::scan_plain(out) {
             Some(found) => {
@@ -791,6 +801,8 @@ impl ResponseHead {
     ///
     /// `name` must be a token (httparse and `Exchange::send_header` make sure of it), and
     /// `value` the field's value as sent (optional whitespace around it is ignored).
+    ///
+    /// Python: no equivalent.
     #[inline]
     pub fn note(&mut self, name: &[u8], value: &[u8]) {
         match name.len() {
