@@ -269,7 +269,7 @@ pub trait HandlerHooks {
     /// Python: no equivalent (how `send_preamble` writes `format_date_time(time.time())`).
     fn write_date_time(&self, out: &mut Vec<u8>) {
         let date = self.date_time_string();
-        if !util::latin1_encode_into(&date, out) {
+        if !stdx::latin1::encode_into(&date, out) {
             out.extend_from_slice(date.as_bytes());
         }
     }
@@ -324,7 +324,7 @@ pub mod default {
     ///
     /// Python: `wsgiref.handlers.format_date_time(time.time())`.
     pub fn write_date_time(out: &mut Vec<u8>) {
-        util::write_date_time(SystemTime::now(), out);
+        stdx::date::write(SystemTime::now(), out);
     }
 
     /// Python: `wsgiref.handlers.BaseHandler.log_exception` (`traceback.print_exception` to `get_stderr()`).
@@ -446,7 +446,7 @@ fn check_status(status: &str) -> Result<()> {
     if b.len() >= 4
         && b[..3].iter().all(u8::is_ascii_digit)
         && b[3] == b' '
-        && headers::printable_ascii(b)
+        && stdx::ascii::printable(b)
     {
         // Printable ASCII with a code: the usual status, valid.
         return Ok(());
@@ -552,7 +552,7 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
             let mut digits = [0u8; 20];
             h.set_static(
                 "Content-Length",
-                util::decimal(self.state.bytes_sent, &mut digits),
+                stdx::decimal(self.state.bytes_sent, &mut digits),
             );
         }
     }
@@ -578,7 +578,7 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
             let mut digits = [0u8; 20];
             h.push_checked(
                 "Content-Length",
-                util::decimal(self.state.bytes_sent, &mut digits),
+                stdx::decimal(self.state.bytes_sent, &mut digits),
             );
             has_length = true;
         }
@@ -629,7 +629,7 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
     fn preamble_into(&self, out: &mut Vec<u8>) -> Result<()> {
         let status = self.state.status.as_deref().ok_or(Error::NoStartResponse)?;
         let push = |out: &mut Vec<u8>, s: &str| {
-            if !util::latin1_encode_into(s, out) {
+            if !stdx::latin1::encode_into(s, out) {
                 out.extend_from_slice(s.as_bytes());
             }
         };

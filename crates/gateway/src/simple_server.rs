@@ -76,7 +76,7 @@ impl<F: FnMut(&str, u64)> ServerHooks<F> {
 impl<F: FnMut(&str, u64)> HandlerHooks for ServerHooks<F> {
     fn write_date_time(&self, out: &mut Vec<u8>) {
         match self.polled {
-            Some(at) => crate::util::write_date_time_near(at, out),
+            Some(at) => stdx::date::write_near(at, out),
             None => crate::handlers::default::write_date_time(out),
         }
     }
@@ -267,7 +267,7 @@ impl HeaderText for &[u8] {
             .iter()
             .rposition(|b| !is_space(b))
             .map_or(start, |i| i + 1);
-        crate::util::latin1_decode_into(&self[start..end], out);
+        stdx::latin1::decode_into(&self[start..end], out);
     }
     fn is_empty(self) -> bool {
         <[u8]>::is_empty(self)
@@ -324,7 +324,7 @@ pub(crate) fn fill_environ<'h, V: HeaderText + 'h>(
             if raw.contains(&b'%') {
                 out.extend(percent_encoding::percent_decode(raw).map(char::from));
             } else {
-                crate::util::latin1_decode_into(raw, out);
+                stdx::latin1::decode_into(raw, out);
             }
         },
     );
@@ -371,7 +371,7 @@ pub(crate) fn fill_environ<'h, V: HeaderText + 'h>(
                     b.to_ascii_uppercase()
                 };
             }
-            crate::ascii::as_str(&short[..kb.len()]).unwrap_or_default()
+            stdx::ascii::as_str(&short[..kb.len()]).unwrap_or_default()
         } else {
             long.clear();
             long.extend(k.chars().map(|c| match c {

@@ -383,10 +383,10 @@ impl<'a> Exchange<'a> {
         }
         let buf = &mut self.headers_buffer;
         let mark = buf.len();
-        let mut digits = [0u8; 5];
+        let mut digits = [0u8; 20];
         let line = push_latin1(buf, version).and_then(|()| {
             buf.push(b' ');
-            buf.extend_from_slice(decimal(code, &mut digits));
+            buf.extend_from_slice(stdx::decimal(code.into(), &mut digits).as_bytes());
             buf.push(b' ');
             push_latin1(buf, message)
         });
@@ -531,41 +531,17 @@ impl<'a> Exchange<'a> {
     }
 }
 
-/// True when every byte is HTAB or printable ASCII (SP to `~`): the usual header value,
-/// status reason or `Server` string. Branch-free over the bytes, so the compiler checks
-/// many at once.
-fn printable(bytes: &[u8]) -> bool {
-    bytes.iter().fold(true, |ok, &b| {
-        ok & ((b == b'\t') | (b' '..=b'~').contains(&b))
-    })
-}
+use stdx::ascii::printable;
 
 /// Appends `s` encoded as Latin-1 (Python's `.encode('latin-1', 'strict')`); a char
 /// beyond U+00FF is an error and leaves `buf` as it may have been partly extended (callers
 /// truncate).
 fn push_latin1(buf: &mut Vec<u8>, s: &str) -> Result<()> {
-    if s.is_ascii() {
-        buf.extend_from_slice(s.as_bytes());
-        return Ok(());
+    if stdx::latin1::encode_into(s, buf) {
+        Ok(())
+    } else {
+        Err(Error::NotLatin1(s.to_owned()))
     }
-    for c in s.chars() {
-        buf.push(u8::try_from(u32::from(c)).map_err(|_| Error::NotLatin1(s.to_owned()))?);
-    }
-    Ok(())
-}
-
-/// `n` in decimal (a status code) without the formatting machinery.
-fn decimal(mut n: u16, buf: &mut [u8; 5]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    &buf[i..]
 }
 
 /// The overridable methods of `BaseHTTPRequestHandler`, with CPython's defaults.
@@ -1019,21 +995,7 @@ pub mod default {
     }
 
     fn cached_http_date(t: SystemTime) -> String {
-        thread_local! {
-            static LAST: std::cell::RefCell<(u64, String)> =
-                const { std::cell::RefCell::new((u64::MAX, String::new())) };
-        }
-        let Ok(since) = t.duration_since(SystemTime::UNIX_EPOCH) else {
-            return httpdate::fmt_http_date(t);
-        };
-        let secs = since.as_secs();
-        LAST.with(|last| {
-            let mut last = last.borrow_mut();
-            if last.0 != secs {
-                *last = (secs, httpdate::fmt_http_date(t));
-            }
-            last.1.clone()
-        })
+        stdx::date::format(t)
     }
 
     /// Escapes control characters as CPython's `_control_char_table` does: C0 and C1

@@ -66,7 +66,6 @@ pub mod logging;
 pub mod proxy_protocol;
 pub mod testing;
 
-mod ascii;
 mod error;
 mod handler;
 mod pool;

@@ -4,8 +4,6 @@
 //!
 //! Everything here is pure: bytes in, a [`RequestHead`] or an [`HttpError`] out.
 
-use std::fmt::Write as _;
-
 use crate::{HttpConfig, HttpError};
 
 /// The request's header fields: ordered, looked up case-insensitively, values kept as the
@@ -77,7 +75,7 @@ impl Headers {
 
     /// Appends a field parsed from a request: a token name (so ASCII) and a value.
     fn push_field(&mut self, name: &[u8], value: &[u8]) {
-        self.push_str(crate::ascii::as_str(name).unwrap_or_default(), value);
+        self.push_str(stdx::ascii::as_str(name).unwrap_or_default(), value);
     }
 
     fn name(&self, s: &Span) -> &str {
@@ -1147,13 +1145,7 @@ pub(crate) fn trim_ows(v: &[u8]) -> &[u8] {
     &v[start..end.max(start)]
 }
 
-/// True for the bytes of an RFC 9110 token (`tchar`): a table lookup per byte.
-pub(crate) fn is_tchar(b: u8) -> bool {
-    TCHAR[usize::from(b)]
-}
-
-/// RFC 9110 `tchar`: letters, digits and ``!#$%&'*+-.^_`|~``, as a table (one load per byte).
-static TCHAR: [bool; 256] = alphanumeric_and(b"!#$%&'*+-.^_`|~");
+pub(crate) use stdx::ascii::is_tchar;
 
 /// Python's `str.isspace` over Latin-1 characters (what `str.split()` splits on).
 fn is_py_space(c: char) -> bool {
@@ -1189,48 +1181,12 @@ pub(crate) fn latin1(bytes: &[u8]) -> String {
 
 /// `bytes` as Latin-1 text, appended to `s`.
 fn latin1_into(bytes: &[u8], mut s: String) -> String {
-    match crate::ascii::as_str(bytes) {
-        // ASCII is valid UTF-8 with the same chars.
-        Some(text) => s.push_str(text),
-        None => s.extend(bytes.iter().map(|&b| b as char)),
-    }
+    stdx::latin1::decode_into(bytes, &mut s);
     s
 }
 
-/// Text as Python's `repr` of a `str` shows it: quotes chosen as Python chooses them, `\\`,
-/// `\n`, `\r`, `\t` and `\xNN` / `\uNNNN` escapes for non-printable characters.
-///
-/// ```
-/// assert_eq!(http_server::py_repr("it's"), r#""it's""#);
-/// assert_eq!(http_server::py_repr("a\x1b\u{ad}é"), r"'a\x1b\xadé'");
-/// ```
-pub fn py_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || (0x7f..=0xa0).contains(&(c as u32)) || c == '\u{ad}' => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
+/// Python's `repr()` of a `str` (the request line and method in error messages).
+pub use stdx::repr::py_repr;
 
 #[cfg(test)]
 mod tests;

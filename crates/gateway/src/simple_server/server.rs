@@ -276,7 +276,7 @@ fn head_facts(
         _ => return None,
     };
     let code = status.get(..3)?.parse().ok()?;
-    if !plain_software || !crate::headers::printable_ascii(status.as_bytes()) {
+    if !plain_software || !stdx::ascii::printable(status.as_bytes()) {
         return None;
     }
     let mut facts = http_server::h1::ResponseHead::new(code, version_11);
@@ -327,7 +327,7 @@ fn handler_config(
         let software = format!("{} {}", software.0, software.1);
         config.server_software = Some(software.clone());
         let config = Arc::new(config);
-        let plain = crate::headers::printable_ascii(software.as_bytes());
+        let plain = stdx::ascii::printable(software.as_bytes());
         *last = Some((
             (multithread, multiprocess, http_version.to_owned(), software),
             config.clone(),
@@ -356,7 +356,7 @@ fn client_host<'b>(
         if last_ip == ip && len > 0 {
             buf[..len].copy_from_slice(&text[..len]);
             return std::borrow::Cow::Borrowed(
-                crate::ascii::as_str(&buf[..len]).unwrap_or_default(),
+                stdx::ascii::as_str(&buf[..len]).unwrap_or_default(),
             );
         }
         // Dotted quad by hand: `fmt` costs about a thousand instructions here.
@@ -380,7 +380,7 @@ fn client_host<'b>(
         let mut text = [0u8; 15];
         text[..n].copy_from_slice(&buf[..n]);
         LAST.set((ip, text, n));
-        return std::borrow::Cow::Borrowed(crate::ascii::as_str(&buf[..n]).unwrap_or_default());
+        return std::borrow::Cow::Borrowed(stdx::ascii::as_str(&buf[..n]).unwrap_or_default());
     }
     if let socketserver::Address::Inet(sa) = address {
         let mut cursor = io::Cursor::new(&mut buf[..]);

@@ -239,10 +239,7 @@ fn valid_trailer(line: &[u8]) -> bool {
             .all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f))
 }
 
-/// RFC 9110 `tchar`.
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
+use stdx::ascii::is_tchar;
 
 /// Appends `data` as one chunk (nothing for empty data: an empty chunk would end the body).
 pub fn encode_chunk(data: &[u8], out: &mut Vec<u8>) {
