@@ -200,22 +200,6 @@ impl DoubleEndedIterator for Iter<'_> {
     }
 }
 
-impl Headers {
-    /// The pairs as bytes, in order: no char-boundary checks (entries lie on boundaries by
-    /// construction), for a caller that reads bytes anyway.
-    #[cfg_attr(not(feature = "simple-server"), allow(dead_code))]
-    pub(crate) fn byte_pairs(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        let text = self.text.as_bytes();
-        self.entries.iter().map(move |e| {
-            let (n, v) = (e.name as usize, e.value as usize);
-            (
-                &text[n..n + e.name_len as usize],
-                &text[v..v + e.value_len as usize],
-            )
-        })
-    }
-}
-
 fn pair<'a>(text: &'a str, e: &Entry) -> (&'a str, &'a str) {
     let (n, v) = (e.name as usize, e.value as usize);
     (

@@ -12,7 +12,7 @@ use socketserver::{
     StreamHandler,
 };
 
-use crate::h1::{ResponseHead, WrittenHead};
+use crate::framing::{Framing, RequestSide, ResponseHead, WrittenHead, choose_framing};
 use crate::request::{self, BodyFraming, Headers, RequestHead};
 use crate::{Error, HttpError, Result};
 
@@ -172,16 +172,16 @@ pub struct Exchange<'a> {
     pub body: BodyFraming,
     headers_buffer: Vec<u8>,
     force_status_line: bool,
-    /// The framing of the head being gathered in `headers_buffer`, while it is one this
-    /// exchange can vouch for (see [`crate::h1::WrittenHead`]).
+    /// The typed head being gathered in `headers_buffer` (status and framing fields), while
+    /// it is one this exchange can vouch for: built here from its start, in one write.
     head_facts: Option<ResponseHead>,
     /// The response buffer's length, kept by the event-loop face's stream.
     written: Option<&'a Cell<usize>>,
-    /// The last final response head written whole by `end_headers` (or declared by the
-    /// handler with [`declare_head`](Self::declare_head)).
+    /// The last final response head written whole by `end_headers`.
     written_head: Option<WrittenHead>,
-    /// The response buffer's length when the handler's `do_method` began.
-    handler_at: Option<usize>,
+    /// The body goes out in chunks this exchange frames (see
+    /// [`end_headers_framed`](Self::end_headers_framed)).
+    server_chunked: bool,
     /// When the request started (the exchange was made, or its request line was read).
     started: Instant,
     /// The status and size `log_request` is logging, for the structured access event.
@@ -240,7 +240,7 @@ impl<'a> Exchange<'a> {
             head_facts: None,
             written: None,
             written_head: None,
-            handler_at: None,
+            server_chunked: false,
             started: Instant::now(),
             access: Cell::new(None),
         }
@@ -287,7 +287,7 @@ impl<'a> Exchange<'a> {
             head_facts: None,
             written: None,
             written_head: None,
-            handler_at: None,
+            server_chunked: false,
             // The event loops know when the request began to arrive: no clock read.
             started: cx.received().unwrap_or_else(Instant::now),
             access: Cell::new(None),
@@ -373,11 +373,7 @@ impl<'a> Exchange<'a> {
             && (version == "HTTP/1.1" || version == "HTTP/1.0")
             && (100..1000).contains(&code)
             && printable(message.as_bytes()))
-        .then(|| ResponseHead {
-            code,
-            version_11: version == "HTTP/1.1",
-            ..ResponseHead::default()
-        });
+        .then(|| ResponseHead::new(code, version == "HTTP/1.1"));
         if self.headers_buffer.capacity() == 0 {
             self.headers_buffer = crate::pool::bytes();
         }
@@ -496,24 +492,110 @@ impl<'a> Exchange<'a> {
         self.write_headers_buffer()
     }
 
-    /// Python: no equivalent. Declares that this handler's response begins with a final
-    /// response head of `len` bytes (status line, fields, blank line) that it wrote itself,
-    /// in one write, before anything else, and that `facts` describe (built with
-    /// [`ResponseHead::note`] over the fields it wrote). The event loops then check the
-    /// response's framing from `facts` instead of reading the head again.
+    /// Python: no equivalent. Ends the head as [`end_headers`](Self::end_headers) does,
+    /// after letting the server choose how the body is framed ([`crate::framing`]): when
+    /// the handler set no `Content-Length` and the connection can stay open (an HTTP/1.1
+    /// response to an HTTP/1.1 request that did not ask to close, a status with a body, not
+    /// `HEAD`), the server adds `Transfer-Encoding: chunked` and frames what
+    /// [`write_body`](Self::write_body) gets; [`finish_body`](Self::finish_body) ends it.
+    /// Returns the framing chosen.
     ///
-    /// For handlers that write their head themselves, such as the WSGI gateway. The server
-    /// trusts the declaration: a wrong one can cut a response or keep a connection the
-    /// client cannot delimit, so debug builds compare it with a parse of the bytes (a
-    /// mismatch panics). Without the event loops' buffered stream it does nothing.
-    pub fn declare_head(&mut self, len: usize, facts: ResponseHead) {
-        if let Some(at) = self.handler_at {
-            self.written_head = Some(WrittenHead {
-                at,
-                len,
-                head: facts,
-            });
+    /// For handlers that hand the server a status, headers and a body of unknown length,
+    /// as the WSGI gateway does. A head this exchange did not build from its start (a
+    /// status line written by hand) is taken as close-delimited.
+    pub fn end_headers_framed(&mut self) -> Result<Framing> {
+        let request = RequestSide {
+            head: self.command == "HEAD",
+            keep_alive: !self.close_connection && self.request_version == "HTTP/1.1",
+        };
+        let framing = match &self.head_facts {
+            Some(head) => {
+                let framing = choose_framing(head, request, true);
+                if framing == Framing::Chunked && !head.chunked {
+                    self.send_header("Transfer-Encoding", "chunked")?;
+                    self.server_chunked = true;
+                }
+                framing
+            }
+            None => Framing::Close,
+        };
+        self.end_headers()?;
+        Ok(framing)
+    }
+
+    /// Python: no equivalent. Writes part of the response body: as a chunk when the server
+    /// frames it ([`end_headers_framed`](Self::end_headers_framed) chose chunked), else as
+    /// it is. Empty data writes nothing (an empty chunk would end the body).
+    pub fn write_body(&mut self, data: &[u8]) -> Result<()> {
+        if !self.server_chunked {
+            self.stream.write_all(data)?;
+        } else if !data.is_empty() {
+            let mut size = [0u8; 18];
+            let n = {
+                let mut cursor = std::io::Cursor::new(&mut size[..]);
+                let _ = write!(cursor, "{:X}\r\n", data.len());
+                cursor.position() as usize
+            };
+            self.stream.write_all(&size[..n])?;
+            self.stream.write_all(data)?;
+            self.stream.write_all(b"\r\n")?;
         }
+        Ok(())
+    }
+
+    /// Python: no equivalent. Ends a body the server frames in chunks (the last chunk and
+    /// an empty trailer section); nothing for other framings.
+    pub fn finish_body(&mut self) -> Result<()> {
+        if std::mem::take(&mut self.server_chunked) {
+            self.stream.write_all(b"0\r\n\r\n")?;
+        }
+        Ok(())
+    }
+
+    /// Python: no equivalent (CPython hands the socket file to the handler, which reads
+    /// `Content-Length` bytes itself). Reads the request body into `out` as the head frames
+    /// it: `Content-Length` bytes, or a chunked body decoded (extensions and trailers
+    /// checked and dropped) by the workspace's one decoder,
+    /// [`ChunkedDecoder`](crate::h1::chunked::ChunkedDecoder). Under the event loops the
+    /// body arrives already decoded, framed by its length.
+    ///
+    /// A malformed chunked body is an [`io::ErrorKind::InvalidData`](std::io::ErrorKind)
+    /// error; nothing past the body is read.
+    pub fn read_body(&mut self, out: &mut Vec<u8>) -> Result<()> {
+        use std::io::Read as _;
+        match self.body {
+            BodyFraming::None => {}
+            BodyFraming::Length(n) => {
+                (&mut *self.stream).take(n).read_to_end(out)?;
+            }
+            BodyFraming::Chunked => {
+                let mut decoder = crate::h1::chunked::ChunkedDecoder::new(
+                    crate::h1::chunked::ChunkedLimits::default(),
+                );
+                let mut raw = Vec::new();
+                loop {
+                    let available = self.stream.fill_buf()?;
+                    if available.is_empty() {
+                        return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+                    }
+                    let taken = available.len();
+                    raw.extend_from_slice(available);
+                    let fed = decoder.feed(&raw).map_err(|e| {
+                        std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string())
+                    })?;
+                    match fed {
+                        Some(end) => {
+                            // Only the body's own bytes: what follows is the next request.
+                            self.stream.consume(taken - (raw.len() - end));
+                            out.extend_from_slice(decoder.decoded());
+                            return Ok(());
+                        }
+                        None => self.stream.consume(taken),
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     fn write_headers_buffer(&mut self) -> Result<()> {
@@ -1123,7 +1205,6 @@ pub(crate) fn serve_parsed<'a, H: HttpHandler + ?Sized>(
     if expect_100 && !handler.handle_expect_100(&mut ex)? {
         return Ok((false, None));
     }
-    ex.handler_at = written.map(Cell::get);
     handler.do_method(&mut ex)?;
     ex.stream().flush()?;
     Ok((!ex.close_connection, ex.written_head))

@@ -61,6 +61,7 @@ pub use crate::static_files::{
 };
 pub use crate::status::{RESPONSES, responses};
 
+pub mod framing;
 pub mod h1;
 pub mod logging;
 pub mod proxy_protocol;
