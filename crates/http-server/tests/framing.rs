@@ -802,6 +802,49 @@ fn head_beyond_the_limits_gets_431() {
 }
 
 #[test]
+fn request_line_of_65537_bytes_gets_414() {
+    // CPython reads `readline(65537)` and answers 414 when more than 65536 bytes came, the
+    // line ending included: 65536 bytes with the CRLF are served, 65537 are not (whether
+    // the 65537th byte is the LF or not).
+    let request = |total: usize, end: &[u8]| {
+        let mut r = b"GET /".to_vec();
+        r.extend(std::iter::repeat_n(b'a', total - 14 - end.len()));
+        r.extend_from_slice(b" HTTP/1.1");
+        r.extend_from_slice(end);
+        r.extend_from_slice(b"Host: x\r\n\r\n");
+        assert_eq!(r.iter().position(|&b| b == b'\n'), Some(total - 1));
+        r
+    };
+    for end in [&b"\r\n"[..], b"\n"] {
+        parse_ok(&request(65536, end));
+        assert_h1_serves(&protocol(), &request(65536, end));
+        both_reject(&[&request(65537, end), &request(65538, end)], 414);
+    }
+    // A smaller `max_line` moves the boundary alike.
+    let config = cfg11().limits(100, 100);
+    assert!(matches!(
+        parse_request(&request(100, b"\r\n"), &config),
+        Ok(Parsed::Complete { .. })
+    ));
+    assert_eq!(
+        parse_request(&request(101, b"\r\n"), &config)
+            .unwrap_err()
+            .code,
+        414
+    );
+    assert_eq!(
+        parse_request(&request(101, b"\r\n")[..100], &config),
+        Ok(Parsed::Partial)
+    );
+    assert_eq!(
+        parse_request(&request(101, b"\r\n")[..101], &config)
+            .unwrap_err()
+            .code,
+        414
+    );
+}
+
+#[test]
 fn connect_gets_501_unless_allowed() {
     let bad = b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n";
     // The faithful parser accepts it (CPython answers 501 when no do_CONNECT exists).

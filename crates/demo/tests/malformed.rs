@@ -1,0 +1,142 @@
+//! Malformed requests a hostile client sends, against both faces of the demo over a real
+//! socket: each gets CPython's answer (or a close), never a success and never a wait.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use crate::support::{Demo, split_response};
+
+/// CPython's `DEFAULT_ERROR_MESSAGE` for 414 (`HTTPStatus.REQUEST_URI_TOO_LONG`: phrase
+/// `Request-URI Too Long`, description `URI is too long`).
+const PAGE_414: &str = "<!DOCTYPE HTML>
+<html lang=\"en\">
+    <head>
+        <meta charset=\"utf-8\">
+        <title>Error response</title>
+    </head>
+    <body>
+        <h1>Error response</h1>
+        <p>Error code: 414</p>
+        <p>Message: Request-URI Too Long.</p>
+        <p>Error code explanation: 414 - URI is too long.</p>
+    </body>
+</html>
+";
+
+/// What a connection got: the bytes the server sent until it closed the connection or went
+/// quiet for `quiet`, and whether it closed.
+struct Reply {
+    bytes: Vec<u8>,
+    closed: bool,
+}
+
+/// Sends `pieces` on one connection (a short pause between them, so each arrives in its
+/// own TCP segments), then reads until the server closes or is quiet for `quiet` (at most
+/// 20 s in all).
+fn exchange(addr: SocketAddr, pieces: &[&[u8]], quiet: Duration) -> Reply {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    s.set_nodelay(true).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+    for (i, p) in pieces.iter().enumerate() {
+        if i > 0 {
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        // The server may answer and close before the last piece is written.
+        if s.write_all(p).is_err() {
+            break;
+        }
+    }
+    s.set_read_timeout(Some(quiet)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 16384];
+    while Instant::now() < deadline {
+        match s.read(&mut buf) {
+            Ok(0) => {
+                return Reply {
+                    bytes,
+                    closed: true,
+                };
+            }
+            Ok(n) => bytes.extend_from_slice(&buf[..n]),
+            // A reset after the reply is a close too (unread request bytes were dropped).
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return Reply {
+                    bytes,
+                    closed: true,
+                };
+            }
+            Err(_) => break,
+        }
+    }
+    Reply {
+        bytes,
+        closed: false,
+    }
+}
+
+/// A request whose request line is `total` bytes long, its CRLF included.
+fn request_with_line_of(total: usize) -> Vec<u8> {
+    let fixed = b"GET / HTTP/1.1\r\n".len();
+    let mut r = b"GET /".to_vec();
+    r.extend(std::iter::repeat_n(b'a', total - fixed));
+    r.extend_from_slice(b" HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(r.iter().position(|&b| b == b'\n'), Some(total - 1));
+    r
+}
+
+/// Asserts `reply` is exactly one 414 with CPython's error page, then a close.
+#[track_caller]
+fn assert_414_and_close(reply: &Reply, what: &str) {
+    assert!(reply.closed, "{what}: the connection must close");
+    let (status, headers, body) = split_response(&reply.bytes);
+    assert!(
+        status.ends_with(" 414 Request-URI Too Long"),
+        "{what}: {status}"
+    );
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(
+        header("Content-Type"),
+        Some("text/html;charset=utf-8"),
+        "{what}"
+    );
+    assert_eq!(header("Content-Length"), Some("327"), "{what}");
+    assert_eq!(String::from_utf8_lossy(&body), PAGE_414, "{what}");
+}
+
+/// CPython's `WSGIRequestHandler.handle`: `readline(65537)`, then 414 when more than 65536
+/// bytes came. A request line of exactly 65537 bytes (its CRLF included) is the boundary;
+/// checked with the line arriving whole and in several segments, and 65536 bytes served.
+fn request_line_over_65536_bytes(demo: &Demo) {
+    for total in [65537, 65538, 70000] {
+        let req = request_with_line_of(total);
+        let whole = exchange(demo.addr(), &[&req], Duration::from_secs(5));
+        assert_414_and_close(&whole, &format!("{total} bytes, whole"));
+        let pieces: Vec<&[u8]> = req.chunks(16000).collect();
+        let split = exchange(demo.addr(), &pieces, Duration::from_secs(5));
+        assert_414_and_close(&split, &format!("{total} bytes, in segments"));
+    }
+    let ok = exchange(
+        demo.addr(),
+        &[&request_with_line_of(65536)],
+        Duration::from_millis(500),
+    );
+    let (status, _, _) = split_response(&ok.bytes);
+    assert!(status.ends_with(" 200 OK"), "65536 bytes: {status}");
+}
+
+#[test]
+fn request_line_over_65536_bytes_gets_414_on_the_production_face() {
+    request_line_over_65536_bytes(&Demo::production(&[]));
+}
+
+#[test]
+fn request_line_over_65536_bytes_gets_414_on_the_faithful_face() {
+    request_line_over_65536_bytes(&Demo::faithful(&[]));
+}
