@@ -140,3 +140,40 @@ fn request_line_over_65536_bytes_gets_414_on_the_production_face() {
 fn request_line_over_65536_bytes_gets_414_on_the_faithful_face() {
     request_line_over_65536_bytes(&Demo::faithful(&[]));
 }
+
+#[test]
+fn http09_request_line_is_answered_at_once_on_the_production_face() {
+    // `GET /x` then CRLF, and nothing more: 400 and a close, not a connection held open
+    // waiting for a header block that never comes. Fresh, and after a keep-alive request.
+    let demo = Demo::production(&[]);
+    let first = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    for pieces in [&[&b"GET /x\r\n"[..]][..], &[first, b"GET /x\r\n"]] {
+        let reply = exchange(demo.addr(), pieces, Duration::from_secs(5));
+        assert!(reply.closed, "{pieces:?}: the connection must close");
+        let text = String::from_utf8_lossy(&reply.bytes);
+        let last = text.rfind("HTTP/1.1 ").expect("a response");
+        assert!(
+            text[last..].starts_with("HTTP/1.1 400 Bad request syntax ('GET /x')\r\n"),
+            "{pieces:?}: {text}"
+        );
+        assert_eq!(
+            text.matches("HTTP/1.1 200 OK\r\n").count(),
+            pieces.len() - 1,
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn http09_request_is_answered_as_cpython_does_on_the_faithful_face() {
+    // CPython's `parse_request` reads the header block of an HTTP/0.9 request too, then
+    // `wsgiref` answers with the bare body (no status line: the client is not "modern")
+    // and closes the connection.
+    let demo = Demo::faithful(&[]);
+    let reply = exchange(demo.addr(), &[b"GET /x\r\n\r\n"], Duration::from_secs(5));
+    assert!(reply.closed, "the connection must close");
+    let text = String::from_utf8_lossy(&reply.bytes);
+    assert!(text.starts_with("Hello world!\n"), "{text}");
+    assert!(text.contains("PATH_INFO = '/x'"), "{text}");
+    assert!(text.contains("SERVER_PROTOCOL = 'HTTP/0.9'"), "{text}");
+}

@@ -735,6 +735,50 @@ fn http09_is_refused_by_the_production_face() {
     production_rejects(&[b"GET / HTTP/0.9\r\n\r\n"], 505);
 }
 
+#[test]
+fn request_line_refused_by_the_production_face_is_answered_before_the_head_ends() {
+    // A request line this face refuses is answered as soon as it is in: an HTTP/0.9
+    // request (`GET /x`, then CRLF) sends no header block, so waiting for its blank line
+    // would hold the connection open unanswered. Fresh and after a keep-alive request,
+    // whole and a byte at a time.
+    let p = protocol();
+    let first = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    for (line, code) in [
+        (&b"GET /x\r\n"[..], 400),
+        (b"GET /x\n", 400),
+        (b"GET / HTTP/0.9\r\n", 505),
+        (b"GET / HTTP/1.10\r\n", 400),
+        (b"GET /\x01 HTTP/1.1\r\n", 400),
+        (b"CONNECT a:1 HTTP/1.1\r\n", 501),
+    ] {
+        let shown = String::from_utf8_lossy(line);
+        for keep_alive in [false, true] {
+            let mut input = if keep_alive {
+                first.to_vec()
+            } else {
+                Vec::new()
+            };
+            input.extend_from_slice(line);
+            for step in [input.len(), 1] {
+                let (out, open) = drive_steps(&p, &input, step);
+                assert!(!open, "{shown:?} (step {step}): the connection must close");
+                let rs = responses(&out, 0);
+                let statuses: Vec<u16> = rs.iter().map(|r| r.status).collect();
+                let want = if keep_alive {
+                    vec![200, code]
+                } else {
+                    vec![code]
+                };
+                assert_eq!(statuses, want, "{shown:?} (step {step})");
+                assert_eq!(rs.last().unwrap().header("Connection"), Some("close"));
+            }
+        }
+    }
+    // A line the face accepts still waits for the rest of its head.
+    let (out, open) = drive(&p, b"GET /x HTTP/1.1\r\n");
+    assert!(out.is_empty() && open);
+}
+
 // --- Limits (RFC 6585 §5: 431) ---
 
 #[test]
