@@ -177,3 +177,24 @@ fn http09_request_is_answered_as_cpython_does_on_the_faithful_face() {
     assert!(text.contains("PATH_INFO = '/x'"), "{text}");
     assert!(text.contains("SERVER_PROTOCOL = 'HTTP/0.9'"), "{text}");
 }
+
+#[test]
+fn chunk_extension_outside_the_rfc_grammar_gets_400_on_the_production_face() {
+    // A bare `;` after the chunk size (RFC 9112 §7.1.1 wants `;token[=value]`): 400 and a
+    // close, and the request pipelined after it is never served.
+    let demo = Demo::production(&[]);
+    for ext in ["3;", "3;a=", "3;a=\"open"] {
+        let request = format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n{ext}\r\nabc\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+        );
+        let reply = exchange(demo.addr(), &[request.as_bytes()], Duration::from_secs(5));
+        assert!(reply.closed, "{ext:?}: the connection must close");
+        let text = String::from_utf8_lossy(&reply.bytes);
+        assert!(
+            text.starts_with("HTTP/1.1 400 Bad chunked body: invalid chunk extension\r\n"),
+            "{ext:?}: {text}"
+        );
+        assert_eq!(text.matches("HTTP/1.1 ").count(), 1, "{text}");
+        assert!(!text.contains("smuggled"), "{text}");
+    }
+}

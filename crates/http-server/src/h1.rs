@@ -8,9 +8,9 @@
 //!
 //! What the protocol adds around the handler:
 //! - **Bodies**: `Content-Length` bodies are handed over as they came; chunked bodies are
-//!   decoded ([`ChunkedDecoder`]: extensions ignored, trailers bounded and discarded) and the
-//!   handler sees `Content-Length: <decoded length>` in place of `Transfer-Encoding`, so
-//!   `rfile` (and `wsgi.input`) end exactly where the body ends.
+//!   decoded ([`ChunkedDecoder`]: extensions checked, then ignored; trailers bounded and
+//!   discarded) and the handler sees `Content-Length: <decoded length>` in place of
+//!   `Transfer-Encoding`, so `rfile` (and `wsgi.input`) end exactly where the body ends.
 //! - **`Expect: 100-continue`**: when the body has not arrived yet, the loop sends
 //!   `HTTP/1.1 100 Continue` itself (once), before buffering it; an expectation it does not
 //!   know gets 417.

@@ -494,6 +494,37 @@ fn oversized_chunk_extensions_or_trailers() {
     assert_h1_rejects(&p, &chunked(b"3;a=\x00\r\nabc\r\n0\r\n\r\n"), 400);
 }
 
+#[test]
+fn chunk_extension_outside_the_rfc_grammar() {
+    // RFC 9112 §7.1.1: `*( BWS ";" BWS token [ BWS "=" BWS ( token / quoted-string ) ] )`.
+    let p = protocol();
+    for ext in [
+        &b";"[..],
+        b";;",
+        b";a;",
+        b";=b",
+        b";a=",
+        b";a=b ",
+        b";a b",
+        b";a=b,c",
+        b";a=\"unterminated",
+        b";a=\"x\x01\"",
+        b";a\x7f",
+        b";a=\x0c",
+    ] {
+        let mut body = b"3".to_vec();
+        body.extend_from_slice(ext);
+        body.extend_from_slice(b"\r\nabc\r\n0\r\n\r\n");
+        assert_h1_rejects(&p, &chunked(&body), 400);
+    }
+    for ext in [&b";a"[..], b" ; a = b ; c", b";a=\"q \\\" d\""] {
+        let mut body = b"3".to_vec();
+        body.extend_from_slice(ext);
+        body.extend_from_slice(b"\r\nabc\r\n0\r\n\r\n");
+        assert_eq!(assert_h1_serves(&p, &chunked(&body)).body, b"3:abc");
+    }
+}
+
 // --- Header fields (RFC 9112 §5, RFC 9110 §5) ---
 
 #[test]
