@@ -8,9 +8,9 @@
 //!
 //! What the protocol adds around the handler:
 //! - **Bodies**: `Content-Length` bodies are handed over as they came; chunked bodies are
-//!   decoded ([`ChunkedDecoder`]: extensions ignored, trailers bounded and discarded) and the
-//!   handler sees `Content-Length: <decoded length>` in place of `Transfer-Encoding`, so
-//!   `rfile` (and `wsgi.input`) end exactly where the body ends.
+//!   decoded ([`ChunkedDecoder`]: extensions checked, then ignored; trailers bounded and
+//!   discarded) and the handler sees `Content-Length: <decoded length>` in place of
+//!   `Transfer-Encoding`, so `rfile` (and `wsgi.input`) end exactly where the body ends.
 //! - **`Expect: 100-continue`**: when the body has not arrived yet, the loop sends
 //!   `HTTP/1.1 100 Continue` itself (once), before buffering it; an expectation it does not
 //!   know gets 417.
@@ -36,8 +36,8 @@ use crate::framing::check_response;
 use crate::h1::chunked::{ChunkedDecoder, ChunkedError, ChunkedLimits};
 use crate::handler::serve_parsed;
 use crate::{
-    BodyFraming, HttpConfig, HttpError, HttpHandler, Parsed, RequestHead, parse_request,
-    reply_parse_error,
+    BodyFraming, HttpConfig, HttpError, HttpHandler, Parsed, RequestHead, RequestLine,
+    parse_request, parse_request_line, reply_parse_error,
 };
 
 pub mod chunked;
@@ -129,11 +129,12 @@ where
         self
     }
 
-    /// The rules this face adds to [`parse_request`]'s: a version of the exact form
-    /// `HTTP/DIGIT.DIGIT`, `CONNECT` refused unless allowed, an absolute-form target
-    /// rewritten to origin-form with its authority as the `Host` (RFC 9112 §3.2.2).
-    fn check_head(&self, head: &mut RequestHead) -> Result<(), HttpError> {
-        let v = head.line.request_version.as_bytes();
+    /// The rules of [`check_head`](Self::check_head) that look at the request line alone
+    /// (so they are applied as soon as the line is in, before the rest of the head): a
+    /// version of the exact form `HTTP/DIGIT.DIGIT` and not HTTP/0.9, RFC 9112's strict
+    /// line, `CONNECT` refused unless allowed.
+    fn check_line(&self, line: &RequestLine) -> Result<(), HttpError> {
+        let v = line.request_version.as_bytes();
         let strict = v.len() == 8
             && v.starts_with(b"HTTP/")
             && v[5].is_ascii_digit()
@@ -143,40 +144,40 @@ where
             return Err(HttpError::new(400)
                 .message(format!(
                     "Bad request version ({})",
-                    crate::py_repr(&head.line.request_version)
+                    crate::py_repr(&line.request_version)
                 ))
                 .explain("the version must be HTTP/DIGIT.DIGIT (RFC 9112 §2.3)"));
         }
         // HTTP/0.9 (a two-word simple request, or `HTTP/0.x`): its answer would be a bare
         // body with no status line, which no client or proxy of this face can delimit.
-        if head.line.version < (1, 0) {
-            let simple = !head
-                .line
-                .requestline
-                .trim_end()
-                .ends_with(&head.line.request_version);
+        if line.version < (1, 0) {
+            let simple = !line.requestline.trim_end().ends_with(&line.request_version);
             return Err(if simple {
                 HttpError::new(400)
                     .message(format!(
                         "Bad request syntax ({})",
-                        crate::py_repr(&head.line.requestline)
+                        crate::py_repr(&line.requestline)
                     ))
                     .explain("HTTP/0.9 simple requests are not served here")
             } else {
                 HttpError::new(505).message(format!(
                     "Invalid HTTP version ({})",
-                    &head.line.request_version[5..]
+                    &line.request_version[5..]
                 ))
             });
         }
-        crate::request::check_line_strict(
-            &head.line.requestline,
-            &head.line.command,
-            &head.line.path,
-        )?;
-        if head.line.command == "CONNECT" && !self.allow_connect {
+        crate::request::check_line_strict(&line.requestline, &line.command, &line.path)?;
+        if line.command == "CONNECT" && !self.allow_connect {
             return Err(HttpError::new(501).message("Unsupported method ('CONNECT')"));
         }
+        Ok(())
+    }
+
+    /// The rules this face adds to [`parse_request`]'s: those of
+    /// [`check_line`](Self::check_line), then an absolute-form target rewritten to
+    /// origin-form with its authority as the `Host` (RFC 9112 §3.2.2).
+    fn check_head(&self, head: &mut RequestHead) -> Result<(), HttpError> {
+        self.check_line(&head.line)?;
         if !head.line.path.starts_with('/') && head.line.path != "*" {
             let target = head.line.path.clone();
             let lower = target.to_ascii_lowercase();
@@ -290,6 +291,9 @@ struct HeadScan {
     line_start: usize,
     /// Lines ended so far.
     lines: usize,
+    /// Whether the request line was checked by [`HttpProtocol::check_line`] while the rest
+    /// of the head was still to come.
+    line_checked: bool,
 }
 
 thread_local! {
@@ -362,6 +366,20 @@ where
                     if first_look {
                         // Where the scan of the next bytes starts.
                         self.scan_head(&mut s.scan, input);
+                    }
+                    // The request line is in, the rest of the head is not: the line's own
+                    // rules are judged now, once, so a line this face refuses (an HTTP/0.9
+                    // request, whose head may never end) is answered at once instead of
+                    // after a blank line that may never come.
+                    if s.scan.lines > 0 && !s.scan.line_checked {
+                        s.scan.line_checked = true;
+                        let raw = first_line(input);
+                        if let Ok(Some(line)) =
+                            parse_request_line(raw, &self.config.protocol_version)
+                            && let Err(e) = self.check_line(&line)
+                        {
+                            return reject(s, raw, e, input.len());
+                        }
                     }
                     return Frame::Incomplete;
                 }

@@ -308,8 +308,11 @@ pub enum Parsed {
 /// ```
 #[doc(alias = "http.server.BaseHTTPRequestHandler.parse_request")]
 pub fn parse_request(buf: &[u8], config: &HttpConfig) -> Result<Parsed, HttpError> {
+    // CPython reads `readline(65537)` and refuses more than 65536 bytes: a line whose end
+    // is not within the first `max_line` bytes (line ending included) is 414 once
+    // `max_line + 1` bytes are in, whether or not the next byte ends it.
     let limit = config.max_line;
-    let Some(nl) = memchr(b'\n', &buf[..buf.len().min(limit + 1)]) else {
+    let Some(nl) = memchr(b'\n', &buf[..buf.len().min(limit)]) else {
         if buf.len() > limit {
             return Err(HttpError::new(414));
         }
