@@ -1267,28 +1267,56 @@ fn serve<H: HttpHandler + ?Sized>(h: &mut H, ex: &mut Exchange<'_>) -> Result<()
     Ok(())
 }
 
-/// `parse_request` over the stream: Ok(false) when a reply (or none) was sent and the
-/// request ends here.
+/// `parse_request` over the stream: reads the head as CPython does and parses it with the
+/// public [`parse_request`](crate::parse_request). Ok(false) when a reply (or none) was
+/// sent and the request ends here.
+///
+/// The request line alone is parsed first, so a bad one is answered before any header line
+/// is read (CPython's `parse_request` replies before `http.client.parse_headers`). Then the
+/// header lines are read into the same buffer with `http.client._read_headers`' limits (a
+/// line over `max_line` bytes: 431 `Line too long`; more than `max_headers` lines: 431
+/// `Too many headers`), and the whole head is parsed.
 fn parse_into<H: HttpHandler + ?Sized>(h: &mut H, ex: &mut Exchange<'_>) -> Result<bool> {
     let config = ex.config;
     ex.close_connection = true;
-    let line = match request::parse_request_line(&ex.raw_requestline, &config.protocol_version) {
-        Ok(Some(line)) => line,
-        Ok(None) => return Ok(false),
+    // The reads apply the limits to the lines as sent: a line end added where the end of
+    // the stream cut a line must not make that line too long for the parse.
+    let parse = |head: &[u8], ends_added: bool| {
+        if ends_added {
+            let relaxed = config
+                .clone()
+                .limits(config.max_line + 2, config.max_headers);
+            request::parse_request(head, &relaxed)
+        } else {
+            request::parse_request(head, config)
+        }
+    };
+    let mut head = ex.raw_requestline.clone();
+    // A line without its end was cut by the end of the stream: no header line follows.
+    let line_at_eof = !head.ends_with(b"\n");
+    if line_at_eof {
+        head.push(b'\n');
+    }
+    match parse(&head, line_at_eof) {
+        Ok(request::Parsed::Partial) => {}
+        Ok(_) => return Ok(false),
         Err(e) => {
             h.send_error(ex, e.code, e.message.as_deref(), e.explain.as_deref())?;
             return Ok(false);
         }
-    };
-    ex.command = line.command.clone();
-    ex.path = line.path.clone();
-    ex.request_version = line.request_version.clone();
-    ex.close_connection = line.close_connection;
+    }
     // http.client._read_headers
-    let mut block = Vec::new();
+    let mut ends_added = line_at_eof;
     let mut count = 0usize;
     let failure = loop {
-        let l = ex.stream.readline(config.max_line + 1)?;
+        let l = match ex.stream.readline(config.max_line + 1) {
+            Ok(l) => l,
+            Err(e) => {
+                // A timeout is logged with the request line's facts set.
+                set_line_facts(ex);
+                return Err(e.into());
+            }
+        };
         if l.len() > config.max_line {
             break Some(request::line_too_long());
         }
@@ -1296,23 +1324,32 @@ fn parse_into<H: HttpHandler + ?Sized>(h: &mut H, ex: &mut Exchange<'_>) -> Resu
         if count > config.max_headers {
             break Some(request::too_many_headers(config.max_headers));
         }
-        let end = l.is_empty() || l == b"\r\n" || l == b"\n";
-        block.extend_from_slice(&l);
+        if l.is_empty() {
+            // The end of the stream ends the header block, as in `http.client`: the line
+            // ends the client did not send are added for the parse.
+            if !head.ends_with(b"\n") {
+                head.extend_from_slice(b"\r\n");
+            }
+            head.extend_from_slice(b"\r\n");
+            ends_added = true;
+            break None;
+        }
+        let end = l == b"\r\n" || l == b"\n";
+        head.extend_from_slice(&l);
         if end {
             break None;
         }
     };
-    let head = failure.map_or_else(
-        || {
-            request::parse_headers_framed(&block, config).and_then(|(headers, body)| {
-                request::finish_head(line, ex.raw_requestline.clone(), headers, body, config)
-            })
-        },
-        Err,
-    );
-    let head = match head {
-        Ok(head) => head,
+    let parsed = match failure {
+        Some(e) => Err(e),
+        None => parse(&head, ends_added),
+    };
+    let head = match parsed {
+        Ok(request::Parsed::Complete { head, .. }) => head,
+        // Not reached: the request line parsed and the block ends with a blank line.
+        Ok(_) => return Ok(false),
         Err(e) => {
+            set_line_facts(ex);
             h.send_error(ex, e.code, e.message.as_deref(), e.explain.as_deref())?;
             ex.close_connection = true;
             return Ok(false);
@@ -1320,10 +1357,29 @@ fn parse_into<H: HttpHandler + ?Sized>(h: &mut H, ex: &mut Exchange<'_>) -> Resu
     };
     let expect_100 = head.expect_100;
     ex.set_head(head);
+    if line_at_eof {
+        // The request line as received.
+        ex.raw_requestline.pop();
+    }
     if expect_100 && !h.handle_expect_100(ex)? {
         return Ok(false);
     }
     Ok(true)
+}
+
+/// Sets what the request line says (`command`, `path`, `request_version`,
+/// `close_connection`) on an exchange whose head could not be read or parsed after its
+/// request line was: the state CPython's `parse_request` is in when it reads the header
+/// lines.
+fn set_line_facts(ex: &mut Exchange<'_>) {
+    if let Ok(Some(line)) =
+        request::parse_request_line(&ex.raw_requestline, &ex.config.protocol_version)
+    {
+        ex.command = line.command;
+        ex.path = line.path;
+        ex.request_version = line.request_version;
+        ex.close_connection = line.close_connection;
+    }
 }
 
 /// Adapts an [`HttpHandler`] to `socketserver`: `handle()` serves requests while the

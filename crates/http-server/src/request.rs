@@ -292,7 +292,9 @@ pub enum Parsed {
 ///
 /// Python: `BaseHTTPRequestHandler.parse_request` (plus the request-line read of
 /// `handle_one_request`), as a pure function: it sends nothing, it returns the error
-/// reply instead.
+/// reply instead. Both faces run it: [`handle_one_request`](crate::handle_one_request)
+/// over the head it read from the stream, `h1::HttpProtocol` over the bytes the event
+/// loop buffered.
 ///
 /// ```
 /// use http_server::{parse_request, HttpConfig, Parsed, BodyFraming};
@@ -714,7 +716,7 @@ struct Fields {
 }
 
 /// Parses the field lines of `block` in one pass: each line is found, checked and copied
-/// once, and the fields the framing and [`finish_head`] rules look at are noted on the way,
+/// once, and the fields the framing and [`finish_noted`] rules look at are noted on the way,
 /// so nothing scans the fields again.
 ///
 /// `stream`: `block` is what has arrived after the request line ([`parse_request`]): a line
@@ -935,7 +937,7 @@ fn check_line(line: &[u8]) -> Result<(&[u8], &[u8]), HttpError> {
     Ok((name, trim_ows(&body[colon + 1..])))
 }
 
-/// What the framing and [`finish_head`] rules need from the fields, noted while they are
+/// What the framing and [`finish_noted`] rules need from the fields, noted while they are
 /// parsed: the `Content-Length` / `Transfer-Encoding` findings, the `Host` fields, and
 /// where the first `Connection` and `Expect` fields are.
 #[derive(Debug, Default)]
@@ -963,15 +965,6 @@ struct Notes {
 }
 
 impl Notes {
-    /// The notes on fields already parsed.
-    fn of(headers: &Headers) -> Notes {
-        let mut notes = Notes::default();
-        for (i, (name, value)) in headers.iter().enumerate() {
-            notes.note(i, name.as_bytes(), value);
-        }
-        notes
-    }
-
     /// Notes field number `index`.
     fn note(&mut self, index: usize, name: &[u8], value: &[u8]) {
         match name.len() {
@@ -1056,20 +1049,8 @@ pub(crate) fn content_length(v: &[u8]) -> Option<u64> {
     Some(v.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
 }
 
-/// Combines a parsed request line and header block into a head: Host rule, `Connection`
-/// and `Expect` rules, body framing.
-pub(crate) fn finish_head(
-    line: RequestLine,
-    raw_requestline: Vec<u8>,
-    headers: Headers,
-    body: BodyFraming,
-    config: &HttpConfig,
-) -> Result<RequestHead, HttpError> {
-    let notes = Notes::of(&headers);
-    finish_noted(line, raw_requestline, headers, body, &notes, config)
-}
-
-/// [`finish_head`] with the fields' notes already taken.
+/// Combines a parsed request line and header block (with the notes taken while its fields
+/// were parsed) into a head: Host rule, `Connection` and `Expect` rules, body framing.
 fn finish_noted(
     line: RequestLine,
     raw_requestline: Vec<u8>,
