@@ -546,21 +546,18 @@ fn head<'d, K: HandlerHooks>(
     config: &'d HandlerConfig,
     hooks: &K,
     state: &'d ResponseState,
-    date: &'d mut String,
+    date: &'d mut Vec<u8>,
 ) -> Result<Head<'d>> {
     let status = state.status.as_deref().ok_or(Error::NoStartResponse)?;
     let headers = state.headers.as_ref();
     let http = config.origin_server && state.client_is_modern;
     let with_date = http && !headers.is_some_and(|h| h.contains("Date"));
     if with_date {
-        let mut bytes = Vec::with_capacity(32);
-        hooks.write_date_time(&mut bytes);
+        hooks.write_date_time(date);
         // The hooks write Latin-1 text; the usual date is ASCII, taken as it is.
-        *date = match String::from_utf8(bytes) {
-            Ok(text) if text.is_ascii() => text,
-            Ok(text) => stdx::latin1::decode(text.as_bytes()),
-            Err(e) => stdx::latin1::decode(e.as_bytes()),
-        };
+        if !date.is_ascii() {
+            *date = stdx::latin1::decode(date).into_bytes();
+        }
     }
     let server = config
         .server_software
@@ -569,7 +566,11 @@ fn head<'d, K: HandlerHooks>(
     Ok(Head {
         http_version: http.then_some(config.http_version.as_str()),
         status,
-        date: with_date.then_some(date.as_str()),
+        date: if with_date {
+            stdx::ascii::as_str(date).or_else(|| std::str::from_utf8(date).ok())
+        } else {
+            None
+        },
         server,
         headers,
     })
@@ -677,7 +678,7 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
     /// for a CGI gateway, `Status: status`.
     #[doc(alias = "wsgiref.handlers.BaseHandler.send_preamble")]
     pub fn send_preamble(&mut self) -> Result<()> {
-        let mut date = String::new();
+        let mut date = Vec::with_capacity(32);
         let mut out = Vec::with_capacity(128);
         head(self.config, self.hooks, self.state, &mut date)?.write_preamble(&mut out);
         self.io.write_raw(&out)?;
@@ -695,7 +696,7 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
         self.cleanup_headers();
         self.state.headers_sent = true;
         if !self.config.origin_server || self.client_is_modern() {
-            let mut date = String::new();
+            let mut date = Vec::with_capacity(32);
             let head = head(self.config, self.hooks, self.state, &mut date)?;
             self.io.send_head(&head)?;
         }

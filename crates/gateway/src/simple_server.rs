@@ -28,13 +28,13 @@ pub const SERVER_VERSION: &str = "WSGIServer/0.2";
 /// The runtime, `Rust/<rustc version>`. Python: `wsgiref.simple_server.sys_version`
 /// (`"CPython/3.11.7"`).
 #[doc(alias = "wsgiref.simple_server.sys_version")]
-pub const SYS_VERSION: &str = concat!("Rust/", env!("GATEWAY_RUSTC_VERSION"));
+pub const SYS_VERSION: &str = concat!("Rust/", stdx::rustc_version!());
 
 /// Python: `wsgiref.simple_server.software_version`.
 ///
 /// `"WSGIServer/0.2 Rust/<rustc version>"`, the `Server` header.
 #[doc(alias = "wsgiref.simple_server.software_version")]
-pub const SOFTWARE_VERSION: &str = concat!("WSGIServer/0.2 Rust/", env!("GATEWAY_RUSTC_VERSION"));
+pub const SOFTWARE_VERSION: &str = concat!("WSGIServer/0.2 Rust/", stdx::rustc_version!());
 
 /// Python: `wsgiref.simple_server.ServerHandler.close` (which calls
 /// `self.request_handler.log_request(self.status.split(' ', 1)[0], self.bytes_sent)`).

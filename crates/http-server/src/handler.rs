@@ -92,7 +92,7 @@ impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             server_version: "BaseHTTP/0.6".to_owned(),
-            sys_version: concat!("Rust/", env!("HTTP_SERVER_RUSTC_VERSION")).to_owned(),
+            sys_version: concat!("Rust/", stdx::rustc_version!()).to_owned(),
             protocol_version: "HTTP/1.0".to_owned(),
             error_message_format: DEFAULT_ERROR_MESSAGE.to_owned(),
             error_content_type: DEFAULT_ERROR_CONTENT_TYPE.to_owned(),
@@ -404,7 +404,7 @@ impl<'a> Exchange<'a> {
     /// Python: `http.server.BaseHTTPRequestHandler.send_header`.
     #[doc(alias = "http.server.BaseHTTPRequestHandler.send_header")]
     pub fn send_header(&mut self, keyword: &str, value: &str) -> Result<()> {
-        if keyword.is_empty() || !keyword.bytes().all(crate::request::is_tchar) {
+        if !stdx::ascii::is_token(keyword.as_bytes()) {
             return Err(Error::InvalidHeader {
                 name: keyword.to_owned(),
                 reason: "name is not a token",

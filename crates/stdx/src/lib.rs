@@ -21,6 +21,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
 
+include!(concat!(env!("OUT_DIR"), "/rustc_version.rs"));
+
 pub mod ascii;
 pub mod date;
 pub mod latin1;
