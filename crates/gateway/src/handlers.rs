@@ -462,27 +462,6 @@ struct ResponseState {
     close_connection: bool,
 }
 
-thread_local! {
-    /// The status string of the last response this thread finished, for the next one.
-    static SPARE_STATUS: std::cell::Cell<Option<String>> = const { std::cell::Cell::new(None) };
-}
-
-/// An empty string for a status, recycled when this thread has one.
-fn spare_status() -> String {
-    crate::spare::take(&SPARE_STATUS).unwrap_or_default()
-}
-
-impl Drop for ResponseState {
-    /// Gives the status string back for the next response (short ones only).
-    fn drop(&mut self) {
-        if let Some(status) = self.status.take()
-            && status.capacity() <= 256
-        {
-            crate::spare::keep(&SPARE_STATUS, status);
-        }
-    }
-}
-
 /// Python: the response methods of `wsgiref.handlers.BaseHandler` (`start_response`, `write`,
 /// `finish_response`, `send_headers`, `send_preamble`, `cleanup_headers`,
 /// `set_content_length`, `finish_content`, `result_is_file`, `sendfile`,
@@ -764,10 +743,7 @@ impl<Io: HandlerIo, K: HandlerHooks> StartResponse for Response<'_, Io, K> {
             }
             h.push_checked(name, value);
         }
-        let mut owned = self.state.status.take().unwrap_or_else(spare_status);
-        owned.clear();
-        owned.push_str(status);
-        self.state.status = Some(owned);
+        self.state.status = Some(status.to_owned());
         self.state.headers = Some(h);
         Ok(())
     }

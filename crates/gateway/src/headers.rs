@@ -48,40 +48,6 @@ pub(crate) fn check_value(name: &str, value: &str) -> Result<()> {
     })
 }
 
-/// [`<[u8]>::eq_ignore_ascii_case`], eight bytes at a time: each word is lowercased with
-/// a few integer operations (exact for every byte value; no carry crosses a byte), the
-/// last word overlapping the one before when the length is not a multiple of eight.
-pub(crate) fn ascii_eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let lower = |x: u64| {
-        let seven = x & LOW7;
-        // Bit 7 set in each byte above `@` and not above `Z`, without bit 7 of its own.
-        let upper = (seven + 0x3f3f_3f3f_3f3f_3f3f) & !(seven + 0x2525_2525_2525_2525) & !x & HIGH;
-        x | (upper >> 2)
-    };
-    let word = |s: &[u8], i: usize| {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&s[i..i + 8]);
-        u64::from_le_bytes(w)
-    };
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
-    if n < 8 {
-        return a.eq_ignore_ascii_case(b);
-    }
-    let mut i = 0;
-    while i + 8 < n {
-        if lower(word(a, i)) != lower(word(b, i)) {
-            return false;
-        }
-        i += 8;
-    }
-    lower(word(a, n - 8)) == lower(word(b, n - 8))
-}
-
 /// Python's `_formatparam`: `key="value"` (always quoted, as `add_header` calls it).
 fn formatparam(param: &str, value: Option<&str>) -> String {
     match value {
@@ -273,7 +239,7 @@ impl Headers {
                 .text
                 .as_bytes()
                 .get(at..at + name.len())
-                .is_some_and(|n| ascii_eq_ignore_case(n, name.as_bytes()))
+                .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
     }
 
     /// Appends one pair, keeping any existing header of that name.

@@ -78,18 +78,24 @@ impl ResponseHead {
     /// set `length`, `chunked` and `says_close`; a later `Transfer-Encoding` or
     /// `Connection` overrides an earlier one, two different lengths are `bad`.
     pub(crate) fn note(&mut self, name: &[u8], value: &[u8]) {
-        if name.eq_ignore_ascii_case(b"content-length") {
-            let v = crate::request::content_length(trim_ows(value));
-            match (self.length, v) {
-                (None, Some(v)) => self.length = Some(v),
-                (Some(a), Some(b)) if a == b => {}
-                _ => self.bad = true,
+        // The length picks the one name to compare (most fields are none of the three).
+        match name.len() {
+            14 if name.eq_ignore_ascii_case(b"content-length") => {
+                let v = crate::request::content_length(trim_ows(value));
+                match (self.length, v) {
+                    (None, Some(v)) => self.length = Some(v),
+                    (Some(a), Some(b)) if a == b => {}
+                    _ => self.bad = true,
+                }
             }
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            let v = trim_ows(value);
-            self.chunked = v.len() >= 7 && v[v.len() - 7..].eq_ignore_ascii_case(b"chunked");
-        } else if name.eq_ignore_ascii_case(b"connection") {
-            self.says_close = trim_ows(value).eq_ignore_ascii_case(b"close");
+            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+                let v = trim_ows(value);
+                self.chunked = v.len() >= 7 && v[v.len() - 7..].eq_ignore_ascii_case(b"chunked");
+            }
+            10 if name.eq_ignore_ascii_case(b"connection") => {
+                self.says_close = trim_ows(value).eq_ignore_ascii_case(b"close");
+            }
+            _ => {}
         }
     }
 }

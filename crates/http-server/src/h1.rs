@@ -296,29 +296,6 @@ struct HeadScan {
     line_checked: bool,
 }
 
-thread_local! {
-    /// The box of the last head served on this thread, for the next request's head: one
-    /// allocation per thread instead of one per request, and idle sessions hold none.
-    static SPARE_HEAD: std::cell::Cell<Option<Box<(RequestHead, usize)>>> =
-        const { std::cell::Cell::new(None) };
-}
-
-/// `(head, consumed)` boxed, in the thread's spare box when there is one.
-fn boxed_head(head: RequestHead, consumed: usize) -> Box<(RequestHead, usize)> {
-    match SPARE_HEAD.try_with(std::cell::Cell::take).ok().flatten() {
-        Some(mut spare) => {
-            *spare = (head, consumed);
-            spare
-        }
-        None => Box::new((head, consumed)),
-    }
-}
-
-/// Keeps an emptied head box for [`boxed_head`].
-fn spare_head_box(emptied: Box<(RequestHead, usize)>) {
-    let _ = SPARE_HEAD.try_with(|s| s.set(Some(emptied)));
-}
-
 fn first_line(input: &[u8]) -> &[u8] {
     match input.iter().position(|&b| b == b'\n') {
         Some(i) => &input[..=i],
@@ -408,7 +385,7 @@ where
                     if head.body == BodyFraming::Chunked {
                         s.decoder = Some(Box::new(ChunkedDecoder::new(self.limits.chunked)));
                     }
-                    s.head = Some(boxed_head(head, consumed));
+                    s.head = Some(Box::new((head, consumed)));
                 }
                 Err(e) => return reject(s, first_line(input), e, input.len()),
             }
@@ -514,7 +491,6 @@ where
                 head,
             )
         }));
-        spare_head_box(parsed);
         let keep_alive = match outcome {
             Ok(Ok((keep, head))) => {
                 written = head;

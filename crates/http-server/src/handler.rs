@@ -359,7 +359,8 @@ impl<'a> Exchange<'a> {
             return Ok(());
         }
         let message = message.unwrap_or_else(|| crate::responses(code).map(|r| r.0).unwrap_or(""));
-        if message.contains(['\r', '\n', '\0']) {
+        let plain = printable(message.as_bytes());
+        if !plain && message.contains(['\r', '\n', '\0']) {
             return Err(Error::InvalidHeader {
                 name: format!("status {code}"),
                 reason: "reason phrase holds CR, LF or NUL",
@@ -372,8 +373,8 @@ impl<'a> Exchange<'a> {
         self.head_facts = (self.headers_buffer.is_empty()
             && (version == "HTTP/1.1" || version == "HTTP/1.0")
             && (100..1000).contains(&code)
-            && printable(message.as_bytes()))
-        .then(|| ResponseHead::new(code, version == "HTTP/1.1"));
+            && plain)
+            .then(|| ResponseHead::new(code, version == "HTTP/1.1"));
         if self.headers_buffer.capacity() == 0 {
             self.headers_buffer = crate::pool::bytes();
         }
@@ -382,7 +383,16 @@ impl<'a> Exchange<'a> {
         let mut digits = [0u8; 20];
         let line = push_latin1(buf, version).and_then(|()| {
             buf.push(b' ');
-            buf.extend_from_slice(stdx::decimal(code.into(), &mut digits).as_bytes());
+            if (100..1000).contains(&code) {
+                // The usual three digits, without the general loop.
+                buf.extend_from_slice(&[
+                    b'0' + (code / 100) as u8,
+                    b'0' + (code / 10 % 10) as u8,
+                    b'0' + (code % 10) as u8,
+                ]);
+            } else {
+                buf.extend_from_slice(stdx::decimal(code.into(), &mut digits).as_bytes());
+            }
             buf.push(b' ');
             push_latin1(buf, message)
         });

@@ -206,42 +206,6 @@ fn dropped_lists_lend_their_buffers_empty() {
 }
 
 #[test]
-fn word_wise_case_folding_matches_the_byte_wise_one() {
-    // Every byte value against every other, in every position of words of 8 to 17 bytes.
-    let base = b"Content-Length-Xy";
-    for len in 8..=base.len() {
-        let a = &base[..len];
-        assert!(ascii_eq_ignore_case(a, &a.to_ascii_uppercase()));
-        assert!(ascii_eq_ignore_case(a, &a.to_ascii_lowercase()));
-        for pos in 0..len {
-            for x in 0..=255u8 {
-                for y in [
-                    x,
-                    x ^ 0x20,
-                    x.to_ascii_uppercase(),
-                    x.to_ascii_lowercase(),
-                    b'a',
-                    b'@',
-                    b'[',
-                ] {
-                    let mut l = a.to_vec();
-                    let mut r = a.to_vec();
-                    l[pos] = x;
-                    r[pos] = y;
-                    assert_eq!(
-                        ascii_eq_ignore_case(&l, &r),
-                        l.eq_ignore_ascii_case(&r),
-                        "{l:?} {r:?}"
-                    );
-                }
-            }
-        }
-    }
-    assert!(!ascii_eq_ignore_case(b"short", b"shorter"));
-    assert!(ascii_eq_ignore_case(b"Date", b"date"));
-}
-
-#[test]
 fn tchar_table_and_printable_check_match_their_definitions() {
     for b in 0..=255u8 {
         let tchar = b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
