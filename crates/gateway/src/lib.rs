@@ -45,4 +45,5 @@ pub mod util;
 pub mod validate;
 
 mod error;
+mod file_wrapper;
 mod spare;

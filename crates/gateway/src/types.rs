@@ -11,7 +11,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::error::{Error, Result};
-use crate::util::{self, FileWrapper};
+use crate::file_wrapper::FileWrapper;
 
 mod vars;
 pub(crate) use vars::Dup;
@@ -429,7 +429,7 @@ impl Environ {
     /// A string variable encoded back to its Latin-1 bytes; `None` when missing or when it
     /// holds a char beyond U+00FF.
     pub fn get_bytes(&self, key: &str) -> Option<Vec<u8>> {
-        self.get(key).and_then(util::latin1_encode)
+        self.get(key).and_then(stdx::latin1::encode)
     }
 
     /// Python: `wsgiref.types.WSGIEnvironment` (`environ[key] = value`).
@@ -529,7 +529,7 @@ impl Environ {
 
     /// Sets a string variable from wire bytes, decoded as Latin-1.
     pub fn set_bytes(&mut self, key: impl Into<String>, value: &[u8]) {
-        self.set(key, util::latin1_decode(value));
+        self.set(key, stdx::latin1::decode(value));
     }
 
     /// Python: `wsgiref.types.WSGIEnvironment` (`environ.setdefault(key, value)`).
