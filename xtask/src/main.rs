@@ -90,7 +90,7 @@ fn ci() -> Result<(), String> {
         cargo().args([
             "clippy",
             "-p",
-            "gateway",
+            "pyserve-gateway",
             "--no-default-features",
             "--all-targets",
             "--",
