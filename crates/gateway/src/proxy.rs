@@ -598,7 +598,12 @@ fn valid_host(h: &str) -> Option<String> {
         return None;
     }
     if !port.is_empty() {
-        valid_port(port.strip_prefix(':')?)?;
+        // Digits only: `valid_port` trims, which would let `h:\r 1` through.
+        let port = port.strip_prefix(':')?;
+        if port.trim() != port {
+            return None;
+        }
+        valid_port(port)?;
     }
     Some(h.to_owned())
 }
