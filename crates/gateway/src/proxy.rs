@@ -27,6 +27,11 @@
 //!   the `proto` and `host` of the element chosen apply. A malformed `Forwarded` header
 //!   is ignored as a whole.
 //!
+//! The `Forwarded` grammar (RFC 7239), the node and host checks and the strict
+//! trusted-network syntax stay hand-written for fidelity (werkzeug's and Python's
+//! `ipaddress` rules, not a general parser's); the `forwarded` fuzz target (`fuzz/`) checks
+//! them. Network matching is the `ipnet` crate's.
+//!
 //! Malformed values (not an IP address, `unknown` or an obfuscated `_name`, a scheme other
 //! than `http`/`https`, a host with spaces, a port out of range) are never copied into the
 //! environ: the walk stops, or the value is ignored.

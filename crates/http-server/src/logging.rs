@@ -1,6 +1,9 @@
 //! Log formatting for binaries: CPython's bare access lines on stderr, or Apache's common
 //! and combined formats, or JSON lines.
 //!
+//! The RFC 3339 and Apache dates and the JSON string escaping are hand-written for weight:
+//! a few lines each instead of `chrono`/`time` and `serde_json` in every binary.
+//!
 //! Behind the `logging` feature (on with `cli`, the default), the only part of this crate
 //! that depends on `tracing-subscriber`: a library user (`default-features = false`)
 //! compiles no subscriber.
