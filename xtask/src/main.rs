@@ -2,7 +2,7 @@
 //!
 //! - `ci`: fmt check, clippy with `-D warnings` (also on `gateway` without its default
 //!   features), the tests, rustdoc with `-D warnings`,
-//!   `cargo package` of the library crates, tidy.
+//!   `cargo package` (with its verify build) of the publishable crates, tidy.
 //! - `tidy`: the repository's own rules (see [`tidy`]).
 //! - `bench`: end-to-end benchmarks against anchor servers (see `bench.rs`).
 //! - `fuzz`: runs each cargo-fuzz target for a while.
@@ -98,6 +98,21 @@ fn ci() -> Result<(), String> {
             "warnings",
         ]),
     )?;
+    // The HTTP library without `cli`/`logging` (as gateway and library users build it).
+    run_step(
+        "clippy http-server --no-default-features",
+        cargo().args([
+            "clippy",
+            "-p",
+            "pyserve-http-server",
+            "--no-default-features",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    no_subscriber_in_libraries()?;
     // The README's test command.
     run_step("test", cargo().args(["test", "--workspace"]))?;
     run_step(
@@ -106,8 +121,11 @@ fn ci() -> Result<(), String> {
             .args(["doc", "--workspace", "--no-deps"])
             .env("RUSTDOCFLAGS", "-D warnings"),
     )?;
-    // The library crates can be published: `cargo package` (without the verify build, which
-    // the steps above cover; path dependencies resolve against the workspace's own packages).
+    // Every publishable crate packages and its package builds: packaged together, the
+    // `pyserve-*` crates' dependencies on each other resolve against a local registry of
+    // the packages just made (cargo >= 1.90), so the verify build needs nothing published.
+    // New library crates are included; the unpublished members (`publish = false`, which
+    // `cargo package --workspace` would still package) are excluded by name.
     run_step(
         "package",
         cargo().args([
@@ -119,12 +137,39 @@ fn ci() -> Result<(), String> {
             "examples",
             "--exclude",
             "xtask",
-            "--no-verify",
             "--allow-dirty",
         ]),
     )?;
     tidy::run(&root()).map_err(|problems| problems.join("\n"))?;
     eprintln!("xtask: ci passed");
+    Ok(())
+}
+
+/// Libraries emit events, binaries install subscribers: a library user's build of each
+/// library crate (http-server without its `cli` default) has no `tracing-subscriber`.
+fn no_subscriber_in_libraries() -> Result<(), String> {
+    for build in [
+        &["-p", "pyserve-socketserver"][..],
+        &["-p", "pyserve-http-server", "--no-default-features"],
+        &["-p", "pyserve-gateway"],
+    ] {
+        let out = cargo()
+            .args(["tree", "-e", "normal", "--prefix", "none"])
+            .args(build)
+            .output()
+            .map_err(|e| format!("cargo tree: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("cargo tree {build:?} failed"));
+        }
+        let tree = String::from_utf8_lossy(&out.stdout);
+        if tree.lines().any(|l| l.starts_with("tracing-subscriber ")) {
+            return Err(format!(
+                "cargo tree -e normal {}: a library build depends on tracing-subscriber",
+                build.join(" ")
+            ));
+        }
+    }
+    eprintln!("xtask: == no tracing-subscriber in the library builds");
     Ok(())
 }
 
