@@ -57,8 +57,15 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let remote = fixed.get("REMOTE_ADDR").unwrap_or("");
-    assert!(remote == peer || remote.parse::<IpAddr>().is_ok(), "{remote:?}");
-    assert!(matches!(fixed.url_scheme(), "http" | "https"), "{:?}", fixed.url_scheme());
+    assert!(
+        remote == peer || remote.parse::<IpAddr>().is_ok(),
+        "{remote:?}"
+    );
+    assert!(
+        matches!(fixed.url_scheme(), "http" | "https"),
+        "{:?}",
+        fixed.url_scheme()
+    );
     let port = fixed.get("SERVER_PORT").unwrap_or("");
     assert!(port.parse::<u16>().is_ok_and(|p| p > 0), "{port:?}");
     for key in ["HTTP_HOST", "SERVER_NAME"] {

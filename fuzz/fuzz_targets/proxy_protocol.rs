@@ -29,13 +29,25 @@ fn check(input: &[u8]) {
         let v2 = encode_v2(source, destination);
         assert_eq!(
             parse(&v2),
-            Ok(Some((ProxyHeader::Inet { source, destination }, v2.len())))
+            Ok(Some((
+                ProxyHeader::Inet {
+                    source,
+                    destination
+                },
+                v2.len()
+            )))
         );
         if source.is_ipv4() == destination.is_ipv4() {
             let v1 = encode_v1(source, destination);
             assert_eq!(
                 parse(&v1),
-                Ok(Some((ProxyHeader::Inet { source, destination }, v1.len())))
+                Ok(Some((
+                    ProxyHeader::Inet {
+                        source,
+                        destination
+                    },
+                    v1.len()
+                )))
             );
         }
     }
@@ -61,12 +73,21 @@ fn encoded(data: &[u8]) {
     let port = |b: &[u8]| u16::from_be_bytes([b[0], b[1]]);
     let source = SocketAddr::new(ip(&addrs[..n]), port(&addrs[2 * n..]));
     let destination = SocketAddr::new(ip(&addrs[n..2 * n]), port(&addrs[2 * n + 2..]));
-    for header in [encode_v1(source, destination), encode_v2(source, destination)] {
+    for header in [
+        encode_v1(source, destination),
+        encode_v2(source, destination),
+    ] {
         let mut input = header.clone();
         input.extend_from_slice(after);
         assert_eq!(
             parse(&input),
-            Ok(Some((ProxyHeader::Inet { source, destination }, header.len()))),
+            Ok(Some((
+                ProxyHeader::Inet {
+                    source,
+                    destination
+                },
+                header.len()
+            ))),
             "{source} {destination}"
         );
         check(&input);
