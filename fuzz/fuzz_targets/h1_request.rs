@@ -66,11 +66,7 @@ fn count_responses(out: &[u8], head: bool) -> std::result::Result<usize, String>
             .headers
             .iter()
             .find(|h| h.name.eq_ignore_ascii_case("content-length"))
-            .map(|h| {
-                std::str::from_utf8(h.value)
-                    .ok()
-                    .and_then(|v| v.trim().parse::<usize>().ok())
-            });
+            .map(|h| std::str::from_utf8(h.value).ok().and_then(|v| v.trim().parse::<usize>().ok()));
         let chunked = r.headers.iter().any(|h| {
             h.name.eq_ignore_ascii_case("transfer-encoding")
                 && h.value.to_ascii_lowercase().ends_with(b"chunked")
@@ -145,13 +141,7 @@ fuzz_target!(|data: &[u8]| {
                     let served = p.serve(&mut session, &buf[..n], &mut out, &cx);
                     let head = buf.starts_with(b"HEAD");
                     let finals = count_responses(&out, false)
-                        .or_else(|e| {
-                            if head {
-                                count_responses(&out, true)
-                            } else {
-                                Err(e)
-                            }
-                        })
+                        .or_else(|e| if head { count_responses(&out, true) } else { Err(e) })
                         .unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(&out)));
                     assert!(finals <= 1, "{finals} responses to one request");
                     buf.drain(..n);

@@ -15,10 +15,7 @@ fuzz_target!(|data: &[u8]| {
             Ok(Parsed::Complete { head, consumed }) => {
                 assert!(consumed <= data.len());
                 match parse_request(&data[..consumed], &config) {
-                    Ok(Parsed::Complete {
-                        head: again,
-                        consumed: c2,
-                    }) => {
+                    Ok(Parsed::Complete { head: again, consumed: c2 }) => {
                         assert_eq!(c2, consumed);
                         assert_eq!(again, head);
                     }
