@@ -4,6 +4,8 @@
 //!   features), the tests, rustdoc with `-D warnings`,
 //!   `cargo package` (with its verify build) of the publishable crates, tidy.
 //! - `tidy`: the repository's own rules (see [`tidy`]).
+//! - `doclinks`: points the docs' links to Rust items at the lines defining them (see
+//!   [`doclinks`]); run it after code moves, tidy fails until then.
 //! - `bench`: end-to-end benchmarks against anchor servers (see `bench.rs`).
 //! - `fuzz`: runs each cargo-fuzz target for a while.
 //! - `soak`: a million requests against the release `demo`, checking memory and descriptors.
@@ -20,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod bench;
+mod doclinks;
 mod instructions;
 mod soak;
 mod tidy;
@@ -29,11 +32,12 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("tidy") => tidy::run(&root()).map_err(|problems| problems.join("\n")),
+        Some("doclinks") => doclinks::run(&root()),
         Some("bench") => bench::run(&root(), &args[1..]),
         Some("fuzz") => fuzz(&args[1..]),
         Some("soak") => soak::run(&root(), &args[1..]),
         Some("instructions") => instructions::run(&root()),
-        _ => Err("usage: cargo xtask <ci|tidy|bench [--quick|--anchors-only]|fuzz [--seconds N]|soak [--requests N]|instructions>".to_owned()),
+        _ => Err("usage: cargo xtask <ci|tidy|doclinks|bench [--quick|--anchors-only]|fuzz [--seconds N]|soak [--requests N]|instructions>".to_owned()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,7 +2,9 @@
 //!
 //! - every `.rs` file opens with a `//!` comment saying what it is for;
 //! - library sources never print (`println!` and friends): they log through `tracing`;
-//! - every Rust path named in `docs/porting-map.md` exists in the sources.
+//! - every Rust path named in `docs/porting-map.md` exists in the sources;
+//! - every link to a Rust item in `README.md` and `docs/*.md` points at the line defining
+//!   it (`cargo xtask doclinks` fixes them; see [`crate::doclinks`]).
 //!
 //! It also runs as a `#[test]`, so a plain `cargo test` enforces it.
 
@@ -37,6 +39,7 @@ pub(crate) fn run(root: &Path) -> Result<(), Vec<String>> {
         }
     }
     problems.extend(check_porting_map(root));
+    problems.extend(crate::doclinks::check(root));
     if problems.is_empty() {
         Ok(())
     } else {

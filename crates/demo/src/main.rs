@@ -35,7 +35,9 @@ use std::time::Duration;
 
 use gateway::Application;
 use gateway::proxy::ProxyFix;
-use gateway::simple_server::{WsgiRequestHandler, base_environ, http_config, make_server};
+use gateway::simple_server::{
+    WsgiRequestHandler, WsgiShared, base_environ, http_config, make_server,
+};
 use http_server::h1::chunked::ChunkedLimits;
 use http_server::h1::{H1Limits, HttpProtocol};
 use http_server::logging::AccessLogFormat;
@@ -144,12 +146,13 @@ fn production(args: &Args, app: Arc<dyn Application>) -> Result<(), BoxError> {
     config.idle_timeout = Some(Duration::from_secs(args.idle_timeout));
     config.shutdown_timeout = Duration::from_secs(args.shutdown_timeout);
 
-    // The handler factory reads the base environ from the server's address, once bound.
+    // The handlers share the application and the base environ, built once the server is
+    // bound (the base environ names its address).
     let env_slot: Arc<EnvSlot> = Arc::default();
     let slot = env_slot.clone();
     let factory = move |_cx: &HandlerCx<'_>| {
-        let env = slot.get().cloned().unwrap_or_default();
-        WsgiRequestHandler::new(app.clone(), env)
+        let shared = slot.get().expect("the server is bound before it serves");
+        WsgiRequestHandler::shared(Arc::clone(shared))
     };
     let limits = H1Limits {
         max_body: args.max_body,
@@ -162,13 +165,13 @@ fn production(args: &Args, app: Arc<dyn Application>) -> Result<(), BoxError> {
         HttpProtocol::new(factory, http_config().protocol_version("HTTP/1.1")).limits(limits);
     if args.proxy_protocol {
         tracing::info!("expecting a PROXY protocol header on every connection");
-        listen_and_serve(args, config, ProxyProtocol::new(protocol), &env_slot)
+        listen_and_serve(args, config, ProxyProtocol::new(protocol), &env_slot, app)
     } else {
-        listen_and_serve(args, config, protocol, &env_slot)
+        listen_and_serve(args, config, protocol, &env_slot, app)
     }
 }
 
-type EnvSlot = std::sync::OnceLock<Arc<std::collections::BTreeMap<String, String>>>;
+type EnvSlot = std::sync::OnceLock<Arc<WsgiShared<dyn Application>>>;
 
 /// Binds (or takes the inherited sockets), fills the base environ, serves until a signal.
 fn listen_and_serve<P: Protocol>(
@@ -176,6 +179,7 @@ fn listen_and_serve<P: Protocol>(
     config: EventLoopConfig,
     protocol: P,
     env_slot: &EnvSlot,
+    app: Arc<dyn Application>,
 ) -> Result<(), BoxError> {
     let inherited = listen_fds()?;
     let mut server = if !inherited.is_empty() {
@@ -195,7 +199,8 @@ fn listen_and_serve<P: Protocol>(
     server.info_mut().multiprocess =
         args.workers.is_some_and(|n| n > 1) || std::env::var_os(workers::WORKER_ENV).is_some();
     let info = server.info().clone();
-    let _ = env_slot.set(Arc::new(base_environ(&info.server_name, info.server_port)));
+    let env = base_environ(&info.server_name, info.server_port);
+    let _ = env_slot.set(Arc::new(WsgiShared::new(app, env)));
     let local = server.local_addr().clone();
     match local.inet() {
         Some(a) => banner(&a.ip().to_string(), a.port()),

@@ -7,6 +7,7 @@ mod chromium;
 mod curl;
 mod differential;
 mod lifecycle;
+mod malformed;
 mod python_clients;
 mod support;
 mod workers;

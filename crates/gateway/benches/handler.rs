@@ -72,7 +72,7 @@ criterion_group!(benches, run);
 /// `HttpProtocol::frame` + `serve` (parse, `WsgiRequestHandler`, environ, handler, response
 /// checks), the user-space work the event loop does per request.
 fn production_path(c: &mut Criterion) {
-    use gateway::simple_server::{WsgiRequestHandler, base_environ, http_config};
+    use gateway::simple_server::{WsgiRequestHandler, WsgiShared, base_environ, http_config};
     use http_server::h1::HttpProtocol;
     use socketserver::evloop::ServeCx;
     use socketserver::{Address, HandlerCx, ServerInfo};
@@ -82,7 +82,7 @@ fn production_path(c: &mut Criterion) {
         b"GET /xyz?abc HTTP/1.1\r\nHost: localhost:8782\r\nUser-Agent: wrk\r\n\r\n";
     let addr = Address::Inet("127.0.0.1:40000".parse().expect("address"));
     let info = ServerInfo::new(Address::Inet("127.0.0.1:8782".parse().expect("address")));
-    let env = Arc::new(base_environ("localhost", 8782));
+    let env = base_environ("localhost", 8782);
     let mut g = c.benchmark_group("production_path");
     for (name, app) in [
         ("hello", Arc::new(hello) as Arc<dyn gateway::Application>),
@@ -91,9 +91,10 @@ fn production_path(c: &mut Criterion) {
             Arc::new(demo_app) as Arc<dyn gateway::Application>,
         ),
     ] {
-        let env = env.clone();
+        // As a server does: the shared state built once, one reference per request.
+        let shared = Arc::new(WsgiShared::new(app, env.clone()));
         let protocol = HttpProtocol::new(
-            move |_cx: &HandlerCx<'_>| WsgiRequestHandler::new(app.clone(), env.clone()),
+            move |_cx: &HandlerCx<'_>| WsgiRequestHandler::shared(shared.clone()),
             http_config().protocol_version("HTTP/1.1"),
         );
         let mut session = Default::default();

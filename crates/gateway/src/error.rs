@@ -111,14 +111,7 @@ impl Error {
 
     /// Turns a caught panic payload into [`Error::Panic`].
     pub fn from_panic(payload: &(dyn std::any::Any + Send)) -> Self {
-        let msg = if let Some(s) = payload.downcast_ref::<&str>() {
-            (*s).to_owned()
-        } else if let Some(s) = payload.downcast_ref::<String>() {
-            s.clone()
-        } else {
-            "non-string panic payload".to_owned()
-        };
-        Error::Panic(msg)
+        Error::Panic(stdx::panic_message(payload))
     }
 
     /// True when the client went away (Python catches `ConnectionAbortedError`,

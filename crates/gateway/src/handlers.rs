@@ -98,13 +98,6 @@ pub struct HandlerConfig {
     /// Python: `wsgiref.handlers.BaseHandler.error_body`.
     #[doc(alias = "wsgiref.handlers.BaseHandler.error_body")]
     pub error_body: Vec<u8>,
-    /// Frame a response whose length is unknown with `Transfer-Encoding: chunked` when the
-    /// response and the request are both HTTP/1.1 (so the connection can stay open).
-    /// Default: false (CPython's wsgiref never chunks; its responses end with the
-    /// connection).
-    ///
-    /// Python: no equivalent (PEP 3333 allows a server to use chunked encoding).
-    pub chunked_responses: bool,
 }
 
 impl Default for HandlerConfig {
@@ -125,7 +118,6 @@ impl Default for HandlerConfig {
             error_status: "500 Internal Server Error".to_owned(),
             error_headers: vec![("Content-Type".to_owned(), "text/plain".to_owned())],
             error_body: b"A server error occurred.  Please contact the administrator.".to_vec(),
-            chunked_responses: false,
         }
     }
 }
@@ -180,6 +172,23 @@ pub trait HandlerIo {
     #[doc(alias = "wsgiref.handlers.BaseHandler._flush")]
     #[doc(alias = "_flush")]
     fn flush_raw(&mut self) -> io::Result<()>;
+
+    /// Sends the response head: by default its bytes exactly as
+    /// `wsgiref.handlers.BaseHandler.send_preamble` and `send_headers` write them (the
+    /// status line, `Date`, `Server`, the headers, the blank line; or a CGI `Status:` line
+    /// and the headers), in one [`write_raw`](Self::write_raw).
+    ///
+    /// A server with a typed response head of its own (the HTTP server under
+    /// [`simple_server`](crate::simple_server)) takes the status and headers here instead,
+    /// and frames the body itself.
+    ///
+    /// Python: `send_preamble` plus the `self._write(bytes(self.headers))` of
+    /// `wsgiref.handlers.BaseHandler.send_headers`.
+    fn send_head(&mut self, head: &Head<'_>) -> io::Result<()> {
+        let mut out = Vec::with_capacity(256);
+        head.write_to(&mut out);
+        self.write_raw(&out)
+    }
 
     /// Python: `wsgiref.handlers.BaseHandler.get_stdin`.
     ///
@@ -248,6 +257,74 @@ impl ResponseSummary {
     }
 }
 
+/// A response head as [`Response::send_headers`] hands it to [`HandlerIo::send_head`]: the
+/// status, the headers, and what `send_preamble` adds before them.
+///
+/// Python: the values `wsgiref.handlers.BaseHandler.send_preamble` and `send_headers`
+/// format (`self.http_version`, `self.status`, the `Date` and `Server` they add,
+/// `self.headers`).
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct Head<'a> {
+    /// `Some("1.0")` for an origin server's `HTTP/1.0 <status>` line; `None` for a CGI
+    /// gateway's `Status: <status>` line.
+    pub http_version: Option<&'a str>,
+    /// The status (`"200 OK"`).
+    pub status: &'a str,
+    /// The `Date` value `send_preamble` adds (an origin server, when the application set
+    /// none).
+    pub date: Option<&'a str>,
+    /// The `Server` value `send_preamble` adds (an origin server with a
+    /// `server_software`, when the application set none).
+    pub server: Option<&'a str>,
+    /// The response headers, `Content-Length` included when the handler added one.
+    pub headers: Option<&'a Headers>,
+}
+
+impl Head<'_> {
+    /// Appends the bytes `send_preamble` writes: the status line with `Date` and `Server`,
+    /// or the CGI `Status:` line (text as Latin-1).
+    pub fn write_preamble(&self, out: &mut Vec<u8>) {
+        let push = |out: &mut Vec<u8>, s: &str| {
+            if !stdx::latin1::encode_into(s, out) {
+                out.extend_from_slice(s.as_bytes());
+            }
+        };
+        match self.http_version {
+            Some(version) => {
+                out.extend_from_slice(b"HTTP/");
+                push(out, version);
+                out.push(b' ');
+                push(out, self.status);
+                out.extend_from_slice(b"\r\n");
+                for (name, value) in [("Date", self.date), ("Server", self.server)] {
+                    if let Some(value) = value {
+                        out.extend_from_slice(name.as_bytes());
+                        out.extend_from_slice(b": ");
+                        push(out, value);
+                        out.extend_from_slice(b"\r\n");
+                    }
+                }
+            }
+            None => {
+                out.extend_from_slice(b"Status: ");
+                push(out, self.status);
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+
+    /// Appends the whole head: [`write_preamble`](Self::write_preamble), the headers and
+    /// the blank line (Python: `send_preamble()` then `self._write(bytes(self.headers))`).
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        self.write_preamble(out);
+        match self.headers {
+            Some(h) => h.write_bytes(out),
+            None => out.extend_from_slice(b"\r\n"),
+        }
+    }
+}
+
 /// Python: `wsgiref.handlers.BaseHandler.log_exception`, `error_output`, `close` and the clock that
 /// `send_preamble` reads (`format_date_time(time.time())`), which is a test seam here.
 ///
@@ -269,7 +346,7 @@ pub trait HandlerHooks {
     /// Python: no equivalent (how `send_preamble` writes `format_date_time(time.time())`).
     fn write_date_time(&self, out: &mut Vec<u8>) {
         let date = self.date_time_string();
-        if !util::latin1_encode_into(&date, out) {
+        if !stdx::latin1::encode_into(&date, out) {
             out.extend_from_slice(date.as_bytes());
         }
     }
@@ -324,7 +401,7 @@ pub mod default {
     ///
     /// Python: `wsgiref.handlers.format_date_time(time.time())`.
     pub fn write_date_time(out: &mut Vec<u8>) {
-        util::write_date_time(SystemTime::now(), out);
+        stdx::date::write(SystemTime::now(), out);
     }
 
     /// Python: `wsgiref.handlers.BaseHandler.log_exception` (`traceback.print_exception` to `get_stderr()`).
@@ -381,14 +458,8 @@ struct ResponseState {
     result_len: Option<usize>,
     client_is_modern: bool,
     head: bool,
-    /// The request's version is HTTP/1.1 or later (chunked responses allowed).
-    client_http11: bool,
-    /// The body is being sent with the chunked coding.
-    chunked: bool,
     error: bool,
     close_connection: bool,
-    /// The length of the status line and headers `send_headers` wrote in one write.
-    head_len: Option<usize>,
 }
 
 thread_local! {
@@ -446,7 +517,7 @@ fn check_status(status: &str) -> Result<()> {
     if b.len() >= 4
         && b[..3].iter().all(u8::is_ascii_digit)
         && b[3] == b' '
-        && headers::printable_ascii(b)
+        && stdx::ascii::printable(b)
     {
         // Printable ASCII with a code: the usual status, valid.
         return Ok(());
@@ -467,6 +538,42 @@ fn check_status(status: &str) -> Result<()> {
         return bad("status must be Latin-1 (chars up to U+00FF)");
     }
     Ok(())
+}
+
+/// The head `send_preamble` and `send_headers` send; `date` receives the `Date` text when
+/// one is added.
+fn head<'d, K: HandlerHooks>(
+    config: &'d HandlerConfig,
+    hooks: &K,
+    state: &'d ResponseState,
+    date: &'d mut Vec<u8>,
+) -> Result<Head<'d>> {
+    let status = state.status.as_deref().ok_or(Error::NoStartResponse)?;
+    let headers = state.headers.as_ref();
+    let http = config.origin_server && state.client_is_modern;
+    let with_date = http && !headers.is_some_and(|h| h.contains("Date"));
+    if with_date {
+        hooks.write_date_time(date);
+        // The hooks write Latin-1 text; the usual date is ASCII, taken as it is.
+        if !date.is_ascii() {
+            *date = stdx::latin1::decode(date).into_bytes();
+        }
+    }
+    let server = config
+        .server_software
+        .as_deref()
+        .filter(|_| http && !headers.is_some_and(|h| h.contains("Server")));
+    Ok(Head {
+        http_version: http.then_some(config.http_version.as_str()),
+        status,
+        date: if with_date {
+            stdx::ascii::as_str(date).or_else(|| std::str::from_utf8(date).ok())
+        } else {
+            None
+        },
+        server,
+        headers,
+    })
 }
 
 impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
@@ -513,16 +620,6 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
         if self.state.head || !self.config.wsgi_file_wrapper {
             return Ok(false);
         }
-        if self.may_chunk()
-            && !self
-                .state
-                .headers
-                .as_ref()
-                .is_some_and(|h| h.contains("Content-Length"))
-        {
-            // The file would need chunk framing: let `write` send it.
-            return Ok(false);
-        }
         let Some(file) = body.file_wrapper_mut().and_then(|fw| fw.file_mut()) else {
             return Ok(false);
         };
@@ -552,65 +649,27 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
             let mut digits = [0u8; 20];
             h.set_static(
                 "Content-Length",
-                util::decimal(self.state.bytes_sent, &mut digits),
+                stdx::decimal(self.state.bytes_sent, &mut digits),
             );
         }
     }
 
     /// Python: `wsgiref.handlers.BaseHandler.cleanup_headers`.
     ///
-    /// Header changes made just before sending them: `Content-Length` when missing; then,
-    /// when [`HandlerConfig::chunked_responses`] allows it and the length is still unknown,
-    /// `Transfer-Encoding: chunked`.
+    /// Header changes made just before sending them: `Content-Length` when missing and the
+    /// body is one chunk (what `set_content_length` sets).
     #[doc(alias = "wsgiref.handlers.BaseHandler.cleanup_headers")]
     pub fn cleanup_headers(&mut self) {
-        // One lookup: when `Content-Length` is missing, it is added (not set over an old
-        // one) exactly when `set_content_length` would add it.
-        let mut has_length = self
-            .state
-            .headers
-            .as_ref()
-            .is_some_and(|h| h.contains("Content-Length"));
-        if !has_length
-            && self.state.result_len == Some(1)
+        if self.state.result_len == Some(1)
             && let Some(h) = &mut self.state.headers
+            && !h.contains("Content-Length")
         {
             let mut digits = [0u8; 20];
             h.push_checked(
                 "Content-Length",
-                util::decimal(self.state.bytes_sent, &mut digits),
+                stdx::decimal(self.state.bytes_sent, &mut digits),
             );
-            has_length = true;
         }
-        if !has_length
-            && self.may_chunk()
-            && let Some(h) = &mut self.state.headers
-        {
-            // A server-chosen framing header: set directly (the hop-by-hop check is for
-            // applications).
-            h.set_static("Transfer-Encoding", "chunked");
-            self.state.chunked = true;
-        }
-    }
-
-    /// True when an unknown-length body may be sent chunked: enabled, an HTTP/1.1 origin
-    /// response to an HTTP/1.1 request, and a status that has a body.
-    fn may_chunk(&self) -> bool {
-        let code = self
-            .state
-            .status
-            .as_deref()
-            .and_then(|s| s.get(..3))
-            .and_then(|c| c.parse::<u16>().ok())
-            .unwrap_or(0);
-        self.config.chunked_responses
-            && self.config.origin_server
-            && self.config.http_version == "1.1"
-            && self.state.client_http11
-            && !self.state.head
-            && !(100..200).contains(&code)
-            && code != 204
-            && code != 304
     }
 
     /// Python: `wsgiref.handlers.BaseHandler.send_preamble`.
@@ -619,52 +678,16 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
     /// for a CGI gateway, `Status: status`.
     #[doc(alias = "wsgiref.handlers.BaseHandler.send_preamble")]
     pub fn send_preamble(&mut self) -> Result<()> {
+        let mut date = Vec::with_capacity(32);
         let mut out = Vec::with_capacity(128);
-        self.preamble_into(&mut out)?;
+        head(self.config, self.hooks, self.state, &mut date)?.write_preamble(&mut out);
         self.io.write_raw(&out)?;
-        Ok(())
-    }
-
-    /// The bytes of [`send_preamble`](Self::send_preamble), appended to `out`.
-    fn preamble_into(&self, out: &mut Vec<u8>) -> Result<()> {
-        let status = self.state.status.as_deref().ok_or(Error::NoStartResponse)?;
-        let push = |out: &mut Vec<u8>, s: &str| {
-            if !util::latin1_encode_into(s, out) {
-                out.extend_from_slice(s.as_bytes());
-            }
-        };
-        if self.config.origin_server {
-            if self.client_is_modern() {
-                out.extend_from_slice(b"HTTP/");
-                push(out, &self.config.http_version);
-                out.push(b' ');
-                push(out, status);
-                out.extend_from_slice(b"\r\n");
-                let headers = self.state.headers.as_ref();
-                if !headers.is_some_and(|h| h.contains("Date")) {
-                    out.extend_from_slice(b"Date: ");
-                    self.hooks.write_date_time(out);
-                    out.extend_from_slice(b"\r\n");
-                }
-                if let Some(sw) = &self.config.server_software
-                    && !headers.is_some_and(|h| h.contains("Server"))
-                {
-                    out.extend_from_slice(b"Server: ");
-                    push(out, sw);
-                    out.extend_from_slice(b"\r\n");
-                }
-            }
-        } else {
-            out.extend_from_slice(b"Status: ");
-            push(out, status);
-            out.extend_from_slice(b"\r\n");
-        }
         Ok(())
     }
 
     /// Python: `wsgiref.handlers.BaseHandler.send_headers`.
     ///
-    /// Sends the status line and headers.
+    /// Sends the status line and headers through [`HandlerIo::send_head`].
     #[doc(alias = "wsgiref.handlers.BaseHandler.send_headers")]
     pub fn send_headers(&mut self) -> Result<()> {
         if self.state.status.is_none() {
@@ -673,26 +696,9 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
         self.cleanup_headers();
         self.state.headers_sent = true;
         if !self.config.origin_server || self.client_is_modern() {
-            // Status line and headers in one write (`send_preamble` + the headers), built
-            // in a buffer the thread keeps from one response to the next.
-            thread_local! {
-                static SCRATCH: std::cell::Cell<Option<Vec<u8>>> = const { std::cell::Cell::new(None) };
-            }
-            let mut out = crate::spare::take(&SCRATCH).unwrap_or_default();
-            out.clear();
-            let http_head = self.config.origin_server && self.client_is_modern();
-            let written = self.preamble_into(&mut out).and_then(|()| {
-                match &self.state.headers {
-                    Some(h) => h.write_bytes(&mut out),
-                    None => out.extend_from_slice(b"\r\n"),
-                }
-                self.state.head_len = http_head.then_some(out.len());
-                Ok(self.io.write_raw(&out)?)
-            });
-            if out.capacity() <= 64 << 10 {
-                crate::spare::keep(&SCRATCH, out);
-            }
-            written?;
+            let mut date = Vec::with_capacity(32);
+            let head = head(self.config, self.hooks, self.state, &mut date)?;
+            self.io.send_head(&head)?;
         }
         Ok(())
     }
@@ -707,9 +713,6 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
             let headers = self.state.headers.as_mut().ok_or(Error::NoStartResponse)?;
             headers.setdefault("Content-Length", "0")?;
             self.send_headers()?;
-            self.io.flush_raw()?;
-        } else if self.state.chunked {
-            self.io.write_raw(b"0\r\n\r\n")?;
             self.io.flush_raw()?;
         }
         Ok(())
@@ -782,15 +785,7 @@ impl<Io: HandlerIo, K: HandlerHooks> StartResponse for Response<'_, Io, K> {
         } else {
             self.state.bytes_sent += data.len() as u64;
         }
-        if self.state.chunked {
-            // An empty chunk would end the body: send nothing for empty data.
-            if !data.is_empty() {
-                let mut framed = format!("{:X}\r\n", data.len()).into_bytes();
-                framed.extend_from_slice(data);
-                framed.extend_from_slice(b"\r\n");
-                self.io.write_raw(&framed)?;
-            }
-        } else if !self.state.head {
+        if !self.state.head {
             self.io.write_raw(data)?;
         }
         self.io.flush_raw()?;
@@ -826,25 +821,6 @@ pub struct BaseHandler<Io, K = ()> {
     config: Arc<HandlerConfig>,
     environ: Environ,
     state: ResponseState,
-    /// What the server that built the next run's environ knows of it (set by this crate's
-    /// servers only), so `setup_environ` need not look it up.
-    pub(crate) environ_facts: Option<EnvironFacts>,
-}
-
-/// What [`BaseHandler::setup_environ`] reads from an environ a server handed over with
-/// [`HandlerIo::take_environ`], known to the server that built it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct EnvironFacts {
-    /// `SERVER_PROTOCOL` is not `HTTP/0.9` (or is unset).
-    pub(crate) modern: bool,
-    /// `SERVER_PROTOCOL` is `HTTP/1.1`.
-    pub(crate) http11: bool,
-    /// `REQUEST_METHOD` is `HEAD`.
-    pub(crate) head: bool,
-    /// [`util::guess_scheme`] of the environ.
-    pub(crate) scheme: &'static str,
-    /// `SERVER_SOFTWARE` is set.
-    pub(crate) has_server_software: bool,
 }
 
 impl<Io: HandlerIo, K: HandlerHooks> BaseHandler<Io, K> {
@@ -857,7 +833,6 @@ impl<Io: HandlerIo, K: HandlerHooks> BaseHandler<Io, K> {
             config: config.into(),
             environ: Environ::new(),
             state: ResponseState::default(),
-            environ_facts: None,
         }
     }
 
@@ -869,7 +844,6 @@ impl<Io: HandlerIo, K: HandlerHooks> BaseHandler<Io, K> {
             config: self.config,
             environ: self.environ,
             state: self.state,
-            environ_facts: self.environ_facts,
         }
     }
 
@@ -925,12 +899,8 @@ impl<Io: HandlerIo, K: HandlerHooks> BaseHandler<Io, K> {
     /// `SERVER_SOFTWARE`.
     #[doc(alias = "wsgiref.handlers.BaseHandler.setup_environ")]
     pub fn setup_environ(&mut self) {
-        let mut facts = self.environ_facts.take();
         let mut env = match self.io.take_environ() {
-            // The server's environ as it built it: what it knows of it holds.
-            Some(env) if facts.is_some() && self.config.os_environ.is_empty() => env,
             Some(mut env) => {
-                facts = None;
                 for (k, v) in &self.config.os_environ {
                     if !env.contains(k) {
                         env.set_str(k, v);
@@ -939,7 +909,6 @@ impl<Io: HandlerIo, K: HandlerHooks> BaseHandler<Io, K> {
                 env
             }
             None => {
-                facts = None;
                 let mut env = Environ::new();
                 env.extend_vars(&self.config.os_environ);
                 self.io.add_cgi_vars(&mut env);
@@ -954,33 +923,19 @@ impl<Io: HandlerIo, K: HandlerHooks> BaseHandler<Io, K> {
             self.config.wsgi_multiprocess,
             self.config.wsgi_run_once,
         );
-        let facts = facts.unwrap_or_else(|| Self::environ_facts_of(&env));
-        debug_assert_eq!(facts, Self::environ_facts_of(&env), "the server's facts");
-        env.set_url_scheme(facts.scheme);
+        env.set_url_scheme(util::guess_scheme(&env));
         env.set_file_wrapper(self.config.wsgi_file_wrapper);
         if self.config.origin_server
             && let Some(sw) = &self.config.server_software
-            && !facts.has_server_software
+            && !env.contains("SERVER_SOFTWARE")
         {
             // Python: `environ.setdefault('SERVER_SOFTWARE', self.server_software)`.
             env.set_str("SERVER_SOFTWARE", sw);
         }
-        self.state.client_is_modern = facts.modern;
-        self.state.client_http11 = facts.http11;
-        self.state.head = facts.head;
-        self.environ = env;
-    }
-
-    /// What [`setup_environ`](Self::setup_environ) reads from `env`, looked up.
-    fn environ_facts_of(env: &Environ) -> EnvironFacts {
         let protocol = env.get("SERVER_PROTOCOL");
-        EnvironFacts {
-            modern: protocol.is_none_or(|p| !p.eq_ignore_ascii_case("HTTP/0.9")),
-            http11: protocol.is_some_and(|p| p.eq_ignore_ascii_case("HTTP/1.1")),
-            head: env.get("REQUEST_METHOD") == Some("HEAD"),
-            scheme: util::guess_scheme(env),
-            has_server_software: env.contains("SERVER_SOFTWARE"),
-        }
+        self.state.client_is_modern = protocol.is_none_or(|p| !p.eq_ignore_ascii_case("HTTP/0.9"));
+        self.state.head = env.get("REQUEST_METHOD") == Some("HEAD");
+        self.environ = env;
     }
 
     /// Python: `wsgiref.handlers.BaseHandler.handle_error`.
@@ -1070,15 +1025,6 @@ impl<Io: HandlerIo, K: HandlerHooks> BaseHandler<Io, K> {
             status: self.state.status.clone(),
             ..self.summary_without_status()
         }
-    }
-
-    /// Python: no equivalent. The length of the head (`HTTP/x.y` status line, `Date`,
-    /// `Server` and the headers, blank line included) that
-    /// [`Response::send_headers`] wrote as its one write, the first bytes of the
-    /// response; `None` before the headers went out, or when no HTTP head was written (a
-    /// CGI gateway's `Status:` line, an HTTP/0.9 client).
-    pub fn head_len(&self) -> Option<usize> {
-        self.state.head_len
     }
 
     /// Python: no equivalent. Whether the response is broken (an error after the headers

@@ -6,61 +6,7 @@ use std::fmt;
 
 use crate::error::{Error, Result};
 
-/// True for RFC 9110 `tchar`s: a table lookup. (`http-server` has the same table; the WSGI
-/// core does not depend on it.)
-fn is_tchar(b: u8) -> bool {
-    static TCHAR: [bool; 256] = {
-        let mut t = [false; 256];
-        let mut i = 0;
-        while i < 256 {
-            let b = i as u8;
-            t[i] = b.is_ascii_alphanumeric()
-                || matches!(
-                    b,
-                    b'!' | b'#'
-                        | b'$'
-                        | b'%'
-                        | b'&'
-                        | b'\''
-                        | b'*'
-                        | b'+'
-                        | b'-'
-                        | b'.'
-                        | b'^'
-                        | b'_'
-                        | b'`'
-                        | b'|'
-                        | b'~'
-                );
-            i += 1;
-        }
-        t
-    };
-    TCHAR[usize::from(b)]
-}
-
-/// True when every byte is HTAB or printable ASCII. Eight bytes at a time: a word with no
-/// control, DEL or non-ASCII byte passes with a few integer operations (the test has no
-/// false alarm when the word has no such byte: a borrow only starts at one); a word that
-/// has one (a tab, most often) is looked at byte by byte.
-pub(crate) fn printable_ascii(bytes: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let plain = |b: u8| b == b'\t' || (b' '..=b'~').contains(&b);
-    let mut words = bytes.chunks_exact(8);
-    for word in &mut words {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(word);
-        let x = u64::from_le_bytes(w);
-        let below_space = x.wrapping_sub(ONES * 0x20) & !x;
-        let y = x ^ (ONES * 0x7f);
-        let del = y.wrapping_sub(ONES) & !y;
-        if (below_space | del | x) & HIGH != 0 && !word.iter().all(|&b| plain(b)) {
-            return false;
-        }
-    }
-    words.remainder().iter().all(|&b| plain(b))
-}
+use stdx::ascii::{is_tchar, printable as printable_ascii};
 
 /// Checks a header name: a non-empty RFC 9110 token.
 pub(crate) fn check_name(name: &str) -> Result<()> {
@@ -251,22 +197,6 @@ impl DoubleEndedIterator for Iter<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
         let e = self.entries.next_back()?;
         Some(pair(self.text, e))
-    }
-}
-
-impl Headers {
-    /// The pairs as bytes, in order: no char-boundary checks (entries lie on boundaries by
-    /// construction), for a caller that reads bytes anyway.
-    #[cfg_attr(not(feature = "simple-server"), allow(dead_code))]
-    pub(crate) fn byte_pairs(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        let text = self.text.as_bytes();
-        self.entries.iter().map(move |e| {
-            let (n, v) = (e.name as usize, e.value as usize);
-            (
-                &text[n..n + e.name_len as usize],
-                &text[v..v + e.value_len as usize],
-            )
-        })
     }
 }
 
@@ -531,7 +461,7 @@ impl Headers {
         for (k, v) in self {
             out.extend_from_slice(k.as_bytes());
             out.extend_from_slice(b": ");
-            crate::util::latin1_encode_into(v, out);
+            stdx::latin1::encode_into(v, out);
             out.extend_from_slice(b"\r\n");
         }
         out.extend_from_slice(b"\r\n");

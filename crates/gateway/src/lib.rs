@@ -44,6 +44,5 @@ pub mod types;
 pub mod util;
 pub mod validate;
 
-mod ascii;
 mod error;
 mod spare;

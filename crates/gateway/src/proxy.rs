@@ -626,10 +626,6 @@ impl Element {
     }
 }
 
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
 /// Parses RFC 7239 `Forwarded`: `1#forwarded-element`, each `forwarded-pair *( ";"
 /// forwarded-pair )`, a pair `token "=" ( token / quoted-string )`. `None` when malformed
 /// (including a parameter given twice in one element, which RFC 7239 forbids).
@@ -646,7 +642,7 @@ fn parse_forwarded(header: &str) -> Option<Vec<Element>> {
     loop {
         skip_ws(&mut i);
         let start = i;
-        while i < b.len() && is_tchar(b[i]) {
+        while i < b.len() && stdx::ascii::is_tchar(b[i]) {
             i += 1;
         }
         if start == i || i >= b.len() || b[i] != b'=' {
@@ -678,7 +674,7 @@ fn parse_forwarded(header: &str) -> Option<Vec<Element>> {
             String::from_utf8(v).ok()?
         } else {
             let s = i;
-            while i < b.len() && is_tchar(b[i]) {
+            while i < b.len() && stdx::ascii::is_tchar(b[i]) {
                 i += 1;
             }
             if s == i {

@@ -28,13 +28,13 @@ pub const SERVER_VERSION: &str = "WSGIServer/0.2";
 /// The runtime, `Rust/<rustc version>`. Python: `wsgiref.simple_server.sys_version`
 /// (`"CPython/3.11.7"`).
 #[doc(alias = "wsgiref.simple_server.sys_version")]
-pub const SYS_VERSION: &str = concat!("Rust/", env!("GATEWAY_RUSTC_VERSION"));
+pub const SYS_VERSION: &str = concat!("Rust/", stdx::rustc_version!());
 
 /// Python: `wsgiref.simple_server.software_version`.
 ///
 /// `"WSGIServer/0.2 Rust/<rustc version>"`, the `Server` header.
 #[doc(alias = "wsgiref.simple_server.software_version")]
-pub const SOFTWARE_VERSION: &str = concat!("WSGIServer/0.2 Rust/", env!("GATEWAY_RUSTC_VERSION"));
+pub const SOFTWARE_VERSION: &str = concat!("WSGIServer/0.2 Rust/", stdx::rustc_version!());
 
 /// Python: `wsgiref.simple_server.ServerHandler.close` (which calls
 /// `self.request_handler.log_request(self.status.split(' ', 1)[0], self.bytes_sent)`).
@@ -76,7 +76,7 @@ impl<F: FnMut(&str, u64)> ServerHooks<F> {
 impl<F: FnMut(&str, u64)> HandlerHooks for ServerHooks<F> {
     fn write_date_time(&self, out: &mut Vec<u8>) {
         match self.polled {
-            Some(at) => crate::util::write_date_time_near(at, out),
+            Some(at) => stdx::date::write_near(at, out),
             None => crate::handlers::default::write_date_time(out),
         }
     }
@@ -267,7 +267,7 @@ impl HeaderText for &[u8] {
             .iter()
             .rposition(|b| !is_space(b))
             .map_or(start, |i| i + 1);
-        crate::util::latin1_decode_into(&self[start..end], out);
+        stdx::latin1::decode_into(&self[start..end], out);
     }
     fn is_empty(self) -> bool {
         <[u8]>::is_empty(self)
@@ -324,7 +324,7 @@ pub(crate) fn fill_environ<'h, V: HeaderText + 'h>(
             if raw.contains(&b'%') {
                 out.extend(percent_encoding::percent_decode(raw).map(char::from));
             } else {
-                crate::util::latin1_decode_into(raw, out);
+                stdx::latin1::decode_into(raw, out);
             }
         },
     );
@@ -371,7 +371,7 @@ pub(crate) fn fill_environ<'h, V: HeaderText + 'h>(
                     b.to_ascii_uppercase()
                 };
             }
-            crate::ascii::as_str(&short[..kb.len()]).unwrap_or_default()
+            stdx::ascii::as_str(&short[..kb.len()]).unwrap_or_default()
         } else {
             long.clear();
             long.extend(k.chars().map(|c| match c {

@@ -307,7 +307,7 @@ impl EnvValue<'_> {
     #[doc(alias = "repr")]
     pub fn write_repr(&self, out: &mut String) {
         match self {
-            EnvValue::Str(s) => util::py_repr_into(s, out),
+            EnvValue::Str(s) => stdx::repr::py_repr_into(s, out),
             EnvValue::Bool(true) => out.push_str("True"),
             EnvValue::Bool(false) => out.push_str("False"),
             EnvValue::Version(a, b) if *a < 10 && *b < 10 => {

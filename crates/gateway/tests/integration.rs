@@ -525,3 +525,28 @@ fn packed_base_environ_follows_the_base() {
         }
     }
 }
+
+#[test]
+fn chunk_extension_outside_the_rfc_grammar_is_not_served_by_make_server() {
+    // RFC 9112 §7.1.1: a bare `;` after a chunk size is no chunk extension. The faithful
+    // face decodes chunked bodies with the workspace's one decoder, which refuses it: the
+    // application never gets such a body (an error reply or a closed connection, never a
+    // success).
+    let echo = |e: &Environ, sr: &mut dyn StartResponse| -> Result<Body> {
+        let body = e.input().read_size(1 << 20)?;
+        sr.start_response("200 OK", &[("Content-Type", "text/plain")], None)?;
+        Ok(Body::from(body))
+    };
+    let mut server = loopback(echo);
+    let out = one_request(
+        &mut server,
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;\r\nabc\r\n0\r\n\r\n",
+    );
+    let text = String::from_utf8_lossy(&out);
+    assert!(!text.contains(" 200 OK\r\n"), "{text}");
+    assert!(!text.ends_with("abc"), "{text}");
+    assert!(
+        out.is_empty() || text.starts_with("HTTP/1.0 400 "),
+        "{text}"
+    );
+}

@@ -211,3 +211,85 @@ fn the_server_knows_scheme_method_and_version_as_the_environ_says() {
         String::from_utf8_lossy(&rest)
     );
 }
+
+/// Sends `request` and reads the whole answer the server gives before closing (the request
+/// asks to close) or the one response to a keep-alive request (read up to `end`).
+fn exchange(addr: SocketAddr, request: &[u8], end: &[u8]) -> String {
+    let (mut w, mut r) = connect(addr);
+    w.write_all(request).unwrap();
+    let mut all = Vec::new();
+    let mut byte = [0u8; 1];
+    while !all.ends_with(end) {
+        match r.read(&mut byte) {
+            Ok(1) => all.push(byte[0]),
+            _ => break,
+        }
+    }
+    String::from_utf8(all).unwrap()
+}
+
+/// The head without its `Date` and `Server` lines (their values vary).
+fn without_date_and_server(response: &str) -> String {
+    response
+        .split_inclusive("\r\n")
+        .filter(|l| !l.starts_with("Date: ") && !l.starts_with("Server: "))
+        .collect()
+}
+
+/// Moved from the gateway's unit tests when chunking moved to the HTTP layer (the
+/// gateway hands the head over; the exchange chooses the framing).
+#[test]
+fn unknown_length_is_chunked_for_http11() {
+    let two = |_e: &Environ, sr: &mut dyn StartResponse| -> Result<Body> {
+        sr.start_response("200 OK", &[("Content-Type", "text/plain")], None)?;
+        Ok(Body::from(vec![
+            b"ab".to_vec(),
+            Vec::new(),
+            b"cdefghijklmnopq".to_vec(),
+        ]))
+    };
+    let s = start_with(Arc::new(two), BTreeMap::new());
+    let all = exchange(s.addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"0\r\n\r\n");
+    assert_eq!(
+        without_date_and_server(&all),
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\nF\r\ncdefghijklmnopq\r\n0\r\n\r\n"
+    );
+    // One chunk: Content-Length, as in CPython; no chunking.
+    let hello = |_e: &Environ, sr: &mut dyn StartResponse| -> Result<Body> {
+        sr.start_response("200 OK", &[("Content-Type", "text/plain")], None)?;
+        Ok(Body::from("Hello, world!"))
+    };
+    let s = start_with(Arc::new(hello), BTreeMap::new());
+    let all = exchange(s.addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"world!");
+    assert!(all.contains("Content-Length: 13\r\n"), "{all}");
+    assert!(!all.contains("chunked"), "{all}");
+}
+
+/// Moved from the gateway's unit tests with the chunking (see above).
+#[test]
+fn no_chunking_for_http10_clients_head_or_204() {
+    let two = |_e: &Environ, sr: &mut dyn StartResponse| -> Result<Body> {
+        sr.start_response("200 OK", &[], None)?;
+        Ok(Body::from(vec![b"ab".to_vec(), b"cd".to_vec()]))
+    };
+    let s = start_with(Arc::new(two), BTreeMap::new());
+    let all = exchange(s.addr, b"GET / HTTP/1.0\r\n\r\n", b"\0");
+    assert!(all.ends_with("\r\n\r\nabcd"), "{all}");
+    assert!(!all.contains("chunked"));
+
+    let all = exchange(
+        s.addr,
+        b"HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"\0",
+    );
+    assert!(all.ends_with("\r\n\r\n"), "{all}");
+    assert!(!all.contains("chunked"));
+
+    let no_content = |_e: &Environ, sr: &mut dyn StartResponse| -> Result<Body> {
+        sr.start_response("204 No Content", &[], None)?;
+        Ok(Body::from(vec![Vec::new(), Vec::new()]))
+    };
+    let s = start_with(Arc::new(no_content), BTreeMap::new());
+    let all = exchange(s.addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"\r\n\r\n");
+    assert!(!all.contains("chunked"), "{all}");
+}

@@ -8,13 +8,15 @@
 //!
 //! What the protocol adds around the handler:
 //! - **Bodies**: `Content-Length` bodies are handed over as they came; chunked bodies are
-//!   decoded ([`ChunkedDecoder`]: extensions ignored, trailers bounded and discarded) and the
-//!   handler sees `Content-Length: <decoded length>` in place of `Transfer-Encoding`, so
-//!   `rfile` (and `wsgi.input`) end exactly where the body ends.
+//!   decoded ([`ChunkedDecoder`]: extensions checked, then ignored; trailers bounded and
+//!   discarded) and the handler sees `Content-Length: <decoded length>` in place of
+//!   `Transfer-Encoding`, so `rfile` (and `wsgi.input`) end exactly where the body ends.
 //! - **`Expect: 100-continue`**: when the body has not arrived yet, the loop sends
 //!   `HTTP/1.1 100 Continue` itself (once), before buffering it; an expectation it does not
 //!   know gets 417.
-//! - **Response framing is checked**: a response that declares a `Content-Length` and
+//! - **Response framing is enforced** ([`crate::framing`] decides it once, from the head
+//!   the handler's [`Exchange`](crate::Exchange) recorded, or from httparse's reading of a
+//!   head the handler wrote as bytes): a response that declares a `Content-Length` and
 //!   carries a different number of bytes is cut or closed (logged as an error), and a
 //!   keep-alive response that gives the client no way to find its end is followed by a close,
 //!   so a connection never desynchronises. During a graceful shutdown `Connection: close` is
@@ -30,13 +32,12 @@ use std::sync::Arc;
 use socketserver::HandlerCx;
 use socketserver::evloop::{Abort, Frame, Protocol, ServeCx, Served};
 
+use crate::framing::check_response;
 use crate::h1::chunked::{ChunkedDecoder, ChunkedError, ChunkedLimits};
 use crate::handler::serve_parsed;
-use crate::request::is_tchar;
-use crate::request::trim_ows;
 use crate::{
-    BodyFraming, HttpConfig, HttpError, HttpHandler, Parsed, RequestHead, parse_request,
-    reply_parse_error,
+    BodyFraming, HttpConfig, HttpError, HttpHandler, Parsed, RequestHead, RequestLine,
+    parse_request, parse_request_line, reply_parse_error,
 };
 
 pub mod chunked;
@@ -128,11 +129,12 @@ where
         self
     }
 
-    /// The rules this face adds to [`parse_request`]'s: a version of the exact form
-    /// `HTTP/DIGIT.DIGIT`, `CONNECT` refused unless allowed, an absolute-form target
-    /// rewritten to origin-form with its authority as the `Host` (RFC 9112 §3.2.2).
-    fn check_head(&self, head: &mut RequestHead) -> Result<(), HttpError> {
-        let v = head.line.request_version.as_bytes();
+    /// The rules of [`check_head`](Self::check_head) that look at the request line alone
+    /// (so they are applied as soon as the line is in, before the rest of the head): a
+    /// version of the exact form `HTTP/DIGIT.DIGIT` and not HTTP/0.9, RFC 9112's strict
+    /// line, `CONNECT` refused unless allowed.
+    fn check_line(&self, line: &RequestLine) -> Result<(), HttpError> {
+        let v = line.request_version.as_bytes();
         let strict = v.len() == 8
             && v.starts_with(b"HTTP/")
             && v[5].is_ascii_digit()
@@ -142,40 +144,40 @@ where
             return Err(HttpError::new(400)
                 .message(format!(
                     "Bad request version ({})",
-                    crate::py_repr(&head.line.request_version)
+                    crate::py_repr(&line.request_version)
                 ))
                 .explain("the version must be HTTP/DIGIT.DIGIT (RFC 9112 §2.3)"));
         }
         // HTTP/0.9 (a two-word simple request, or `HTTP/0.x`): its answer would be a bare
         // body with no status line, which no client or proxy of this face can delimit.
-        if head.line.version < (1, 0) {
-            let simple = !head
-                .line
-                .requestline
-                .trim_end()
-                .ends_with(&head.line.request_version);
+        if line.version < (1, 0) {
+            let simple = !line.requestline.trim_end().ends_with(&line.request_version);
             return Err(if simple {
                 HttpError::new(400)
                     .message(format!(
                         "Bad request syntax ({})",
-                        crate::py_repr(&head.line.requestline)
+                        crate::py_repr(&line.requestline)
                     ))
                     .explain("HTTP/0.9 simple requests are not served here")
             } else {
                 HttpError::new(505).message(format!(
                     "Invalid HTTP version ({})",
-                    &head.line.request_version[5..]
+                    &line.request_version[5..]
                 ))
             });
         }
-        crate::request::check_line_strict(
-            &head.line.requestline,
-            &head.line.command,
-            &head.line.path,
-        )?;
-        if head.line.command == "CONNECT" && !self.allow_connect {
+        crate::request::check_line_strict(&line.requestline, &line.command, &line.path)?;
+        if line.command == "CONNECT" && !self.allow_connect {
             return Err(HttpError::new(501).message("Unsupported method ('CONNECT')"));
         }
+        Ok(())
+    }
+
+    /// The rules this face adds to [`parse_request`]'s: those of
+    /// [`check_line`](Self::check_line), then an absolute-form target rewritten to
+    /// origin-form with its authority as the `Host` (RFC 9112 §3.2.2).
+    fn check_head(&self, head: &mut RequestHead) -> Result<(), HttpError> {
+        self.check_line(&head.line)?;
         if !head.line.path.starts_with('/') && head.line.path != "*" {
             let target = head.line.path.clone();
             let lower = target.to_ascii_lowercase();
@@ -289,6 +291,9 @@ struct HeadScan {
     line_start: usize,
     /// Lines ended so far.
     lines: usize,
+    /// Whether the request line was checked by [`HttpProtocol::check_line`] while the rest
+    /// of the head was still to come.
+    line_checked: bool,
 }
 
 thread_local! {
@@ -361,6 +366,20 @@ where
                     if first_look {
                         // Where the scan of the next bytes starts.
                         self.scan_head(&mut s.scan, input);
+                    }
+                    // The request line is in, the rest of the head is not: the line's own
+                    // rules are judged now, once, so a line this face refuses (an HTTP/0.9
+                    // request, whose head may never end) is answered at once instead of
+                    // after a blank line that may never come.
+                    if s.scan.lines > 0 && !s.scan.line_checked {
+                        s.scan.line_checked = true;
+                        let raw = first_line(input);
+                        if let Ok(Some(line)) =
+                            parse_request_line(raw, &self.config.protocol_version)
+                            && let Err(e) = self.check_line(&line)
+                        {
+                            return reject(s, raw, e, input.len());
+                        }
                     }
                     return Frame::Incomplete;
                 }
@@ -563,352 +582,6 @@ fn check_expect(head: &RequestHead) -> Option<HttpError> {
     }
 }
 
-/// Checks the framing of the response at `out[start..]`: skips interim (1xx) responses,
-/// enforces a declared `Content-Length` (extra bytes are cut, missing ones force a close),
-/// and closes a keep-alive response the client could not delimit. Adds `Connection: close`
-/// to the final head when the connection is to close and the head does not say so.
-/// Returns whether the connection may stay open.
-///
-/// `written` is the head the handler's [`Exchange`](crate::Exchange) wrote, if any: when it
-/// is the first thing in the response, it is taken as it is instead of parsed again.
-fn check_response(
-    out: &mut Vec<u8>,
-    start: usize,
-    written: Option<WrittenHead>,
-    is_head: bool,
-    keep_alive: bool,
-) -> bool {
-    let mut pos = start;
-    let mut known = written.filter(|w| w.at == start && start + w.len <= out.len());
-    // What the exchange recorded is what a parse of its bytes says (checked in every
-    // debug-build test that serves a request).
-    debug_assert!(
-        known.is_none_or(|w| ResponseHead::parse(&out[start..]) == Some((w.head, w.len))),
-        "recorded head {known:?} differs from {:?}",
-        ResponseHead::parse(&out[start..])
-    );
-    loop {
-        // Not an HTTP response head a client can read (or none at all): never reuse the
-        // connection.
-        let Some((head, head_len)) = known
-            .take()
-            .map(|w| (w.head, w.len))
-            .or_else(|| ResponseHead::parse(&out[pos..]))
-        else {
-            return false;
-        };
-        let code = head.code;
-        if (100..200).contains(&code) && code != 101 {
-            pos += head_len;
-            continue;
-        }
-        let version_11 = head.version_11;
-        let (length, chunked, says_close, bad) =
-            (head.length, head.chunked, head.says_close, head.bad);
-        let body_start = pos + head_len;
-        let body_len = (out.len() - body_start) as u64;
-        let no_body = is_head || code == 204 || code == 304 || code == 101;
-        // A head saying `Connection: close` closes whatever the handler decided (RFC 9112
-        // §9.6: the client will not send another request on it).
-        let mut keep = keep_alive && version_11 && !bad && !says_close && code != 101;
-        if bad {
-            tracing::error!("response with conflicting Content-Length headers: closing");
-        }
-        if no_body {
-            if body_len > 0 {
-                tracing::error!(
-                    bytes = body_len,
-                    code,
-                    "body sent where none is allowed: cut"
-                );
-                out.truncate(body_start);
-            }
-        } else if let Some(declared) = length.filter(|_| !bad) {
-            if body_len > declared {
-                tracing::error!(
-                    declared,
-                    written = body_len,
-                    "response longer than its Content-Length: cut"
-                );
-                out.truncate(body_start + declared as usize);
-            } else if body_len < declared {
-                tracing::error!(
-                    declared,
-                    written = body_len,
-                    "response shorter than its Content-Length: closing"
-                );
-                keep = false;
-            }
-        } else if chunked {
-            // The body must be exactly one well-formed chunked body, or the client would read
-            // the next response out of it.
-            let mut check = ChunkedDecoder::new(ChunkedLimits {
-                max_body: u64::MAX,
-                max_size_line: 4096,
-                max_trailers: 64 << 10,
-            });
-            if check.feed(&out[body_start..]) != Ok(Some(body_len as usize)) {
-                tracing::error!(
-                    written = body_len,
-                    "malformed chunked response body: closing"
-                );
-                keep = false;
-            }
-        } else {
-            // Close-delimited: the end of the body is the end of the connection.
-            keep = false;
-        }
-        if !keep && !says_close && version_11 {
-            insert_connection_close(out, pos, head_len);
-        }
-        return keep;
-    }
-}
-
-/// What the event loops need to know of a response head to check the response's framing
-/// (its status code, version, `Content-Length`, `Transfer-Encoding` and `Connection`):
-/// parsed from the bytes, recorded by the [`Exchange`](crate::Exchange) that wrote them,
-/// or declared by a handler that wrote its head itself
-/// ([`Exchange::declare_head`](crate::Exchange::declare_head)).
-///
-/// Python: no equivalent.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ResponseHead {
-    pub(crate) code: u16,
-    pub(crate) version_11: bool,
-    pub(crate) length: Option<u64>,
-    pub(crate) chunked: bool,
-    pub(crate) says_close: bool,
-    /// Conflicting `Content-Length` fields.
-    pub(crate) bad: bool,
-}
-
-impl ResponseHead {
-    /// The facts of a head whose status line is `HTTP/1.1 <code> ...` (`version_11`) or
-    /// `HTTP/1.0 <code> ...`, before any field is [noted](Self::note).
-    ///
-    /// Python: no equivalent.
-    pub fn new(code: u16, version_11: bool) -> Self {
-        ResponseHead {
-            code,
-            version_11,
-            ..ResponseHead::default()
-        }
-    }
-
-    /// The `Content-Length` the head declares (the first, when there are several).
-    ///
-    /// Python: no equivalent.
-    pub fn length(&self) -> Option<u64> {
-        self.length
-    }
-
-    /// True when the head's last `Transfer-Encoding` ends in `chunked`.
-    ///
-    /// Python: no equivalent.
-    pub fn chunked(&self) -> bool {
-        self.chunked
-    }
-
-    /// True when the head declares two different lengths (or one that is not a length).
-    ///
-    /// Python: no equivalent.
-    pub fn conflicting(&self) -> bool {
-        self.bad
-    }
-
-    /// Reads the response head at the start of `out` as the event loops do when they check
-    /// a response (a plain head in one pass, anything else with httparse): the head and its
-    /// length, or `None` when `out` does not start with a complete, well-formed head.
-    ///
-    /// Python: no equivalent (`http.client` reads a response head; this only judges one).
-    pub fn parse(out: &[u8]) -> Option<(ResponseHead, usize)> {
-        match Self::scan_plain(out) {
-            Some(found) => {
-                // The scan accepts a subset of what httparse accepts and reads it alike
-                // (checked in every debug-build test that serves a response).
-                debug_assert_eq!(Some(found), Self::parse_httparse(out), "{out:?}");
-                Some(found)
-            }
-            None => Self::parse_httparse(out),
-        }
-    }
-
-    /// The usual head, read in one pass: `HTTP/1.0` or `HTTP/1.1`, three digits, a space,
-    /// a reason of printable ASCII, then `Name: value` lines (token names, printable ASCII
-    /// values) each ending in CRLF, then CRLF. Values are scanned eight bytes at a time.
-    /// `None` for anything else (a tab, obs-text, a bare LF, a partial head, more than 128
-    /// fields...), which [`parse_httparse`](Self::parse_httparse) then judges.
-    fn scan_plain(out: &[u8]) -> Option<(ResponseHead, usize)> {
-        let line = out.get(..13)?;
-        if &line[..7] != b"HTTP/1."
-            || !matches!(line[7], b'0' | b'1')
-            || line[8] != b' '
-            || !line[9..12].iter().all(u8::is_ascii_digit)
-            || line[12] != b' '
-        {
-            return None;
-        }
-        let code = line[9..12]
-            .iter()
-            .fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
-        let mut head = ResponseHead {
-            code,
-            version_11: line[7] == b'1',
-            ..ResponseHead::default()
-        };
-        let mut pos = line_end(out, 13)?;
-        for _ in 0..=128 {
-            if out.get(pos..pos + 2)? == b"\r\n" {
-                return Some((head, pos + 2));
-            }
-            let name_len = out[pos..].iter().take_while(|b| is_tchar(**b)).count();
-            if name_len == 0 || out.get(pos + name_len) != Some(&b':') {
-                return None;
-            }
-            let value_at = pos + name_len + 1;
-            let end = line_end(out, value_at)?;
-            head.note(&out[pos..pos + name_len], &out[value_at..end - 2]);
-            pos = end;
-        }
-        // More fields than httparse takes here: its verdict (an error) stands.
-        None
-    }
-
-    /// Parses the response head at the start of `out` with httparse.
-    fn parse_httparse(out: &[u8]) -> Option<(ResponseHead, usize)> {
-        let mut slots = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; 128];
-        let mut resp = httparse::Response::new(&mut []);
-        let Ok(httparse::Status::Complete(len)) = httparse::ParserConfig::default()
-            .parse_response_with_uninit_headers(&mut resp, out, &mut slots)
-        else {
-            return None;
-        };
-        let mut r = ResponseHead {
-            code: resp.code?,
-            version_11: resp.version == Some(1),
-            ..ResponseHead::default()
-        };
-        for h in resp.headers.iter() {
-            r.note(h.name.as_bytes(), h.value);
-        }
-        Some((r, len))
-    }
-
-    /// Takes in one header field (name and value as sent): the framing fields set
-    /// `length`, `chunked` and `says_close`; a later `Transfer-Encoding` or `Connection`
-    /// field overrides an earlier one, two different lengths are `bad`.
-    ///
-    /// `name` must be a token (httparse and `Exchange::send_header` make sure of it), and
-    /// `value` the field's value as sent (optional whitespace around it is ignored).
-    ///
-    /// Python: no equivalent.
-    #[inline]
-    pub fn note(&mut self, name: &[u8], value: &[u8]) {
-        match name.len() {
-            14 if token_eq_lower(name, b"content-length") => {
-                let v = crate::request::content_length(trim_ows(value));
-                match (self.length, v) {
-                    (None, Some(v)) => self.length = Some(v),
-                    (Some(a), Some(b)) if a == b => {}
-                    _ => self.bad = true,
-                }
-            }
-            17 if token_eq_lower(name, b"transfer-encoding") => {
-                let v = trim_ows(value);
-                self.chunked = v.len() >= 7 && v[v.len() - 7..].eq_ignore_ascii_case(b"chunked");
-            }
-            10 if token_eq_lower(name, b"connection") => {
-                self.says_close = trim_ows(value).eq_ignore_ascii_case(b"close");
-            }
-            _ => {}
-        }
-    }
-}
-
-/// Where the line whose rest starts at `from` ends (just past its CRLF), when every byte
-/// up to the CR is printable ASCII (SP to `~`); `None` at any other byte (a tab, a control,
-/// obs-text, a bare LF) or when the line is not complete. Eight bytes at a time: a word
-/// with no special byte is skipped with a few operations, and the lowest special byte a
-/// word flags is exact (the borrows the subtraction makes only run upwards from it).
-fn line_end(out: &[u8], from: usize) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let special = |x: u64| {
-        let below_space = x.wrapping_sub(ONES * 0x20) & !x;
-        let y = x ^ (ONES * 0x7f);
-        let del = y.wrapping_sub(ONES) & !y;
-        (below_space | del | x) & HIGH
-    };
-    let mut i = from;
-    let at = loop {
-        match out.get(i..i + 8) {
-            Some(chunk) => {
-                let mut w = [0u8; 8];
-                w.copy_from_slice(chunk);
-                let flags = special(u64::from_le_bytes(w));
-                if flags != 0 {
-                    break i + (flags.trailing_zeros() / 8) as usize;
-                }
-                i += 8;
-            }
-            None => {
-                let rest = out.get(i..)?;
-                let n = rest.iter().position(|&b| !(b' '..=b'~').contains(&b))?;
-                break i + n;
-            }
-        }
-    };
-    (out.get(at..at + 2)? == b"\r\n").then_some(at + 2)
-}
-
-/// Compares a token with a name spelled in lowercase letters and `-`, ignoring case, eight
-/// bytes at a time. Setting bit 5 lowercases a letter and leaves `-` as it is; the only
-/// other bytes it would turn into a lowercase letter or `-` are uppercase letters and CR,
-/// and a token holds no CR.
-fn token_eq_lower(token: &[u8], lower: &[u8]) -> bool {
-    const CASE: u64 = 0x2020_2020_2020_2020;
-    let n = token.len();
-    if n != lower.len() {
-        return false;
-    }
-    if n < 8 {
-        return token.iter().zip(lower).all(|(t, l)| t | 0x20 == *l);
-    }
-    let word = |s: &[u8], i: usize| {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&s[i..i + 8]);
-        u64::from_le_bytes(w)
-    };
-    let mut i = 0;
-    while i + 8 < n {
-        if word(token, i) | CASE != word(lower, i) {
-            return false;
-        }
-        i += 8;
-    }
-    // The last eight bytes (overlapping the previous word when `n` is not a multiple).
-    word(token, n - 8) | CASE == word(lower, n - 8)
-}
-
-/// A response head an [`Exchange`](crate::Exchange) wrote itself (status line, checked
-/// header fields, blank line, in one write), with what it knows about it: where it starts
-/// in the response buffer, how long it is, and its framing. [`check_response`] then need
-/// not parse it again.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct WrittenHead {
-    /// The response buffer's length when the head's write began.
-    pub(crate) at: usize,
-    /// The head's length, blank line included.
-    pub(crate) len: usize,
-    pub(crate) head: ResponseHead,
-}
-
-fn insert_connection_close(out: &mut Vec<u8>, pos: usize, head_len: usize) {
-    let at = pos + head_len - 2;
-    out.splice(at..at, b"Connection: close\r\n".iter().copied());
-}
-
 /// A request's buffered body as `rfile` and the response buffer as `wfile`.
 struct MemStream<'a> {
     input: &'a [u8],
@@ -966,148 +639,5 @@ impl Write for MemStream<'_> {
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn token_eq_lower_agrees_with_eq_ignore_ascii_case_on_tokens() {
-        const TCHAR: &[u8] =
-            b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-        let targets: [&[u8]; 5] = [
-            b"content-length",
-            b"transfer-encoding",
-            b"connection",
-            b"date",
-            b"x",
-        ];
-        // Every target with each byte replaced by every token byte, in both cases.
-        for target in targets {
-            for upper in [false, true] {
-                let base: Vec<u8> = if upper {
-                    target.to_ascii_uppercase()
-                } else {
-                    target.to_vec()
-                };
-                assert!(token_eq_lower(&base, target));
-                for i in 0..base.len() {
-                    for &b in TCHAR {
-                        let mut t = base.clone();
-                        t[i] = b;
-                        assert_eq!(
-                            token_eq_lower(&t, target),
-                            t.eq_ignore_ascii_case(target),
-                            "{:?} vs {:?}",
-                            String::from_utf8_lossy(&t),
-                            String::from_utf8_lossy(target)
-                        );
-                    }
-                }
-                assert!(!token_eq_lower(&base[1..], target));
-            }
-        }
-    }
-
-    /// Heads built from pieces, good and bad, cut anywhere: the one-pass scan either
-    /// leaves a head to httparse or reads it exactly as httparse does.
-    #[test]
-    fn scan_plain_agrees_with_httparse() {
-        let status: [&[u8]; 8] = [
-            b"HTTP/1.1 200 OK\r\n",
-            b"HTTP/1.0 404 Not Found\r\n",
-            b"HTTP/1.1 204 \r\n",
-            b"HTTP/1.1 200\r\n",
-            b"HTTP/1.2 200 OK\r\n",
-            b"HTTP/1.1 2000 OK\r\n",
-            b"HTTP/1.1 200 O\tK\r\n",
-            b"HTTP/1.1 200 \xe9t\xe9\r\n",
-        ];
-        let fields: [&[u8]; 18] = [
-            b"Content-Length: 5\r\n",
-            b"content-length:12\r\n",
-            b"Content-Length: 5, 5\r\n",
-            b"Transfer-Encoding: gzip, chunked\r\n",
-            b"Transfer-Encoding: chunked \r\n",
-            b"Connection: close\r\n",
-            b"Connection: keep-alive\r\n",
-            b"Date: Tue, 24 Nov 2026 05:14:51 GMT\r\n",
-            b"Server: WSGIServer/0.2 CPython/3.11\r\n",
-            b"X-Tab: a\tb\r\n",
-            b"X-Obs: caf\xe9\r\n",
-            b"X-Bare: lf\n",
-            b"X-Space : a\r\n",
-            b": empty name\r\n",
-            b"X-CR: a\rb\r\n",
-            b"X-Del: a\x7fb\r\n",
-            b"X-Empty:\r\n",
-            b"Weird^Name`|~: ok\r\n",
-        ];
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
-        let mut scanned = 0;
-        for round in 0..20_000 {
-            let mut head = status[next(status.len())].to_vec();
-            let many = if round % 500 == 0 {
-                127 + next(4)
-            } else {
-                next(8)
-            };
-            for _ in 0..many {
-                head.extend_from_slice(fields[next(fields.len())]);
-            }
-            head.extend_from_slice(b"\r\nbody");
-            let cut = if next(4) == 0 {
-                next(head.len() + 1)
-            } else {
-                head.len()
-            };
-            let bytes = &head[..cut];
-            if let Some(found) = ResponseHead::scan_plain(bytes) {
-                scanned += 1;
-                assert_eq!(
-                    Some(found),
-                    ResponseHead::parse_httparse(bytes),
-                    "{:?}",
-                    String::from_utf8_lossy(bytes)
-                );
-            }
-            assert_eq!(
-                ResponseHead::parse(bytes),
-                ResponseHead::parse_httparse(bytes)
-            );
-        }
-        // Both paths were exercised.
-        assert!((1_000..18_000).contains(&scanned), "{scanned} scanned");
-    }
-
-    #[test]
-    fn scan_plain_reads_the_usual_head() {
-        let head = b"HTTP/1.1 200 OK\r\nDate: Tue, 24 Nov 2026 05:14:51 GMT\r\nServer: x\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello world!\n";
-        let (h, len) = ResponseHead::scan_plain(head).expect("scanned");
-        assert_eq!(len, head.len() - 13);
-        assert_eq!((h.code, h.version_11, h.length), (200, true, Some(13)));
-        assert!(!h.chunked && !h.says_close && !h.bad);
-    }
-
-    #[test]
-    fn note_reads_the_framing_fields() {
-        let mut h = ResponseHead::default();
-        h.note(b"Content-Type", b"text/plain");
-        h.note(b"CONTENT-LENGTH", b" 12 ");
-        h.note(b"Transfer-Encoding", b"gzip, Chunked");
-        h.note(b"connection", b"Close");
-        assert_eq!(h.length, Some(12));
-        assert!(h.chunked && h.says_close && !h.bad);
-        h.note(b"Content-Length", b"13");
-        h.note(b"Connection", b"keep-alive");
-        assert!(h.bad && !h.says_close);
     }
 }

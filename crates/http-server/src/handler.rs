@@ -12,7 +12,7 @@ use socketserver::{
     StreamHandler,
 };
 
-use crate::h1::{ResponseHead, WrittenHead};
+use crate::framing::{Framing, RequestSide, ResponseHead, WrittenHead, choose_framing};
 use crate::request::{self, BodyFraming, Headers, RequestHead};
 use crate::{Error, HttpError, Result};
 
@@ -92,7 +92,7 @@ impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             server_version: "BaseHTTP/0.6".to_owned(),
-            sys_version: concat!("Rust/", env!("HTTP_SERVER_RUSTC_VERSION")).to_owned(),
+            sys_version: concat!("Rust/", stdx::rustc_version!()).to_owned(),
             protocol_version: "HTTP/1.0".to_owned(),
             error_message_format: DEFAULT_ERROR_MESSAGE.to_owned(),
             error_content_type: DEFAULT_ERROR_CONTENT_TYPE.to_owned(),
@@ -172,16 +172,16 @@ pub struct Exchange<'a> {
     pub body: BodyFraming,
     headers_buffer: Vec<u8>,
     force_status_line: bool,
-    /// The framing of the head being gathered in `headers_buffer`, while it is one this
-    /// exchange can vouch for (see [`crate::h1::WrittenHead`]).
+    /// The typed head being gathered in `headers_buffer` (status and framing fields), while
+    /// it is one this exchange can vouch for: built here from its start, in one write.
     head_facts: Option<ResponseHead>,
     /// The response buffer's length, kept by the event-loop face's stream.
     written: Option<&'a Cell<usize>>,
-    /// The last final response head written whole by `end_headers` (or declared by the
-    /// handler with [`declare_head`](Self::declare_head)).
+    /// The last final response head written whole by `end_headers`.
     written_head: Option<WrittenHead>,
-    /// The response buffer's length when the handler's `do_method` began.
-    handler_at: Option<usize>,
+    /// The body goes out in chunks this exchange frames (see
+    /// [`end_headers_framed`](Self::end_headers_framed)).
+    server_chunked: bool,
     /// When the request started (the exchange was made, or its request line was read).
     started: Instant,
     /// The status and size `log_request` is logging, for the structured access event.
@@ -240,7 +240,7 @@ impl<'a> Exchange<'a> {
             head_facts: None,
             written: None,
             written_head: None,
-            handler_at: None,
+            server_chunked: false,
             started: Instant::now(),
             access: Cell::new(None),
         }
@@ -287,7 +287,7 @@ impl<'a> Exchange<'a> {
             head_facts: None,
             written: None,
             written_head: None,
-            handler_at: None,
+            server_chunked: false,
             // The event loops know when the request began to arrive: no clock read.
             started: cx.received().unwrap_or_else(Instant::now),
             access: Cell::new(None),
@@ -373,20 +373,16 @@ impl<'a> Exchange<'a> {
             && (version == "HTTP/1.1" || version == "HTTP/1.0")
             && (100..1000).contains(&code)
             && printable(message.as_bytes()))
-        .then(|| ResponseHead {
-            code,
-            version_11: version == "HTTP/1.1",
-            ..ResponseHead::default()
-        });
+        .then(|| ResponseHead::new(code, version == "HTTP/1.1"));
         if self.headers_buffer.capacity() == 0 {
             self.headers_buffer = crate::pool::bytes();
         }
         let buf = &mut self.headers_buffer;
         let mark = buf.len();
-        let mut digits = [0u8; 5];
+        let mut digits = [0u8; 20];
         let line = push_latin1(buf, version).and_then(|()| {
             buf.push(b' ');
-            buf.extend_from_slice(decimal(code, &mut digits));
+            buf.extend_from_slice(stdx::decimal(code.into(), &mut digits).as_bytes());
             buf.push(b' ');
             push_latin1(buf, message)
         });
@@ -408,7 +404,7 @@ impl<'a> Exchange<'a> {
     /// Python: `http.server.BaseHTTPRequestHandler.send_header`.
     #[doc(alias = "http.server.BaseHTTPRequestHandler.send_header")]
     pub fn send_header(&mut self, keyword: &str, value: &str) -> Result<()> {
-        if keyword.is_empty() || !keyword.bytes().all(crate::request::is_tchar) {
+        if !stdx::ascii::is_token(keyword.as_bytes()) {
             return Err(Error::InvalidHeader {
                 name: keyword.to_owned(),
                 reason: "name is not a token",
@@ -496,24 +492,110 @@ impl<'a> Exchange<'a> {
         self.write_headers_buffer()
     }
 
-    /// Python: no equivalent. Declares that this handler's response begins with a final
-    /// response head of `len` bytes (status line, fields, blank line) that it wrote itself,
-    /// in one write, before anything else, and that `facts` describe (built with
-    /// [`ResponseHead::note`] over the fields it wrote). The event loops then check the
-    /// response's framing from `facts` instead of reading the head again.
+    /// Python: no equivalent. Ends the head as [`end_headers`](Self::end_headers) does,
+    /// after letting the server choose how the body is framed ([`crate::framing`]): when
+    /// the handler set no `Content-Length` and the connection can stay open (an HTTP/1.1
+    /// response to an HTTP/1.1 request that did not ask to close, a status with a body, not
+    /// `HEAD`), the server adds `Transfer-Encoding: chunked` and frames what
+    /// [`write_body`](Self::write_body) gets; [`finish_body`](Self::finish_body) ends it.
+    /// Returns the framing chosen.
     ///
-    /// For handlers that write their head themselves, such as the WSGI gateway. The server
-    /// trusts the declaration: a wrong one can cut a response or keep a connection the
-    /// client cannot delimit, so debug builds compare it with a parse of the bytes (a
-    /// mismatch panics). Without the event loops' buffered stream it does nothing.
-    pub fn declare_head(&mut self, len: usize, facts: ResponseHead) {
-        if let Some(at) = self.handler_at {
-            self.written_head = Some(WrittenHead {
-                at,
-                len,
-                head: facts,
-            });
+    /// For handlers that hand the server a status, headers and a body of unknown length,
+    /// as the WSGI gateway does. A head this exchange did not build from its start (a
+    /// status line written by hand) is taken as close-delimited.
+    pub fn end_headers_framed(&mut self) -> Result<Framing> {
+        let request = RequestSide {
+            head: self.command == "HEAD",
+            keep_alive: !self.close_connection && self.request_version == "HTTP/1.1",
+        };
+        let framing = match &self.head_facts {
+            Some(head) => {
+                let framing = choose_framing(head, request, true);
+                if framing == Framing::Chunked && !head.chunked {
+                    self.send_header("Transfer-Encoding", "chunked")?;
+                    self.server_chunked = true;
+                }
+                framing
+            }
+            None => Framing::Close,
+        };
+        self.end_headers()?;
+        Ok(framing)
+    }
+
+    /// Python: no equivalent. Writes part of the response body: as a chunk when the server
+    /// frames it ([`end_headers_framed`](Self::end_headers_framed) chose chunked), else as
+    /// it is. Empty data writes nothing (an empty chunk would end the body).
+    pub fn write_body(&mut self, data: &[u8]) -> Result<()> {
+        if !self.server_chunked {
+            self.stream.write_all(data)?;
+        } else if !data.is_empty() {
+            let mut size = [0u8; 18];
+            let n = {
+                let mut cursor = std::io::Cursor::new(&mut size[..]);
+                let _ = write!(cursor, "{:X}\r\n", data.len());
+                cursor.position() as usize
+            };
+            self.stream.write_all(&size[..n])?;
+            self.stream.write_all(data)?;
+            self.stream.write_all(b"\r\n")?;
         }
+        Ok(())
+    }
+
+    /// Python: no equivalent. Ends a body the server frames in chunks (the last chunk and
+    /// an empty trailer section); nothing for other framings.
+    pub fn finish_body(&mut self) -> Result<()> {
+        if std::mem::take(&mut self.server_chunked) {
+            self.stream.write_all(b"0\r\n\r\n")?;
+        }
+        Ok(())
+    }
+
+    /// Python: no equivalent (CPython hands the socket file to the handler, which reads
+    /// `Content-Length` bytes itself). Reads the request body into `out` as the head frames
+    /// it: `Content-Length` bytes, or a chunked body decoded (extensions and trailers
+    /// checked and dropped) by the workspace's one decoder,
+    /// [`ChunkedDecoder`](crate::h1::chunked::ChunkedDecoder). Under the event loops the
+    /// body arrives already decoded, framed by its length.
+    ///
+    /// A malformed chunked body is an [`io::ErrorKind::InvalidData`](std::io::ErrorKind)
+    /// error; nothing past the body is read.
+    pub fn read_body(&mut self, out: &mut Vec<u8>) -> Result<()> {
+        use std::io::Read as _;
+        match self.body {
+            BodyFraming::None => {}
+            BodyFraming::Length(n) => {
+                (&mut *self.stream).take(n).read_to_end(out)?;
+            }
+            BodyFraming::Chunked => {
+                let mut decoder = crate::h1::chunked::ChunkedDecoder::new(
+                    crate::h1::chunked::ChunkedLimits::default(),
+                );
+                let mut raw = Vec::new();
+                loop {
+                    let available = self.stream.fill_buf()?;
+                    if available.is_empty() {
+                        return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+                    }
+                    let taken = available.len();
+                    raw.extend_from_slice(available);
+                    let fed = decoder.feed(&raw).map_err(|e| {
+                        std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string())
+                    })?;
+                    match fed {
+                        Some(end) => {
+                            // Only the body's own bytes: what follows is the next request.
+                            self.stream.consume(taken - (raw.len() - end));
+                            out.extend_from_slice(decoder.decoded());
+                            return Ok(());
+                        }
+                        None => self.stream.consume(taken),
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     fn write_headers_buffer(&mut self) -> Result<()> {
@@ -531,41 +613,17 @@ impl<'a> Exchange<'a> {
     }
 }
 
-/// True when every byte is HTAB or printable ASCII (SP to `~`): the usual header value,
-/// status reason or `Server` string. Branch-free over the bytes, so the compiler checks
-/// many at once.
-fn printable(bytes: &[u8]) -> bool {
-    bytes.iter().fold(true, |ok, &b| {
-        ok & ((b == b'\t') | (b' '..=b'~').contains(&b))
-    })
-}
+use stdx::ascii::printable;
 
 /// Appends `s` encoded as Latin-1 (Python's `.encode('latin-1', 'strict')`); a char
 /// beyond U+00FF is an error and leaves `buf` as it may have been partly extended (callers
 /// truncate).
 fn push_latin1(buf: &mut Vec<u8>, s: &str) -> Result<()> {
-    if s.is_ascii() {
-        buf.extend_from_slice(s.as_bytes());
-        return Ok(());
+    if stdx::latin1::encode_into(s, buf) {
+        Ok(())
+    } else {
+        Err(Error::NotLatin1(s.to_owned()))
     }
-    for c in s.chars() {
-        buf.push(u8::try_from(u32::from(c)).map_err(|_| Error::NotLatin1(s.to_owned()))?);
-    }
-    Ok(())
-}
-
-/// `n` in decimal (a status code) without the formatting machinery.
-fn decimal(mut n: u16, buf: &mut [u8; 5]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    &buf[i..]
 }
 
 /// The overridable methods of `BaseHTTPRequestHandler`, with CPython's defaults.
@@ -1019,21 +1077,7 @@ pub mod default {
     }
 
     fn cached_http_date(t: SystemTime) -> String {
-        thread_local! {
-            static LAST: std::cell::RefCell<(u64, String)> =
-                const { std::cell::RefCell::new((u64::MAX, String::new())) };
-        }
-        let Ok(since) = t.duration_since(SystemTime::UNIX_EPOCH) else {
-            return httpdate::fmt_http_date(t);
-        };
-        let secs = since.as_secs();
-        LAST.with(|last| {
-            let mut last = last.borrow_mut();
-            if last.0 != secs {
-                *last = (secs, httpdate::fmt_http_date(t));
-            }
-            last.1.clone()
-        })
+        stdx::date::format(t)
     }
 
     /// Escapes control characters as CPython's `_control_char_table` does: C0 and C1
@@ -1161,7 +1205,6 @@ pub(crate) fn serve_parsed<'a, H: HttpHandler + ?Sized>(
     if expect_100 && !handler.handle_expect_100(&mut ex)? {
         return Ok((false, None));
     }
-    ex.handler_at = written.map(Cell::get);
     handler.do_method(&mut ex)?;
     ex.stream().flush()?;
     Ok((!ex.close_connection, ex.written_head))
@@ -1224,28 +1267,56 @@ fn serve<H: HttpHandler + ?Sized>(h: &mut H, ex: &mut Exchange<'_>) -> Result<()
     Ok(())
 }
 
-/// `parse_request` over the stream: Ok(false) when a reply (or none) was sent and the
-/// request ends here.
+/// `parse_request` over the stream: reads the head as CPython does and parses it with the
+/// public [`parse_request`](crate::parse_request). Ok(false) when a reply (or none) was
+/// sent and the request ends here.
+///
+/// The request line alone is parsed first, so a bad one is answered before any header line
+/// is read (CPython's `parse_request` replies before `http.client.parse_headers`). Then the
+/// header lines are read into the same buffer with `http.client._read_headers`' limits (a
+/// line over `max_line` bytes: 431 `Line too long`; more than `max_headers` lines: 431
+/// `Too many headers`), and the whole head is parsed.
 fn parse_into<H: HttpHandler + ?Sized>(h: &mut H, ex: &mut Exchange<'_>) -> Result<bool> {
     let config = ex.config;
     ex.close_connection = true;
-    let line = match request::parse_request_line(&ex.raw_requestline, &config.protocol_version) {
-        Ok(Some(line)) => line,
-        Ok(None) => return Ok(false),
+    // The reads apply the limits to the lines as sent: a line end added where the end of
+    // the stream cut a line must not make that line too long for the parse.
+    let parse = |head: &[u8], ends_added: bool| {
+        if ends_added {
+            let relaxed = config
+                .clone()
+                .limits(config.max_line + 2, config.max_headers);
+            request::parse_request(head, &relaxed)
+        } else {
+            request::parse_request(head, config)
+        }
+    };
+    let mut head = ex.raw_requestline.clone();
+    // A line without its end was cut by the end of the stream: no header line follows.
+    let line_at_eof = !head.ends_with(b"\n");
+    if line_at_eof {
+        head.push(b'\n');
+    }
+    match parse(&head, line_at_eof) {
+        Ok(request::Parsed::Partial) => {}
+        Ok(_) => return Ok(false),
         Err(e) => {
             h.send_error(ex, e.code, e.message.as_deref(), e.explain.as_deref())?;
             return Ok(false);
         }
-    };
-    ex.command = line.command.clone();
-    ex.path = line.path.clone();
-    ex.request_version = line.request_version.clone();
-    ex.close_connection = line.close_connection;
+    }
     // http.client._read_headers
-    let mut block = Vec::new();
+    let mut ends_added = line_at_eof;
     let mut count = 0usize;
     let failure = loop {
-        let l = ex.stream.readline(config.max_line + 1)?;
+        let l = match ex.stream.readline(config.max_line + 1) {
+            Ok(l) => l,
+            Err(e) => {
+                // A timeout is logged with the request line's facts set.
+                set_line_facts(ex);
+                return Err(e.into());
+            }
+        };
         if l.len() > config.max_line {
             break Some(request::line_too_long());
         }
@@ -1253,23 +1324,32 @@ fn parse_into<H: HttpHandler + ?Sized>(h: &mut H, ex: &mut Exchange<'_>) -> Resu
         if count > config.max_headers {
             break Some(request::too_many_headers(config.max_headers));
         }
-        let end = l.is_empty() || l == b"\r\n" || l == b"\n";
-        block.extend_from_slice(&l);
+        if l.is_empty() {
+            // The end of the stream ends the header block, as in `http.client`: the line
+            // ends the client did not send are added for the parse.
+            if !head.ends_with(b"\n") {
+                head.extend_from_slice(b"\r\n");
+            }
+            head.extend_from_slice(b"\r\n");
+            ends_added = true;
+            break None;
+        }
+        let end = l == b"\r\n" || l == b"\n";
+        head.extend_from_slice(&l);
         if end {
             break None;
         }
     };
-    let head = failure.map_or_else(
-        || {
-            request::parse_headers_framed(&block, config).and_then(|(headers, body)| {
-                request::finish_head(line, ex.raw_requestline.clone(), headers, body, config)
-            })
-        },
-        Err,
-    );
-    let head = match head {
-        Ok(head) => head,
+    let parsed = match failure {
+        Some(e) => Err(e),
+        None => parse(&head, ends_added),
+    };
+    let head = match parsed {
+        Ok(request::Parsed::Complete { head, .. }) => head,
+        // Not reached: the request line parsed and the block ends with a blank line.
+        Ok(_) => return Ok(false),
         Err(e) => {
+            set_line_facts(ex);
             h.send_error(ex, e.code, e.message.as_deref(), e.explain.as_deref())?;
             ex.close_connection = true;
             return Ok(false);
@@ -1277,10 +1357,29 @@ fn parse_into<H: HttpHandler + ?Sized>(h: &mut H, ex: &mut Exchange<'_>) -> Resu
     };
     let expect_100 = head.expect_100;
     ex.set_head(head);
+    if line_at_eof {
+        // The request line as received.
+        ex.raw_requestline.pop();
+    }
     if expect_100 && !h.handle_expect_100(ex)? {
         return Ok(false);
     }
     Ok(true)
+}
+
+/// Sets what the request line says (`command`, `path`, `request_version`,
+/// `close_connection`) on an exchange whose head could not be read or parsed after its
+/// request line was: the state CPython's `parse_request` is in when it reads the header
+/// lines.
+fn set_line_facts(ex: &mut Exchange<'_>) {
+    if let Ok(Some(line)) =
+        request::parse_request_line(&ex.raw_requestline, &ex.config.protocol_version)
+    {
+        ex.command = line.command;
+        ex.path = line.path;
+        ex.request_version = line.request_version;
+        ex.close_connection = line.close_connection;
+    }
 }
 
 /// Adapts an [`HttpHandler`] to `socketserver`: `handle()` serves requests while the

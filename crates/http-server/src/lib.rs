@@ -61,6 +61,7 @@ pub use crate::static_files::{
 };
 pub use crate::status::{RESPONSES, responses};
 
+pub mod framing;
 pub mod h1;
 #[cfg(feature = "logging")]
 #[cfg_attr(docsrs, doc(cfg(feature = "logging")))]
@@ -68,7 +69,6 @@ pub mod logging;
 pub mod proxy_protocol;
 pub mod testing;
 
-mod ascii;
 mod error;
 mod handler;
 mod pool;

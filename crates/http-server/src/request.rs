@@ -4,8 +4,6 @@
 //!
 //! Everything here is pure: bytes in, a [`RequestHead`] or an [`HttpError`] out.
 
-use std::fmt::Write as _;
-
 use crate::{HttpConfig, HttpError};
 
 /// The request's header fields: ordered, looked up case-insensitively, values kept as the
@@ -77,7 +75,7 @@ impl Headers {
 
     /// Appends a field parsed from a request: a token name (so ASCII) and a value.
     fn push_field(&mut self, name: &[u8], value: &[u8]) {
-        self.push_str(crate::ascii::as_str(name).unwrap_or_default(), value);
+        self.push_str(stdx::ascii::as_str(name).unwrap_or_default(), value);
     }
 
     fn name(&self, s: &Span) -> &str {
@@ -294,7 +292,9 @@ pub enum Parsed {
 ///
 /// Python: `BaseHTTPRequestHandler.parse_request` (plus the request-line read of
 /// `handle_one_request`), as a pure function: it sends nothing, it returns the error
-/// reply instead.
+/// reply instead. Both faces run it: [`handle_one_request`](crate::handle_one_request)
+/// over the head it read from the stream, `h1::HttpProtocol` over the bytes the event
+/// loop buffered.
 ///
 /// ```
 /// use http_server::{parse_request, HttpConfig, Parsed, BodyFraming};
@@ -310,8 +310,11 @@ pub enum Parsed {
 /// ```
 #[doc(alias = "http.server.BaseHTTPRequestHandler.parse_request")]
 pub fn parse_request(buf: &[u8], config: &HttpConfig) -> Result<Parsed, HttpError> {
+    // CPython reads `readline(65537)` and refuses more than 65536 bytes: a line whose end
+    // is not within the first `max_line` bytes (line ending included) is 414 once
+    // `max_line + 1` bytes are in, whether or not the next byte ends it.
     let limit = config.max_line;
-    let Some(nl) = memchr(b'\n', &buf[..buf.len().min(limit + 1)]) else {
+    let Some(nl) = memchr(b'\n', &buf[..buf.len().min(limit)]) else {
         if buf.len() > limit {
             return Err(HttpError::new(414));
         }
@@ -713,7 +716,7 @@ struct Fields {
 }
 
 /// Parses the field lines of `block` in one pass: each line is found, checked and copied
-/// once, and the fields the framing and [`finish_head`] rules look at are noted on the way,
+/// once, and the fields the framing and [`finish_noted`] rules look at are noted on the way,
 /// so nothing scans the fields again.
 ///
 /// `stream`: `block` is what has arrived after the request line ([`parse_request`]): a line
@@ -934,7 +937,7 @@ fn check_line(line: &[u8]) -> Result<(&[u8], &[u8]), HttpError> {
     Ok((name, trim_ows(&body[colon + 1..])))
 }
 
-/// What the framing and [`finish_head`] rules need from the fields, noted while they are
+/// What the framing and [`finish_noted`] rules need from the fields, noted while they are
 /// parsed: the `Content-Length` / `Transfer-Encoding` findings, the `Host` fields, and
 /// where the first `Connection` and `Expect` fields are.
 #[derive(Debug, Default)]
@@ -962,15 +965,6 @@ struct Notes {
 }
 
 impl Notes {
-    /// The notes on fields already parsed.
-    fn of(headers: &Headers) -> Notes {
-        let mut notes = Notes::default();
-        for (i, (name, value)) in headers.iter().enumerate() {
-            notes.note(i, name.as_bytes(), value);
-        }
-        notes
-    }
-
     /// Notes field number `index`.
     fn note(&mut self, index: usize, name: &[u8], value: &[u8]) {
         match name.len() {
@@ -1055,20 +1049,8 @@ pub(crate) fn content_length(v: &[u8]) -> Option<u64> {
     Some(v.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
 }
 
-/// Combines a parsed request line and header block into a head: Host rule, `Connection`
-/// and `Expect` rules, body framing.
-pub(crate) fn finish_head(
-    line: RequestLine,
-    raw_requestline: Vec<u8>,
-    headers: Headers,
-    body: BodyFraming,
-    config: &HttpConfig,
-) -> Result<RequestHead, HttpError> {
-    let notes = Notes::of(&headers);
-    finish_noted(line, raw_requestline, headers, body, &notes, config)
-}
-
-/// [`finish_head`] with the fields' notes already taken.
+/// Combines a parsed request line and header block (with the notes taken while its fields
+/// were parsed) into a head: Host rule, `Connection` and `Expect` rules, body framing.
 fn finish_noted(
     line: RequestLine,
     raw_requestline: Vec<u8>,
@@ -1147,13 +1129,7 @@ pub(crate) fn trim_ows(v: &[u8]) -> &[u8] {
     &v[start..end.max(start)]
 }
 
-/// True for the bytes of an RFC 9110 token (`tchar`): a table lookup per byte.
-pub(crate) fn is_tchar(b: u8) -> bool {
-    TCHAR[usize::from(b)]
-}
-
-/// RFC 9110 `tchar`: letters, digits and ``!#$%&'*+-.^_`|~``, as a table (one load per byte).
-static TCHAR: [bool; 256] = alphanumeric_and(b"!#$%&'*+-.^_`|~");
+pub(crate) use stdx::ascii::is_tchar;
 
 /// Python's `str.isspace` over Latin-1 characters (what `str.split()` splits on).
 fn is_py_space(c: char) -> bool {
@@ -1189,48 +1165,12 @@ pub(crate) fn latin1(bytes: &[u8]) -> String {
 
 /// `bytes` as Latin-1 text, appended to `s`.
 fn latin1_into(bytes: &[u8], mut s: String) -> String {
-    match crate::ascii::as_str(bytes) {
-        // ASCII is valid UTF-8 with the same chars.
-        Some(text) => s.push_str(text),
-        None => s.extend(bytes.iter().map(|&b| b as char)),
-    }
+    stdx::latin1::decode_into(bytes, &mut s);
     s
 }
 
-/// Text as Python's `repr` of a `str` shows it: quotes chosen as Python chooses them, `\\`,
-/// `\n`, `\r`, `\t` and `\xNN` / `\uNNNN` escapes for non-printable characters.
-///
-/// ```
-/// assert_eq!(http_server::py_repr("it's"), r#""it's""#);
-/// assert_eq!(http_server::py_repr("a\x1b\u{ad}é"), r"'a\x1b\xadé'");
-/// ```
-pub fn py_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || (0x7f..=0xa0).contains(&(c as u32)) || c == '\u{ad}' => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
+/// Python's `repr()` of a `str` (the request line and method in error messages).
+pub use stdx::repr::py_repr;
 
 #[cfg(test)]
 mod tests;

@@ -64,6 +64,11 @@ impl<F> HttpHooks<F> {
         self
     }
 
+    /// The handler factory, mutably (Python: rebinding `RequestHandlerClass`).
+    pub fn factory_mut(&mut self) -> &mut F {
+        &mut self.factory
+    }
+
     /// The class attributes in force.
     pub fn http_config(&self) -> &Arc<HttpConfig> {
         &self.config

@@ -16,7 +16,7 @@ mod oracle {
 
     pub(super) fn parse_request(buf: &[u8], config: &HttpConfig) -> Result<Parsed, HttpError> {
         let limit = config.max_line;
-        let Some(nl) = memchr(b'\n', &buf[..buf.len().min(limit + 1)]) else {
+        let Some(nl) = memchr(b'\n', &buf[..buf.len().min(limit)]) else {
             if buf.len() > limit {
                 return Err(HttpError::new(414));
             }

@@ -494,6 +494,37 @@ fn oversized_chunk_extensions_or_trailers() {
     assert_h1_rejects(&p, &chunked(b"3;a=\x00\r\nabc\r\n0\r\n\r\n"), 400);
 }
 
+#[test]
+fn chunk_extension_outside_the_rfc_grammar() {
+    // RFC 9112 §7.1.1: `*( BWS ";" BWS token [ BWS "=" BWS ( token / quoted-string ) ] )`.
+    let p = protocol();
+    for ext in [
+        &b";"[..],
+        b";;",
+        b";a;",
+        b";=b",
+        b";a=",
+        b";a=b ",
+        b";a b",
+        b";a=b,c",
+        b";a=\"unterminated",
+        b";a=\"x\x01\"",
+        b";a\x7f",
+        b";a=\x0c",
+    ] {
+        let mut body = b"3".to_vec();
+        body.extend_from_slice(ext);
+        body.extend_from_slice(b"\r\nabc\r\n0\r\n\r\n");
+        assert_h1_rejects(&p, &chunked(&body), 400);
+    }
+    for ext in [&b";a"[..], b" ; a = b ; c", b";a=\"q \\\" d\""] {
+        let mut body = b"3".to_vec();
+        body.extend_from_slice(ext);
+        body.extend_from_slice(b"\r\nabc\r\n0\r\n\r\n");
+        assert_eq!(assert_h1_serves(&p, &chunked(&body)).body, b"3:abc");
+    }
+}
+
 // --- Header fields (RFC 9112 §5, RFC 9110 §5) ---
 
 #[test]
@@ -735,6 +766,50 @@ fn http09_is_refused_by_the_production_face() {
     production_rejects(&[b"GET / HTTP/0.9\r\n\r\n"], 505);
 }
 
+#[test]
+fn request_line_refused_by_the_production_face_is_answered_before_the_head_ends() {
+    // A request line this face refuses is answered as soon as it is in: an HTTP/0.9
+    // request (`GET /x`, then CRLF) sends no header block, so waiting for its blank line
+    // would hold the connection open unanswered. Fresh and after a keep-alive request,
+    // whole and a byte at a time.
+    let p = protocol();
+    let first = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    for (line, code) in [
+        (&b"GET /x\r\n"[..], 400),
+        (b"GET /x\n", 400),
+        (b"GET / HTTP/0.9\r\n", 505),
+        (b"GET / HTTP/1.10\r\n", 400),
+        (b"GET /\x01 HTTP/1.1\r\n", 400),
+        (b"CONNECT a:1 HTTP/1.1\r\n", 501),
+    ] {
+        let shown = String::from_utf8_lossy(line);
+        for keep_alive in [false, true] {
+            let mut input = if keep_alive {
+                first.to_vec()
+            } else {
+                Vec::new()
+            };
+            input.extend_from_slice(line);
+            for step in [input.len(), 1] {
+                let (out, open) = drive_steps(&p, &input, step);
+                assert!(!open, "{shown:?} (step {step}): the connection must close");
+                let rs = responses(&out, 0);
+                let statuses: Vec<u16> = rs.iter().map(|r| r.status).collect();
+                let want = if keep_alive {
+                    vec![200, code]
+                } else {
+                    vec![code]
+                };
+                assert_eq!(statuses, want, "{shown:?} (step {step})");
+                assert_eq!(rs.last().unwrap().header("Connection"), Some("close"));
+            }
+        }
+    }
+    // A line the face accepts still waits for the rest of its head.
+    let (out, open) = drive(&p, b"GET /x HTTP/1.1\r\n");
+    assert!(out.is_empty() && open);
+}
+
 // --- Limits (RFC 6585 §5: 431) ---
 
 #[test]
@@ -799,6 +874,49 @@ fn head_beyond_the_limits_gets_431() {
     let (out, open) = drive(&small, &big[..4200]);
     assert_eq!(responses(&out, 0)[0].status, 431);
     assert!(!open);
+}
+
+#[test]
+fn request_line_of_65537_bytes_gets_414() {
+    // CPython reads `readline(65537)` and answers 414 when more than 65536 bytes came, the
+    // line ending included: 65536 bytes with the CRLF are served, 65537 are not (whether
+    // the 65537th byte is the LF or not).
+    let request = |total: usize, end: &[u8]| {
+        let mut r = b"GET /".to_vec();
+        r.extend(std::iter::repeat_n(b'a', total - 14 - end.len()));
+        r.extend_from_slice(b" HTTP/1.1");
+        r.extend_from_slice(end);
+        r.extend_from_slice(b"Host: x\r\n\r\n");
+        assert_eq!(r.iter().position(|&b| b == b'\n'), Some(total - 1));
+        r
+    };
+    for end in [&b"\r\n"[..], b"\n"] {
+        parse_ok(&request(65536, end));
+        assert_h1_serves(&protocol(), &request(65536, end));
+        both_reject(&[&request(65537, end), &request(65538, end)], 414);
+    }
+    // A smaller `max_line` moves the boundary alike.
+    let config = cfg11().limits(100, 100);
+    assert!(matches!(
+        parse_request(&request(100, b"\r\n"), &config),
+        Ok(Parsed::Complete { .. })
+    ));
+    assert_eq!(
+        parse_request(&request(101, b"\r\n"), &config)
+            .unwrap_err()
+            .code,
+        414
+    );
+    assert_eq!(
+        parse_request(&request(101, b"\r\n")[..100], &config),
+        Ok(Parsed::Partial)
+    );
+    assert_eq!(
+        parse_request(&request(101, b"\r\n")[..101], &config)
+            .unwrap_err()
+            .code,
+        414
+    );
 }
 
 #[test]

@@ -324,3 +324,124 @@ fn socket_timeout_logs_request_timed_out_and_closes() {
     assert_eq!(logged.len(), 1);
     assert!(logged[0].starts_with("Request timed out"), "{logged:?}");
 }
+
+/// Answers GET with `<path> <X-Seen header>`, or `-` when absent.
+struct Echo;
+
+impl http_server::HttpHandler for Echo {
+    fn do_get(&mut self, ex: &mut http_server::Exchange<'_>) -> http_server::Result<()> {
+        let body = format!(
+            "{} {}",
+            ex.path,
+            ex.headers.get("X-Seen").unwrap_or_else(|| "-".to_owned())
+        );
+        self.send_response(ex, 200, None)?;
+        ex.send_header("Content-Length", &body.len().to_string())?;
+        ex.end_headers()?;
+        ex.wfile().write_all(body.as_bytes())?;
+        Ok(())
+    }
+
+    fn log_message(&self, _ex: &http_server::Exchange<'_>, _args: std::fmt::Arguments<'_>) {}
+}
+
+/// A connection whose client sent `input` and then nothing: reads past it time out, as on
+/// a socket with `StreamRequestHandler.timeout` set.
+struct ThenTimesOut {
+    input: std::io::Cursor<Vec<u8>>,
+    out: Vec<u8>,
+}
+
+impl std::io::Read for ThenTimesOut {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = std::io::BufRead::fill_buf(self)?.len().min(buf.len());
+        let n = std::io::Read::read(&mut self.input, &mut buf[..n])?;
+        Ok(n)
+    }
+}
+
+impl std::io::BufRead for ThenTimesOut {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        if self.input.position() as usize == self.input.get_ref().len() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::WouldBlock,
+                "timed out",
+            ));
+        }
+        self.input.fill_buf()
+    }
+    fn consume(&mut self, amt: usize) {
+        self.input.consume(amt);
+    }
+}
+
+impl std::io::Write for ThenTimesOut {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.out.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn faithful_face_answers_a_bad_request_line_before_reading_header_lines() {
+    // CPython's `parse_request` replies to a bad request line before it reads a header
+    // line: a client that sent only that line gets its answer, not a timeout.
+    for (line, code) in [
+        (&b"GET / HTTP/2.0\r\n"[..], "505"),
+        (b"GET / HTTP/1.x\r\n", "400"),
+        (b"POST /\r\n", "400"),
+        (b"GET / x HTTP/1.0\r\n", "400"),
+    ] {
+        let mut stream = ThenTimesOut {
+            input: std::io::Cursor::new(line.to_vec()),
+            out: Vec::new(),
+        };
+        let addr = socketserver::Address::Inet("127.0.0.1:1".parse().unwrap());
+        let info = socketserver::ServerInfo::new(addr.clone());
+        let keep = http_server::handle_one_request(
+            &mut Echo,
+            &mut stream,
+            &socketserver::HandlerCx::new(&addr, &info),
+            &HttpConfig::default(),
+        )
+        .unwrap();
+        let out = String::from_utf8_lossy(&stream.out);
+        assert!(!keep, "{line:?}");
+        assert!(
+            out.starts_with(&format!("HTTP/1.0 {code} ")),
+            "{line:?}: {out}"
+        );
+    }
+}
+
+#[test]
+fn faithful_face_serves_a_head_cut_by_the_end_of_the_stream() {
+    // `http.client.parse_headers` stops at the end of the stream: a request line or a last
+    // header line without its line end is served as it is, within the limits as sent.
+    let long_path = format!("/{}", "a".repeat(65536 - "GET / HTTP/1.0".len()));
+    let long_value = "v".repeat(65536 - "X-Seen: ".len());
+    for (input, body) in [
+        ("GET /a HTTP/1.0".to_owned(), "/a -".to_owned()),
+        ("GET /b HTTP/1.0\r\nX-Seen: 1".to_owned(), "/b 1".to_owned()),
+        (
+            "GET /c HTTP/1.0\r\nX-Seen: 2\r\n".to_owned(),
+            "/c 2".to_owned(),
+        ),
+        (
+            format!("GET {long_path} HTTP/1.0"),
+            format!("{long_path} -"),
+        ),
+        (
+            format!("GET /d HTTP/1.0\r\nX-Seen: {long_value}"),
+            format!("/d {long_value}"),
+        ),
+    ] {
+        assert!(input.lines().all(|l| l.len() <= 65536));
+        let t = http_server::testing::run(&mut Echo, input.as_bytes());
+        assert_eq!(t.statuses(), [200], "{}", &input[..input.len().min(40)]);
+        assert_eq!(t.responses[0].body, body.as_bytes());
+    }
+}

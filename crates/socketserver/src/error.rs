@@ -34,14 +34,7 @@ impl Error {
 
     /// Turns a caught panic payload into [`Error::HandlerPanicked`].
     pub fn from_panic(payload: &(dyn std::any::Any + Send)) -> Self {
-        let msg = if let Some(s) = payload.downcast_ref::<&str>() {
-            (*s).to_owned()
-        } else if let Some(s) = payload.downcast_ref::<String>() {
-            s.clone()
-        } else {
-            "non-string panic payload".to_owned()
-        };
-        Error::HandlerPanicked(msg)
+        Error::HandlerPanicked(stdx::panic_message(payload))
     }
 
     /// True when this is a socket timeout (Python: `socket.timeout` / `TimeoutError`).

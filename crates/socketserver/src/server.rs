@@ -489,6 +489,11 @@ impl<T: Transport, H: ServerHooks<T::Conn>> BaseServer<T, H> {
         &self.hooks
     }
 
+    /// The hooks, mutably (Python: setting an attribute of the server object).
+    pub fn hooks_mut(&mut self) -> &mut H {
+        &mut self.hooks
+    }
+
     /// The transport.
     pub fn transport(&self) -> &T {
         &self.transport

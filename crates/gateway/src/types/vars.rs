@@ -19,7 +19,7 @@ pub(crate) enum Dup {
 }
 
 /// Packed string variables: keys and values in `buf`, located by `entries`.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub(crate) struct Vars {
     buf: String,
     entries: Vec<Entry>,
@@ -30,12 +30,33 @@ pub(crate) struct Vars {
     /// `HTTP_*` name, `CONTENT_TYPE`); a removed key leaves its bit set, which only costs
     /// a scan.
     seen: u64,
+    /// For each bit of `seen`, the entry (index + 1) last added with that bit: a lookup
+    /// tries it first, as a hash table would, and scans only when it holds another key
+    /// (two keys sharing a bit) or was moved by a removal. 0 when none.
+    slots: [u8; 64],
 }
 
-/// The bit of [`Vars::seen`] for a key's tail (its top six bits after a multiplicative
-/// hash).
+impl Default for Vars {
+    fn default() -> Self {
+        Vars {
+            buf: String::new(),
+            entries: Vec::new(),
+            garbage: 0,
+            seen: 0,
+            slots: [0; 64],
+        }
+    }
+}
+
+/// The slot of a key's tail in [`Vars::slots`] and its bit in [`Vars::seen`]: its top six
+/// bits after a multiplicative hash.
+fn slot(tail: u64) -> usize {
+    (tail.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize
+}
+
+/// The bit of [`Vars::seen`] for a key's tail.
 fn bit(tail: u64) -> u64 {
-    1 << (tail.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58)
+    1 << slot(tail)
 }
 
 /// One variable: the byte ranges of its key and of its value in `Vars::buf`.
@@ -75,6 +96,7 @@ impl Vars {
             entries: list,
             garbage: 0,
             seen: 0,
+            slots: [0; 64],
         }
     }
 
@@ -100,7 +122,7 @@ impl Vars {
         // bytes and the tail overlap to cover it: no byte comparison left to call for.
         let n = k.len();
         let head = k.first_chunk::<8>().map(|h| u64::from_le_bytes(*h));
-        self.entries.iter().position(|e| {
+        let is_key = |e: &Entry| {
             e.tail == t
                 && e.key_len == n
                 && match head {
@@ -113,7 +135,18 @@ impl Vars {
                     }
                     Some(_) => &buf[e.key..e.key + n] == k,
                 }
-        })
+        };
+        let hint = usize::from(self.slots[slot(t)]).wrapping_sub(1);
+        if self.entries.get(hint).is_some_and(is_key) {
+            return Some(hint);
+        }
+        self.entries.iter().position(is_key)
+    }
+
+    /// Notes that the entry at `index` holds a key whose tail is `t`.
+    fn note_slot(&mut self, index: usize, t: u64) {
+        self.seen |= bit(t);
+        self.slots[slot(t)] = u8::try_from(index + 1).unwrap_or(0);
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
@@ -152,6 +185,7 @@ impl Vars {
         self.entries.extend_from_slice(&other.entries);
         self.garbage = other.garbage;
         self.seen = other.seen;
+        self.slots = other.slots;
     }
 
     /// Adds variables the caller knows are absent and distinct.
@@ -168,7 +202,7 @@ impl Vars {
         let v = self.buf.len();
         self.buf.push_str(value);
         let t = tail(key.as_bytes());
-        self.seen |= bit(t);
+        self.note_slot(self.entries.len(), t);
         self.entries.push(Entry {
             key: k,
             key_len: key.len(),
@@ -200,7 +234,7 @@ impl Vars {
         };
         match existing {
             None => {
-                self.seen |= bit(key_tail);
+                self.note_slot(self.entries.len(), key_tail);
                 let v = self.buf.len();
                 write_value(&mut self.buf);
                 self.entries.push(Entry {

@@ -37,6 +37,10 @@ pub enum ChunkedError {
     /// Chunk data is not followed by CRLF.
     #[error("missing CRLF after chunk data")]
     MissingCrlf,
+    /// A chunk extension is not `;name` or `;name=value` (RFC 9112 §7.1.1: a token name, a
+    /// token or quoted-string value, optional whitespace only around `;` and `=`).
+    #[error("invalid chunk extension")]
+    BadExtension,
     /// A chunk-size line (with its extensions) is too long.
     #[error("chunk extensions too long")]
     LineTooLong,
@@ -188,8 +192,8 @@ impl ChunkedDecoder {
     }
 }
 
-/// `chunk-size [ chunk-ext ]`: bare hex digits, then optionally `BWS ; ...` extensions
-/// (ignored).
+/// `chunk-size [ chunk-ext ]`: bare hex digits, then optionally extensions (checked by
+/// [`check_extensions`], then ignored).
 fn parse_size_line(line: &[u8]) -> Result<u64, ChunkedError> {
     let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
     if digits == 0 {
@@ -219,13 +223,74 @@ fn parse_size_line(line: &[u8]) -> Result<u64, ChunkedError> {
     if after_ws.first() != Some(&b';') {
         return Err(ChunkedError::BadSize);
     }
-    if after_ws
-        .iter()
-        .any(|&b| b == b'\r' || b == 0 || (b < 0x20 && b != b'\t') || b == 0x7f)
-    {
-        return Err(ChunkedError::BadSize);
-    }
+    check_extensions(rest)?;
     Ok(size)
+}
+
+/// Checks the extensions after a chunk size against RFC 9112 §7.1.1:
+///
+/// ```text
+/// chunk-ext      = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+/// chunk-ext-name = token
+/// chunk-ext-val  = token / quoted-string
+/// ```
+///
+/// so a bare `;`, an empty name or value, whitespace after the last extension, an
+/// unterminated quoted-string and control characters (but HTAB) are refused.
+fn check_extensions(ext: &[u8]) -> Result<(), ChunkedError> {
+    let bad = Err(ChunkedError::BadExtension);
+    let ows = |mut i: usize| {
+        while matches!(ext.get(i), Some(b' ' | b'\t')) {
+            i += 1;
+        }
+        i
+    };
+    let token = |i: usize| i + ext[i..].iter().take_while(|&&b| is_tchar(b)).count();
+    let mut i = 0;
+    while i < ext.len() {
+        i = ows(i);
+        if ext.get(i) != Some(&b';') {
+            return bad;
+        }
+        let name = ows(i + 1);
+        i = token(name);
+        if i == name {
+            return bad;
+        }
+        let eq = ows(i);
+        if ext.get(eq) != Some(&b'=') {
+            continue;
+        }
+        let value = ows(eq + 1);
+        i = if ext.get(value) == Some(&b'"') {
+            match quoted_string_end(ext, value) {
+                Some(end) => end,
+                None => return bad,
+            }
+        } else {
+            token(value)
+        };
+        if i == value {
+            return bad;
+        }
+    }
+    Ok(())
+}
+
+/// Where the quoted-string starting at `ext[start]` (a `"`) ends, just past its closing
+/// `"`; `None` when it is not terminated or holds a control character other than HTAB
+/// (RFC 9110 §5.6.4: `qdtext` and `quoted-pair`).
+fn quoted_string_end(ext: &[u8], start: usize) -> Option<usize> {
+    let text = |b: u8| b == b'\t' || (b >= b' ' && b != 0x7f);
+    let mut i = start + 1;
+    loop {
+        match *ext.get(i)? {
+            b'"' => return Some(i + 1),
+            b'\\' if ext.get(i + 1).is_some_and(|&b| text(b)) => i += 2,
+            b if b != b'\\' && text(b) => i += 1,
+            _ => return None,
+        }
+    }
 }
 
 fn valid_trailer(line: &[u8]) -> bool {
@@ -239,10 +304,7 @@ fn valid_trailer(line: &[u8]) -> bool {
             .all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f))
 }
 
-/// RFC 9110 `tchar`.
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
+use stdx::ascii::is_tchar;
 
 /// Appends `data` as one chunk (nothing for empty data: an empty chunk would end the body).
 pub fn encode_chunk(data: &[u8], out: &mut Vec<u8>) {
@@ -360,6 +422,75 @@ mod tests {
             decode(b"0\r\nno colon\r\n\r\n"),
             Err(ChunkedError::BadTrailers)
         );
+    }
+
+    #[test]
+    fn accepts_chunk_extensions_of_the_rfc_grammar() {
+        for ext in [
+            &b";a"[..],
+            b";a=b",
+            b" ; a = b",
+            b"\t;\ta\t=\tb",
+            b";a;b=c;d",
+            b";name=\"quoted value\"",
+            b";a=\"\"",
+            b";a=\"esc\\\"aped\\\\\"",
+            b";a=\"tab\there\"",
+            b";a=\"caf\xe9\"",
+            b";!#$%&'*+-.^_`|~=!#$%&'*+-.^_`|~",
+        ] {
+            let mut body = b"3".to_vec();
+            body.extend_from_slice(ext);
+            body.extend_from_slice(b"\r\nabc\r\n0\r\n\r\n");
+            let (data, n) = decode(&body)
+                .unwrap_or_else(|e| panic!("{:?}: {e}", String::from_utf8_lossy(ext)))
+                .unwrap();
+            assert_eq!((data.as_slice(), n), (&b"abc"[..], body.len()));
+        }
+    }
+
+    #[test]
+    fn rejects_chunk_extensions_outside_the_rfc_grammar() {
+        for ext in [
+            &b";"[..],
+            b";;",
+            b"; ",
+            b";a;",
+            b";=b",
+            b";a=",
+            b";a= ",
+            b";a=b ",
+            b";a ",
+            b";a=b c",
+            b";a b",
+            b";a=b=c",
+            b";a,b",
+            b";a=b,c",
+            b";a=\"unterminated",
+            b";a=\"bad\\",
+            b";a=\"x\"y",
+            b";a=\"\x00\"",
+            b";a=\"\\\x01\"",
+            b";a=\"\x7f\"",
+            b";a\x00",
+            b";a=\x01",
+            b";a=b\rc",
+            b";a=b\x0b",
+            b";caf\xe9",
+            b";a=caf\xe9",
+            b";a=(b)",
+            b";\"a\"",
+        ] {
+            let mut body = b"3".to_vec();
+            body.extend_from_slice(ext);
+            body.extend_from_slice(b"\r\nabc\r\n0\r\n\r\n");
+            assert_eq!(
+                decode(&body),
+                Err(ChunkedError::BadExtension),
+                "{:?}",
+                String::from_utf8_lossy(ext)
+            );
+        }
     }
 
     #[test]
