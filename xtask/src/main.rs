@@ -204,7 +204,8 @@ fn forget_earlier_packages(target_dir: &Path) -> Result<(), String> {
 /// library crate (http-server without its `cli` default) has no `tracing-subscriber`.
 fn no_subscriber_in_libraries() -> Result<(), String> {
     for build in [
-        &["-p", "pyserve-socketserver"][..],
+        &["-p", "pyserve-stdx"][..],
+        &["-p", "pyserve-socketserver"],
         &["-p", "pyserve-http-server", "--no-default-features"],
         &["-p", "pyserve-gateway"],
     ] {
