@@ -138,7 +138,14 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
     ensure_tools()?;
     run_step(
         "build ours",
-        cargo().args(["build", "--release", "-p", "demo", "-p", "http-server"]),
+        cargo().args([
+            "build",
+            "--release",
+            "-p",
+            "demo",
+            "-p",
+            "pyserve-http-server",
+        ]),
     )?;
     let release = target_dir(root).join("release");
     let anchors = build_anchors()?;

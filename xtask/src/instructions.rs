@@ -32,7 +32,14 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
     }
     let target = root.join("target").join("instructions");
     let out = crate::cargo()
-        .args(["bench", "-p", "gateway", "--bench", "handler", "--no-run"])
+        .args([
+            "bench",
+            "-p",
+            "pyserve-gateway",
+            "--bench",
+            "handler",
+            "--no-run",
+        ])
         .env("CARGO_TARGET_DIR", &target)
         .env("CARGO_PROFILE_BENCH_STRIP", "false")
         .env("CARGO_PROFILE_RELEASE_STRIP", "false")

@@ -2,8 +2,9 @@
 //!
 //! - `ci`: fmt check, clippy with `-D warnings` (also on `gateway` without its default
 //!   features), the tests, rustdoc with `-D warnings`,
-//!   `cargo package` of the library crates, tidy.
+//!   `cargo package` (with its verify build) of the publishable crates, tidy.
 //! - `tidy`: the repository's own rules (see [`tidy`]).
+//! - `package`: the `cargo package` step of `ci` alone.
 //! - `doclinks`: points the docs' links to Rust items at the lines defining them (see
 //!   [`doclinks`]); run it after code moves, tidy fails until then.
 //! - `bench`: end-to-end benchmarks against anchor servers (see `bench.rs`).
@@ -34,10 +35,11 @@ fn main() -> ExitCode {
         Some("tidy") => tidy::run(&root()).map_err(|problems| problems.join("\n")),
         Some("doclinks") => doclinks::run(&root()),
         Some("bench") => bench::run(&root(), &args[1..]),
+        Some("package") => package(),
         Some("fuzz") => fuzz(&args[1..]),
         Some("soak") => soak::run(&root(), &args[1..]),
         Some("instructions") => instructions::run(&root()),
-        _ => Err("usage: cargo xtask <ci|tidy|doclinks|bench [--quick|--anchors-only]|fuzz [--seconds N]|soak [--requests N]|instructions>".to_owned()),
+        _ => Err("usage: cargo xtask <ci|tidy|package|doclinks|bench [--quick|--anchors-only]|fuzz [--seconds N]|soak [--requests N]|instructions>".to_owned()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -94,7 +96,7 @@ fn ci() -> Result<(), String> {
         cargo().args([
             "clippy",
             "-p",
-            "gateway",
+            "pyserve-gateway",
             "--no-default-features",
             "--all-targets",
             "--",
@@ -102,6 +104,21 @@ fn ci() -> Result<(), String> {
             "warnings",
         ]),
     )?;
+    // The HTTP library without `cli`/`logging` (as gateway and library users build it).
+    run_step(
+        "clippy http-server --no-default-features",
+        cargo().args([
+            "clippy",
+            "-p",
+            "pyserve-http-server",
+            "--no-default-features",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    no_subscriber_in_libraries()?;
     // The README's test command.
     run_step("test", cargo().args(["test", "--workspace"]))?;
     run_step(
@@ -110,25 +127,105 @@ fn ci() -> Result<(), String> {
             .args(["doc", "--workspace", "--no-deps"])
             .env("RUSTDOCFLAGS", "-D warnings"),
     )?;
-    // The library crates can be published: `cargo package` (without the verify build, which
-    // the steps above cover; path dependencies resolve against the workspace's own packages).
-    run_step(
-        "package",
-        cargo().args([
-            "package",
-            "--workspace",
-            "--exclude",
-            "demo",
-            "--exclude",
-            "examples",
-            "--exclude",
-            "xtask",
-            "--no-verify",
-            "--allow-dirty",
-        ]),
-    )?;
+    package()?;
     tidy::run(&root()).map_err(|problems| problems.join("\n"))?;
     eprintln!("xtask: ci passed");
+    Ok(())
+}
+
+/// `cargo package` of every publishable crate, with its verify build.
+fn package() -> Result<(), String> {
+    // Every publishable crate packages and its package builds: packaged together, the
+    // `pyserve-*` crates' dependencies on each other resolve against a local registry of
+    // the packages just made (cargo >= 1.90), so the verify build needs nothing published.
+    // New library crates are included; the unpublished members (`publish = false`, which
+    // `cargo package --workspace` would still package) are excluded by name.
+    let target_dir = env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| root().join("target"), PathBuf::from)
+        .join("package-verify");
+    forget_earlier_packages(&target_dir)?;
+    run_step(
+        "package",
+        cargo()
+            .args([
+                "package",
+                "--workspace",
+                "--exclude",
+                "demo",
+                "--exclude",
+                "examples",
+                "--exclude",
+                "xtask",
+                "--allow-dirty",
+                "--target-dir",
+            ])
+            .arg(&target_dir),
+    )
+}
+
+/// Removes what earlier `cargo package` runs left of our packages, which the next run
+/// would take for current: cargo's verify build unpacks each `.crate` of its local registry
+/// into `$CARGO_HOME/registry/src/-<hash>/<name>-<version>` (a file registry has no host,
+/// hence the leading `-`) and does not unpack it again while that directory exists, and it
+/// takes a registry crate's build as fresh whatever its sources. With the version unchanged
+/// and the sources changed, a second run verified against the first run's code (seen with
+/// cargo 1.95: a dependent failed on methods the stale copy lacked). So the `pyserve-*`
+/// directories of file registries and the `pyserve-*` fingerprints of the verify build's
+/// own target directory (`target_dir`, where nothing else builds) are removed first.
+fn forget_earlier_packages(target_dir: &Path) -> Result<(), String> {
+    let cargo_home = env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))
+        .ok_or("neither CARGO_HOME nor HOME is set")?;
+    let mut dirs = vec![target_dir.join("debug").join(".fingerprint")];
+    if let Ok(registries) = std::fs::read_dir(cargo_home.join("registry").join("src")) {
+        dirs.extend(
+            registries
+                .flatten()
+                .filter(|r| r.file_name().to_string_lossy().starts_with('-'))
+                .map(|r| r.path()),
+        );
+    }
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with("pyserve-") {
+                std::fs::remove_dir_all(entry.path())
+                    .map_err(|e| format!("cannot remove {}: {e}", entry.path().display()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Libraries emit events, binaries install subscribers: a library user's build of each
+/// library crate (http-server without its `cli` default) has no `tracing-subscriber`.
+fn no_subscriber_in_libraries() -> Result<(), String> {
+    for build in [
+        &["-p", "pyserve-stdx"][..],
+        &["-p", "pyserve-socketserver"],
+        &["-p", "pyserve-http-server", "--no-default-features"],
+        &["-p", "pyserve-gateway"],
+    ] {
+        let out = cargo()
+            .args(["tree", "-e", "normal", "--prefix", "none"])
+            .args(build)
+            .output()
+            .map_err(|e| format!("cargo tree: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("cargo tree {build:?} failed"));
+        }
+        let tree = String::from_utf8_lossy(&out.stdout);
+        if tree.lines().any(|l| l.starts_with("tracing-subscriber ")) {
+            return Err(format!(
+                "cargo tree -e normal {}: a library build depends on tracing-subscriber",
+                build.join(" ")
+            ));
+        }
+    }
+    eprintln!("xtask: == no tracing-subscriber in the library builds");
     Ok(())
 }
 

@@ -27,6 +27,11 @@
 //!   the `proto` and `host` of the element chosen apply. A malformed `Forwarded` header
 //!   is ignored as a whole.
 //!
+//! The `Forwarded` grammar (RFC 7239), the node and host checks and the strict
+//! trusted-network syntax stay hand-written for fidelity (werkzeug's and Python's
+//! `ipaddress` rules, not a general parser's); the `forwarded` fuzz target (`fuzz/`) checks
+//! them. Network matching is the `ipnet` crate's.
+//!
 //! Malformed values (not an IP address, `unknown` or an obfuscated `_name`, a scheme other
 //! than `http`/`https`, a host with spaces, a port out of range) are never copied into the
 //! environ: the walk stops, or the value is ignored.
@@ -63,8 +68,13 @@
 //! ```
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
+
+/// The `ipnet` crate, whose [`IpNet`] the trusted networks are (re-exported so its version
+/// is the one this crate uses).
+pub use ipnet;
+use ipnet::IpNet;
 
 use crate::error::Result;
 use crate::types::{Application, Body, Environ, StartResponse};
@@ -101,104 +111,6 @@ impl ParseProxyError {
     }
 }
 
-/// An IP network in CIDR notation (`10.0.0.0/8`, `2001:db8::/32`), or one address (a `/32`
-/// or `/128`).
-///
-/// Parsing is strict, as Python's `ipaddress.ip_network`: host bits set after the prefix
-/// (`10.0.0.1/8`) are an error. IPv4-mapped IPv6 addresses (`::ffff:10.0.0.1`) match the
-/// IPv4 networks.
-///
-/// ```
-/// use gateway::proxy::IpNet;
-/// let net: IpNet = "192.168.0.0/16".parse().unwrap();
-/// assert!(net.contains("192.168.4.2".parse().unwrap()));
-/// assert!(!net.contains("192.169.0.1".parse().unwrap()));
-/// assert!("192.168.0.1/16".parse::<IpNet>().is_err());
-/// assert_eq!("::1".parse::<IpNet>().unwrap().to_string(), "::1/128");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct IpNet {
-    addr: IpAddr,
-    prefix: u8,
-}
-
-impl IpNet {
-    /// The network `addr/prefix`; `None` when the prefix is too long for the family or
-    /// `addr` has host bits set.
-    pub fn new(addr: IpAddr, prefix: u8) -> Option<Self> {
-        let addr = addr.to_canonical();
-        let bits = max_prefix(addr);
-        if prefix > bits || mask(addr, prefix) != addr {
-            return None;
-        }
-        Some(IpNet { addr, prefix })
-    }
-
-    /// The network address.
-    pub fn addr(&self) -> IpAddr {
-        self.addr
-    }
-
-    /// The prefix length.
-    pub fn prefix(&self) -> u8 {
-        self.prefix
-    }
-
-    /// True when `ip` is in this network.
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = ip.to_canonical();
-        ip.is_ipv4() == self.addr.is_ipv4() && mask(ip, self.prefix) == self.addr
-    }
-}
-
-fn max_prefix(addr: IpAddr) -> u8 {
-    if addr.is_ipv4() { 32 } else { 128 }
-}
-
-fn mask(addr: IpAddr, prefix: u8) -> IpAddr {
-    match addr {
-        IpAddr::V4(a) => {
-            let m = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
-            IpAddr::V4(Ipv4Addr::from(u32::from(a) & m))
-        }
-        IpAddr::V6(a) => {
-            let m = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
-            IpAddr::V6(Ipv6Addr::from(u128::from(a) & m))
-        }
-    }
-}
-
-impl FromStr for IpNet {
-    type Err = ParseProxyError;
-
-    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
-        let (addr, prefix) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s, None),
-        };
-        let addr: IpAddr = addr
-            .parse()
-            .map_err(|_| ParseProxyError::new(s, "not an IP address"))?;
-        let prefix = match prefix {
-            None => max_prefix(addr.to_canonical()),
-            Some(p) if !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()) => p
-                .parse::<u8>()
-                .map_err(|_| ParseProxyError::new(s, "prefix length out of range"))?,
-            Some(_) => return Err(ParseProxyError::new(s, "prefix length is not a number")),
-        };
-        if prefix > max_prefix(addr.to_canonical()) {
-            return Err(ParseProxyError::new(s, "prefix length out of range"));
-        }
-        IpNet::new(addr, prefix).ok_or_else(|| ParseProxyError::new(s, "host bits set"))
-    }
-}
-
-impl fmt::Display for IpNet {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
-    }
-}
-
 /// The set of proxies whose forwarding headers are believed: networks, and optionally
 /// every Unix-socket peer.
 ///
@@ -206,13 +118,20 @@ impl fmt::Display for IpNet {
 /// matches a peer whose `REMOTE_ADDR` is not an IP address (a Unix-socket connection, as
 /// gunicorn trusts them). The empty set trusts nobody.
 ///
+/// The networks are [`ipnet::IpNet`]s; an address alone is its `/32` or `/128`. An
+/// IPv4-mapped IPv6 peer (`::ffff:10.0.0.1`) matches the IPv4 networks.
+///
 /// ```
 /// use gateway::proxy::TrustedProxies;
 /// let t: TrustedProxies = "127.0.0.1,10.0.0.0/8,unix".parse().unwrap();
 /// assert!(t.contains_peer("10.9.8.7"));
+/// assert!(t.contains_peer("::ffff:10.9.8.7"));
 /// assert!(t.contains_peer(""));
 /// assert!(!t.contains_peer("192.0.2.1"));
 /// assert!("10.0.0.0/33".parse::<TrustedProxies>().is_err());
+///
+/// let t = TrustedProxies::new().with("2001:db8::/32".parse().unwrap());
+/// assert!(t.contains("2001:db8::1".parse().unwrap()));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrustedProxies {
@@ -250,9 +169,51 @@ impl TrustedProxies {
         self.unix
     }
 
-    /// True when `ip` is in one of the networks.
+    /// True when `ip`, or the IPv4 address an IPv4-mapped `ip` stands for, is in one of
+    /// the networks.
     pub fn contains(&self, ip: IpAddr) -> bool {
-        self.nets.iter().any(|n| n.contains(ip))
+        let canonical = ip.to_canonical();
+        self.nets
+            .iter()
+            .any(|n| n.contains(&ip) || n.contains(&canonical))
+    }
+
+    /// One network entry of the list, parsed strictly as Python's
+    /// `ipaddress.ip_network(entry)` (kept by hand for that: `ipnet` accepts host bits and
+    /// requires the prefix): `10.0.0.0/8`, `2001:db8::/32`, or an address alone (its `/32`
+    /// or `/128`); host bits set after the prefix (`10.0.0.1/8`) are an error, and an
+    /// IPv4-mapped address (`::ffff:10.0.0.0/8`) is its IPv4 network.
+    ///
+    /// ```
+    /// use gateway::proxy::TrustedProxies;
+    /// let net = TrustedProxies::parse_net("192.168.0.0/16").unwrap();
+    /// assert!(net.contains(&"192.168.4.2".parse::<std::net::IpAddr>().unwrap()));
+    /// assert!(TrustedProxies::parse_net("192.168.0.1/16").is_err());
+    /// assert_eq!(TrustedProxies::parse_net("::1").unwrap().to_string(), "::1/128");
+    /// ```
+    pub fn parse_net(entry: &str) -> std::result::Result<IpNet, ParseProxyError> {
+        let (addr, prefix) = match entry.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (entry, None),
+        };
+        let addr = addr
+            .parse::<IpAddr>()
+            .map_err(|_| ParseProxyError::new(entry, "not an IP address"))?
+            .to_canonical();
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) if !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()) => p
+                .parse::<u8>()
+                .map_err(|_| ParseProxyError::new(entry, "prefix length out of range"))?,
+            Some(_) => return Err(ParseProxyError::new(entry, "prefix length is not a number")),
+        };
+        let net = IpNet::new(addr, prefix)
+            .map_err(|_| ParseProxyError::new(entry, "prefix length out of range"))?;
+        if net.network() != addr {
+            return Err(ParseProxyError::new(entry, "host bits set"));
+        }
+        Ok(net)
     }
 
     /// True when a connection's peer, as `REMOTE_ADDR` gives it, is trusted: an IP address
@@ -277,7 +238,7 @@ impl FromStr for TrustedProxies {
             if entry.eq_ignore_ascii_case("unix") {
                 set.unix = true;
             } else {
-                set.nets.push(entry.parse()?);
+                set.nets.push(Self::parse_net(entry)?);
             }
         }
         Ok(set)
@@ -642,7 +603,12 @@ fn valid_host(h: &str) -> Option<String> {
         return None;
     }
     if !port.is_empty() {
-        valid_port(port.strip_prefix(':')?)?;
+        // Digits only: `valid_port` trims, which would let `h:\r 1` through.
+        let port = port.strip_prefix(':')?;
+        if port.trim() != port {
+            return None;
+        }
+        valid_port(port)?;
     }
     Some(h.to_owned())
 }

@@ -2,6 +2,9 @@
 //!
 //! Python: `wsgiref.util` (plus `wsgiref.handlers.format_date_time` and the Rust-only
 //! helpers this port needs: Latin-1 conversion and Python's `repr` of a string).
+//!
+//! `quote` stays hand-written for fidelity: it is `urllib.parse.quote(encoding='latin1')`
+//! with a caller's `safe` set, which `percent-encoding` (UTF-8 bytes, const sets) is not.
 
 use std::time::SystemTime;
 

@@ -63,6 +63,8 @@ pub use crate::status::{RESPONSES, responses};
 
 pub mod framing;
 pub mod h1;
+#[cfg(feature = "logging")]
+#[cfg_attr(docsrs, doc(cfg(feature = "logging")))]
 pub mod logging;
 pub mod proxy_protocol;
 pub mod testing;

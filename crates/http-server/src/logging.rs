@@ -1,6 +1,13 @@
 //! Log formatting for binaries: CPython's bare access lines on stderr, or Apache's common
 //! and combined formats, or JSON lines.
 //!
+//! The RFC 3339 and Apache dates and the JSON string escaping are hand-written for weight:
+//! a few lines each instead of `chrono`/`time` and `serde_json` in every binary.
+//!
+//! Behind the `logging` feature (on with `cli`, the default), the only part of this crate
+//! that depends on `tracing-subscriber`: a library user (`default-features = false`)
+//! compiles no subscriber.
+//!
 //! Libraries in this workspace only emit `tracing` events; a binary chooses how to print
 //! them. [`CpythonLines`] prints events of the `http_server::access` target exactly as
 //! CPython's `BaseHTTPRequestHandler.log_message` writes them to stderr
@@ -26,9 +33,10 @@ use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing::{Event, Subscriber};
-use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::filter::{Directive, EnvFilter, LevelFilter};
+use tracing_subscriber::fmt::format::{DefaultFields, Writer};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
-use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::registry::{LookupSpan, Registry};
 
 /// A `tracing-subscriber` event format: `http_server::access` events as CPython's bare
 /// lines, others with their level and fields.
@@ -400,25 +408,81 @@ mod tests;
 ///
 /// Python: no equivalent (CPython's servers always write their log lines to stderr).
 pub fn install_stderr_subscriber(format: AccessLogFormat) -> bool {
-    use tracing_subscriber::layer::SubscriberExt;
+    install_stderr(AccessLines::new(format))
+}
+
+/// Installs, as the process's global `tracing` subscriber, the event format `format`
+/// written to stderr and filtered by [`rust_log_filter`] (the `http-server` command uses
+/// [`CpythonLines`]). Invalid `RUST_LOG` directives are reported first, as one `WARN`
+/// event in the same format, whatever level the filter lets through. Returns false when a
+/// global subscriber was already set.
+///
+/// Python: no equivalent (CPython's servers always write their log lines to stderr).
+pub fn install_stderr<E>(format: E) -> bool
+where
+    E: FormatEvent<Registry, DefaultFields> + Clone + Send + Sync + 'static,
+{
+    let (filter, warning) = rust_log_filter();
+    if let Some(warning) = warning {
+        // Unfiltered: `RUST_LOG=error,typo` still says what it ignored.
+        let loud = tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .event_format(format.clone())
+            .with_max_level(tracing::Level::WARN)
+            .finish();
+        tracing::subscriber::with_default(loud, || tracing::warn!("{warning}"));
+    }
     let subscriber = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .event_format(AccessLines::new(format))
-        .finish()
-        .with(rust_log_filter());
+        .event_format(format)
+        .with_env_filter(filter)
+        .finish();
     tracing::subscriber::set_global_default(subscriber).is_ok()
 }
 
-/// The level filter binaries read from `RUST_LOG`: `warn`, `info`,
-/// `http_server::access=off,info`... (targets and levels, no regular expressions); `info`
-/// when unset or unreadable.
+/// The filter binaries read from `RUST_LOG`, with `tracing-subscriber`'s [`EnvFilter`]
+/// semantics: levels, targets, spans and fields (`warn`, `http_server::access=off,info`,
+/// `[request{client=127.0.0.1:5000}]=debug`); `info` when unset or empty.
+///
+/// Invalid directives are left out, the valid ones kept; the second value is then the
+/// warning to log (the installers above log it), never silently `info`.
 ///
 /// Python: no equivalent (CPython's servers always write their log lines to stderr).
-pub fn rust_log_filter() -> tracing_subscriber::filter::Targets {
-    std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| {
-            tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO)
-        })
+pub fn rust_log_filter() -> (EnvFilter, Option<String>) {
+    match std::env::var("RUST_LOG") {
+        Ok(value) => env_filter(&value),
+        Err(std::env::VarError::NotPresent) => env_filter(""),
+        Err(std::env::VarError::NotUnicode(value)) => {
+            let (filter, _) = env_filter("");
+            let warning = format!("ignoring RUST_LOG={value:?}: not UTF-8; logging at info");
+            (filter, Some(warning))
+        }
+    }
+}
+
+/// [`rust_log_filter`] of the value `value`: the valid directives (`info` when there are
+/// none) and, when some are invalid, a warning naming each with its error.
+///
+/// Python: no equivalent.
+pub fn env_filter(value: &str) -> (EnvFilter, Option<String>) {
+    let mut valid = Vec::new();
+    let mut invalid = Vec::new();
+    for directive in value.split(',').filter(|d| !d.trim().is_empty()) {
+        match directive.parse::<Directive>() {
+            Ok(_) => valid.push(directive),
+            Err(e) => invalid.push(format!("`{directive}` ({e})")),
+        }
+    }
+    let filter = EnvFilter::builder()
+        .with_default_directive(LevelFilter::INFO.into())
+        .parse(valid.join(","))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let warning = (!invalid.is_empty()).then(|| {
+        format!(
+            "ignoring invalid RUST_LOG directive{} {}; filter in effect: {filter}",
+            if invalid.len() == 1 { "" } else { "s" },
+            invalid.join(", ")
+        )
+    });
+    (filter, warning)
 }

@@ -216,13 +216,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    use tracing_subscriber::layer::SubscriberExt;
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .event_format(CpythonLines)
-        .finish()
-        .with(http_server::logging::rust_log_filter());
-    let _ = tracing::subscriber::set_global_default(subscriber);
+    let _ = http_server::logging::install_stderr(CpythonLines);
     let directory = match args.directory.map_or_else(std::env::current_dir, Ok) {
         Ok(d) => d,
         Err(e) => {

@@ -19,6 +19,10 @@
 //!   ([`ServeCx::with_client_address`]). A version 2 `LOCAL` header (a health check of the
 //!   proxy itself), `PROXY UNKNOWN` and an unspecified family keep the real peer.
 //!
+//! The parser is hand-written for fidelity to the event loop: the strict checks above and
+//! the incremental `Ok(None)` its framer needs, without a dependency; the `proxy_protocol`
+//! fuzz target (`fuzz/`) checks it.
+//!
 //! ```
 //! use http_server::proxy_protocol::{ProxyHeader, parse};
 //!

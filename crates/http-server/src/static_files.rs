@@ -1,4 +1,8 @@
 //! `SimpleHTTPRequestHandler`: serving a directory's files and listings.
+//!
+//! Percent-decoding and -encoding are the `percent-encoding` crate's; `urlsplit`, the
+//! `Range` parser and the HTML escaping stay hand-written to match CPython's
+//! `urllib.parse.urlsplit`, `http.server` and `html.escape(quote=False)` exactly.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -6,6 +10,8 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, percent_encode};
 
 use crate::{Exchange, HttpConfig, HttpHandler, Result};
 
@@ -422,38 +428,26 @@ fn splitext(p: &str) -> &str {
 }
 
 /// Percent-decoding as `urllib.parse.unquote`: `%xx` escapes to bytes, other characters as
-/// their UTF-8 encoding; invalid escapes left as they are.
+/// their UTF-8 encoding; invalid escapes left as they are. Invalid UTF-8 from escapes
+/// becomes U+FFFD, as Python's fallback `errors='replace'`.
 fn unquote(s: &str) -> Vec<u8> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            let hex = |c: u8| (c as char).to_digit(16);
-            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    // Invalid UTF-8 from escapes becomes U+FFFD, as Python's fallback `errors='replace'`.
-    String::from_utf8_lossy(&out).into_owned().into_bytes()
+    percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+        .into_bytes()
 }
+
+/// `urllib.parse.quote`'s safe set with `safe='/'`: ASCII letters, digits, `_.-~` and `/`.
+const QUOTE_SAFE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'-')
+    .remove(b'~')
+    .remove(b'/');
 
 /// `urllib.parse.quote(s)` over bytes: unreserved characters and `/` kept, the rest `%XX`.
 fn quote(b: &[u8]) -> String {
-    let mut out = String::with_capacity(b.len());
-    for &c in b {
-        if c.is_ascii_alphanumeric() || b"_.-~/".contains(&c) {
-            out.push(c as char);
-        } else {
-            out.push_str(&format!("%{c:02X}"));
-        }
-    }
-    out
+    percent_encode(b, QUOTE_SAFE).to_string()
 }
 
 fn html_escape_bytes(b: &[u8]) -> Vec<u8> {

@@ -130,6 +130,31 @@ fn format_names() {
     assert!("apache".parse::<AccessLogFormat>().is_err());
 }
 
+#[test]
+fn rust_log_is_an_env_filter_that_reports_invalid_directives() {
+    let (filter, warning) = env_filter("");
+    assert_eq!(filter.to_string(), "info");
+    assert_eq!(warning, None);
+    // Span and field directives, which the targets-only filter did not take.
+    let (filter, warning) = env_filter("warn,http_server::access=off,[request{client}]=debug");
+    assert_eq!(warning, None);
+    let shown = filter.to_string();
+    assert!(shown.contains("http_server::access=off"), "{shown}");
+    assert!(shown.contains("[request{client}]=debug"), "{shown}");
+    // An invalid directive is named, the valid ones stay: not silently `info`.
+    let (filter, warning) = env_filter("warn,http_server=loud");
+    assert_eq!(filter.to_string(), "warn");
+    let warning = warning.unwrap();
+    assert!(
+        warning.starts_with("ignoring invalid RUST_LOG directive `http_server=loud` ("),
+        "{warning}"
+    );
+    assert!(warning.ends_with("; filter in effect: warn"), "{warning}");
+    let (filter, warning) = env_filter("=x,[");
+    assert_eq!(filter.to_string(), "info");
+    assert!(warning.unwrap().contains("directives `=x` ("));
+}
+
 /// A connection in memory.
 struct Duplex {
     input: Cursor<Vec<u8>>,
