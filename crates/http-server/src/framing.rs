@@ -5,15 +5,16 @@
 //! HTTP/1.0 connections after each response; its HTTP/1.1 mode trusts whatever the handler
 //! wrote.
 //!
-//! [`choose_framing`] is the one decision. The [`Exchange`](crate::Exchange) records the
-//! head a handler builds with `send_response` / `send_header` / `end_headers` (a
-//! [`ResponseHead`] noted field by field as it is sent) and, when the handler lets the
-//! server frame the body ([`Exchange::end_headers_framed`](crate::Exchange::end_headers_framed),
-//! the WSGI gateway does), adds `Transfer-Encoding: chunked` to a body of unknown length on
-//! a connection that can stay open. The event loops then enforce the choice on the bytes
-//! the handler produced ([`check_response`]): a long body is cut, a short one closes the
-//! connection, a body where none is allowed is dropped. A head a handler wrote as raw bytes
-//! is read with httparse and judged the same way.
+//! `choose_framing` is the one decision ([`Framing`] is its answer). The
+//! [`Exchange`](crate::Exchange) records the head a handler builds with `send_response` /
+//! `send_header` / `end_headers` (the status and the framing fields, noted as they are
+//! sent) and, when the handler lets the server frame the body
+//! ([`Exchange::end_headers_framed`](crate::Exchange::end_headers_framed), as the WSGI
+//! gateway does), adds `Transfer-Encoding: chunked` to a body of unknown length answering
+//! an HTTP/1.1 request. The event loops then enforce the choice on the bytes the handler
+//! produced (`check_response`): a long body is cut, a short one closes the connection, a
+//! body where none is allowed is dropped. A head a handler wrote as raw bytes is read with
+//! httparse and judged the same way.
 
 use crate::h1::chunked::{ChunkedDecoder, ChunkedLimits};
 use crate::request::trim_ows;
@@ -105,9 +106,10 @@ impl ResponseHead {
 pub(crate) struct RequestSide {
     /// The request's method is `HEAD`.
     pub(crate) head: bool,
-    /// Both sides can keep the connection open after this response (an HTTP/1.1 request
-    /// that did not ask to close, on a server that keeps connections).
-    pub(crate) keep_alive: bool,
+    /// The request is HTTP/1.1, so its client reads the chunked coding (RFC 9112 §7: a
+    /// server must not send it to an HTTP/1.0 client). A connection about to close is
+    /// still chunked: the client then tells a cut body from a whole one.
+    pub(crate) http11: bool,
 }
 
 /// The one framing decision: how the body of a response with head `head`, answering
@@ -125,9 +127,7 @@ pub(crate) fn choose_framing(
         Framing::Close
     } else if let Some(n) = head.length {
         Framing::Length(n)
-    } else if head.chunked
-        || (may_chunk && request.keep_alive && head.version_11 && !head.says_close)
-    {
+    } else if head.chunked || (may_chunk && request.http11 && head.version_11) {
         Framing::Chunked
     } else {
         Framing::Close
@@ -186,9 +186,10 @@ pub(crate) fn check_response(
         }
         let body_start = pos + head_len;
         let body_len = (out.len() - body_start) as u64;
+        // The decision as the exchange made it, but never adding a coding here.
         let request = RequestSide {
             head: is_head,
-            keep_alive,
+            http11: false,
         };
         // A head saying `Connection: close` closes whatever the handler decided (RFC 9112
         // §9.6: the client will not send another request on it).
@@ -272,10 +273,10 @@ mod tests {
     fn one_decision_for_every_kind_of_head() {
         let get = RequestSide {
             head: false,
-            keep_alive: true,
+            http11: true,
         };
         let closing = RequestSide {
-            keep_alive: false,
+            http11: false,
             ..get
         };
         let head_req = RequestSide { head: true, ..get };

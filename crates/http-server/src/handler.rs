@@ -504,9 +504,9 @@ impl<'a> Exchange<'a> {
 
     /// Python: no equivalent. Ends the head as [`end_headers`](Self::end_headers) does,
     /// after letting the server choose how the body is framed ([`crate::framing`]): when
-    /// the handler set no `Content-Length` and the connection can stay open (an HTTP/1.1
-    /// response to an HTTP/1.1 request that did not ask to close, a status with a body, not
-    /// `HEAD`), the server adds `Transfer-Encoding: chunked` and frames what
+    /// the handler set no `Content-Length` (an HTTP/1.1 response to an HTTP/1.1 request, a
+    /// status with a body, not `HEAD`), the server adds `Transfer-Encoding: chunked` and
+    /// frames what
     /// [`write_body`](Self::write_body) gets; [`finish_body`](Self::finish_body) ends it.
     /// Returns the framing chosen.
     ///
@@ -516,7 +516,7 @@ impl<'a> Exchange<'a> {
     pub fn end_headers_framed(&mut self) -> Result<Framing> {
         let request = RequestSide {
             head: self.command == "HEAD",
-            keep_alive: !self.close_connection && self.request_version == "HTTP/1.1",
+            http11: self.request_version == "HTTP/1.1",
         };
         let framing = match &self.head_facts {
             Some(head) => {
@@ -1027,7 +1027,7 @@ pub mod default {
     /// `http_server::access` whose message is CPython's line.
     ///
     /// When called from [`log_request`] the event also carries the request's structured
-    /// fields (for [`crate::logging::AccessLines`]): `peer` (`address_string`), `method`,
+    /// fields (for `http_server::logging::AccessLines`): `peer` (`address_string`), `method`,
     /// `path`, `protocol`, `request` (the request line), `status` and `bytes_sent` (when
     /// known), `duration_us` (from the request line, or under the event loops from when
     /// the request began to arrive, to the log call), `referer` and `user_agent`.

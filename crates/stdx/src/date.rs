@@ -24,7 +24,7 @@ pub fn format(t: SystemTime) -> String {
         .unwrap_or_else(|| httpdate::fmt_http_date(t))
 }
 
-/// Appends [`format`]'s text for `t` to `out`, without formatting when the second is the
+/// Appends [`format`](fn@format)'s text for `t` to `out`, without formatting when the second is the
 /// one this thread formatted last (servers ask for "now" on every response).
 ///
 /// ```
@@ -58,7 +58,7 @@ pub fn write(t: SystemTime, out: &mut Vec<u8>) {
 }
 
 /// Appends the date of `at` (a monotonic time, such as an event loop's last poll) as
-/// [`write`] does, without reading the wall clock: the wall time is `at`'s distance from
+/// [`write`](fn@write) does, without reading the wall clock: the wall time is `at`'s distance from
 /// a per-thread anchor (an `Instant` and a `SystemTime` read together), re-anchored once
 /// `at` is a second past it or before it. The two clocks drift apart by well under a
 /// millisecond a second, far below the header's one-second resolution.
