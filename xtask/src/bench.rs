@@ -145,6 +145,8 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
             "demo",
             "-p",
             "pyserve-http-server",
+            "--features",
+            "pyserve-http-server/cli",
         ]),
     )?;
     let release = target_dir(root).join("release");

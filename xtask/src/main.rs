@@ -200,13 +200,13 @@ fn forget_earlier_packages(target_dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Libraries emit events, binaries install subscribers: a library user's build of each
-/// library crate (http-server without its `cli` default) has no `tracing-subscriber`.
+/// Libraries emit events, binaries install subscribers: the default build of each library
+/// crate has no `tracing-subscriber` (http-server's command needs its `cli` feature).
 fn no_subscriber_in_libraries() -> Result<(), String> {
     for build in [
         &["-p", "pyserve-stdx"][..],
         &["-p", "pyserve-socketserver"],
-        &["-p", "pyserve-http-server", "--no-default-features"],
+        &["-p", "pyserve-http-server"],
         &["-p", "pyserve-gateway"],
     ] {
         let out = cargo()
