@@ -18,5 +18,6 @@ fn main() -> gateway::Result<()> {
     let mut httpd = examples::hello_wsgi::hello_server("", port)?;
     println!("Serving on port {}...", httpd.server_address().port());
     // Python: httpd.serve_forever() (interrupt with Ctrl-C)
-    httpd.serve_forever(Duration::from_millis(500))
+    httpd.serve_forever(Duration::from_millis(500))?;
+    Ok(())
 }

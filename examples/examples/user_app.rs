@@ -23,5 +23,6 @@ fn main() -> gateway::Result<()> {
         "Serving notes on http://localhost:{}/notes ...",
         httpd.server_address().port()
     );
-    httpd.serve_forever(Duration::from_millis(500))
+    httpd.serve_forever(Duration::from_millis(500))?;
+    Ok(())
 }

@@ -23,5 +23,6 @@ fn main() -> gateway::Result<()> {
         "Serving on http://localhost:{}/ ...",
         httpd.server_address().port()
     );
-    httpd.serve_forever(Duration::from_millis(500))
+    httpd.serve_forever(Duration::from_millis(500))?;
+    Ok(())
 }

@@ -12,7 +12,7 @@ use gateway::testing::Client;
 fn make_server_answers_one_request_over_loopback() {
     let mut httpd = hello_server("127.0.0.1", 0).unwrap();
     httpd.set_timeout(Some(Duration::from_secs(10)));
-    let addr = httpd.server_address();
+    let addr = httpd.server_address().inet().expect("an IP address");
     // Python: httpd.handle_request() (serve one request, then return)
     let server = std::thread::spawn(move || httpd.handle_request());
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();

@@ -36,7 +36,7 @@ fn a_session_with_the_test_client() {
 fn the_same_app_behind_make_server() {
     let mut httpd = make_server("127.0.0.1", 0, Notes::default()).unwrap();
     httpd.set_timeout(Some(Duration::from_secs(10)));
-    let addr = httpd.server_address();
+    let addr = httpd.server_address().inet().expect("an IP address");
     let server = std::thread::spawn(move || {
         httpd.handle_request()?;
         httpd.handle_request()

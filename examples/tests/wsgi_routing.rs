@@ -80,7 +80,7 @@ fn parse_qsl_matches_python() {
 fn form_post_over_loopback() {
     let mut httpd = make_server("127.0.0.1", 0, router).unwrap();
     httpd.set_timeout(Some(Duration::from_secs(10)));
-    let addr = httpd.server_address();
+    let addr = httpd.server_address().inet().expect("an IP address");
     let server = std::thread::spawn(move || httpd.handle_request());
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();

@@ -113,7 +113,7 @@ fn run(args: &Args) -> Result<(), BoxError> {
 /// `make_server(host, port, app)` + `serve_forever()` (or `handle_request()` with `--once`).
 fn faithful(args: &Args, app: Arc<dyn Application>) -> Result<(), BoxError> {
     let mut httpd = make_server(&args.host, args.port, app)?;
-    let addr = httpd.server_address();
+    let addr = httpd.server_address().inet().expect("an IP address");
     banner(&addr.ip().to_string(), addr.port());
     if args.open {
         app::open_browser(addr.port());

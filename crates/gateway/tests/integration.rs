@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use gateway::simple_server::{SOFTWARE_VERSION, WsgiServer, demo_app, make_server};
+use gateway::simple_server::{SOFTWARE_VERSION, WsgiServer, WsgiServerExt, demo_app, make_server};
 use gateway::testing::Client;
 use gateway::validate::validator;
 use gateway::{Body, Environ, ErrorStream, Result, StartResponse};
@@ -217,7 +217,7 @@ fn test_interrupted_write() {
     };
     let mut server = make_server("127.0.0.1", 0, app).unwrap();
     server.set_timeout(Some(Duration::from_secs(20)));
-    let addr = server.server_address();
+    let addr = server.server_address().inet().expect("an IP address");
     let reader = std::thread::spawn(move || {
         let mut s = std::net::TcpStream::connect(addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
@@ -247,7 +247,7 @@ fn one_request<A: gateway::Application + 'static>(
     server: &mut WsgiServer<A>,
     request: &[u8],
 ) -> Vec<u8> {
-    let addr = server.server_address();
+    let addr = server.server_address().inet().expect("an IP address");
     let request = request.to_vec();
     let c = std::thread::spawn(move || client(addr, &request));
     server.handle_request().unwrap();

@@ -35,9 +35,10 @@ use socketserver::evloop::{Abort, Frame, Protocol, ServeCx, Served};
 use crate::framing::check_response;
 use crate::h1::chunked::{ChunkedDecoder, ChunkedError, ChunkedLimits};
 use crate::handler::serve_parsed;
+use crate::server::MakeHandler;
 use crate::{
-    BodyFraming, HttpConfig, HttpError, HttpHandler, Parsed, RequestHead, RequestLine,
-    parse_request, parse_request_line, reply_parse_error,
+    BodyFraming, HttpConfig, HttpError, Parsed, RequestHead, RequestLine, parse_request,
+    parse_request_line, reply_parse_error,
 };
 
 pub mod chunked;
@@ -97,10 +98,9 @@ impl<F> std::fmt::Debug for HttpProtocol<F> {
     }
 }
 
-impl<F, H> HttpProtocol<F>
+impl<F> HttpProtocol<F>
 where
-    F: Fn(&HandlerCx<'_>) -> H + Send + Sync + 'static,
-    H: HttpHandler,
+    F: MakeHandler + 'static,
 {
     /// A protocol making handlers with `factory`, configured by `config`.
     pub fn new(factory: F, config: HttpConfig) -> Self {
@@ -260,7 +260,7 @@ where
             Some(cx) => *cx.handler(),
             None => HandlerCx::new(&fallback_addr, &fallback_info),
         };
-        let mut handler = (self.factory)(&hcx);
+        let mut handler = self.factory.make_handler(&hcx);
         let _ = reply_parse_error(&mut handler, &mut stream, &hcx, &self.config, raw_line, e);
         out
     }
@@ -303,10 +303,9 @@ fn first_line(input: &[u8]) -> &[u8] {
     }
 }
 
-impl<F, H> Protocol for HttpProtocol<F>
+impl<F> Protocol for HttpProtocol<F>
 where
-    F: Fn(&HandlerCx<'_>) -> H + Send + Sync + 'static,
-    H: HttpHandler,
+    F: MakeHandler + 'static,
 {
     type Session = H1Session;
 
@@ -480,7 +479,7 @@ where
         let probe = Cell::new(start);
         let mut written = None;
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            let mut handler = (self.factory)(&hcx);
+            let mut handler = self.factory.make_handler(&hcx);
             let mut stream = MemStream::new(body, &mut *out).with_probe(&probe);
             serve_parsed(
                 &mut handler,

@@ -53,8 +53,8 @@ pub use crate::request::{
     parse_request_line, py_repr, requestline_of,
 };
 pub use crate::server::{
-    HttpHooks, HttpServer, ThreadingHttpServer, best_address, serving_banner, tcp_config, test,
-    threading_config,
+    HttpHooks, HttpServer, MakeHandler, ThreadingHttpServer, best_address, serving_banner,
+    tcp_config, test, threading_config,
 };
 pub use crate::static_files::{
     Body, SimpleHttpHandler, default_extensions_map, guess_type, translate_path,

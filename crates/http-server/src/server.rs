@@ -64,6 +64,11 @@ impl<F> HttpHooks<F> {
         self
     }
 
+    /// The handler factory (Python: `RequestHandlerClass`).
+    pub fn factory(&self) -> &F {
+        &self.factory
+    }
+
     /// The handler factory, mutably (Python: rebinding `RequestHandlerClass`).
     pub fn factory_mut(&mut self) -> &mut F {
         &mut self.factory
@@ -124,17 +129,57 @@ pub fn tcp_config() -> TcpConfig {
     }
 }
 
-impl<C, F, H> ServerHooks<C> for HttpHooks<F>
+impl<C, F> ServerHooks<C> for HttpHooks<F>
 where
     C: Connection,
+    F: MakeHandler,
+{
+    type Handler = HttpRequestHandler<F::Handler>;
+
+    fn make_handler(&self, cx: &HandlerCx<'_>) -> Self::Handler {
+        HttpRequestHandler::with_config(self.factory.make_handler(cx), Arc::clone(&self.config))
+            .stream_config(self.stream.clone())
+    }
+}
+
+/// What makes the handler of each request: Python's `RequestHandlerClass`, called with
+/// the request. Any `Fn(&HandlerCx<'_>) -> H` is one; a server whose handlers share state
+/// built once (the WSGI server's application and base environ) implements it on a type of
+/// its own.
+///
+/// Python: `socketserver.BaseServer.RequestHandlerClass`.
+///
+/// ```
+/// use http_server::{Exchange, HttpHandler, MakeHandler};
+/// use socketserver::HandlerCx;
+///
+/// struct Hello;
+/// impl HttpHandler for Hello {}
+///
+/// let make = |_cx: &HandlerCx<'_>| Hello;
+/// let addr = socketserver::Address::Unix(None);
+/// let info = socketserver::ServerInfo::new(addr.clone());
+/// let _handler: Hello = make.make_handler(&HandlerCx::new(&addr, &info));
+/// ```
+#[doc(alias = "socketserver.BaseServer.RequestHandlerClass")]
+pub trait MakeHandler: Send + Sync {
+    /// The handler made for each request.
+    type Handler: HttpHandler;
+
+    /// Makes the handler of one request (Python: `RequestHandlerClass(request,
+    /// client_address, server)`).
+    fn make_handler(&self, cx: &HandlerCx<'_>) -> Self::Handler;
+}
+
+impl<F, H> MakeHandler for F
+where
     F: Fn(&HandlerCx<'_>) -> H + Send + Sync,
     H: HttpHandler,
 {
-    type Handler = HttpRequestHandler<H>;
+    type Handler = H;
 
-    fn make_handler(&self, cx: &HandlerCx<'_>) -> Self::Handler {
-        HttpRequestHandler::with_config((self.factory)(cx), Arc::clone(&self.config))
-            .stream_config(self.stream.clone())
+    fn make_handler(&self, cx: &HandlerCx<'_>) -> H {
+        self(cx)
     }
 }
 
@@ -204,7 +249,7 @@ pub fn serving_banner(address: SocketAddr) -> String {
 /// # Ok::<(), http_server::Error>(())
 /// ```
 #[doc(alias = "http.server.test")]
-pub fn test<F, H>(
+pub fn test<F>(
     factory: F,
     config: HttpConfig,
     port: u16,
@@ -212,8 +257,7 @@ pub fn test<F, H>(
     ready: impl FnOnce(&str, socketserver::ShutdownHandle),
 ) -> Result<()>
 where
-    F: Fn(&HandlerCx<'_>) -> H + Send + Sync + 'static,
-    H: HttpHandler,
+    F: MakeHandler + 'static,
 {
     let address = best_address(bind, port)?;
     let mut tcp = tcp_config();

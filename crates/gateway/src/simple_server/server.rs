@@ -10,9 +10,8 @@ use std::collections::BTreeMap;
 use std::io::{self, Cursor};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
-use http_server::{Exchange, HttpConfig, HttpHandler, HttpHooks, HttpServer};
+use http_server::{Exchange, HttpConfig, HttpHandler, HttpHooks, HttpServer, MakeHandler};
 use socketserver::HandlerCx;
 
 use super::{
@@ -376,30 +375,61 @@ fn client_host<'b>(
     std::borrow::Cow::Owned(address.host())
 }
 
-type Factory<A> = Box<dyn Fn(&HandlerCx<'_>) -> WsgiRequestHandler<A> + Send + Sync>;
-
-/// Python: `wsgiref.simple_server.WSGIServer` (`set_app`, `get_app`, `server_bind` +
-/// `setup_environ`, `base_environ`).
+/// Python: `WSGIServer`'s handler class, `WSGIRequestHandler`, bound to the server's
+/// `application` and `base_environ`.
 ///
-/// A WSGI server: an HTTP server whose handler runs one application.
+/// The handler factory of a [`WsgiServer`]: every request's [`WsgiRequestHandler`] shares
+/// its [`WsgiShared`] (one reference count per request, no lock).
+#[doc(alias = "wsgiref.simple_server.WSGIServer.RequestHandlerClass")]
+pub struct WsgiHooks<A: ?Sized> {
+    shared: Arc<WsgiShared<A>>,
+}
+
+impl<A: ?Sized> std::fmt::Debug for WsgiHooks<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WsgiHooks")
+            .field("shared", &self.shared)
+            .finish()
+    }
+}
+
+impl<A: Application + ?Sized> WsgiHooks<A> {
+    /// Hooks whose handlers share `shared`.
+    pub fn new(shared: WsgiShared<A>) -> Self {
+        WsgiHooks {
+            shared: Arc::new(shared),
+        }
+    }
+
+    /// The state the handlers share.
+    pub fn shared(&self) -> &WsgiShared<A> {
+        &self.shared
+    }
+}
+
+impl<A: Application + ?Sized + 'static> MakeHandler for WsgiHooks<A> {
+    type Handler = WsgiRequestHandler<A>;
+
+    fn make_handler(&self, _cx: &HandlerCx<'_>) -> WsgiRequestHandler<A> {
+        WsgiRequestHandler::shared(Arc::clone(&self.shared))
+    }
+}
+
+/// Python: `wsgiref.simple_server.WSGIServer`, a subclass of `http.server.HTTPServer`.
+///
+/// A WSGI server is the HTTP server whose handler factory is [`WsgiHooks`]: the methods of
+/// `HTTPServer` are its own (`handle_request`, `serve_forever`, `shutdown_handle`,
+/// `server_address`, `server_close`...), and [`WsgiServerExt`] adds `WSGIServer`'s
+/// (`set_app`, `get_app`, `setup_environ`, `base_environ`).
 ///
 /// ```no_run
-/// use gateway::simple_server::{demo_app, WsgiServer};
+/// use gateway::simple_server::{demo_app, WsgiServer, WsgiServerExt};
 /// let mut server = WsgiServer::bind("127.0.0.1:8000".parse().unwrap(), demo_app)?;
 /// server.handle_request()?; // serve one request, then exit
 /// # Ok::<(), gateway::Error>(())
 /// ```
 #[doc(alias = "wsgiref.simple_server.WSGIServer")]
-pub struct WsgiServer<A: ?Sized> {
-    server: HttpServer<Factory<A>>,
-    shared: Arc<WsgiShared<A>>,
-}
-
-impl<A: ?Sized> std::fmt::Debug for WsgiServer<A> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WsgiServer").finish_non_exhaustive()
-    }
-}
+pub type WsgiServer<A> = HttpServer<WsgiHooks<A>>;
 
 /// Python: `wsgiref.simple_server.WSGIRequestHandler.server_version`.
 ///
@@ -410,17 +440,17 @@ pub fn http_config() -> HttpConfig {
     HttpConfig::default().server_version(SERVER_VERSION)
 }
 
-/// The handler factory of a server whose requests share `shared`.
-fn factory<A: Application + ?Sized + 'static>(shared: &Arc<WsgiShared<A>>) -> Factory<A> {
-    let shared = Arc::clone(shared);
-    Box::new(move |_cx: &HandlerCx<'_>| WsgiRequestHandler::shared(Arc::clone(&shared)))
-}
-
-impl<A: Application + ?Sized + 'static> WsgiServer<A> {
-    /// Python: `wsgiref.simple_server.WSGIServer(server_address, WSGIRequestHandler)` then `set_app(app)`.
+/// Python: the methods `wsgiref.simple_server.WSGIServer` adds to `HTTPServer`.
+///
+/// Bring it into scope (`use gateway::simple_server::WsgiServerExt`) to call them on a
+/// [`WsgiServer`].
+#[doc(alias = "wsgiref.simple_server.WSGIServer")]
+pub trait WsgiServerExt<A: ?Sized>: Sized {
+    /// Python: `wsgiref.simple_server.WSGIServer(server_address, WSGIRequestHandler)` then
+    /// `set_app(app)`.
     ///
     /// Binds `address` and serves `app`.
-    pub fn bind(address: SocketAddr, app: impl Into<Arc<A>>) -> Result<Self>
+    fn bind(address: SocketAddr, app: impl Into<Arc<A>>) -> Result<Self>
     where
         A: Sized,
     {
@@ -428,124 +458,70 @@ impl<A: Application + ?Sized + 'static> WsgiServer<A> {
     }
 
     /// Same as [`bind`](Self::bind), for an application already shared (or unsized).
-    pub fn bind_arc(address: SocketAddr, app: Arc<A>) -> Result<Self> {
-        let shared = Arc::new(WsgiShared::new(app, BTreeMap::new()));
-        let server = HttpHooks::new(factory(&shared))
-            .config(http_config())
-            .server(address)?;
-        let mut this = WsgiServer { server, shared };
-        this.setup_environ();
-        Ok(this)
-    }
-
-    /// Replaces the state the handlers share (and the factory that hands it to them).
-    fn set_shared(&mut self, shared: WsgiShared<A>) {
-        self.shared = Arc::new(shared);
-        *self.server.hooks_mut().factory_mut() = factory(&self.shared);
-    }
+    fn bind_arc(address: SocketAddr, app: Arc<A>) -> Result<Self>;
 
     /// Python: `wsgiref.simple_server.WSGIServer.setup_environ` (called by `server_bind`).
     ///
     /// Computes the base environ from the bound address (run by [`bind`](Self::bind)).
-    #[doc(alias = "wsgiref.simple_server.WSGIServer.setup_environ")]
-    #[doc(alias = "wsgiref.simple_server.WSGIServer.server_bind")]
-    pub fn setup_environ(&mut self) {
-        let info = self.server.info();
-        let env = base_environ(&info.server_name, info.server_port);
-        let shared = WsgiShared::new(Arc::clone(&self.shared.app), env)
-            .with_errors(self.shared.errors.clone());
-        self.set_shared(shared);
-    }
+    fn setup_environ(&mut self);
 
     /// Python: `wsgiref.simple_server.WSGIServer.base_environ`.
-    ///
-    /// The base environ.
-    #[doc(alias = "wsgiref.simple_server.WSGIServer.base_environ")]
-    pub fn base_environ(&self) -> BTreeMap<String, String> {
-        self.shared.base_environ.clone()
-    }
+    fn base_environ(&self) -> BTreeMap<String, String>;
 
     /// Python: `wsgiref.simple_server.WSGIServer.get_app`.
-    ///
-    /// The application.
-    #[doc(alias = "wsgiref.simple_server.WSGIServer.get_app")]
-    pub fn app(&self) -> Arc<A> {
-        Arc::clone(&self.shared.app)
-    }
+    fn app(&self) -> Arc<A>;
 
     /// Python: `wsgiref.simple_server.WSGIServer.set_app`.
     ///
     /// Replaces the application (for the requests handled from now on).
-    #[doc(alias = "wsgiref.simple_server.WSGIServer.set_app")]
-    pub fn set_app(&mut self, app: Arc<A>) {
-        let shared = WsgiShared::new(app, self.shared.base_environ.clone())
-            .with_errors(self.shared.errors.clone());
-        self.set_shared(shared);
-    }
+    fn set_app(&mut self, app: Arc<A>);
 
     /// Sends `wsgi.errors` and application tracebacks to `errors` instead of stderr.
-    pub fn set_errors(&mut self, errors: ErrorStream) {
-        let shared = WsgiShared::new(
-            Arc::clone(&self.shared.app),
-            self.shared.base_environ.clone(),
-        )
-        .with_errors(errors);
-        self.set_shared(shared);
+    fn set_errors(&mut self, errors: ErrorStream);
+}
+
+impl<A: Application + ?Sized + 'static> WsgiServerExt<A> for WsgiServer<A> {
+    fn bind_arc(address: SocketAddr, app: Arc<A>) -> Result<Self> {
+        let hooks = WsgiHooks::new(WsgiShared::new(app, BTreeMap::new()));
+        let mut server = HttpHooks::new(hooks)
+            .config(http_config())
+            .server(address)?;
+        server.setup_environ();
+        Ok(server)
     }
 
-    /// Python: `socketserver.BaseServer.handle_request`.
-    ///
-    /// Handles one request (waiting for it).
-    #[doc(alias = "socketserver.BaseServer.handle_request")]
-    pub fn handle_request(&mut self) -> Result<()> {
-        Ok(self.server.handle_request()?)
+    #[doc(alias = "wsgiref.simple_server.WSGIServer.setup_environ")]
+    #[doc(alias = "wsgiref.simple_server.WSGIServer.server_bind")]
+    fn setup_environ(&mut self) {
+        let info = self.info();
+        let env = base_environ(&info.server_name, info.server_port);
+        let old = self.hooks().factory().shared();
+        let shared = WsgiShared::new(Arc::clone(&old.app), env).with_errors(old.errors.clone());
+        *self.hooks_mut().factory_mut() = WsgiHooks::new(shared);
     }
 
-    /// Python: `socketserver.BaseServer.serve_forever(poll_interval)`.
-    ///
-    /// Handles requests until a [`socketserver::ShutdownHandle`] says stop.
-    pub fn serve_forever(&mut self, poll_interval: Duration) -> Result<()> {
-        Ok(self.server.serve_forever(poll_interval)?)
+    #[doc(alias = "wsgiref.simple_server.WSGIServer.base_environ")]
+    fn base_environ(&self) -> BTreeMap<String, String> {
+        self.hooks().factory().shared().base_environ.clone()
     }
 
-    /// Python: `socketserver.BaseServer.shutdown`.
-    ///
-    /// A handle to stop [`serve_forever`](Self::serve_forever) from another thread.
-    #[doc(alias = "socketserver.BaseServer.shutdown")]
-    pub fn shutdown_handle(&self) -> socketserver::ShutdownHandle {
-        self.server.shutdown_handle()
+    #[doc(alias = "wsgiref.simple_server.WSGIServer.get_app")]
+    fn app(&self) -> Arc<A> {
+        Arc::clone(&self.hooks().factory().shared().app)
     }
 
-    /// Python: `socketserver.BaseServer.server_address`.
-    ///
-    /// The bound address (the real port after binding port 0).
-    #[doc(alias = "socketserver.BaseServer.server_address")]
-    pub fn server_address(&self) -> SocketAddr {
-        self.server
-            .server_address()
-            .inet()
-            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)))
+    #[doc(alias = "wsgiref.simple_server.WSGIServer.set_app")]
+    fn set_app(&mut self, app: Arc<A>) {
+        let old = self.hooks().factory().shared();
+        let shared = WsgiShared::new(app, old.base_environ.clone()).with_errors(old.errors.clone());
+        *self.hooks_mut().factory_mut() = WsgiHooks::new(shared);
     }
 
-    /// Python: `socketserver.BaseServer.timeout`.
-    ///
-    /// Sets how long [`handle_request`](Self::handle_request) waits.
-    #[doc(alias = "socketserver.BaseServer.timeout")]
-    pub fn set_timeout(&mut self, timeout: Option<Duration>) {
-        self.server.set_timeout(timeout);
-    }
-
-    /// Python: `socketserver.BaseServer.server_close`.
-    ///
-    /// Closes the listening socket.
-    #[doc(alias = "socketserver.BaseServer.server_close")]
-    pub fn server_close(&mut self) {
-        self.server.server_close();
-    }
-
-    /// The HTTP server underneath.
-    pub fn http_server(&mut self) -> &mut HttpServer<Factory<A>> {
-        &mut self.server
+    fn set_errors(&mut self, errors: ErrorStream) {
+        let old = self.hooks().factory().shared();
+        let shared =
+            WsgiShared::new(Arc::clone(&old.app), old.base_environ.clone()).with_errors(errors);
+        *self.hooks_mut().factory_mut() = WsgiHooks::new(shared);
     }
 }
 
