@@ -150,7 +150,7 @@ where
 /// Python: `socketserver.BaseServer.RequestHandlerClass`.
 ///
 /// ```
-/// use http_server::{Exchange, HttpHandler, MakeHandler};
+/// use http_server::{HttpHandler, MakeHandler};
 /// use socketserver::HandlerCx;
 ///
 /// struct Hello;
