@@ -545,5 +545,8 @@ fn chunk_extension_outside_the_rfc_grammar_is_not_served_by_make_server() {
     let text = String::from_utf8_lossy(&out);
     assert!(!text.contains(" 200 OK\r\n"), "{text}");
     assert!(!text.ends_with("abc"), "{text}");
-    assert!(out.is_empty() || text.starts_with("HTTP/1.0 400 "), "{text}");
+    assert!(
+        out.is_empty() || text.starts_with("HTTP/1.0 400 "),
+        "{text}"
+    );
 }

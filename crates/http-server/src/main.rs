@@ -26,6 +26,7 @@ Options:
   -b, --bind <ADDRESS>         bind to this address (default: all interfaces)
   -d, --directory <DIRECTORY>  serve this directory (default: current directory)
   -p, --protocol <VERSION>     conform to this HTTP version [default: HTTP/1.0]
+  -H, --header <NAME> <VALUE>  add this header to every 200 response (repeatable)
   -h, --help                   Print help
   -V, --version                Print version";
 
@@ -41,6 +42,8 @@ struct Args {
     protocol: String,
     /// bind to this port
     port: u16,
+    /// `-H NAME VALUE`, in order: extra headers of 200 responses (Python 3.15).
+    headers: Vec<(String, String)>,
 }
 
 impl Default for Args {
@@ -50,6 +53,7 @@ impl Default for Args {
             directory: None,
             protocol: "HTTP/1.0".to_owned(),
             port: 8000,
+            headers: Vec::new(),
         }
     }
 }
@@ -118,6 +122,7 @@ where
     const DIRECTORY: &str = "--directory <DIRECTORY>";
     const PROTOCOL: &str = "--protocol <VERSION>";
     const PORT: &str = "[PORT]";
+    const HEADER: &str = "--header <NAME> <VALUE>";
     let mut parser = lexopt::Parser::from_args(args);
     let mut args = Args::default();
     let mut seen: Vec<&'static str> = Vec::new();
@@ -130,6 +135,10 @@ where
             Short('b') | Long("bind") => BIND,
             Short('d') | Long("directory") => DIRECTORY,
             Short('p') | Long("protocol") => PROTOCOL,
+            Short('H') | Long("header") => {
+                args.headers.push(header(&mut parser, HEADER)?);
+                continue;
+            }
             Value(v) if !seen.contains(&PORT) => {
                 seen.push(PORT);
                 let text = v.to_string_lossy();
@@ -164,6 +173,44 @@ where
         }
     }
     Ok(Command::Run(args))
+}
+
+/// The `NAME VALUE` pair after `-H`/`--header` (argparse's `nargs=2`): the name must be an
+/// HTTP token and the value free of control characters, so that a bad header is refused
+/// here rather than on every request.
+fn header(parser: &mut lexopt::Parser, option: &'static str) -> Result<(String, String), CliError> {
+    let text = |v: OsString| {
+        v.into_string().map_err(|v| CliError::InvalidValue {
+            option,
+            value: v.to_string_lossy().into_owned(),
+            reason: "invalid UTF-8".to_owned(),
+        })
+    };
+    let name = text(value(parser, option)?)?;
+    // The value may start with `-` (`-H X-Note -1`): take the next argument as it is.
+    let value = match parser.optional_value() {
+        Some(v) => v,
+        None => parser
+            .raw_args()?
+            .next()
+            .ok_or(CliError::MissingValue(option))?,
+    };
+    let value = text(value)?;
+    if !stdx::ascii::is_token(name.as_bytes()) {
+        return Err(CliError::InvalidValue {
+            option,
+            value: name,
+            reason: "a header name must be a token".to_owned(),
+        });
+    }
+    if value.chars().any(|c| (c < ' ' && c != '\t') || c == '\x7f') {
+        return Err(CliError::InvalidValue {
+            option,
+            value,
+            reason: "a header value must not hold control characters".to_owned(),
+        });
+    }
+    Ok((name, value))
 }
 
 /// `command`, unless the long flag has a value attached (`--help=x`).
@@ -231,10 +278,14 @@ fn main() -> std::process::ExitCode {
         }
     };
     let config = SimpleHttpHandler::http_config().protocol_version(args.protocol);
+    let headers = args.headers;
     let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flag = std::sync::Arc::clone(&interrupted);
     let result = http_server::test(
-        move |_cx: &socketserver::HandlerCx<'_>| SimpleHttpHandler::new(directory.clone()),
+        move |_cx: &socketserver::HandlerCx<'_>| {
+            SimpleHttpHandler::new(directory.clone())
+                .with_extra_response_headers(headers.iter().cloned())
+        },
         config,
         args.port,
         args.bind.as_deref(),
@@ -308,6 +359,7 @@ mod tests {
             directory: Some("/srv/www".into()),
             protocol: "HTTP/1.1".into(),
             port: 8080,
+            headers: Vec::new(),
         };
         let spellings: [&[&str]; 5] = [
             &[
@@ -405,6 +457,46 @@ mod tests {
     }
 
     #[test]
+    fn header_option_repeats_and_keeps_order() {
+        let a = run(&[
+            "-H",
+            "X-One",
+            "1",
+            "--header",
+            "Cache-Control",
+            "no-cache, no-store",
+            "--header=X-Dash",
+            "-1",
+            "8001",
+        ]);
+        assert_eq!(a.port, 8001);
+        assert_eq!(
+            a.headers,
+            [
+                ("X-One".to_owned(), "1".to_owned()),
+                ("Cache-Control".to_owned(), "no-cache, no-store".to_owned()),
+                ("X-Dash".to_owned(), "-1".to_owned()),
+            ]
+        );
+        assert_eq!(
+            err(&["-H", "X-One"]),
+            CliError::MissingValue("--header <NAME> <VALUE>")
+        );
+        assert_eq!(
+            err(&["-H"]),
+            CliError::MissingValue("--header <NAME> <VALUE>")
+        );
+        assert!(matches!(
+            err(&["-H", "Bad Name", "v"]),
+            CliError::InvalidValue { .. }
+        ));
+        assert!(matches!(
+            err(&["-H", "X-Split", "a\r\nSet-Cookie: x=1"]),
+            CliError::InvalidValue { .. }
+        ));
+    }
+
+    #[test]
     fn help_and_version() {
         for a in ["-h", "--help"] {
             assert_eq!(parse([a]), Ok(Command::Help));
@@ -422,6 +514,7 @@ mod tests {
             "-b, --bind <ADDRESS>",
             "-d, --directory <DIRECTORY>",
             "-p, --protocol <VERSION>",
+            "-H, --header <NAME> <VALUE>",
             "[default: HTTP/1.0]",
             "-h, --help",
             "-V, --version",

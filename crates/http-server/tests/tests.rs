@@ -16,3 +16,4 @@ mod porting_map;
 mod props;
 mod support;
 mod traversal;
+mod upstream;
