@@ -45,8 +45,9 @@
 
 pub use crate::error::{Error, HttpError, Result};
 pub use crate::handler::{
-    DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE, Exchange, HttpConfig, HttpHandler,
-    HttpRequestHandler, default, handle_one_request, handle_parsed_request, reply_parse_error,
+    DARK_MODE_ERROR_MESSAGE, DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE, Exchange,
+    HttpConfig, HttpHandler, HttpRequestHandler, default, handle_one_request,
+    handle_parsed_request, reply_parse_error,
 };
 pub use crate::request::{
     BodyFraming, Headers, Parsed, RequestHead, RequestLine, parse_headers, parse_request,

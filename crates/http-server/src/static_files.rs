@@ -66,6 +66,11 @@ pub struct SimpleHttpHandler {
     /// (CPython appends such a pair as a second header).
     #[doc(alias = "http.server.SimpleHTTPRequestHandler.extra_response_headers")]
     pub extra_response_headers: Vec<(String, String)>,
+    /// When true, directory listings carry CPython 3.14's `<style>` with
+    /// `color-scheme: light dark` (the browser's dark mode); false (the default) keeps
+    /// 3.11's bytes. Error pages have their own switch:
+    /// [`DARK_MODE_ERROR_MESSAGE`](crate::DARK_MODE_ERROR_MESSAGE).
+    pub dark_mode: bool,
 }
 
 /// What [`SimpleHttpHandler::send_head`] leaves to copy: an open file and the byte range of
@@ -94,7 +99,24 @@ impl SimpleHttpHandler {
             directory: directory.into(),
             extensions_map: default_extensions_map(),
             extra_response_headers: Vec::new(),
+            dark_mode: false,
         }
+    }
+
+    /// Directory listings that follow the browser's dark mode, as CPython 3.14 writes them
+    /// (see [`dark_mode`](Self::dark_mode)).
+    ///
+    /// Python: `SimpleHTTPRequestHandler.list_directory` (3.14).
+    ///
+    /// ```
+    /// use http_server::{testing::{Harness, Request}, SimpleHttpHandler};
+    /// let mut h = SimpleHttpHandler::new(std::env::temp_dir()).with_dark_mode();
+    /// let t = Harness::new().run(&mut h, &Request::get("/").to_bytes());
+    /// assert!(t.responses[0].text().contains(":root {\ncolor-scheme: light dark;\n}"));
+    /// ```
+    pub fn with_dark_mode(mut self) -> Self {
+        self.dark_mode = true;
+        self
     }
 
     /// Adds `(name, value)` pairs to every 200 response: see
@@ -287,6 +309,12 @@ impl SimpleHttpHandler {
         r.push(b"<html lang=\"en\">".to_vec());
         r.push(b"<head>".to_vec());
         r.push(b"<meta charset=\"utf-8\">".to_vec());
+        if self.dark_mode {
+            r.push(
+                b"<style type=\"text/css\">\n:root {\ncolor-scheme: light dark;\n}\n</style>"
+                    .to_vec(),
+            );
+        }
         r.push([b"<title>".as_slice(), &title, b"</title>\n</head>"].concat());
         r.push([b"<body>\n<h1>".as_slice(), &title, b"</h1>"].concat());
         r.push(b"<hr>\n<ul>".to_vec());

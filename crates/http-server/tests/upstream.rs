@@ -109,3 +109,57 @@ fn extra_response_headers_never_override_the_servers_own() {
     assert_eq!(r.header("X-Kept"), Some("yes"));
     assert_eq!(r.body, b"hello");
 }
+
+#[test]
+fn dark_mode_is_an_option_and_the_default_keeps_3_11_bytes() {
+    let dir = served("dark-mode");
+    let listing = |h: &mut SimpleHttpHandler, config: http_server::HttpConfig| {
+        let t = Harness::new()
+            .config(config)
+            .run(h, &Request::get("/").to_bytes());
+        let e = Harness::new()
+            .config(SimpleHttpHandler::http_config())
+            .run(h, &Request::get("/missing").to_bytes());
+        (t.responses[0].text(), e.responses[0].text())
+    };
+    let (plain, error) = listing(
+        &mut SimpleHttpHandler::new(dir.path()),
+        SimpleHttpHandler::http_config(),
+    );
+    assert!(!plain.contains("color-scheme"), "{plain}");
+    assert!(!error.contains("color-scheme"), "{error}");
+    assert!(plain.starts_with(
+        "<!DOCTYPE HTML>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>"
+    ));
+
+    let (dark, _) = listing(
+        &mut SimpleHttpHandler::new(dir.path()).with_dark_mode(),
+        SimpleHttpHandler::http_config(),
+    );
+    assert!(
+        dark.starts_with(
+            "<!DOCTYPE HTML>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <style type=\"text/css\">\n:root {\ncolor-scheme: light dark;\n}\n</style>\n<title>"
+        ),
+        "{dark}"
+    );
+    // Apart from the style, the same page.
+    assert_eq!(
+        dark.replace(
+            "<style type=\"text/css\">\n:root {\ncolor-scheme: light dark;\n}\n</style>\n",
+            ""
+        ),
+        plain
+    );
+
+    let config =
+        SimpleHttpHandler::http_config().error_message_format(http_server::DARK_MODE_ERROR_MESSAGE);
+    let t = Harness::new().config(config).run(
+        &mut SimpleHttpHandler::new(dir.path()),
+        &Request::get("/missing").to_bytes(),
+    );
+    let page = t.responses[0].text();
+    assert_eq!(t.responses[0].status, 404);
+    assert!(page.contains("        <style type=\"text/css\">\n            :root {\n                color-scheme: light dark;\n            }\n        </style>\n        <title>Error response</title>"), "{page}");
+    assert!(page.contains("<p>Error code: 404</p>"), "{page}");
+}
