@@ -119,9 +119,9 @@ pub(crate) fn choose_framing(
         Framing::Close
     } else if let Some(n) = head.length {
         Framing::Length(n)
-    } else if head.chunked {
-        Framing::Chunked
-    } else if may_chunk && request.keep_alive && head.version_11 && !head.says_close {
+    } else if head.chunked
+        || (may_chunk && request.keep_alive && head.version_11 && !head.says_close)
+    {
         Framing::Chunked
     } else {
         Framing::Close
