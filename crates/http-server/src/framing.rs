@@ -5,13 +5,13 @@
 //! HTTP/1.0 connections after each response; its HTTP/1.1 mode trusts whatever the handler
 //! wrote.
 //!
-//! [`choose_framing`] is the one decision. The [`Exchange`](crate::Exchange) records the
+//! `choose_framing` is the one decision. The [`Exchange`](crate::Exchange) records the
 //! head a handler builds with `send_response` / `send_header` / `end_headers` (a
-//! [`ResponseHead`] noted field by field as it is sent) and, when the handler lets the
+//! `ResponseHead` noted field by field as it is sent) and, when the handler lets the
 //! server frame the body ([`Exchange::end_headers_framed`](crate::Exchange::end_headers_framed),
 //! the WSGI gateway does), adds `Transfer-Encoding: chunked` to a body of unknown length on
 //! a connection that can stay open. The event loops then enforce the choice on the bytes
-//! the handler produced ([`check_response`]): a long body is cut, a short one closes the
+//! the handler produced (`check_response`): a long body is cut, a short one closes the
 //! connection, a body where none is allowed is dropped. A head a handler wrote as raw bytes
 //! is read with httparse and judged the same way.
 
