@@ -66,6 +66,8 @@ pub use crate::server::{
     default,
 };
 pub use crate::threading::{Threading, ThreadingConfig, process_request_thread};
+#[cfg(feature = "tls")]
+pub use crate::tls::{TlsAcceptor, TlsConfig, TlsStream, TlsTransport};
 pub use crate::transport::{Connection, TcpConfig, TcpTransport, Transport};
 pub use crate::unix::UnixStreamTransport;
 
@@ -78,6 +80,8 @@ mod handler;
 mod server;
 pub mod testing;
 mod threading;
+#[cfg(feature = "tls")]
+mod tls;
 mod transport;
 mod unix;
 
