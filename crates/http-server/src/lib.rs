@@ -57,6 +57,10 @@ pub use crate::server::{
     HttpHooks, HttpServer, ThreadingHttpServer, best_address, serving_banner, tcp_config, test,
     threading_config,
 };
+#[cfg(feature = "tls")]
+pub use crate::server::{
+    HttpsServer, ThreadingHttpsServer, https_acceptor, serving_banner_https, test_tls,
+};
 pub use crate::static_files::{
     Body, SimpleHttpHandler, default_extensions_map, guess_type, translate_path,
 };

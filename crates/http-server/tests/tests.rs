@@ -15,5 +15,6 @@ mod parse;
 mod porting_map;
 mod props;
 mod support;
+mod tls;
 mod traversal;
 mod upstream;
