@@ -525,5 +525,149 @@ impl<T: Transport> Transport for TlsTransport<T> {
     }
 }
 
+/// A server TLS session over a non-blocking socket, for the event loops: reads and writes
+/// plaintext, and says `WouldBlock` when the socket does (rustls' `read_tls` /
+/// `process_new_packets` / `write_tls`, driven by readiness as in rustls' mio example).
+///
+/// A read fills as much of the caller's buffer as the socket allows and returns short only
+/// once the socket said `WouldBlock` (or at the end), so an edge-triggered caller may take a
+/// short read as "drained". Encrypted bytes the socket would not take stay queued:
+/// [`wants_write`](Self::wants_write) tells, [`flush`](Write::flush) pushes them (or says
+/// `WouldBlock`).
+pub(crate) struct NonBlockingTls<S: Read + Write> {
+    conn: ServerConnection,
+    sock: S,
+    started: Instant,
+    /// The socket reached its end (or a fatal TLS error was seen).
+    eof: bool,
+}
+
+impl<S: Read + Write> std::fmt::Debug for NonBlockingTls<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NonBlockingTls")
+            .field("handshaking", &self.conn.is_handshaking())
+            .field("eof", &self.eof)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Read + Write> NonBlockingTls<S> {
+    pub(crate) fn new(acceptor: &TlsAcceptor, sock: S) -> io::Result<Self> {
+        Ok(NonBlockingTls {
+            conn: acceptor.new_session()?,
+            sock,
+            started: Instant::now(),
+            eof: false,
+        })
+    }
+
+    /// The socket underneath (to register it with a poller).
+    pub(crate) fn socket_mut(&mut self) -> &mut S {
+        &mut self.sock
+    }
+
+    /// When the handshake began, while it is not finished.
+    pub(crate) fn handshake_started(&self) -> Option<Instant> {
+        self.conn.is_handshaking().then_some(self.started)
+    }
+
+    /// Encrypted bytes wait for the socket.
+    pub(crate) fn wants_write(&self) -> bool {
+        self.conn.wants_write()
+    }
+
+    /// Writes queued records until none is left (`Ok`) or the socket is full (`WouldBlock`).
+    fn push(&mut self) -> io::Result<()> {
+        while self.conn.wants_write() {
+            match self.conn.write_tls(&mut self.sock) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<S: Read + Write> Read for NonBlockingTls<S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut n = 0;
+        loop {
+            while n < buf.len() {
+                match self.conn.reader().read(&mut buf[n..]) {
+                    // close_notify: the clean end.
+                    Ok(0) => return Ok(n),
+                    Ok(k) => n += k,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    // The peer closed without close_notify: the end all the same.
+                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(n),
+                    Err(e) => return if n > 0 { Ok(n) } else { Err(e) },
+                }
+            }
+            if n == buf.len() || self.eof {
+                return Ok(n);
+            }
+            // Handshake answers (and alerts) go out before more is read.
+            match self.push() {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return if n > 0 { Ok(n) } else { Err(e) },
+            }
+            match self.conn.read_tls(&mut self.sock) {
+                Ok(0) => self.eof = true,
+                Ok(_) => {
+                    if let Err(e) = self.conn.process_new_packets() {
+                        // A plain-HTTP client, a bad record, no common ALPN protocol: send
+                        // the alert if the socket takes it, then report the end.
+                        let _ = self.push();
+                        self.eof = true;
+                        tracing::debug!(error = %e, "tls session failed");
+                        return if n > 0 {
+                            Ok(n)
+                        } else {
+                            Err(io::Error::new(io::ErrorKind::InvalidData, e))
+                        };
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return if n > 0 { Ok(n) } else { Err(e) };
+                }
+                Err(e) => return if n > 0 { Ok(n) } else { Err(e) },
+            }
+        }
+    }
+}
+
+impl<S: Read + Write> Write for NonBlockingTls<S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // Take no more plaintext while earlier records wait for the socket: rustls' queue
+        // stays about one write long.
+        self.push()?;
+        let n = self.conn.writer().write(buf)?;
+        match self.push() {
+            Ok(()) => Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(n),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.push()
+    }
+}
+
+impl<S: Read + Write> Drop for NonBlockingTls<S> {
+    fn drop(&mut self) {
+        // Best effort, never blocking (the socket is non-blocking): tell an established
+        // peer the session ends.
+        if !self.conn.is_handshaking() && !self.eof {
+            self.conn.send_close_notify();
+            let _ = self.conn.write_tls(&mut self.sock);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;
