@@ -16,5 +16,6 @@ mod porting_map;
 mod props;
 mod support;
 mod tls;
+mod tls_evloop;
 mod traversal;
 mod upstream;
