@@ -232,7 +232,11 @@ fn listen_and_serve<P: Protocol>(
     server.info_mut().multiprocess =
         args.workers.is_some_and(|n| n > 1) || std::env::var_os(workers::WORKER_ENV).is_some();
     let info = server.info().clone();
-    let env = base_environ(&info.server_name, info.server_port);
+    let mut env = base_environ(&info.server_name, info.server_port);
+    if https {
+        // CGI's `HTTPS=on`: `wsgi.url_scheme` is `https` (wsgiref's `guess_scheme`).
+        env.insert("HTTPS".to_owned(), "on".to_owned());
+    }
     let _ = env_slot.set(Arc::new(WsgiShared::new(app, env)));
     let local = server.local_addr().clone();
     match local.inet() {

@@ -96,7 +96,7 @@ import ssl, sys, urllib.request
 ctx = ssl.create_default_context(cafile=sys.argv[2])
 with urllib.request.urlopen(sys.argv[1], context=ctx, timeout=20) as r:
     body = r.read().decode()
-print(r.status, "Hello world!" in body, "QUERY_STRING = 'abc'" in body)
+print(r.status, "Hello world!" in body, "QUERY_STRING = 'abc'" in body, "wsgi.url_scheme = 'https'" in body)
 "#;
     let out = run(
         Command::new("python3")
@@ -106,7 +106,7 @@ print(r.status, "Hello world!" in body, "QUERY_STRING = 'abc'" in body)
     );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "200 True True\n",
+        "200 True True True\n",
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -148,7 +148,7 @@ print(r.status, "Hello world!" in body, "QUERY_STRING = 'abc'" in body)
     );
     let dom = String::from_utf8_lossy(&out.stdout);
     assert!(dom.contains("Hello world!"), "{dom}");
-    assert!(dom.contains("wsgi.url_scheme"), "{dom}");
+    assert!(dom.contains("wsgi.url_scheme = 'https'"), "{dom}");
 }
 
 #[test]
