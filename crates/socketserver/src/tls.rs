@@ -590,6 +590,37 @@ impl<S: Read + Write> NonBlockingTls<S> {
     }
 }
 
+impl<S: Read + Write> NonBlockingTls<S> {
+    /// Plaintext already decrypted, into `buf`, without touching the socket.
+    fn drain_plaintext(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut n = 0;
+        while n < buf.len() {
+            match self.conn.reader().read(&mut buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
+                Err(e) => return if n > 0 { Ok(n) } else { Err(e) },
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// A socket reader that notes whether the last read returned less than asked.
+struct Probe<'a, S> {
+    sock: &'a mut S,
+    short: bool,
+}
+
+impl<S: Read> Read for Probe<'_, S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.sock.read(buf)?;
+        self.short = n > 0 && n < buf.len();
+        Ok(n)
+    }
+}
+
 impl<S: Read + Write> Read for NonBlockingTls<S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut n = 0;
@@ -614,7 +645,13 @@ impl<S: Read + Write> Read for NonBlockingTls<S> {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return if n > 0 { Ok(n) } else { Err(e) },
             }
-            match self.conn.read_tls(&mut self.sock) {
+            let mut probe = Probe {
+                sock: &mut self.sock,
+                short: false,
+            };
+            let got = self.conn.read_tls(&mut probe);
+            let drained = probe.short;
+            match got {
                 Ok(0) => self.eof = true,
                 Ok(_) => {
                     if let Err(e) = self.conn.process_new_packets() {
@@ -627,6 +664,23 @@ impl<S: Read + Write> Read for NonBlockingTls<S> {
                             Ok(n)
                         } else {
                             Err(io::Error::new(io::ErrorKind::InvalidData, e))
+                        };
+                    }
+                    if drained {
+                        // The socket gave less than asked: it is empty now, so another
+                        // read would only say WouldBlock (a syscall per request saved).
+                        n += self.drain_plaintext(&mut buf[n..])?;
+                        // Handshake answers go out now; what the socket refuses waits for
+                        // its next writable edge.
+                        match self.push() {
+                            Ok(()) => {}
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                            Err(e) => return if n > 0 { Ok(n) } else { Err(e) },
+                        }
+                        return if n > 0 {
+                            Ok(n)
+                        } else {
+                            Err(io::ErrorKind::WouldBlock.into())
                         };
                     }
                 }
