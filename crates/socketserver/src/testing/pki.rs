@@ -41,6 +41,8 @@ pub struct TestPki {
     pub rsa_key_pkcs1: PathBuf,
     /// The certificate and the PKCS#8 key in one file.
     pub combined: PathBuf,
+    /// The certificate and the encrypted key in one file (CPython's `keycert.passwd.pem`).
+    pub combined_encrypted: PathBuf,
 }
 
 impl TestPki {
@@ -143,6 +145,9 @@ impl TestPki {
         let mut combined = std::fs::read(p("cert.pem"))?;
         combined.extend(std::fs::read(p("key.pem"))?);
         std::fs::write(p("combined.pem"), combined)?;
+        let mut combined = std::fs::read(p("cert.pem"))?;
+        combined.extend(std::fs::read(p("key-encrypted.pem"))?);
+        std::fs::write(p("combined-encrypted.pem"), combined)?;
         Ok(TestPki {
             ca_cert: p("ca.pem"),
             cert: p("cert.pem"),
@@ -154,6 +159,7 @@ impl TestPki {
             rsa_cert: p("rsa-cert.pem"),
             rsa_key_pkcs1: p("rsa-pkcs1.pem"),
             combined: p("combined.pem"),
+            combined_encrypted: p("combined-encrypted.pem"),
         })
     }
 }
