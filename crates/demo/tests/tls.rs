@@ -178,4 +178,12 @@ fn demo_refuses_a_bad_key_before_listening() {
     );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs the production face"));
+    let out = run(
+        Command::new(env!("CARGO_BIN_EXE_demo"))
+            .args(["--proxy-protocol", "--tls-cert"])
+            .arg(&pki.cert),
+        CHILD_LIMIT,
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not supported yet"));
 }
