@@ -7,8 +7,11 @@
 //! measured in the same run, because absolute numbers drift on a shared machine.
 //!
 //! Anchors are built from crates.io in a scratch directory outside the repository
-//! (`$TMPDIR/pyserve-bench-anchors`): a tiny_http hello server (4 threads) and a hyper 1.x +
-//! tokio hello server (2 workers). Python's `wsgiref.simple_server` and `http.server` run
+//! (`$TMPDIR/pyserve-bench-anchors`): a tiny_http hello server (4 threads), a hyper 1.x +
+//! tokio hello server (2 workers), and the same hyper server behind tokio-rustls (ring
+//! provider) for the HTTPS scenarios, which use one throwaway certificate made with the
+//! `openssl` command for both servers. `--tls-only` runs just the HTTPS scenarios and the
+//! idle TLS connections. Python's `wsgiref.simple_server` and `http.server` run
 //! from the machine's python3.
 //!
 //! Output: a table on stdout, raw runs as JSON in `target/bench/runs.json`, a Markdown summary
@@ -73,6 +76,74 @@ fn main() {
 }
 "#;
 
+/// The TLS anchor: the hyper hello server above behind tokio-rustls (ring provider, ALPN
+/// `http/1.1`), with the same certificate and key as ours.
+const HYPER_TLS_MAIN: &str = r#"
+use std::convert::Infallible;
+use std::sync::Arc;
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::{Request, Response};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
+async fn hello(_: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let mut r = Response::new(Full::new(Bytes::from_static(b"Hello world!\n")));
+    r.headers_mut().insert("content-type", "text/plain".parse().unwrap());
+    Ok(r)
+}
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let port: u16 = args.next().unwrap().parse().unwrap();
+    let (cert, key) = (args.next().unwrap(), args.next().unwrap());
+    let certs = CertificateDer::pem_file_iter(&cert).unwrap().collect::<Result<Vec<_>, _>>().unwrap();
+    let key = PrivateKeyDer::from_pem_file(&key).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions().unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key).unwrap();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let _ = stream.set_nodelay(true);
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                if let Ok(tls) = acceptor.accept(stream).await {
+                    let _ = http1::Builder::new().serve_connection(TokioIo::new(tls), service_fn(hello)).await;
+                }
+            });
+        }
+    });
+}
+"#;
+
+/// Holds N idle TLS keep-alive connections (each after one request) until stdin closes.
+const PY_TLS_IDLE: &str = r#"
+import socket, ssl, sys
+port, n = int(sys.argv[1]), int(sys.argv[2])
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+conns, answered = [], 0
+for _ in range(n):
+    try:
+        s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=5))
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        if s.recv(4096):
+            answered += 1
+        conns.append(s)
+    except OSError:
+        break
+print(answered, flush=True)
+sys.stdin.read()
+"#;
+
 const PY_WSGI: &str = r#"
 import sys
 from wsgiref.simple_server import make_server, demo_app, WSGIRequestHandler
@@ -105,6 +176,8 @@ struct Server {
     name: &'static str,
     cmd: Vec<String>,
     port: u16,
+    /// Speaks HTTPS (wrk's URL scheme).
+    tls: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -124,6 +197,8 @@ struct Run {
 /// Entry point of `cargo xtask bench`.
 pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
     let quick = args.iter().any(|a| a == "--quick");
+    // Only the HTTPS scenarios (and the idle TLS connections), for a short look.
+    let tls_only = args.iter().any(|a| a == "--tls-only");
     if args.iter().any(|a| a == "--anchors-only") {
         let bin = build_anchors()?;
         eprintln!("xtask: anchors built in {}", bin.display());
@@ -160,6 +235,8 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
     let py = fs::canonicalize(out_dir.join(".")).map_err(|e| e.to_string())?;
     fs::write(py.join("py_wsgi.py"), PY_WSGI).map_err(|e| e.to_string())?;
     fs::write(py.join("py_http.py"), PY_HTTP).map_err(|e| e.to_string())?;
+    fs::write(py.join("py_tls_idle.py"), PY_TLS_IDLE).map_err(|e| e.to_string())?;
+    let (cert, key) = bench_certificate(&out_dir)?;
 
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     let demo = release.join("demo").display().to_string();
@@ -169,11 +246,13 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
         name: "hyper",
         cmd: s(&[&anchors.join("hyper-hello").display().to_string(), "{port}"]),
         port: 18001,
+        tls: false,
     };
     let tiny = Server {
         name: "tiny_http",
         cmd: s(&[&anchors.join("tiny-hello").display().to_string(), "{port}"]),
         port: 18002,
+        tls: false,
     };
     let ours_hello = Server {
         name: "demo --app hello",
@@ -189,6 +268,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
             "1",
         ]),
         port: 18003,
+        tls: false,
     };
     let ours_demo = Server {
         name: "demo --app demo",
@@ -202,6 +282,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
             "1",
         ]),
         port: 18004,
+        tls: false,
     };
     let ours_faithful = Server {
         name: "demo --faithful",
@@ -214,6 +295,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
             "--faithful",
         ]),
         port: 18005,
+        tls: false,
     };
     let py_demo = Server {
         name: "python wsgiref demo_app",
@@ -224,6 +306,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
             "demo",
         ]),
         port: 18006,
+        tls: false,
     };
     let py_hello = Server {
         name: "python wsgiref hello",
@@ -234,11 +317,13 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
             "hello",
         ]),
         port: 18007,
+        tls: false,
     };
     let ours_static = Server {
         name: "http-server",
         cmd: s(&[&httpd, "{port}", "-b", "127.0.0.1", "-d", &sd]),
         port: 18008,
+        tls: false,
     };
     let py_static = Server {
         name: "python -m http.server",
@@ -249,10 +334,45 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
             &sd,
         ]),
         port: 18009,
+        tls: false,
+    };
+
+    let hyper_tls = Server {
+        name: "hyper + tokio-rustls",
+        cmd: s(&[
+            &anchors.join("hyper-tls-hello").display().to_string(),
+            "{port}",
+            &cert,
+            &key,
+        ]),
+        port: 18010,
+        tls: true,
+    };
+    let ours_tls = Server {
+        name: "demo --app hello (TLS)",
+        cmd: s(&[
+            &demo,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "{port}",
+            "--app",
+            "hello",
+            "--threads",
+            "1",
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+        ]),
+        port: 18011,
+        tls: true,
     };
 
     let mut runs: Vec<Run> = Vec::new();
     let ka = "keep-alive hello";
+    let tls_ka = "keep-alive HTTPS hello";
+    let tls_new = "new TLS connection per request";
     let close = "connection per request";
     // (scenario, path, wrk extra args, servers; the first server is the anchor)
     let mut plan: Vec<(&str, &str, Vec<&str>, Vec<Server>)> = vec![
@@ -292,9 +412,23 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
             vec![],
             vec![py_static.clone(), ours_static.clone()],
         ),
+        (
+            tls_ka,
+            "/",
+            vec![],
+            vec![hyper_tls.clone(), ours_tls.clone()],
+        ),
+        (
+            tls_new,
+            "/",
+            vec!["-H", "Connection: close"],
+            vec![hyper_tls.clone(), ours_tls.clone()],
+        ),
     ];
-    if opts.quick {
-        plan.retain(|(name, ..)| *name == ka || *name == "demo_app");
+    if tls_only {
+        plan.retain(|(name, ..)| *name == tls_ka || *name == tls_new);
+    } else if opts.quick {
+        plan.retain(|(name, ..)| *name == ka || *name == "demo_app" || *name == tls_ka);
     }
     for (scenario, path, extra, servers) in &plan {
         for round in 0..opts.rounds {
@@ -308,8 +442,23 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
             }
         }
     }
-    let idle_counts: &[usize] = if opts.quick { &[1000] } else { &[1000, 10000] };
+    let idle_counts: &[usize] = if opts.quick || tls_only {
+        &[1000]
+    } else {
+        &[1000, 10000]
+    };
     for &n in idle_counts {
+        for server in [&hyper_tls, &ours_tls] {
+            let r = idle_tls_run(server, n, &py.join("py_tls_idle.py"))?;
+            eprintln!(
+                "xtask: idle TLS {n:<6} {:<26}: {:.2} KiB per connection, {} threads",
+                server.name, r.kib_per_idle_conn, r.threads
+            );
+            runs.push(r);
+        }
+        if tls_only {
+            continue;
+        }
         for server in [&hyper, &ours_hello, &tiny] {
             let r = idle_run(server, n)?;
             eprintln!(
@@ -358,12 +507,17 @@ fn build_anchors() -> Result<PathBuf, String> {
     let dir = std::env::temp_dir().join("pyserve-bench-anchors");
     let bin = dir.join("bin");
     fs::create_dir_all(&bin).map_err(|e| e.to_string())?;
-    let projects: [(&str, &str, &str); 2] = [
+    let projects: [(&str, &str, &str); 3] = [
         ("tiny-hello", "tiny_http = \"0.12\"\n", TINY_HTTP_MAIN),
         (
             "hyper-hello",
             "hyper = { version = \"1\", features = [\"server\", \"http1\"] }\nhyper-util = { version = \"0.1\", features = [\"tokio\"] }\nhttp-body-util = \"0.1\"\ntokio = { version = \"1\", features = [\"rt-multi-thread\", \"net\", \"macros\"] }\n",
             HYPER_MAIN,
+        ),
+        (
+            "hyper-tls-hello",
+            "hyper = { version = \"1\", features = [\"server\", \"http1\"] }\nhyper-util = { version = \"0.1\", features = [\"tokio\"] }\nhttp-body-util = \"0.1\"\ntokio = { version = \"1\", features = [\"rt-multi-thread\", \"net\", \"macros\"] }\ntokio-rustls = { version = \"0.26\", default-features = false, features = [\"ring\", \"tls12\"] }\nrustls = { version = \"0.23\", default-features = false, features = [\"ring\", \"std\", \"tls12\"] }\n",
+            HYPER_TLS_MAIN,
         ),
     ];
     for (name, deps, main) in projects {
@@ -470,7 +624,8 @@ fn wrk_run(
     round: usize,
 ) -> Result<Run, String> {
     let child = start(server)?;
-    let url = format!("http://127.0.0.1:{}{path}", server.port);
+    let scheme = if server.tls { "https" } else { "http" };
+    let url = format!("{scheme}://127.0.0.1:{}{path}", server.port);
     // Warm-up.
     let _ = Command::new("taskset")
         .args(["-c", "0", "wrk", "-t1", "-c10", "-d1s", &url])
@@ -620,6 +775,81 @@ fn idle_run(server: &Server, n: usize) -> Result<Run, String> {
     })
 }
 
+/// The bench's certificate and key (EC P-256, self-signed for `localhost`/`127.0.0.1`),
+/// made with the `openssl` command once per run, shared by both TLS servers.
+fn bench_certificate(out_dir: &Path) -> Result<(String, String), String> {
+    let cert = out_dir.join("tls-cert.pem");
+    let key = out_dir.join("tls-key.pem");
+    run_step(
+        "make the TLS certificate",
+        Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+            ])
+            .args(["-nodes", "-days", "2", "-subj", "/CN=localhost"])
+            .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert),
+    )?;
+    Ok((cert.display().to_string(), key.display().to_string()))
+}
+
+/// [`idle_run`] over TLS: `n` connections that finished their handshake and one request,
+/// held idle by a Python helper, then the server's resident memory growth per connection.
+fn idle_tls_run(server: &Server, n: usize, helper: &Path) -> Result<Run, String> {
+    let child = start(server)?;
+    let pid = child.id();
+    sleep(Duration::from_millis(200));
+    let rss0 = status_field(pid, "VmRSS:");
+    let mut holder = Command::new("python3")
+        .arg(helper)
+        .args([server.port.to_string(), n.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("python3: {e}"))?;
+    let mut line = String::new();
+    if let Some(out) = holder.stdout.as_mut() {
+        let mut byte = [0u8; 1];
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < deadline && out.read(&mut byte).is_ok_and(|k| k == 1) {
+            if byte[0] == b'\n' {
+                break;
+            }
+            line.push(byte[0] as char);
+        }
+    }
+    let answered: usize = line.trim().parse().unwrap_or(0);
+    if answered < n {
+        eprintln!(
+            "xtask: warning: {} answered {answered} of {n} TLS connections",
+            server.name
+        );
+    }
+    sleep(Duration::from_millis(500));
+    let rss1 = status_field(pid, "VmRSS:");
+    let threads = status_field(pid, "Threads:");
+    drop(holder.stdin.take());
+    let _ = holder.wait();
+    stop(child);
+    sleep(Duration::from_millis(500));
+    Ok(Run {
+        server: server.name.to_owned(),
+        scenario: format!("{n} idle TLS connections"),
+        kib_per_idle_conn: (rss1.saturating_sub(rss0)) as f64 / answered.max(1) as f64,
+        threads,
+        ..Run::default()
+    })
+}
+
 fn one_request(addr: SocketAddr) -> bool {
     let Ok(mut c) = TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
         return false;
@@ -705,6 +935,17 @@ fn report(out_dir: &Path, plan: &Plan<'_>, runs: &[Run], idle: &[usize]) -> Resu
             let _ = writeln!(
                 md,
                 "| {n} | {} | {:.2} | {} |",
+                r.server, r.kib_per_idle_conn, r.threads
+            );
+        }
+        // TLS connections that finished their handshake and one request.
+        for r in runs
+            .iter()
+            .filter(|r| r.scenario == format!("{n} idle TLS connections"))
+        {
+            let _ = writeln!(
+                md,
+                "| {n} (TLS) | {} | {:.2} | {} |",
                 r.server, r.kib_per_idle_conn, r.threads
             );
         }

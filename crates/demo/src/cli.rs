@@ -128,6 +128,20 @@ pub(crate) struct Args {
     /// Every connection opens with a PROXY protocol v1 or v2 header (HAProxy, nginx
     /// `proxy_protocol on`); its client address is used (production face).
     pub(crate) proxy_protocol: bool,
+    /// Serve HTTPS with these files (production face).
+    pub(crate) tls: TlsFiles,
+}
+
+/// `--tls-cert`, `--tls-key`, `--tls-password-file` (as `http-server` and Python 3.14's
+/// `http.server` spell them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct TlsFiles {
+    /// The certificate chain (PEM); HTTPS when set.
+    pub(crate) cert: Option<PathBuf>,
+    /// The private key (PEM); default: in the certificate file.
+    pub(crate) key: Option<PathBuf>,
+    /// A file holding the password of an encrypted key.
+    pub(crate) password_file: Option<PathBuf>,
 }
 
 impl Default for Args {
@@ -153,6 +167,7 @@ impl Default for Args {
             proxy_hops: 1,
             access_log: AccessLog::Python,
             proxy_protocol: false,
+            tls: TlsFiles::default(),
         }
     }
 }
@@ -399,6 +414,22 @@ const OPTIONS: &[Opt] = &[
         "Every connection opens with a PROXY protocol v1 or v2 header (HAProxy, nginx \
          `proxy_protocol on`); its client address is used (production face)",
     ),
+    opt(
+        "tls-cert",
+        Some("PATH"),
+        "Serve HTTPS with this certificate chain (PEM; production face)",
+    ),
+    opt(
+        "tls-key",
+        Some("PATH"),
+        "The TLS private key (PEM: PKCS#8, PKCS#1, SEC1 or encrypted PKCS#8; default: in the \
+         certificate file)",
+    ),
+    opt(
+        "tls-password-file",
+        Some("PATH"),
+        "A file holding the password of an encrypted TLS key",
+    ),
     Opt {
         short: Some('h'),
         ..opt("help", None, "Print help")
@@ -450,6 +481,9 @@ where
             "open" => args.open = true,
             "proxy-protocol" => args.proxy_protocol = true,
             "unix" => args.unix = Some(value(&mut parser, o)?.into()),
+            "tls-cert" => args.tls.cert = Some(value(&mut parser, o)?.into()),
+            "tls-key" => args.tls.key = Some(value(&mut parser, o)?.into()),
+            "tls-password-file" => args.tls.password_file = Some(value(&mut parser, o)?.into()),
             long => {
                 let v = string(o, value(&mut parser, o)?)?;
                 match long {
@@ -474,6 +508,12 @@ where
     }
     if seen.contains("proxy-hops") && args.trusted_proxy.is_none() {
         let needed = OPTIONS.iter().find(|o| o.long == "trusted-proxy");
+        return Err(CliError::Requires(
+            needed.map(Opt::display).unwrap_or_default(),
+        ));
+    }
+    if args.tls.cert.is_none() && (args.tls.key.is_some() || args.tls.password_file.is_some()) {
+        let needed = OPTIONS.iter().find(|o| o.long == "tls-cert");
         return Err(CliError::Requires(
             needed.map(Opt::display).unwrap_or_default(),
         ));
@@ -661,8 +701,36 @@ mod tests {
             proxy_hops: 2,
             access_log: AccessLog::Json,
             proxy_protocol: true,
+            tls: TlsFiles::default(),
         };
         assert_eq!(a, expected);
+    }
+
+    #[test]
+    fn tls_options_need_the_certificate() {
+        let a = run(&[
+            "--tls-cert",
+            "c.pem",
+            "--tls-key=k.pem",
+            "--tls-password-file",
+            "p.txt",
+        ]);
+        assert_eq!(
+            a.tls,
+            TlsFiles {
+                cert: Some("c.pem".into()),
+                key: Some("k.pem".into()),
+                password_file: Some("p.txt".into()),
+            }
+        );
+        assert_eq!(
+            err(&["--tls-key", "k.pem"]),
+            CliError::Requires("--tls-cert <PATH>".into())
+        );
+        assert!(matches!(
+            err(&["--tls-password-file=p"]),
+            CliError::Requires(_)
+        ));
     }
 
     #[test]

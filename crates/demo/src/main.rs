@@ -15,6 +15,9 @@
 //! `gateway::proxy::ProxyFix` (the client's address and scheme from `X-Forwarded-For` and
 //! `X-Forwarded-Proto` of those peers); `--proxy-protocol` expects a PROXY protocol header
 //! on every connection (`http_server::proxy_protocol`).
+//!
+//! HTTPS: `--tls-cert PATH [--tls-key PATH] [--tls-password-file PATH]` serves TLS on the
+//! production face (rustls; each connection's handshake driven by the event loops).
 
 #![allow(
     clippy::print_stdout,
@@ -98,7 +101,15 @@ fn run(args: &Args) -> Result<(), BoxError> {
         tracing::info!("trusting X-Forwarded-For/-Proto from {trusted}");
         app = Arc::new(ProxyFix::new(app, trusted.clone()).x_for(args.proxy_hops));
     }
+    if args.proxy_protocol && args.tls.cert.is_some() {
+        // The PROXY header comes before the TLS handshake, in clear; the TLS layer sits
+        // below the protocol that reads it.
+        return Err("--proxy-protocol with --tls-cert is not supported yet".into());
+    }
     if args.faithful || args.once {
+        if args.tls.cert.is_some() {
+            return Err("--tls-cert needs the production face (without --faithful/--once)".into());
+        }
         if args.proxy_protocol {
             return Err(
                 "--proxy-protocol needs the production face (without --faithful/--once)".into(),
@@ -163,11 +174,33 @@ fn production(args: &Args, app: Arc<dyn Application>) -> Result<(), BoxError> {
     };
     let protocol =
         HttpProtocol::new(factory, http_config().protocol_version("HTTP/1.1")).limits(limits);
+    // The certificate and key are loaded before anything listens: a bad file is an error
+    // that names it.
+    let tls = match &args.tls.cert {
+        None => None,
+        Some(cert) => {
+            let mut tls = socketserver::TlsConfig::new(cert);
+            if let Some(key) = &args.tls.key {
+                tls = tls.keyfile(key);
+            }
+            if let Some(file) = &args.tls.password_file {
+                tls = tls.password_file(file)?;
+            }
+            Some(http_server::https_acceptor(&tls)?)
+        }
+    };
     if args.proxy_protocol {
         tracing::info!("expecting a PROXY protocol header on every connection");
-        listen_and_serve(args, config, ProxyProtocol::new(protocol), &env_slot, app)
+        listen_and_serve(
+            args,
+            config,
+            ProxyProtocol::new(protocol),
+            &env_slot,
+            app,
+            tls,
+        )
     } else {
-        listen_and_serve(args, config, protocol, &env_slot, app)
+        listen_and_serve(args, config, protocol, &env_slot, app, tls)
     }
 }
 
@@ -180,6 +213,7 @@ fn listen_and_serve<P: Protocol>(
     protocol: P,
     env_slot: &EnvSlot,
     app: Arc<dyn Application>,
+    tls: Option<socketserver::TlsAcceptor>,
 ) -> Result<(), BoxError> {
     let inherited = listen_fds()?;
     let mut server = if !inherited.is_empty() {
@@ -195,14 +229,23 @@ fn listen_and_serve<P: Protocol>(
         let addr = socketserver::inet_address(&args.host, args.port)?;
         EventLoopServer::bind(addr, config, protocol)?
     };
+    let https = tls.is_some();
+    if let Some(acceptor) = tls {
+        server = server.tls(acceptor);
+    }
     server.info_mut().multithread = true;
     server.info_mut().multiprocess =
         args.workers.is_some_and(|n| n > 1) || std::env::var_os(workers::WORKER_ENV).is_some();
     let info = server.info().clone();
-    let env = base_environ(&info.server_name, info.server_port);
+    let mut env = base_environ(&info.server_name, info.server_port);
+    if https {
+        // CGI's `HTTPS=on`: `wsgi.url_scheme` is `https` (wsgiref's `guess_scheme`).
+        env.insert("HTTPS".to_owned(), "on".to_owned());
+    }
     let _ = env_slot.set(Arc::new(WsgiShared::new(app, env)));
     let local = server.local_addr().clone();
     match local.inet() {
+        Some(a) if https => println!("Serving HTTPS on {} port {} ...", a.ip(), a.port()),
         Some(a) => banner(&a.ip().to_string(), a.port()),
         None => println!("Serving HTTP on {local} ..."),
     }

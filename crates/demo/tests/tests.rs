@@ -10,4 +10,5 @@ mod lifecycle;
 mod malformed;
 mod python_clients;
 mod support;
+mod tls;
 mod workers;

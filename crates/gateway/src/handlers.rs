@@ -497,6 +497,7 @@ fn check_status(status: &str) -> Result<()> {
         && b[..3].iter().all(u8::is_ascii_digit)
         && b[3] == b' '
         && stdx::ascii::printable(b)
+        && !b.contains(&b'\t')
     {
         // Printable ASCII with a code: the usual status, valid.
         return Ok(());
@@ -512,6 +513,11 @@ fn check_status(status: &str) -> Result<()> {
     }
     if status.contains(['\r', '\n', '\0']) {
         return bad("status must not contain CR, LF or NUL");
+    }
+    // Newer CPython (the control-character fix of `start_response`) refuses every C0 control
+    // and DEL, which a client could take as a line end or hide in a log.
+    if status.chars().any(|c| c < ' ' || c == '\x7f') {
+        return bad("status must not contain control characters");
     }
     if !util::is_latin1(status) {
         return bad("status must be Latin-1 (chars up to U+00FF)");

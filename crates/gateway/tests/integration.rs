@@ -149,6 +149,28 @@ fn test_status_validation_errors() {
 }
 
 #[test]
+fn status_with_control_characters_is_refused() {
+    // CPython (after 3.11) refuses control characters in `start_response`'s status.
+    for (status, message) in [
+        ("200 OK\r\nX: y", "status must not contain CR, LF or NUL"),
+        ("200 O\u{1}K", "status must not contain control characters"),
+        ("200 OK\t", "status must not contain control characters"),
+        ("200 OK\u{7f}", "status must not contain control characters"),
+    ] {
+        let bad_app = move |_e: &Environ, sr: &mut dyn StartResponse| -> Result<Body> {
+            sr.start_response(status, &[("Content-Type", "text/plain")], None)?;
+            Ok(Body::from("Hello, world!"))
+        };
+        let (t, err) = run_amock(bad_app, b"GET / HTTP/1.0\n\n");
+        assert!(t.output.starts_with(b"HTTP/1.0 500 "), "{status:?}");
+        assert_eq!(
+            err.lines().last().unwrap(),
+            format!("InvalidStatus: invalid status {status:?}: {message}")
+        );
+    }
+}
+
+#[test]
 fn test_bytes_validation() {
     // CPython: Lib/test/test_wsgiref.py::IntegrationTests::test_bytes_validation
     let app = |_e: &Environ, sr: &mut dyn StartResponse| -> Result<Body> {

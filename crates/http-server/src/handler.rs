@@ -36,6 +36,45 @@ pub const DEFAULT_ERROR_MESSAGE: &str = "\
 </html>
 ";
 
+/// CPython 3.14's `DEFAULT_ERROR_MESSAGE`: 3.11's page with a `<style>` that sets
+/// `color-scheme: light dark`, so browsers draw it in their dark mode when the user asks for
+/// one.
+///
+/// The faithful face keeps 3.11's bytes ([`DEFAULT_ERROR_MESSAGE`]) by default; this page is
+/// an option, through [`HttpConfig::error_message_format`].
+///
+/// Python: `http.server.DEFAULT_ERROR_MESSAGE` (3.14).
+///
+/// ```
+/// use http_server::{testing::Harness, SimpleHttpHandler, DARK_MODE_ERROR_MESSAGE};
+/// let config = SimpleHttpHandler::http_config().error_message_format(DARK_MODE_ERROR_MESSAGE);
+/// let mut h = SimpleHttpHandler::new(std::env::temp_dir());
+/// let t = Harness::new().config(config).run(&mut h, b"GET /no-such-file-here HTTP/1.0\r\n\r\n");
+/// assert_eq!(t.responses[0].status, 404);
+/// assert!(t.responses[0].text().contains("color-scheme: light dark;"));
+/// ```
+#[doc(alias = "http.server.DEFAULT_ERROR_MESSAGE")]
+pub const DARK_MODE_ERROR_MESSAGE: &str = "\
+<!DOCTYPE HTML>
+<html lang=\"en\">
+    <head>
+        <meta charset=\"utf-8\">
+        <style type=\"text/css\">
+            :root {
+                color-scheme: light dark;
+            }
+        </style>
+        <title>Error response</title>
+    </head>
+    <body>
+        <h1>Error response</h1>
+        <p>Error code: %(code)d</p>
+        <p>Message: %(message)s.</p>
+        <p>Error code explanation: %(code)s - %(explain)s.</p>
+    </body>
+</html>
+";
+
 /// CPython's `DEFAULT_ERROR_CONTENT_TYPE`.
 ///
 /// Python: `http.server.DEFAULT_ERROR_CONTENT_TYPE`.

@@ -10,7 +10,10 @@
 //! # Porting from Python
 //!
 //! This crate ports `http.server` of CPython 3.11 (without `CGIHTTPRequestHandler`,
-//! deprecated upstream by PEP 594). Class attributes became [`HttpConfig`], overridable
+//! deprecated upstream in 3.13 and removed in 3.15), plus what 3.12 to 3.15 added:
+//! `HTTPSServer` and `ThreadingHTTPSServer` (3.14, [`HttpsServer`] with rustls, feature
+//! `tls`), dark-mode pages as an option (3.14, [`DARK_MODE_ERROR_MESSAGE`]), and
+//! `extra_response_headers` (3.15). Class attributes became [`HttpConfig`], overridable
 //! methods became defaulted trait methods with their bodies in [`default`] (for `super()`),
 //! `self.server` became the [`socketserver::HandlerCx`] an [`Exchange`] carries. Wire
 //! behaviour is CPython's except where the project's `decisions.md` says otherwise: error
@@ -45,8 +48,9 @@
 
 pub use crate::error::{Error, HttpError, Result};
 pub use crate::handler::{
-    DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE, Exchange, HttpConfig, HttpHandler,
-    HttpRequestHandler, default, handle_one_request, handle_parsed_request, reply_parse_error,
+    DARK_MODE_ERROR_MESSAGE, DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE, Exchange,
+    HttpConfig, HttpHandler, HttpRequestHandler, default, handle_one_request,
+    handle_parsed_request, reply_parse_error,
 };
 pub use crate::request::{
     BodyFraming, Headers, Parsed, RequestHead, RequestLine, parse_headers, parse_request,
@@ -55,6 +59,10 @@ pub use crate::request::{
 pub use crate::server::{
     HttpHooks, HttpServer, MakeHandler, ThreadingHttpServer, best_address, serving_banner,
     tcp_config, test, threading_config,
+};
+#[cfg(feature = "tls")]
+pub use crate::server::{
+    HttpsServer, ThreadingHttpsServer, https_acceptor, serving_banner_https, test_tls,
 };
 pub use crate::static_files::{
     Body, SimpleHttpHandler, default_extensions_map, guess_type, translate_path,

@@ -1,7 +1,8 @@
 //! `http-server`: the Rust `python -m http.server`.
 //!
 //! Serves a directory over HTTP with a threading server, logging each request to stderr in
-//! CPython's format. `http-server [-b ADDRESS] [-d DIR] [-p VERSION] [port]`.
+//! CPython's format. `http-server [-b ADDRESS] [-d DIR] [-p VERSION] [-H NAME VALUE]...
+//! [--tls-cert PATH [--tls-key PATH] [--tls-password-file PATH]] [port]`.
 
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
@@ -26,6 +27,11 @@ Options:
   -b, --bind <ADDRESS>         bind to this address (default: all interfaces)
   -d, --directory <DIRECTORY>  serve this directory (default: current directory)
   -p, --protocol <VERSION>     conform to this HTTP version [default: HTTP/1.0]
+  -H, --header <NAME> <VALUE>  add this header to every 200 response (repeatable)
+      --tls-cert <PATH>        serve HTTPS with this certificate chain (PEM)
+      --tls-key <PATH>         the private key (PEM; default: in the certificate file)
+      --tls-password-file <PATH>
+                               the password of an encrypted key
   -h, --help                   Print help
   -V, --version                Print version";
 
@@ -41,6 +47,14 @@ struct Args {
     protocol: String,
     /// bind to this port
     port: u16,
+    /// `-H NAME VALUE`, in order: extra headers of 200 responses (Python 3.15).
+    headers: Vec<(String, String)>,
+    /// `--tls-cert`: serve HTTPS with this certificate chain (Python 3.14).
+    tls_cert: Option<PathBuf>,
+    /// `--tls-key`: the private key, when not in the certificate file.
+    tls_key: Option<PathBuf>,
+    /// `--tls-password-file`: holds the password of an encrypted key.
+    tls_password_file: Option<PathBuf>,
 }
 
 impl Default for Args {
@@ -50,6 +64,10 @@ impl Default for Args {
             directory: None,
             protocol: "HTTP/1.0".to_owned(),
             port: 8000,
+            headers: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
+            tls_password_file: None,
         }
     }
 }
@@ -87,6 +105,9 @@ enum CliError {
     /// An option given twice.
     #[error("the argument '{0}' cannot be used multiple times")]
     Repeated(&'static str),
+    /// A TLS option without `--tls-cert` (argparse's `parser.error` in Python 3.14).
+    #[error("{0} requires --tls-cert to be set")]
+    RequiresTlsCert(&'static str),
 }
 
 impl From<lexopt::Error> for CliError {
@@ -118,6 +139,10 @@ where
     const DIRECTORY: &str = "--directory <DIRECTORY>";
     const PROTOCOL: &str = "--protocol <VERSION>";
     const PORT: &str = "[PORT]";
+    const HEADER: &str = "--header <NAME> <VALUE>";
+    const TLS_CERT: &str = "--tls-cert <PATH>";
+    const TLS_KEY: &str = "--tls-key <PATH>";
+    const TLS_PASSWORD_FILE: &str = "--tls-password-file <PATH>";
     let mut parser = lexopt::Parser::from_args(args);
     let mut args = Args::default();
     let mut seen: Vec<&'static str> = Vec::new();
@@ -130,6 +155,13 @@ where
             Short('b') | Long("bind") => BIND,
             Short('d') | Long("directory") => DIRECTORY,
             Short('p') | Long("protocol") => PROTOCOL,
+            Long("tls-cert") => TLS_CERT,
+            Long("tls-key") => TLS_KEY,
+            Long("tls-password-file") => TLS_PASSWORD_FILE,
+            Short('H') | Long("header") => {
+                args.headers.push(header(&mut parser, HEADER)?);
+                continue;
+            }
             Value(v) if !seen.contains(&PORT) => {
                 seen.push(PORT);
                 let text = v.to_string_lossy();
@@ -149,6 +181,9 @@ where
         let v = value(&mut parser, option)?;
         match option {
             DIRECTORY => args.directory = Some(v.into()),
+            TLS_CERT => args.tls_cert = Some(v.into()),
+            TLS_KEY => args.tls_key = Some(v.into()),
+            TLS_PASSWORD_FILE => args.tls_password_file = Some(v.into()),
             _ => {
                 let v = v.into_string().map_err(|v| CliError::InvalidValue {
                     option,
@@ -163,7 +198,53 @@ where
             }
         }
     }
+    if args.tls_cert.is_none() {
+        if args.tls_key.is_some() {
+            return Err(CliError::RequiresTlsCert("--tls-key"));
+        }
+        if args.tls_password_file.is_some() {
+            return Err(CliError::RequiresTlsCert("--tls-password-file"));
+        }
+    }
     Ok(Command::Run(args))
+}
+
+/// The `NAME VALUE` pair after `-H`/`--header` (argparse's `nargs=2`): the name must be an
+/// HTTP token and the value free of control characters, so that a bad header is refused
+/// here rather than on every request.
+fn header(parser: &mut lexopt::Parser, option: &'static str) -> Result<(String, String), CliError> {
+    let text = |v: OsString| {
+        v.into_string().map_err(|v| CliError::InvalidValue {
+            option,
+            value: v.to_string_lossy().into_owned(),
+            reason: "invalid UTF-8".to_owned(),
+        })
+    };
+    let name = text(value(parser, option)?)?;
+    // The value may start with `-` (`-H X-Note -1`): take the next argument as it is.
+    let value = match parser.optional_value() {
+        Some(v) => v,
+        None => parser
+            .raw_args()?
+            .next()
+            .ok_or(CliError::MissingValue(option))?,
+    };
+    let value = text(value)?;
+    if !stdx::ascii::is_token(name.as_bytes()) {
+        return Err(CliError::InvalidValue {
+            option,
+            value: name,
+            reason: "a header name must be a token".to_owned(),
+        });
+    }
+    if value.chars().any(|c| (c < ' ' && c != '\t') || c == '\x7f') {
+        return Err(CliError::InvalidValue {
+            option,
+            value,
+            reason: "a header value must not hold control characters".to_owned(),
+        });
+    }
+    Ok((name, value))
 }
 
 /// `command`, unless the long flag has a value attached (`--help=x`).
@@ -225,32 +306,60 @@ fn main() -> std::process::ExitCode {
         }
     };
     let config = SimpleHttpHandler::http_config().protocol_version(args.protocol);
+    let headers = args.headers;
     let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flag = std::sync::Arc::clone(&interrupted);
-    let result = http_server::test(
-        move |_cx: &socketserver::HandlerCx<'_>| SimpleHttpHandler::new(directory.clone()),
-        config,
-        args.port,
-        args.bind.as_deref(),
-        move |banner, stop| {
-            println!("{banner}");
-            let signals = signal_hook::iterator::Signals::new([
-                signal_hook::consts::SIGINT,
-                signal_hook::consts::SIGTERM,
-            ]);
-            match signals {
-                Ok(mut signals) => {
-                    std::thread::spawn(move || {
-                        if signals.forever().next().is_some() {
-                            flag.store(true, std::sync::atomic::Ordering::SeqCst);
-                            stop.request();
-                        }
-                    });
-                }
-                Err(e) => tracing::error!("cannot install the signal handler: {e}"),
+    let tls = match &args.tls_cert {
+        None => None,
+        Some(cert) => {
+            let mut tls = socketserver::TlsConfig::new(cert);
+            if let Some(key) = &args.tls_key {
+                tls = tls.keyfile(key);
             }
-        },
-    );
+            if let Some(file) = &args.tls_password_file {
+                tls = match tls.password_file(file) {
+                    Ok(tls) => tls,
+                    Err(e) => {
+                        // Python: parser.error("Failed to read TLS password file: ...").
+                        let text = format!(
+                            "error: failed to read TLS password file: {e}\n\n{USAGE}\n\n\
+                             For more information, try '--help'."
+                        );
+                        say(&mut std::io::stderr(), &text);
+                        return std::process::ExitCode::from(2);
+                    }
+                };
+            }
+            Some(tls)
+        }
+    };
+    let factory = move |_cx: &socketserver::HandlerCx<'_>| {
+        SimpleHttpHandler::new(directory.clone())
+            .with_extra_response_headers(headers.iter().cloned())
+    };
+    let ready = move |banner: &str, stop: socketserver::ShutdownHandle| {
+        println!("{banner}");
+        let signals = signal_hook::iterator::Signals::new([
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+        ]);
+        match signals {
+            Ok(mut signals) => {
+                std::thread::spawn(move || {
+                    if signals.forever().next().is_some() {
+                        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                        stop.request();
+                    }
+                });
+            }
+            Err(e) => tracing::error!("cannot install the signal handler: {e}"),
+        }
+    };
+    let bind = args.bind.as_deref();
+    let result = match &tls {
+        None => http_server::test(factory, config, args.port, bind, ready),
+        Some(tls) => http_server::test_tls(factory, config, args.port, bind, tls, ready),
+    };
     match result {
         Ok(()) => {
             if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
@@ -302,6 +411,10 @@ mod tests {
             directory: Some("/srv/www".into()),
             protocol: "HTTP/1.1".into(),
             port: 8080,
+            headers: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
+            tls_password_file: None,
         };
         let spellings: [&[&str]; 5] = [
             &[
@@ -399,6 +512,77 @@ mod tests {
     }
 
     #[test]
+    fn header_option_repeats_and_keeps_order() {
+        let a = run(&[
+            "-H",
+            "X-One",
+            "1",
+            "--header",
+            "Cache-Control",
+            "no-cache, no-store",
+            "--header=X-Dash",
+            "-1",
+            "8001",
+        ]);
+        assert_eq!(a.port, 8001);
+        assert_eq!(
+            a.headers,
+            [
+                ("X-One".to_owned(), "1".to_owned()),
+                ("Cache-Control".to_owned(), "no-cache, no-store".to_owned()),
+                ("X-Dash".to_owned(), "-1".to_owned()),
+            ]
+        );
+        assert_eq!(
+            err(&["-H", "X-One"]),
+            CliError::MissingValue("--header <NAME> <VALUE>")
+        );
+        assert_eq!(
+            err(&["-H"]),
+            CliError::MissingValue("--header <NAME> <VALUE>")
+        );
+        assert!(matches!(
+            err(&["-H", "Bad Name", "v"]),
+            CliError::InvalidValue { .. }
+        ));
+        assert!(matches!(
+            err(&["-H", "X-Split", "a\r\nSet-Cookie: x=1"]),
+            CliError::InvalidValue { .. }
+        ));
+    }
+
+    #[test]
+    fn tls_options() {
+        let a = run(&[
+            "--tls-cert",
+            "c.pem",
+            "--tls-key=k.pem",
+            "--tls-password-file",
+            "pw.txt",
+        ]);
+        assert_eq!(a.tls_cert, Some("c.pem".into()));
+        assert_eq!(a.tls_key, Some("k.pem".into()));
+        assert_eq!(a.tls_password_file, Some("pw.txt".into()));
+        assert_eq!(run(&["--tls-cert", "both.pem"]).tls_key, None);
+        assert_eq!(
+            err(&["--tls-key", "k.pem"]).to_string(),
+            "--tls-key requires --tls-cert to be set"
+        );
+        assert_eq!(
+            err(&["--tls-password-file", "p"]),
+            CliError::RequiresTlsCert("--tls-password-file")
+        );
+        assert_eq!(
+            err(&["--tls-cert", "a", "--tls-cert", "b"]),
+            CliError::Repeated("--tls-cert <PATH>")
+        );
+        assert_eq!(
+            err(&["--tls-cert"]),
+            CliError::MissingValue("--tls-cert <PATH>")
+        );
+    }
+
+    #[test]
     fn help_and_version() {
         for a in ["-h", "--help"] {
             assert_eq!(parse([a]), Ok(Command::Help));
@@ -416,6 +600,10 @@ mod tests {
             "-b, --bind <ADDRESS>",
             "-d, --directory <DIRECTORY>",
             "-p, --protocol <VERSION>",
+            "-H, --header <NAME> <VALUE>",
+            "--tls-cert <PATH>",
+            "--tls-key <PATH>",
+            "--tls-password-file <PATH>",
             "[default: HTTP/1.0]",
             "-h, --help",
             "-V, --version",

@@ -62,6 +62,21 @@ pub struct SimpleHttpHandler {
     pub directory: PathBuf,
     /// Extension → type overrides consulted before `mimetypes` (Python: `extensions_map`).
     pub extensions_map: HashMap<String, String>,
+    /// `(name, value)` pairs added to every 200 response (a file or a directory listing),
+    /// after the server's own headers; never to other statuses (Python 3.15,
+    /// `extra_response_headers`; the CLI's `-H/--header NAME VALUE`).
+    ///
+    /// A pair whose name the server already sent in that response (`Content-type`,
+    /// `Content-Length`, `Last-Modified`, `Accept-Ranges`, `Server`, `Date`, compared without
+    /// case) is left out, so the server's own headers are never overridden nor doubled
+    /// (CPython appends such a pair as a second header).
+    #[doc(alias = "http.server.SimpleHTTPRequestHandler.extra_response_headers")]
+    pub extra_response_headers: Vec<(String, String)>,
+    /// When true, directory listings carry CPython 3.14's `<style>` with
+    /// `color-scheme: light dark` (the browser's dark mode); false (the default) keeps
+    /// 3.11's bytes. Error pages have their own switch:
+    /// [`DARK_MODE_ERROR_MESSAGE`](crate::DARK_MODE_ERROR_MESSAGE).
+    pub dark_mode: bool,
 }
 
 /// What [`SimpleHttpHandler::send_head`] leaves to copy: an open file and the byte range of
@@ -89,7 +104,72 @@ impl SimpleHttpHandler {
         SimpleHttpHandler {
             directory: directory.into(),
             extensions_map: default_extensions_map(),
+            extra_response_headers: Vec::new(),
+            dark_mode: false,
         }
+    }
+
+    /// Directory listings that follow the browser's dark mode, as CPython 3.14 writes them
+    /// (see [`dark_mode`](Self::dark_mode)).
+    ///
+    /// Python: `SimpleHTTPRequestHandler.list_directory` (3.14).
+    ///
+    /// ```
+    /// use http_server::{testing::{Harness, Request}, SimpleHttpHandler};
+    /// let mut h = SimpleHttpHandler::new(std::env::temp_dir()).with_dark_mode();
+    /// let t = Harness::new().run(&mut h, &Request::get("/").to_bytes());
+    /// assert!(t.responses[0].text().contains(":root {\ncolor-scheme: light dark;\n}"));
+    /// ```
+    pub fn with_dark_mode(mut self) -> Self {
+        self.dark_mode = true;
+        self
+    }
+
+    /// Adds `(name, value)` pairs to every 200 response: see
+    /// [`extra_response_headers`](Self::extra_response_headers).
+    ///
+    /// Python: `SimpleHTTPRequestHandler(..., extra_response_headers=headers)` (3.15).
+    ///
+    /// ```
+    /// use http_server::{testing::{Harness, Request}, SimpleHttpHandler};
+    /// let dir = std::env::temp_dir().join(format!("extra-doc-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// std::fs::write(dir.join("a.txt"), "a")?;
+    /// let mut h = SimpleHttpHandler::new(&dir)
+    ///     .with_extra_response_headers([("X-Frame-Options", "DENY")]);
+    /// let t = Harness::new().config(SimpleHttpHandler::http_config())
+    ///     .run(&mut h, &Request::get("/a.txt").to_bytes());
+    /// assert_eq!(t.responses[0].header("X-Frame-Options"), Some("DENY"));
+    /// std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[doc(alias = "extra_response_headers")]
+    pub fn with_extra_response_headers<N, V>(
+        mut self,
+        headers: impl IntoIterator<Item = (N, V)>,
+    ) -> Self
+    where
+        N: Into<String>,
+        V: Into<String>,
+    {
+        self.extra_response_headers
+            .extend(headers.into_iter().map(|(n, v)| (n.into(), v.into())));
+        self
+    }
+
+    /// Sends [`extra_response_headers`](Self::extra_response_headers), but none named in
+    /// `sent` (the headers this 200 response already has, besides `Server` and `Date`).
+    fn send_extra_response_headers(&self, ex: &mut Exchange<'_>, sent: &[&str]) -> Result<()> {
+        for (name, value) in &self.extra_response_headers {
+            let taken = ["Server", "Date"]
+                .iter()
+                .chain(sent)
+                .any(|s| s.eq_ignore_ascii_case(name));
+            if !taken {
+                ex.send_header(name, value)?;
+            }
+        }
+        Ok(())
     }
 
     /// Serves the current directory (Python's default).
@@ -193,6 +273,15 @@ impl SimpleHttpHandler {
                 ex.send_header("Content-Length", &size.to_string())?;
                 ex.send_header("Last-Modified", &last_modified)?;
                 ex.send_header("Accept-Ranges", "bytes")?;
+                self.send_extra_response_headers(
+                    ex,
+                    &[
+                        "Content-type",
+                        "Content-Length",
+                        "Last-Modified",
+                        "Accept-Ranges",
+                    ],
+                )?;
                 ex.end_headers()?;
                 Ok(Some(Body::File {
                     file,
@@ -226,6 +315,12 @@ impl SimpleHttpHandler {
         r.push(b"<html lang=\"en\">".to_vec());
         r.push(b"<head>".to_vec());
         r.push(b"<meta charset=\"utf-8\">".to_vec());
+        if self.dark_mode {
+            r.push(
+                b"<style type=\"text/css\">\n:root {\ncolor-scheme: light dark;\n}\n</style>"
+                    .to_vec(),
+            );
+        }
         r.push([b"<title>".as_slice(), &title, b"</title>\n</head>"].concat());
         r.push([b"<body>\n<h1>".as_slice(), &title, b"</h1>"].concat());
         r.push(b"<hr>\n<ul>".to_vec());
@@ -260,6 +355,7 @@ impl SimpleHttpHandler {
         self.send_response(ex, 200, None)?;
         ex.send_header("Content-type", "text/html; charset=utf-8")?;
         ex.send_header("Content-Length", &encoded.len().to_string())?;
+        self.send_extra_response_headers(ex, &["Content-type", "Content-Length"])?;
         ex.end_headers()?;
         Ok(Some(Body::Bytes(encoded)))
     }

@@ -1,4 +1,5 @@
-//! The `http-server` binary: banner, a request served, clean exit on SIGINT.
+//! The `http-server` binary: banner, a request served (with a `-H` header), clean exit on
+//! SIGINT.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -10,7 +11,7 @@ fn binary_serves_and_exits_on_sigint() {
     let dir = TempDir::new("cli");
     dir.write("f.txt", b"file body");
     let mut child = Command::new(env!("CARGO_BIN_EXE_http-server"))
-        .args(["-b", "127.0.0.1", "-d"])
+        .args(["-b", "127.0.0.1", "-H", "X-From-Cli", "yes", "-d"])
         .arg(dir.path())
         .arg("0")
         .stdout(Stdio::piped())
@@ -44,6 +45,12 @@ fn binary_serves_and_exits_on_sigint() {
     );
     assert!(reply.starts_with(b"HTTP/1.0 200 OK\r\nServer: SimpleHTTP/0.6 Rust/"));
     assert!(reply.ends_with(b"file body"));
+    // `-H NAME VALUE` (Python 3.15) reaches the 200 response.
+    assert!(
+        reply
+            .windows(b"\r\nX-From-Cli: yes\r\n".len())
+            .any(|w| w == b"\r\nX-From-Cli: yes\r\n")
+    );
     let mut err = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     err.read_line(&mut line).unwrap();

@@ -15,4 +15,9 @@ mod parse;
 mod porting_map;
 mod props;
 mod support;
+#[cfg(feature = "tls")]
+mod tls;
+#[cfg(feature = "tls")]
+mod tls_evloop;
 mod traversal;
+mod upstream;

@@ -21,6 +21,15 @@ pub enum Error {
     /// An operation needs a server state it is not in (for example `serve_forever` twice).
     #[error("invalid server state: {0}")]
     State(&'static str),
+    /// A TLS certificate, key or password file that cannot be used; `path` names the file.
+    #[cfg(feature = "tls")]
+    #[error("{}: {reason}", path.display())]
+    Tls {
+        /// The file at fault.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 impl Error {

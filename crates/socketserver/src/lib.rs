@@ -66,6 +66,8 @@ pub use crate::server::{
     default,
 };
 pub use crate::threading::{Threading, ThreadingConfig, process_request_thread};
+#[cfg(feature = "tls")]
+pub use crate::tls::{TlsAcceptor, TlsConfig, TlsStream, TlsTransport};
 pub use crate::transport::{Connection, TcpConfig, TcpTransport, Transport};
 pub use crate::unix::UnixStreamTransport;
 
@@ -78,6 +80,8 @@ mod handler;
 mod server;
 pub mod testing;
 mod threading;
+#[cfg(feature = "tls")]
+mod tls;
 mod transport;
 mod unix;
 
@@ -142,15 +146,16 @@ pub type ForkingTcpServer<H> = BaseServer<TcpTransport, Forking<H>>;
 #[doc(alias = "socketserver.ForkingUDPServer")]
 pub type ForkingUdpServer<H> = BaseServer<UdpTransport, Forking<H>>;
 
-/// A Unix domain stream server with a process per request (Python 3.12 adds
-/// `ForkingUnixStreamServer`; 3.11's tests build it by hand).
+/// A Unix domain stream server with a process per request.
 ///
-/// Python: `socketserver.ForkingMixIn` + `socketserver.UnixStreamServer`.
+/// Python: `socketserver.ForkingUnixStreamServer` (added in 3.12; 3.11's tests build it by
+/// hand as `ForkingMixIn` + `UnixStreamServer`).
 #[doc(alias = "socketserver.ForkingUnixStreamServer")]
 pub type ForkingUnixStreamServer<H> = BaseServer<UnixStreamTransport, Forking<H>>;
 
 /// A Unix domain datagram server with a process per request.
 ///
-/// Python: `socketserver.ForkingMixIn` + `socketserver.UnixDatagramServer`.
+/// Python: `socketserver.ForkingUnixDatagramServer` (added in 3.12; 3.11's tests build it
+/// by hand as `ForkingMixIn` + `UnixDatagramServer`).
 #[doc(alias = "socketserver.ForkingUnixDatagramServer")]
 pub type ForkingUnixDatagramServer<H> = BaseServer<UnixDatagramTransport, Forking<H>>;

@@ -46,6 +46,12 @@
 //!
 //! Python has no such kit: its tests run real sockets (`Lib/test/test_socketserver.py`).
 
+#[cfg(feature = "tls")]
+pub use self::pki::TestPki;
+
+#[cfg(feature = "tls")]
+mod pki;
+
 use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, Read, Write};

@@ -192,7 +192,12 @@ impl OutBuf {
                 Err(e) => return Err(e),
             }
         }
-        Ok((true, sent))
+        // A TLS session may still hold records the socket would not take.
+        match w.flush() {
+            Ok(()) => Ok((true, sent)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok((false, sent)),
+            Err(e) => Err(e),
+        }
     }
 }
 

@@ -25,6 +25,30 @@ const MAX_INTERIMS: usize = 8;
 pub(crate) enum Stream {
     Tcp(mio::net::TcpStream),
     Unix(mio::net::UnixStream),
+    /// A TLS session over TCP; its handshake runs as bytes arrive, under the request
+    /// deadline.
+    #[cfg(feature = "tls")]
+    Tls(Box<crate::tls::NonBlockingTls<mio::net::TcpStream>>),
+}
+
+impl Stream {
+    /// Encrypted bytes wait for the socket (the response is not all sent yet).
+    pub(crate) fn wants_write(&self) -> bool {
+        match self {
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.wants_write(),
+            _ => false,
+        }
+    }
+
+    /// When the TLS handshake began, while it is not finished.
+    pub(crate) fn handshake_started(&self) -> Option<Instant> {
+        match self {
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.handshake_started(),
+            _ => None,
+        }
+    }
 }
 
 impl Read for Stream {
@@ -32,6 +56,8 @@ impl Read for Stream {
         match self {
             Stream::Tcp(s) => s.read(buf),
             Stream::Unix(s) => s.read(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.read(buf),
         }
     }
 }
@@ -41,10 +67,18 @@ impl Write for Stream {
         match self {
             Stream::Tcp(s) => s.write(buf),
             Stream::Unix(s) => s.write(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.write(buf),
         }
     }
+    /// Plain sockets have nothing to flush; a TLS session pushes its queued records, or says
+    /// `WouldBlock`.
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        match self {
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.flush(),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -53,18 +87,24 @@ impl Source for Stream {
         match self {
             Stream::Tcp(s) => s.register(r, t, i),
             Stream::Unix(s) => s.register(r, t, i),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.socket_mut().register(r, t, i),
         }
     }
     fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.reregister(r, t, i),
             Stream::Unix(s) => s.reregister(r, t, i),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.socket_mut().reregister(r, t, i),
         }
     }
     fn deregister(&mut self, r: &Registry) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.deregister(r),
             Stream::Unix(s) => s.deregister(r),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.socket_mut().deregister(r),
         }
     }
 }
@@ -158,12 +198,16 @@ impl<S: Default> Conn<S> {
 impl<S> Conn<S> {
     /// No partial request and no pending output.
     pub(crate) fn is_idle(&self) -> bool {
-        self.input.is_empty() && self.output.is_empty()
+        self.input.is_empty() && self.output.is_empty() && !self.stream.wants_write()
     }
 
     /// When the loop must look at this connection again.
     pub(crate) fn next_deadline(&self, config: &EventLoopConfig, now: Instant) -> Option<Instant> {
-        if !self.output.is_empty() {
+        if let Some(started) = self.stream.handshake_started() {
+            // A TLS handshake lives under the request deadline, from the accept.
+            return Some(started + config.request_timeout);
+        }
+        if !self.output.is_empty() || self.stream.wants_write() {
             Some(self.write_since.unwrap_or(now) + config.write_timeout)
         } else if !self.input.is_empty() {
             Some(self.request_since.unwrap_or(now) + config.request_timeout)
@@ -193,7 +237,9 @@ impl<S> Conn<S> {
         if self.deadline.at.is_none_or(|at| at > now) {
             return Outcome::Keep { requeue: false };
         }
-        if !self.output.is_empty() {
+        if self.stream.handshake_started().is_some() {
+            tracing::debug!(client = %self.addr, "tls handshake timeout");
+        } else if !self.output.is_empty() {
             tracing::debug!(client = %self.addr, "write timeout");
         } else if !self.input.is_empty() {
             tracing::debug!(client = %self.addr, buffered = self.input.len(), "request timeout");
@@ -224,7 +270,7 @@ impl<S> Conn<S> {
         let mut reads = 0;
         let mut drained = false;
         loop {
-            if !self.output.is_empty() {
+            if !self.output.is_empty() || self.stream.wants_write() {
                 match self.output.flush(&mut self.stream) {
                     Ok((true, _)) => self.write_since = None,
                     Ok((false, sent)) => {

@@ -168,6 +168,8 @@ pub struct EventLoopServer<P: Protocol> {
     info: ServerInfo,
     setup: Vec<LoopSetup>,
     control: Arc<Control>,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::TlsAcceptor>,
 }
 
 impl<P: Protocol> std::fmt::Debug for EventLoopServer<P> {
@@ -280,7 +282,37 @@ impl<P: Protocol> EventLoopServer<P> {
             info,
             setup,
             control,
+            #[cfg(feature = "tls")]
+            tls: None,
         })
+    }
+
+    /// Serves TLS on every TCP connection: each is a rustls session whose handshake the
+    /// loops drive as bytes arrive (never blocking a loop), under
+    /// [`EventLoopConfig::request_timeout`] counted from the accept; a client that fails it
+    /// (plain HTTP, a bad record, no common ALPN protocol) is closed. The protocol sees
+    /// plaintext only. Unix-socket connections stay plain.
+    ///
+    /// ```no_run
+    /// # use socketserver::evloop::{EventLoopConfig, EventLoopServer, Frame, Protocol, ServeCx, Served};
+    /// # struct Echo;
+    /// # impl Protocol for Echo {
+    /// #     type Session = ();
+    /// #     fn frame(&self, _: &mut (), i: &[u8]) -> Frame { Frame::Complete(i.len()) }
+    /// #     fn serve(&self, _: &mut (), r: &[u8], o: &mut Vec<u8>, _: &ServeCx<'_>) -> Served {
+    /// #         o.extend(r); Served::KEEP_ALIVE }
+    /// # }
+    /// let acceptor = socketserver::TlsConfig::new("cert.pem").keyfile("key.pem").acceptor()?;
+    /// let server = EventLoopServer::bind("127.0.0.1:8443".parse().unwrap(),
+    ///                                    EventLoopConfig::default(), Echo)?
+    ///     .tls(acceptor);
+    /// server.serve()?;
+    /// # Ok::<(), socketserver::Error>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, acceptor: crate::TlsAcceptor) -> Self {
+        self.tls = Some(acceptor);
+        self
     }
 
     /// The bound address (the real port after binding port 0).
@@ -327,6 +359,8 @@ impl<P: Protocol> EventLoopServer<P> {
             info,
             setup,
             control,
+            #[cfg(feature = "tls")]
+            tls,
         } = self;
         let n = setup.len();
         let loops = setup
@@ -343,6 +377,8 @@ impl<P: Protocol> EventLoopServer<P> {
             loops,
             pool: Pool::default(),
             next_id: AtomicU64::new(0),
+            #[cfg(feature = "tls")]
+            tls,
         });
         tracing::info!(address = %inner.info.server_address, loops = n, "event-loop server serving");
         lock(&inner.pool.state).total = n;
@@ -389,6 +425,8 @@ struct Inner<P: Protocol> {
     /// Most threads: the loops' plus `max_blocking`.
     cap: usize,
     next_id: AtomicU64,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::TlsAcceptor>,
 }
 
 #[allow(
@@ -776,7 +814,10 @@ impl<P: Protocol> Inner<P> {
                     }
                     return;
                 }
-                match st.listeners[i].accept() {
+                match st.listeners[i]
+                    .accept()
+                    .and_then(|(s, a)| Ok((self.secure(s)?, a)))
+                {
                     Ok((stream, addr)) => self.add(st, stream, addr),
                     Err(e) => {
                         self.released();
@@ -795,6 +836,21 @@ impl<P: Protocol> Inner<P> {
                 }
             }
         }
+    }
+
+    /// A TCP connection as a TLS session when the server serves TLS.
+    fn secure(&self, stream: Stream) -> io::Result<Stream> {
+        #[cfg(feature = "tls")]
+        if let Some(acceptor) = &self.tls {
+            return match stream {
+                Stream::Tcp(sock) => {
+                    let session = crate::tls::NonBlockingTls::new(acceptor, sock)?;
+                    Ok(Stream::Tls(Box::new(session)))
+                }
+                other => Ok(other),
+            };
+        }
+        Ok(stream)
     }
 
     fn add(&self, st: &mut LoopState<P::Session>, mut stream: Stream, addr: Address) {

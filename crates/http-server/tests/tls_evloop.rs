@@ -1,0 +1,213 @@
+//! HTTPS on the production face: `h1::HttpProtocol` on the event loops with
+//! `EventLoopServer::tls`, where each connection's handshake is driven by readiness in the
+//! loops, under the request deadline.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use http_server::h1::HttpProtocol;
+use http_server::{Exchange, HttpConfig, HttpHandler, Result};
+use socketserver::evloop::{EventLoopConfig, EventLoopServer, ServerHandle};
+use socketserver::testing::TestPki;
+use socketserver::{HandlerCx, TlsConfig};
+
+use crate::support::TempDir;
+
+fn pki() -> &'static TestPki {
+    static PKI: OnceLock<(TempDir, TestPki)> = OnceLock::new();
+    let (_, pki) = PKI.get_or_init(|| {
+        let dir = TempDir::new("pki-evloop");
+        let pki = TestPki::generate(dir.path()).unwrap();
+        (dir, pki)
+    });
+    pki
+}
+
+/// `/big` answers 4 MiB (more than the socket buffers hold, so records wait for the
+/// socket); any other path answers `hello PATH`.
+struct App;
+
+impl HttpHandler for App {
+    fn do_get(&mut self, ex: &mut Exchange<'_>) -> Result<()> {
+        let body = if ex.path == "/big" {
+            vec![b'x'; 4 << 20]
+        } else {
+            format!("hello {}", ex.path).into_bytes()
+        };
+        self.send_response(ex, 200, None)?;
+        ex.send_header("Content-Length", &body.len().to_string())?;
+        ex.end_headers()?;
+        ex.wfile().write_all(&body)?;
+        Ok(())
+    }
+
+    fn log_message(&self, _ex: &Exchange<'_>, _args: std::fmt::Arguments<'_>) {}
+}
+
+struct Served {
+    addr: SocketAddr,
+    handle: ServerHandle,
+    thread: Option<std::thread::JoinHandle<socketserver::Result<()>>>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn serve(request_timeout: Duration) -> Served {
+    let config = EventLoopConfig {
+        threads: 2,
+        request_timeout,
+        idle_timeout: Some(Duration::from_secs(30)),
+        ..EventLoopConfig::default()
+    };
+    let protocol = HttpProtocol::new(
+        |_: &HandlerCx<'_>| App,
+        HttpConfig::default().protocol_version("HTTP/1.1"),
+    );
+    let tls = TlsConfig::new(&pki().cert).keyfile(&pki().key);
+    let acceptor = http_server::https_acceptor(&tls).unwrap();
+    let server = EventLoopServer::bind("127.0.0.1:0".parse().unwrap(), config, protocol)
+        .unwrap()
+        .tls(acceptor);
+    let addr = server.local_addr().inet().unwrap();
+    let handle = server.handle();
+    let thread = Some(std::thread::spawn(move || server.serve()));
+    Served {
+        addr,
+        handle,
+        thread,
+    }
+}
+
+fn curl(args: &[&str]) -> std::process::Output {
+    Command::new("curl")
+        .args(["-sS", "--max-time", "20", "--cacert"])
+        .arg(&pki().ca_cert)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn silent_connections_do_not_delay_https_requests() {
+    let s = serve(Duration::from_secs(30));
+    // 200 clients that connect and never send a byte (CPython's HTTPSServer would block in
+    // accept() on the first of them).
+    let silent: Vec<TcpStream> = (0..200)
+        .map(|_| TcpStream::connect(s.addr).unwrap())
+        .collect();
+    let script = r#"
+import ssl, sys, threading, http.client, time
+port, ca, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+ctx = ssl.create_default_context(cafile=ca)
+ok = []
+def one(i):
+    c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=10)
+    for j in range(3):   # keep-alive: three requests on one connection
+        c.request("GET", f"/{i}-{j}")
+        r = c.getresponse()
+        if r.status == 200 and r.read() == f"hello /{i}-{j}".encode():
+            ok.append(1)
+    c.close()
+t0 = time.monotonic()
+ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+for t in ts: t.start()
+for t in ts: t.join()
+print(len(ok), time.monotonic() - t0)
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script, &s.addr.port().to_string()])
+        .arg(&pki().ca_cert)
+        .arg("50")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut fields = text.split_whitespace();
+    let answered: usize = fields.next().unwrap().parse().unwrap();
+    let seconds: f64 = fields.next().unwrap().parse().unwrap();
+    assert_eq!(answered, 150, "{text}");
+    assert!(seconds < 10.0, "{text}");
+    // The silent connections are still open (they wait for their own deadline).
+    let mut first = &silent[0];
+    first
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let mut buf = [0u8; 1];
+    let e = first.read(&mut buf).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
+}
+
+#[test]
+fn keep_alive_and_a_large_response_with_curl() {
+    let s = serve(Duration::from_secs(30));
+    let base = format!("https://127.0.0.1:{}", s.addr.port());
+    let out = curl(&[
+        "-o",
+        "/dev/null",
+        "-o",
+        "/dev/null",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}:%{num_connects}:%{size_download}:%{http_version} ",
+        &format!("{base}/a"),
+        &format!("{base}/big"),
+        &format!("{base}/b"),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.trim(),
+        format!("200:1:8:1.1 200:0:{}:1.1 200:0:8:1.1", 4 << 20),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn plain_http_to_the_tls_port_is_closed_at_once() {
+    let s = serve(Duration::from_secs(30));
+    let started = Instant::now();
+    let mut c = TcpStream::connect(s.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut out = Vec::new();
+    match c.read_to_end(&mut out) {
+        Ok(_) => {}
+        Err(e) => assert_ne!(e.kind(), std::io::ErrorKind::WouldBlock, "{e}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(!out.starts_with(b"HTTP/"), "{out:?}");
+    let out = curl(&[&format!("https://127.0.0.1:{}/after", s.addr.port())]);
+    assert_eq!(out.stdout, b"hello /after");
+}
+
+#[test]
+fn a_stalled_handshake_is_closed_at_the_request_deadline() {
+    let s = serve(Duration::from_millis(500));
+    let mut c = TcpStream::connect(s.addr).unwrap();
+    // The first bytes of a ClientHello record, then nothing.
+    c.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01]).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 64];
+    let n = c.read(&mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "{:?}", &buf[..n]);
+    let waited = started.elapsed();
+    // Closed by the deadline (500 ms), not at once.
+    assert!(waited >= Duration::from_millis(300), "{waited:?}");
+    assert!(waited < Duration::from_secs(3), "{waited:?}");
+}
