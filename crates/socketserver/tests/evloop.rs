@@ -552,6 +552,35 @@ fn shutdown_finishes_in_flight_requests_told_to_close_and_closes_idle_ones() {
 }
 
 #[test]
+fn shutdown_waits_a_moment_for_the_first_request_of_a_fresh_connection() {
+    let srv = start(EventLoopConfig {
+        watchdog: None,
+        ..config(1)
+    });
+    // Accepted, no request yet: a client whose request is on the way when the shutdown
+    // begins (a worker retiring under load sees this all the time).
+    let mut fresh = Client::connect(srv.addr);
+    let mut silent = Client::connect(srv.addr);
+    std::thread::sleep(Duration::from_millis(50));
+    let handle = srv.handle.clone();
+    let t = Instant::now();
+    handle.shutdown_within(Duration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(fresh.ask("echo late"), "closing late\n");
+    assert!(fresh.closed_within(Duration::from_secs(1)));
+    assert!(
+        silent.closed_within(Duration::from_secs(3)),
+        "a connection that sends nothing is closed after the grace"
+    );
+    srv.stop();
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "serve() returned after {:?}",
+        t.elapsed()
+    );
+}
+
+#[test]
 fn shutdown_forces_stuck_connections_after_the_grace_period() {
     let srv = start(config(1));
     let mut partial = Client::connect(srv.addr);

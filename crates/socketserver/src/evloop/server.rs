@@ -678,9 +678,24 @@ impl<P: Protocol> Inner<P> {
         mut conn: Box<Conn<P::Session>>,
         outcome: Outcome,
     ) {
+        // Deadlines count from the time this batch's poll returned, not from a clock read
+        // per request (about 50 ns each here): a deadline is early by at most the batch's
+        // processing time, which the watchdog keeps to milliseconds per connection, against
+        // timeouts of seconds.
+        let now = st.polled_at;
+        // Shutting down, an idle connection closes, unless it never had a request and was
+        // accepted a moment ago: its first request is on the way (closing it would fail a
+        // request its client already sent).
+        let grace = match outcome {
+            Outcome::Close => None,
+            Outcome::Keep { .. } if st.shutting && conn.is_idle() => conn.first_request_grace(now),
+            Outcome::Keep { .. } => None,
+        };
         let close = match outcome {
             Outcome::Close => true,
-            Outcome::Keep { .. } => st.killing || (st.shutting && conn.is_idle()),
+            Outcome::Keep { .. } => {
+                st.killing || (st.shutting && conn.is_idle() && grace.is_none())
+            }
         };
         if close {
             st.vacate(slot);
@@ -690,12 +705,7 @@ impl<P: Protocol> Inner<P> {
         }
         conn.input.release();
         conn.output.release();
-        // Deadlines count from the time this batch's poll returned, not from a clock read
-        // per request (about 50 ns each here): a deadline is early by at most the batch's
-        // processing time, which the watchdog keeps to milliseconds per connection, against
-        // timeouts of seconds.
-        let now = st.polled_at;
-        let at = conn.next_deadline(&self.config, now);
+        let at = grace.or_else(|| conn.next_deadline(&self.config, now));
         st.timers.set(&mut conn.deadline, at, slot, conn.id, now);
         if outcome == (Outcome::Keep { requeue: true }) {
             st.ready.push_back((slot, Work::Io));
@@ -817,8 +827,8 @@ impl<P: Protocol> Inner<P> {
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         tracing::trace!(client = %addr, slot, "connection accepted");
-        let mut conn = Box::new(Conn::new(stream, addr, id));
         let now = Instant::now();
+        let mut conn = Box::new(Conn::new(stream, addr, id, now));
         // Until its first request completes, a connection lives under the request deadline.
         st.timers.set(
             &mut conn.deadline,
