@@ -114,8 +114,16 @@ pub(crate) struct Args {
     pub(crate) idle_timeout: u64,
     /// Seconds a graceful shutdown waits for requests in flight (production face).
     pub(crate) shutdown_timeout: u64,
-    /// Worker processes sharing the port with SO_REUSEPORT (production face).
+    /// Worker processes under a supervisor that binds once and respawns them (production
+    /// face).
     pub(crate) workers: Option<usize>,
+    /// Requests after which a worker is replaced (with --workers).
+    pub(crate) max_requests: Option<u64>,
+    /// Up to this many more requests per worker, drawn at random (with --max-requests).
+    pub(crate) max_requests_jitter: u64,
+    /// Seconds a worker may miss its heartbeat before it is killed and replaced (with
+    /// --workers); 0 turns the heartbeat off.
+    pub(crate) worker_timeout: u64,
     /// Serve on a Unix domain socket at PATH instead of TCP (production face).
     pub(crate) unix: Option<PathBuf>,
     /// Trust X-Forwarded-For and X-Forwarded-Proto from these peers: addresses, CIDR
@@ -148,6 +156,9 @@ impl Default for Args {
             idle_timeout: 60,
             shutdown_timeout: 30,
             workers: None,
+            max_requests: None,
+            max_requests_jitter: 0,
+            worker_timeout: 30,
             unix: None,
             trusted_proxy: None,
             proxy_hops: 1,
@@ -363,7 +374,30 @@ const OPTIONS: &[Opt] = &[
     opt(
         "workers",
         Some("WORKERS"),
-        "Worker processes sharing the port with SO_REUSEPORT (production face)",
+        "Worker processes under a supervisor that binds once and respawns them; SIGHUP \
+         reloads them gracefully, SIGTTIN/SIGTTOU add or remove one (production face)",
+    ),
+    opt(
+        "max-requests",
+        Some("MAX_REQUESTS"),
+        "Requests after which a worker is replaced, gracefully (with --workers)",
+    ),
+    with_default(
+        opt(
+            "max-requests-jitter",
+            Some("MAX_REQUESTS_JITTER"),
+            "Up to this many more requests per worker, drawn at random (with --max-requests)",
+        ),
+        "0",
+    ),
+    with_default(
+        opt(
+            "worker-timeout",
+            Some("WORKER_TIMEOUT"),
+            "Seconds a worker may miss its heartbeat before it is killed and replaced \
+             (with --workers); 0: no heartbeat",
+        ),
+        "30",
     ),
     opt(
         "unix",
@@ -464,6 +498,9 @@ where
                     "idle-timeout" => args.idle_timeout = parsed(o, &v)?,
                     "shutdown-timeout" => args.shutdown_timeout = parsed(o, &v)?,
                     "workers" => args.workers = Some(parsed(o, &v)?),
+                    "max-requests" => args.max_requests = Some(parsed(o, &v)?),
+                    "max-requests-jitter" => args.max_requests_jitter = parsed(o, &v)?,
+                    "worker-timeout" => args.worker_timeout = parsed(o, &v)?,
                     "trusted-proxy" => args.trusted_proxy = Some(parsed(o, &v)?),
                     "proxy-hops" => args.proxy_hops = parsed(o, &v)?,
                     "access-log" => args.access_log = choice(o, ACCESS_LOGS, &v)?,
@@ -656,6 +693,9 @@ mod tests {
             idle_timeout: 6,
             shutdown_timeout: 7,
             workers: Some(4),
+            max_requests: None,
+            max_requests_jitter: 0,
+            worker_timeout: 30,
             unix: Some("/tmp/demo.sock".into()),
             trusted_proxy: Some("127.0.0.1,10.0.0.0/8,unix".parse().unwrap()),
             proxy_hops: 2,

@@ -61,10 +61,14 @@ fn main() -> ExitCode {
         }
     };
     init_logging(args.access_log.into());
-    let result = if let Some(n) = args.workers.filter(|n| *n > 1) {
-        workers::supervise(n, &args.host, args.port)
-    } else {
-        run(&args)
+    let result = match supervisor::Worker::from_env() {
+        // Started by a supervisor (`--workers`): serve the inherited listeners.
+        Ok(Some(worker)) => run(&args, Some(worker)),
+        Err(e) => Err(e.into()),
+        Ok(None) => match args.workers {
+            Some(n) => workers::supervise(&args, n),
+            None => run(&args, None),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -90,7 +94,7 @@ fn init_logging(format: AccessLogFormat) {
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-fn run(args: &Args) -> Result<(), BoxError> {
+fn run(args: &Args, worker: Option<supervisor::Worker>) -> Result<(), BoxError> {
     let mut app = app::pick(args.app);
     if let Some(trusted) = &args.trusted_proxy {
         tracing::info!("trusting X-Forwarded-For/-Proto from {trusted}");
@@ -104,7 +108,7 @@ fn run(args: &Args) -> Result<(), BoxError> {
         }
         faithful(args, app)
     } else {
-        production(args, app)
+        production(args, app, worker)
     }
 }
 
@@ -121,14 +125,18 @@ fn faithful(args: &Args, app: Arc<dyn Application>) -> Result<(), BoxError> {
         return Ok(());
     }
     let handle = httpd.shutdown_handle();
-    on_signal(move || handle.request())?;
+    on_signal(move || handle.request(), false)?;
     httpd.serve_forever(Duration::from_millis(500))?;
     httpd.server_close();
     Ok(())
 }
 
 /// The production face: the same WSGI handler on event loops, HTTP/1.1.
-fn production(args: &Args, app: Arc<dyn Application>) -> Result<(), BoxError> {
+fn production(
+    args: &Args,
+    app: Arc<dyn Application>,
+    worker: Option<supervisor::Worker>,
+) -> Result<(), BoxError> {
     let mut config = EventLoopConfig::default();
     if let Some(t) = args.threads {
         config.threads = t;
@@ -162,23 +170,36 @@ fn production(args: &Args, app: Arc<dyn Application>) -> Result<(), BoxError> {
         HttpProtocol::new(factory, http_config().protocol_version("HTTP/1.1")).limits(limits);
     if args.proxy_protocol {
         tracing::info!("expecting a PROXY protocol header on every connection");
-        listen_and_serve(args, config, ProxyProtocol::new(protocol), &env_slot)
+        listen_and_serve(
+            args,
+            config,
+            ProxyProtocol::new(protocol),
+            &env_slot,
+            worker,
+        )
     } else {
-        listen_and_serve(args, config, protocol, &env_slot)
+        listen_and_serve(args, config, protocol, &env_slot, worker)
     }
 }
 
 type EnvSlot = std::sync::OnceLock<Arc<std::collections::BTreeMap<String, String>>>;
 
-/// Binds (or takes the inherited sockets), fills the base environ, serves until a signal.
+/// Binds (or takes the inherited sockets, a supervisor's or systemd's), then serves.
 fn listen_and_serve<P: Protocol>(
     args: &Args,
     config: EventLoopConfig,
     protocol: P,
     env_slot: &EnvSlot,
+    worker: Option<supervisor::Worker>,
 ) -> Result<(), BoxError> {
+    if let Some(mut worker) = worker {
+        let listeners = worker.take_listeners();
+        let protocol = worker.counted(protocol);
+        let server = EventLoopServer::from_listeners(listeners, config, protocol)?;
+        return serve(args, server, env_slot, Some(worker));
+    }
     let inherited = listen_fds()?;
-    let mut server = if !inherited.is_empty() {
+    let server = if !inherited.is_empty() {
         tracing::info!(
             "serving {} inherited socket(s) (systemd socket activation)",
             inherited.len()
@@ -191,42 +212,79 @@ fn listen_and_serve<P: Protocol>(
         let addr = socketserver::inet_address(&args.host, args.port)?;
         EventLoopServer::bind(addr, config, protocol)?
     };
+    serve(args, server, env_slot, None)
+}
+
+/// Fills the base environ, announces the server (a banner, or a supervised worker's
+/// readiness) and serves until a signal.
+fn serve<P: Protocol>(
+    args: &Args,
+    mut server: EventLoopServer<P>,
+    env_slot: &EnvSlot,
+    worker: Option<supervisor::Worker>,
+) -> Result<(), BoxError> {
     server.info_mut().multithread = true;
-    server.info_mut().multiprocess =
-        args.workers.is_some_and(|n| n > 1) || std::env::var_os(workers::WORKER_ENV).is_some();
+    server.info_mut().multiprocess = args.workers.is_some_and(|n| n > 1);
     let info = server.info().clone();
     let _ = env_slot.set(Arc::new(base_environ(&info.server_name, info.server_port)));
     let local = server.local_addr().clone();
-    match local.inet() {
-        Some(a) => banner(&a.ip().to_string(), a.port()),
-        None => println!("Serving HTTP on {local} ..."),
-    }
-    if args.open {
-        app::open_browser(local.port());
-    }
     let handle = server.handle();
-    on_signal(move || handle.shutdown())?;
+    let stop = handle.clone();
+    on_signal(move || stop.shutdown(), worker.is_some())?;
+    match &worker {
+        Some(w) => {
+            // Nobody replaces or stops a worker whose supervisor is gone: stop.
+            let stop = handle.clone();
+            w.on_orphaned(move || stop.shutdown())?;
+            w.ready()?;
+        }
+        None => {
+            match local.inet() {
+                Some(a) => banner(&a.ip().to_string(), a.port()),
+                None => banner_path(&local.to_string()),
+            }
+            if args.open {
+                app::open_browser(local.port());
+            }
+        }
+    }
     server.serve()?;
     Ok(())
 }
 
 /// CPython's `wsgiref.simple_server` banner (`Serving HTTP on 0.0.0.0 port 8782 ...`).
-/// Workers print it too: their stdout goes to the supervisor, which waits for every
-/// worker's banner before printing its own.
+/// Supervised workers do not print it: the supervisor does, once every worker serves.
 fn banner(host: &str, port: u16) {
     println!("Serving HTTP on {host} port {port} ...");
 }
 
+/// The banner for a Unix socket.
+fn banner_path(path: &str) {
+    println!("Serving HTTP on {path} ...");
+}
+
 /// Runs `stop` (once) on the first SIGINT or SIGTERM, from a signal-handling thread.
-fn on_signal(stop: impl FnOnce() + Send + 'static) -> Result<(), BoxError> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+/// A supervised worker also ignores SIGHUP (the supervisor's reload signal, which a
+/// terminal's hang-up sends to the whole group) and SIGUSR1 (the supervisor passes it on).
+fn on_signal(stop: impl FnOnce() + Send + 'static, worker: bool) -> Result<(), BoxError> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
+    let wanted: &[i32] = if worker {
+        &[SIGINT, SIGTERM, SIGHUP, SIGUSR1]
+    } else {
+        &[SIGINT, SIGTERM]
+    };
+    let mut signals = signal_hook::iterator::Signals::new(wanted)?;
+    let mut stop = Some(stop);
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
-            if let Some(sig) = signals.forever().next() {
-                tracing::info!("signal {sig}: shutting down");
-                stop();
+            for sig in signals.forever() {
+                if sig == SIGINT || sig == SIGTERM {
+                    tracing::info!("signal {sig}: shutting down");
+                    if let Some(stop) = stop.take() {
+                        stop();
+                    }
+                }
             }
         })?;
     Ok(())
