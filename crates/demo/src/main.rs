@@ -29,6 +29,7 @@ mod app;
 mod cli;
 mod workers;
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,7 +47,12 @@ use socketserver::evloop::{EventLoopConfig, EventLoopServer, Protocol, listen_fd
 use crate::cli::Args;
 
 fn main() -> ExitCode {
-    let args = match cli::parse(std::env::args_os().skip(1)) {
+    let parsed = cli::parse_with_env(std::env::args_os().skip(1), |k| std::env::var_os(k));
+    let parsed = match parsed {
+        Ok(cli::Command::Run(args)) => args.check_face().map(|()| cli::Command::Run(args)),
+        other => other,
+    };
+    let args = match parsed {
         Ok(cli::Command::Run(args)) => args,
         Ok(cli::Command::Help) => return say(&mut std::io::stdout(), &cli::help()),
         Ok(cli::Command::Version) => return say(&mut std::io::stdout(), &cli::version()),
@@ -137,7 +143,10 @@ fn production(
     app: Arc<dyn Application>,
     worker: Option<supervisor::Worker>,
 ) -> Result<(), BoxError> {
-    let mut config = EventLoopConfig::default();
+    let mut config = EventLoopConfig {
+        backlog: args.backlog,
+        ..EventLoopConfig::default()
+    };
     if let Some(t) = args.threads {
         config.threads = t;
     }
@@ -196,23 +205,54 @@ fn listen_and_serve<P: Protocol>(
         let listeners = worker.take_listeners();
         let protocol = worker.counted(protocol);
         let server = EventLoopServer::from_listeners(listeners, config, protocol)?;
-        return serve(args, server, env_slot, Some(worker));
+        return serve(args, server, env_slot, Some(worker), &[]);
     }
     let inherited = listen_fds()?;
+    let mut unix_paths = Vec::new();
+    let addrs;
     let server = if !inherited.is_empty() {
         tracing::info!(
             "serving {} inherited socket(s) (systemd socket activation)",
             inherited.len()
         );
+        addrs = addresses(&inherited)?;
         EventLoopServer::from_listeners(inherited, config, protocol)?
-    } else if let Some(path) = &args.unix {
-        let _ = std::fs::remove_file(path);
-        EventLoopServer::bind_unix(path, config, protocol)?
-    } else {
+    } else if args.bind.is_empty() && args.unix.is_none() {
+        // One SO_REUSEPORT listener per event loop (no accept contention between loops).
         let addr = socketserver::inet_address(&args.host, args.port)?;
-        EventLoopServer::bind(addr, config, protocol)?
+        let server = EventLoopServer::bind(addr, config, protocol)?;
+        addrs = vec![server.local_addr().clone()];
+        server
+    } else {
+        let specs = workers::bind_specs(args);
+        let listeners = workers::listen_all(args, &specs)?;
+        unix_paths = specs
+            .iter()
+            .filter_map(|b| b.unix_path().map(Path::to_path_buf))
+            .collect();
+        addrs = addresses(&listeners)?;
+        EventLoopServer::from_listeners(listeners, config, protocol)?
     };
-    serve(args, server, env_slot, None)
+    let _pid = args
+        .pid
+        .as_deref()
+        .map(workers::PidFile::write)
+        .transpose()?;
+    let served = serve(args, server, env_slot, None, &addrs);
+    for p in unix_paths {
+        let _ = std::fs::remove_file(p);
+    }
+    served
+}
+
+/// The addresses of `listeners`, for the banners.
+fn addresses(
+    listeners: &[socketserver::evloop::Listener],
+) -> Result<Vec<socketserver::Address>, BoxError> {
+    Ok(listeners
+        .iter()
+        .map(socketserver::evloop::Listener::local_addr)
+        .collect::<std::io::Result<_>>()?)
 }
 
 /// Fills the base environ, announces the server (a banner, or a supervised worker's
@@ -222,6 +262,7 @@ fn serve<P: Protocol>(
     mut server: EventLoopServer<P>,
     env_slot: &EnvSlot,
     worker: Option<supervisor::Worker>,
+    addrs: &[socketserver::Address],
 ) -> Result<(), BoxError> {
     server.info_mut().multithread = true;
     server.info_mut().multiprocess = args.workers.is_some_and(|n| n > 1);
@@ -239,9 +280,8 @@ fn serve<P: Protocol>(
             w.ready()?;
         }
         None => {
-            match local.inet() {
-                Some(a) => banner(&a.ip().to_string(), a.port()),
-                None => banner_path(&local.to_string()),
+            for a in addrs {
+                banner_for(a);
             }
             if args.open {
                 app::open_browser(local.port());
@@ -258,9 +298,12 @@ fn banner(host: &str, port: u16) {
     println!("Serving HTTP on {host} port {port} ...");
 }
 
-/// The banner for a Unix socket.
-fn banner_path(path: &str) {
-    println!("Serving HTTP on {path} ...");
+/// The banner for a listening address (TCP as CPython prints it, or a Unix path).
+fn banner_for(local: &socketserver::Address) {
+    match local.inet() {
+        Some(a) => banner(&a.ip().to_string(), a.port()),
+        None => println!("Serving HTTP on {local} ..."),
+    }
 }
 
 /// Runs `stop` (once) on the first SIGINT or SIGTERM, from a signal-handling thread.

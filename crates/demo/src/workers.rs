@@ -3,6 +3,7 @@
 //! inherited, replaces them when they die, reloads them on SIGHUP and stops them on
 //! SIGTERM/SIGINT (gracefully) or SIGQUIT (at once).
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -27,13 +28,70 @@ pub(crate) fn config(args: &Args, workers: usize) -> Config {
     }
 }
 
+/// The addresses to listen on: `--bind`, else `--unix`, else `--host`/`--port`.
+pub(crate) fn bind_specs(args: &Args) -> Vec<Bind> {
+    if !args.bind.is_empty() {
+        args.bind.clone()
+    } else if let Some(path) = &args.unix {
+        vec![Bind::Unix(path.clone())]
+    } else {
+        vec![Bind::Tcp {
+            host: args.host.clone(),
+            port: args.port,
+        }]
+    }
+}
+
+/// Binds every address (all or nothing: a failure closes those already bound).
+pub(crate) fn listen_all(args: &Args, specs: &[Bind]) -> Result<Vec<Listener>, super::BoxError> {
+    let options = BindOptions {
+        backlog: args.backlog,
+        unix_mode: args.unix_mode,
+        reuse_port: args.reuse_port,
+    };
+    let mut out = Vec::with_capacity(specs.len());
+    for spec in specs {
+        match spec.listen(&options) {
+            Ok(l) => out.push(l),
+            Err(e) => {
+                drop(out);
+                for s in specs.iter().take_while(|s| *s != spec) {
+                    if let Some(p) = s.unix_path() {
+                        let _ = std::fs::remove_file(p);
+                    }
+                }
+                return Err(e.into());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `--pid FILE`: the process id, written once listening and removed on exit.
+#[derive(Debug)]
+pub(crate) struct PidFile(PathBuf);
+
+impl PidFile {
+    pub(crate) fn write(path: &Path) -> Result<PidFile, super::BoxError> {
+        std::fs::write(path, format!("{}\n", std::process::id()))
+            .map_err(|e| format!("cannot write the pid file {}: {e}", path.display()))?;
+        Ok(PidFile(path.to_path_buf()))
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// Runs the supervisor until a stop signal or a crash loop.
 pub(crate) fn supervise(args: &Args, workers: usize) -> Result<(), super::BoxError> {
     let config = config(args, workers);
     Supervisor::validate(&config)?;
     let exe = std::env::current_exe()?;
     let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
-    let mut unix_path = None;
+    let mut unix_paths = Vec::new();
     let inherited = listen_fds()?;
     let listeners: Vec<Listener> = if !inherited.is_empty() {
         tracing::info!(
@@ -41,26 +99,25 @@ pub(crate) fn supervise(args: &Args, workers: usize) -> Result<(), super::BoxErr
             inherited.len()
         );
         inherited
-    } else if let Some(path) = &args.unix {
-        let bind = Bind::Unix(path.clone());
-        unix_path = Some(path.clone());
-        vec![bind.listen(&BindOptions::default())?]
     } else {
-        let bind = Bind::Tcp {
-            host: args.host.clone(),
-            port: args.port,
-        };
-        vec![bind.listen(&BindOptions::default())?]
+        let specs = bind_specs(args);
+        let listeners = listen_all(args, &specs)?;
+        unix_paths = specs
+            .iter()
+            .filter_map(|b| b.unix_path().map(Path::to_path_buf))
+            .collect();
+        listeners
     };
-    let local = listeners
-        .first()
+    let addrs = listeners
+        .iter()
         .map(Listener::local_addr)
-        .transpose()?
-        .ok_or("no listener")?;
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let pid = args.pid.as_deref().map(PidFile::write).transpose()?;
     let result = Supervisor::new(config)
-        .on_ready(move || match local.inet() {
-            Some(a) => super::banner(&a.ip().to_string(), a.port()),
-            None => super::banner_path(&local.to_string()),
+        .on_ready(move || {
+            for a in &addrs {
+                super::banner_for(a);
+            }
         })
         .run(&listeners, |_| {
             let mut c = Command::new(&exe);
@@ -68,7 +125,8 @@ pub(crate) fn supervise(args: &Args, workers: usize) -> Result<(), super::BoxErr
             c
         });
     drop(listeners);
-    if let Some(p) = unix_path {
+    drop(pid);
+    for p in unix_paths {
         let _ = std::fs::remove_file(p);
     }
     Ok(result?)

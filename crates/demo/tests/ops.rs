@@ -10,5 +10,6 @@ mod support;
 
 mod ops {
     pub(crate) mod common;
+    mod config;
     mod supervisor;
 }
