@@ -687,10 +687,14 @@ fn set(args: &mut Args, o: &Opt, v: OsString, from: Option<&str>) -> Result<(), 
                 "trusted-proxy" => parsed(o, &v).map(|t| args.trusted_proxy = Some(t)),
                 "proxy-hops" => parsed(o, &v).map(|h| args.proxy_hops = h),
                 "access-log" => choice(o, ACCESS_LOGS, &v).map(|a| args.access_log = a),
-                "access-logformat" => {
-                    args.access_logformat = Some(v);
-                    Ok(())
-                }
+                "access-logformat" => v
+                    .parse::<http_server::logging::AccessTemplate>()
+                    .map(|_| args.access_logformat = Some(v.clone()))
+                    .map_err(|reason| CliError::InvalidValue {
+                        option: o.display(),
+                        value: v.clone(),
+                        reason,
+                    }),
                 "bind" => bind(o, &v).map(|b| args.bind.push(b)),
                 "backlog" => parsed(o, &v).map(|b| args.backlog = b),
                 "unix-mode" => octal(o, &v).map(|m| args.unix_mode = Some(m)),

@@ -39,7 +39,7 @@ use gateway::proxy::ProxyFix;
 use gateway::simple_server::{WsgiRequestHandler, base_environ, http_config, make_server};
 use http_server::h1::chunked::ChunkedLimits;
 use http_server::h1::{H1Limits, HttpProtocol};
-use http_server::logging::AccessLogFormat;
+use http_server::logging::{AccessLogFormat, AccessTemplate, BufferedLog};
 use http_server::proxy_protocol::ProxyProtocol;
 use socketserver::HandlerCx;
 use socketserver::evloop::{EventLoopConfig, EventLoopServer, Protocol, listen_fds};
@@ -66,7 +66,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(args.access_log.into());
+    if let Err(e) = init_logging(&args) {
+        say(&mut std::io::stderr(), &format!("error: {e}"));
+        return ExitCode::FAILURE;
+    }
     let result = match supervisor::Worker::from_env() {
         // Started by a supervisor (`--workers`): serve the inherited listeners.
         Ok(Some(worker)) => run(&args, Some(worker)),
@@ -76,11 +79,29 @@ fn main() -> ExitCode {
             None => run(&args, None),
         },
     };
-    match result {
+    let code = match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("demo: {e}");
             ExitCode::FAILURE
+        }
+    };
+    // The server stopped: write out the buffered access lines.
+    if let Some(log) = ACCESS_LOG.get() {
+        log.flush();
+    }
+    code
+}
+
+/// The buffered access log (`--access-logfile`), flushed at exit and reopened on SIGUSR1.
+static ACCESS_LOG: std::sync::OnceLock<BufferedLog> = std::sync::OnceLock::new();
+
+/// SIGUSR1: reopen the access log file (after logrotate moved it).
+fn reopen_logs() {
+    if let Some(log) = ACCESS_LOG.get() {
+        match log.reopen() {
+            Ok(()) => tracing::info!("access log reopened"),
+            Err(e) => tracing::error!(error = %e, "reopening the access log failed"),
         }
     }
 }
@@ -92,10 +113,37 @@ fn say(out: &mut impl std::io::Write, text: &str) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn init_logging(format: AccessLogFormat) {
+/// Every event goes to stderr, one write per line, as CPython's servers do; with
+/// `--access-logfile` the access lines are buffered per thread (64 KiB, written at least
+/// every second and at exit) to that file or, with `-`, to stderr, with the other events.
+fn init_logging(args: &Args) -> Result<(), BoxError> {
     // CPython's log lines are the whole message: no level, target or time prefix (the
     // default `python` format; `AccessLines` also writes Apache's formats and JSON lines).
-    let _ = http_server::logging::install_stderr_subscriber(format);
+    let format: AccessLogFormat = args.access_log.into();
+    let template = match &args.access_logformat {
+        Some(t) => Some(t.parse::<AccessTemplate>()?),
+        None => None,
+    };
+    match &args.access_logfile {
+        Some(path) => {
+            let (size, every) = (64 << 10, Duration::from_secs(1));
+            let log = if path.as_os_str() == "-" {
+                BufferedLog::stderr(size, every)?
+            } else {
+                BufferedLog::file(path, size, every)
+                    .map_err(|e| format!("cannot open the access log {}: {e}", path.display()))?
+            };
+            let _ = ACCESS_LOG.set(log.clone());
+            http_server::logging::install_subscriber(format, template, log);
+        }
+        None if template.is_some() => {
+            http_server::logging::install_subscriber(format, template, std::io::stderr);
+        }
+        None => {
+            http_server::logging::install_stderr_subscriber(format);
+        }
+    }
+    Ok(())
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -306,13 +354,15 @@ fn banner_for(local: &socketserver::Address) {
     }
 }
 
-/// Runs `stop` (once) on the first SIGINT or SIGTERM, from a signal-handling thread.
-/// A supervised worker also ignores SIGHUP (the supervisor's reload signal, which a
-/// terminal's hang-up sends to the whole group) and SIGUSR1 (the supervisor passes it on).
+/// Runs `stop` (once) on the first SIGINT or SIGTERM, from a signal-handling thread;
+/// SIGUSR1 reopens the access log file. A supervised worker also ignores SIGHUP (the
+/// supervisor's reload signal, which a terminal's hang-up sends to the whole group).
 fn on_signal(stop: impl FnOnce() + Send + 'static, worker: bool) -> Result<(), BoxError> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
     let wanted: &[i32] = if worker {
         &[SIGINT, SIGTERM, SIGHUP, SIGUSR1]
+    } else if ACCESS_LOG.get().is_some() {
+        &[SIGINT, SIGTERM, SIGUSR1]
     } else {
         &[SIGINT, SIGTERM]
     };
@@ -322,7 +372,9 @@ fn on_signal(stop: impl FnOnce() + Send + 'static, worker: bool) -> Result<(), B
         .name("signals".into())
         .spawn(move || {
             for sig in signals.forever() {
-                if sig == SIGINT || sig == SIGTERM {
+                if sig == SIGUSR1 {
+                    reopen_logs();
+                } else if sig == SIGINT || sig == SIGTERM {
                     tracing::info!("signal {sig}: shutting down");
                     if let Some(stop) = stop.take() {
                         stop();

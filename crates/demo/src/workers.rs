@@ -114,6 +114,7 @@ pub(crate) fn supervise(args: &Args, workers: usize) -> Result<(), super::BoxErr
         .collect::<std::io::Result<Vec<_>>>()?;
     let pid = args.pid.as_deref().map(PidFile::write).transpose()?;
     let result = Supervisor::new(config)
+        .on_reopen(super::reopen_logs)
         .on_ready(move || {
             for a in &addrs {
                 super::banner_for(a);

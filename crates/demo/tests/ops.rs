@@ -11,5 +11,6 @@ mod support;
 mod ops {
     pub(crate) mod common;
     mod config;
+    mod logs;
     mod supervisor;
 }
