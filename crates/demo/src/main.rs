@@ -40,6 +40,7 @@ use gateway::simple_server::{WsgiRequestHandler, base_environ, http_config, make
 use http_server::h1::chunked::ChunkedLimits;
 use http_server::h1::{H1Limits, HttpProtocol};
 use http_server::logging::{AccessLogFormat, AccessTemplate, BufferedLog};
+use http_server::metrics::{HttpMetrics, Metered};
 use http_server::proxy_protocol::ProxyProtocol;
 use socketserver::HandlerCx;
 use socketserver::evloop::{EventLoopConfig, EventLoopServer, Protocol, listen_fds};
@@ -241,7 +242,7 @@ fn production(
 
 type EnvSlot = std::sync::OnceLock<Arc<std::collections::BTreeMap<String, String>>>;
 
-/// Binds (or takes the inherited sockets, a supervisor's or systemd's), then serves.
+/// Counts requests in metrics when `--metrics-bind` asks for them, then binds and serves.
 fn listen_and_serve<P: Protocol>(
     args: &Args,
     config: EventLoopConfig,
@@ -249,11 +250,29 @@ fn listen_and_serve<P: Protocol>(
     env_slot: &EnvSlot,
     worker: Option<supervisor::Worker>,
 ) -> Result<(), BoxError> {
+    if args.metrics_bind.is_some() {
+        let metrics = Arc::new(HttpMetrics::default());
+        let protocol = Metered::new(protocol, metrics.clone());
+        bind_and_serve(args, config, protocol, env_slot, worker, Some(metrics))
+    } else {
+        bind_and_serve(args, config, protocol, env_slot, worker, None)
+    }
+}
+
+/// Binds (or takes the inherited sockets, a supervisor's or systemd's), then serves.
+fn bind_and_serve<P: Protocol>(
+    args: &Args,
+    config: EventLoopConfig,
+    protocol: P,
+    env_slot: &EnvSlot,
+    worker: Option<supervisor::Worker>,
+    metrics: Option<Arc<HttpMetrics>>,
+) -> Result<(), BoxError> {
     if let Some(mut worker) = worker {
         let listeners = worker.take_listeners();
         let protocol = worker.counted(protocol);
         let server = EventLoopServer::from_listeners(listeners, config, protocol)?;
-        return serve(args, server, env_slot, Some(worker), &[]);
+        return serve(args, server, env_slot, Some(worker), &[], metrics);
     }
     let inherited = listen_fds()?;
     let mut unix_paths = Vec::new();
@@ -286,7 +305,7 @@ fn listen_and_serve<P: Protocol>(
         .as_deref()
         .map(workers::PidFile::write)
         .transpose()?;
-    let served = serve(args, server, env_slot, None, &addrs);
+    let served = serve(args, server, env_slot, None, &addrs, metrics);
     for p in unix_paths {
         let _ = std::fs::remove_file(p);
     }
@@ -311,6 +330,7 @@ fn serve<P: Protocol>(
     env_slot: &EnvSlot,
     worker: Option<supervisor::Worker>,
     addrs: &[socketserver::Address],
+    metrics: Option<Arc<HttpMetrics>>,
 ) -> Result<(), BoxError> {
     server.info_mut().multithread = true;
     server.info_mut().multiprocess = args.workers.is_some_and(|n| n > 1);
@@ -320,14 +340,36 @@ fn serve<P: Protocol>(
     let handle = server.handle();
     let stop = handle.clone();
     on_signal(move || stop.shutdown(), worker.is_some())?;
+    let worker = worker.map(Arc::new);
+    let render = metrics.map(|m| {
+        let handle = handle.clone();
+        move || render_metrics(&m, &handle)
+    });
     match &worker {
         Some(w) => {
             // Nobody replaces or stops a worker whose supervisor is gone: stop.
             let stop = handle.clone();
             w.on_orphaned(move || stop.shutdown())?;
             w.ready()?;
+            if let Some(render) = render.clone() {
+                // The supervisor sums every worker's snapshot.
+                let (w, handle) = (w.clone(), handle.clone());
+                std::thread::Builder::new()
+                    .name("metrics-push".into())
+                    .spawn(move || {
+                        while !handle.is_shutting_down() && w.send_metrics(&render()).is_ok() {
+                            std::thread::sleep(Duration::from_secs(1));
+                        }
+                    })?;
+            }
         }
         None => {
+            if let (Some(addr), Some(render)) = (&args.metrics_bind, render.clone()) {
+                let l = std::net::TcpListener::bind(addr)
+                    .map_err(|e| format!("cannot listen on the metrics address {addr}: {e}"))?;
+                tracing::info!("metrics at http://{}/metrics", l.local_addr()?);
+                supervisor::serve_metrics(l, render)?;
+            }
             for a in addrs {
                 banner_for(a);
             }
@@ -337,7 +379,28 @@ fn serve<P: Protocol>(
         }
     }
     server.serve()?;
+    // The last counts, so the supervisor's sums keep them after this worker exits.
+    if let (Some(w), Some(render)) = (&worker, &render) {
+        let _ = w.send_metrics(&render());
+    }
     Ok(())
+}
+
+/// This process's metrics: the HTTP counters, open connections and loop hand-offs.
+fn render_metrics(m: &HttpMetrics, server: &socketserver::evloop::ServerHandle) -> String {
+    let mut text = m.render();
+    text.push_str(&format!(
+        "# HELP pyserve_connections_open Connections open.\n\
+         # TYPE pyserve_connections_open gauge\n\
+         pyserve_connections_open {}\n\
+         # HELP pyserve_loop_handoffs_total Event loops handed to a standby thread because a \
+         handler blocked.\n\
+         # TYPE pyserve_loop_handoffs_total counter\n\
+         pyserve_loop_handoffs_total {}\n",
+        server.connections(),
+        server.handoffs()
+    ));
+    text
 }
 
 /// CPython's `wsgiref.simple_server` banner (`Serving HTTP on 0.0.0.0 port 8782 ...`).

@@ -91,6 +91,14 @@ pub(crate) fn supervise(args: &Args, workers: usize) -> Result<(), super::BoxErr
     Supervisor::validate(&config)?;
     let exe = std::env::current_exe()?;
     let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let mut supervisor = Supervisor::new(config);
+    if let Some(addr) = &args.metrics_bind {
+        // Its own listener, never inherited by the workers (close-on-exec).
+        let l = std::net::TcpListener::bind(addr)
+            .map_err(|e| format!("cannot listen on the metrics address {addr}: {e}"))?;
+        tracing::info!("metrics at http://{}/metrics", l.local_addr()?);
+        supervisor = supervisor.metrics(l);
+    }
     let mut unix_paths = Vec::new();
     let inherited = listen_fds()?;
     let listeners: Vec<Listener> = if !inherited.is_empty() {
@@ -113,7 +121,7 @@ pub(crate) fn supervise(args: &Args, workers: usize) -> Result<(), super::BoxErr
         .map(Listener::local_addr)
         .collect::<std::io::Result<Vec<_>>>()?;
     let pid = args.pid.as_deref().map(PidFile::write).transpose()?;
-    let result = Supervisor::new(config)
+    let result = supervisor
         .on_reopen(super::reopen_logs)
         .on_ready(move || {
             for a in &addrs {

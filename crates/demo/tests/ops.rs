@@ -12,5 +12,6 @@ mod ops {
     pub(crate) mod common;
     mod config;
     mod logs;
+    mod metrics;
     mod supervisor;
 }

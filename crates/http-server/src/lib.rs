@@ -63,6 +63,7 @@ pub use crate::status::{RESPONSES, responses};
 
 pub mod h1;
 pub mod logging;
+pub mod metrics;
 pub mod proxy_protocol;
 pub mod testing;
 

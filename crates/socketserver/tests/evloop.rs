@@ -809,6 +809,7 @@ fn handed_off_loops_run_on_standby_threads() {
     let mut a = Client::connect(srv.addr);
     let mut b = Client::connect(srv.addr);
     assert_eq!(a.ask("thread"), "ok\n");
+    assert_eq!(srv.handle.handoffs(), 0);
     a.send(b"block 200\n");
     std::thread::sleep(Duration::from_millis(50));
     assert_eq!(b.ask("thread"), "ok\n");
@@ -818,6 +819,7 @@ fn handed_off_loops_run_on_standby_threads() {
         threads[0], threads[1],
         "a standby thread drove the loop meanwhile"
     );
+    assert_eq!(srv.handle.handoffs(), 1, "counted");
     srv.stop();
 }
 

@@ -14,6 +14,7 @@ use sd_notify::NotifyState;
 use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTTIN, SIGTTOU, SIGUSR1};
 use socketserver::evloop::Listener;
 
+use crate::metrics::Aggregate;
 use crate::protocol::{
     ENV_CHANNEL, ENV_HEARTBEAT_MS, ENV_LISTEN_FDS, ENV_MAX_REQUESTS, ENV_SERIAL, Message,
     NOT_INHERITED,
@@ -107,6 +108,7 @@ pub struct Supervisor {
     config: Config,
     on_ready: Option<Hook>,
     on_reopen: Option<Hook>,
+    metrics: Option<std::net::TcpListener>,
 }
 
 impl std::fmt::Debug for Supervisor {
@@ -134,7 +136,6 @@ struct WorkerProc {
     stopping: Option<Instant>,
     killed: bool,
     timed_out: bool,
-    metrics: Option<String>,
 }
 
 impl WorkerProc {
@@ -200,6 +201,7 @@ struct State<'a, F> {
     stopping: Option<Instant>,
     failure: Option<Error>,
     on_ready: Option<Hook>,
+    aggregate: std::sync::Arc<std::sync::Mutex<Aggregate>>,
     _listeners: &'a [Listener],
 }
 
@@ -210,7 +212,17 @@ impl Supervisor {
             config,
             on_ready: None,
             on_reopen: None,
+            metrics: None,
         }
+    }
+
+    /// Serves the workers' metrics, summed, with the supervisor's own
+    /// (`pyserve_worker_restarts_total`, `pyserve_workers`), as `GET /metrics` on
+    /// `listener` (see [`serve_metrics`](crate::serve_metrics)); workers send theirs with
+    /// [`Worker::send_metrics`](crate::Worker::send_metrics).
+    pub fn metrics(mut self, listener: std::net::TcpListener) -> Self {
+        self.metrics = Some(listener);
+        self
     }
 
     /// Runs `f` once, when every worker first serves (for example to print a banner).
@@ -275,7 +287,15 @@ impl Supervisor {
             config,
             on_ready,
             mut on_reopen,
+            metrics,
         } = self;
+        let aggregate = std::sync::Arc::new(std::sync::Mutex::new(Aggregate::default()));
+        if let Some(l) = metrics {
+            let agg = aggregate.clone();
+            crate::serve_metrics(l, move || {
+                agg.lock().unwrap_or_else(|e| e.into_inner()).render()
+            })?;
+        }
         let (tx, rx) = mpsc::channel();
         let mut signals = signal_hook::iterator::Signals::new([
             SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGCHLD, SIGTTIN, SIGTTOU,
@@ -309,6 +329,7 @@ impl Supervisor {
             stopping: None,
             failure: None,
             on_ready,
+            aggregate,
             _listeners: listeners,
         };
         tracing::info!(workers = st.target, "supervisor starting");
@@ -422,13 +443,19 @@ impl<F: FnMut(&WorkerSpec) -> Command> State<'_, F> {
                     w.stale = true;
                 }
             }
-            Message::Metrics(text) => w.metrics = Some(text),
+            Message::Metrics(text) => self.metrics().update(serial, text),
         }
+    }
+
+    fn metrics(&self) -> std::sync::MutexGuard<'_, Aggregate> {
+        self.aggregate.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn tick(&mut self) {
         let now = Instant::now();
         self.reap(now);
+        let running = self.workers.len();
+        self.metrics().workers = running;
         if self.stopping.is_some() {
             for w in &mut self.workers {
                 if w.stopping
@@ -555,6 +582,7 @@ impl<F: FnMut(&WorkerSpec) -> Command> State<'_, F> {
                 }
             };
             let w = self.workers.remove(i);
+            self.metrics().retire(w.serial);
             let how = describe(status);
             let asked = w.stopping.is_some() || (w.killed && !w.timed_out);
             if asked {
@@ -602,6 +630,9 @@ impl<F: FnMut(&WorkerSpec) -> Command> State<'_, F> {
     fn spawn(&mut self, now: Instant) -> Result<()> {
         let serial = self.next_serial;
         self.next_serial += 1;
+        if serial > u64::try_from(self.config.workers).unwrap_or(u64::MAX) {
+            self.metrics().restarts += 1;
+        }
         let (ours, theirs) = UnixStream::pair()?;
         // Only this descriptor (and the listeners) cross the exec; the parent's copy is
         // closed right after the spawn, so later workers do not inherit it.
@@ -649,7 +680,6 @@ impl<F: FnMut(&WorkerSpec) -> Command> State<'_, F> {
             stopping: None,
             killed: false,
             timed_out: false,
-            metrics: None,
         });
         Ok(())
     }

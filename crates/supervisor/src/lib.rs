@@ -34,11 +34,13 @@
 pub use crate::arbiter::{Config, Supervisor, WorkerSpec};
 pub use crate::bind::{Bind, BindOptions};
 pub use crate::error::{Error, Result};
+pub use crate::metrics::serve_metrics;
 pub use crate::worker::{Counted, Worker};
 
 mod arbiter;
 mod bind;
 mod error;
 mod fds;
+mod metrics;
 mod protocol;
 mod worker;

@@ -94,6 +94,7 @@ struct Control {
     force_at: Mutex<Option<Instant>>,
     grace: Duration,
     active: AtomicUsize,
+    handoffs: AtomicU64,
     loops: Vec<LoopCtl>,
     done: Mutex<usize>,
     done_cv: Condvar,
@@ -155,6 +156,12 @@ impl ServerHandle {
     /// Connections currently open (accepted and not yet closed), over all loops.
     pub fn connections(&self) -> usize {
         self.control.active.load(Ordering::SeqCst)
+    }
+
+    /// Loop hand-offs so far: how many times a loop moved to a standby thread because a
+    /// handler blocked (announced or caught by the watchdog).
+    pub fn handoffs(&self) -> u64 {
+        self.control.handoffs.load(Ordering::Relaxed)
     }
 }
 
@@ -270,6 +277,7 @@ impl<P: Protocol> EventLoopServer<P> {
             force_at: Mutex::new(None),
             grace: config.shutdown_timeout,
             active: AtomicUsize::new(0),
+            handoffs: AtomicU64::new(0),
             loops: ctl,
             done: Mutex::new(0),
             done_cv: Condvar::new(),
@@ -925,6 +933,7 @@ impl<P: Protocol> Inner<P> {
     /// Hands loop `li` to a standby thread (an idle one, a new one under the cap, or the
     /// next one to come free).
     fn dispatch(self: &Arc<Self>, li: usize) {
+        self.control.handoffs.fetch_add(1, Ordering::Relaxed);
         let spawn = {
             let mut p = lock(&self.pool.state);
             p.jobs.push_back(li);
