@@ -1,9 +1,10 @@
 //! The command line of `demo` (a contract other people script against: keep it stable).
 //!
-//! Parsed with `lexopt` (no dependencies) by the pure [`parse`], which mirrors what the
-//! former clap parser accepted: `--flag value` and `--flag=value`, each option at most once,
-//! a value that looks like an option (`--host --port`) is a missing value, `-h`/`--help` and
-//! `-V`/`--version`, and usage errors worded as clap's (the binary exits with status 2).
+//! Parsed with `lexopt` (no dependencies) by the pure [`parse_with_env`], which mirrors what
+//! the former clap parser accepted: `--flag value` and `--flag=value`, each option at most
+//! once (but `--bind`), a value that looks like an option (`--host --port`) is a missing
+//! value, `-h`/`--help` and `-V`/`--version`, and usage errors worded as clap's (the binary
+//! exits with status 2). Each option not given is then read from its `PYSERVE_*` variable.
 
 use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
