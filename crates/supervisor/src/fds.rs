@@ -9,25 +9,23 @@ use std::sync::Mutex;
 
 use socketserver::evloop::Listener;
 
-/// Descriptors this process already took (each may be owned once).
-static TAKEN: Mutex<Option<HashSet<RawFd>>> = Mutex::new(None);
+/// Descriptors this process already took, with the inode each had (a number closed since
+/// and reused for another file is a new descriptor).
+static TAKEN: Mutex<Option<HashSet<(RawFd, u64, u64)>>> = Mutex::new(None);
 
 fn invalid(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, msg)
 }
 
 /// Takes ownership of the inherited descriptor `fd` after checking that it is open,
-/// marking it close-on-exec. Fails for a descriptor number this function already returned
-/// (even if that owner closed it since: inherited numbers are taken once per process).
+/// marking it close-on-exec. Fails for a descriptor this function already returned (the
+/// same number on the same inode).
 fn take(fd: RawFd) -> io::Result<OwnedFd> {
     if fd < 0 {
         return Err(invalid(format!("descriptor {fd} is negative")));
     }
     let mut taken = TAKEN.lock().unwrap_or_else(|e| e.into_inner());
     let set = taken.get_or_insert_with(HashSet::new);
-    if set.contains(&fd) {
-        return Err(invalid(format!("descriptor {fd} was already taken")));
-    }
     // SAFETY: F_GETFD only reads the descriptor flags of `fd`; on a descriptor that is not
     // open it fails with EBADF and touches nothing.
     let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
@@ -37,8 +35,13 @@ fn take(fd: RawFd) -> io::Result<OwnedFd> {
             io::Error::from(e)
         ))
     })?;
+    let stat = rustix::fs::fstat(borrowed)?;
+    let key = (fd, stat.st_dev, stat.st_ino);
+    if set.contains(&key) {
+        return Err(invalid(format!("descriptor {fd} was already taken")));
+    }
     rustix::io::fcntl_setfd(borrowed, rustix::io::FdFlags::CLOEXEC)?;
-    set.insert(fd);
+    set.insert(key);
     // SAFETY: `fd` is open (checked above). It was passed to this process by its parent
     // (a supervisor's environment variable or an explicit `fd://N`) for this process to
     // own, and the `TAKEN` set guarantees that this function creates at most one owner
