@@ -42,6 +42,7 @@ enum Piece {
 /// ```
 /// use http_server::logging::AccessTemplate;
 /// let t: AccessTemplate = "%(h)s \"%(r)s\" %(s)s %(b)s %(D)s".parse().unwrap();
+/// assert_ne!(t, "%(h)s".parse().unwrap());
 /// assert!("%(h)s %(r".parse::<AccessTemplate>().is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
