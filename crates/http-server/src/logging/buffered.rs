@@ -203,21 +203,19 @@ impl BufferedLog {
         Ok(())
     }
 
-    /// Runs `f` on this thread's buffer (registered at first use).
+    /// Runs `f` on this thread's buffer (registered at first use). `f` must not log.
     fn with_local<R>(&self, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
         LOCAL.with(|cell| {
             let mut slot = cell.borrow_mut();
-            let buf = match &*slot {
-                Some((id, buf)) if *id == self.shared.id => buf.clone(),
-                _ => {
-                    let buf = Arc::new(Mutex::new(Vec::with_capacity(self.shared.capacity)));
-                    lock(&self.shared.buffers).push(buf.clone());
-                    *slot = Some((self.shared.id, buf.clone()));
-                    buf
-                }
+            if !matches!(&*slot, Some((id, _)) if *id == self.shared.id) {
+                let buf = Arc::new(Mutex::new(Vec::with_capacity(self.shared.capacity)));
+                lock(&self.shared.buffers).push(buf.clone());
+                *slot = Some((self.shared.id, buf));
+            }
+            let Some((_, buf)) = &*slot else {
+                unreachable!("set above")
             };
-            drop(slot);
-            let mut guard = lock(&buf);
+            let mut guard = lock(buf);
             f(&mut guard)
         })
     }
@@ -236,7 +234,8 @@ impl Write for LogWriter<'_> {
         if self.buffered && !shared.stopped.load(Ordering::Relaxed) {
             let full = self.log.with_local(|b| {
                 b.extend_from_slice(bytes);
-                (b.len() >= shared.capacity).then(|| std::mem::take(b))
+                (b.len() >= shared.capacity)
+                    .then(|| std::mem::replace(b, Vec::with_capacity(shared.capacity)))
             });
             if let Some(block) = full {
                 shared.write_out(&block);
