@@ -350,6 +350,7 @@ fn serve<P: Protocol>(
             // Nobody replaces or stops a worker whose supervisor is gone: stop.
             let stop = handle.clone();
             w.on_orphaned(move || stop.shutdown())?;
+            w.set_liveness(loops_alive(handle.clone()));
             w.ready()?;
             if let Some(render) = render.clone() {
                 // The supervisor sums every worker's snapshot.
@@ -384,6 +385,22 @@ fn serve<P: Protocol>(
         let _ = w.send_metrics(&render());
     }
     Ok(())
+}
+
+/// The worker's liveness check: every event loop is either waiting for events or has
+/// made progress since the last check (a loop stuck in a handler with no standby thread
+/// left fails it; the supervisor kills the worker after `--worker-timeout`).
+fn loops_alive(server: socketserver::evloop::ServerHandle) -> impl FnMut() -> bool + Send {
+    let mut last: Vec<u64> = Vec::new();
+    move || {
+        let now = server.loop_progress();
+        let alive = now
+            .iter()
+            .enumerate()
+            .all(|(i, (polls, waiting))| *waiting || last.get(i) != Some(polls));
+        last = now.into_iter().map(|(p, _)| p).collect();
+        alive
+    }
 }
 
 /// This process's metrics: the HTTP counters, open connections and loop hand-offs.

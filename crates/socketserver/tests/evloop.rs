@@ -824,6 +824,36 @@ fn handed_off_loops_run_on_standby_threads() {
 }
 
 #[test]
+fn loop_progress_tells_an_idle_loop_from_a_stuck_one() {
+    // No standby thread and no watchdog: a blocking handler holds its loop.
+    let srv = start(EventLoopConfig {
+        watchdog: None,
+        max_blocking: 0,
+        ..config(1)
+    });
+    let mut a = Client::connect(srv.addr);
+    assert_eq!(a.ask("echo x"), "x\n");
+    std::thread::sleep(Duration::from_millis(50));
+    let idle = srv.handle.loop_progress();
+    assert_eq!(idle.len(), 1);
+    assert!(idle[0].1, "an idle loop waits in poll: {idle:?}");
+    a.send(b"block 400\n");
+    std::thread::sleep(Duration::from_millis(100));
+    let stuck = srv.handle.loop_progress();
+    std::thread::sleep(Duration::from_millis(100));
+    let still = srv.handle.loop_progress();
+    assert!(!stuck[0].1 && stuck == still, "{stuck:?} {still:?}");
+    assert_eq!(a.line(), "blocked\n");
+    std::thread::sleep(Duration::from_millis(50));
+    let after = srv.handle.loop_progress();
+    assert!(
+        after[0].0 > still[0].0,
+        "progress again: {still:?} {after:?}"
+    );
+    srv.stop();
+}
+
+#[test]
 fn handlers_learn_arrival_and_poll_times() {
     let srv = start(config(1));
     let mut c = Client::connect(srv.addr);

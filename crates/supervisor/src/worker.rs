@@ -13,12 +13,24 @@ use crate::protocol::{
 };
 use crate::{Error, Result};
 
-#[derive(Debug)]
+/// A liveness check run before each heartbeat.
+type Probe = Box<dyn FnMut() -> bool + Send>;
+
 struct Shared {
     channel: Mutex<UnixStream>,
     served: AtomicU64,
     max_requests: Option<u64>,
     retiring: AtomicBool,
+    probe: Mutex<Option<Probe>>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("served", &self.served)
+            .field("max_requests", &self.max_requests)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Shared {
@@ -80,6 +92,7 @@ impl Worker {
             served: AtomicU64::new(0),
             max_requests: num(ENV_MAX_REQUESTS)?,
             retiring: AtomicBool::new(false),
+            probe: Mutex::new(None),
         });
         if let Some(ms) = num(ENV_HEARTBEAT_MS)? {
             let period = Duration::from_millis(ms.max(10));
@@ -87,7 +100,18 @@ impl Worker {
             std::thread::Builder::new()
                 .name("worker-heartbeat".into())
                 .spawn(move || {
-                    while s.send(&Message::Beat).is_ok() {
+                    loop {
+                        let alive = match &mut *s.probe.lock().unwrap_or_else(|e| e.into_inner()) {
+                            Some(probe) => probe(),
+                            None => true,
+                        };
+                        if alive {
+                            if s.send(&Message::Beat).is_err() {
+                                return;
+                            }
+                        } else {
+                            tracing::warn!("liveness check failed: heartbeat withheld");
+                        }
                         std::thread::sleep(period);
                     }
                 })?;
@@ -97,6 +121,14 @@ impl Worker {
             listeners,
             shared,
         }))
+    }
+
+    /// Makes the heartbeat depend on `probe`: before each beat (every quarter of the
+    /// supervisor's worker timeout) `probe` runs, and a `false` withholds the beat, so a
+    /// worker whose serving part is stuck for the whole timeout is killed and replaced
+    /// (without a probe the heartbeat only shows that the process runs).
+    pub fn set_liveness(&self, probe: impl FnMut() -> bool + Send + 'static) {
+        *self.shared.probe.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(probe));
     }
 
     /// The serial number the supervisor gave this worker (1, 2, ...).

@@ -104,6 +104,10 @@ struct Control {
 struct LoopCtl {
     waker: Waker,
     paused: AtomicBool,
+    /// Times the loop returned from `poll` (its heartbeat).
+    polls: AtomicU64,
+    /// True while the loop waits in `poll` (idle, not stuck).
+    waiting: AtomicBool,
 }
 
 impl Control {
@@ -156,6 +160,23 @@ impl ServerHandle {
     /// Connections currently open (accepted and not yet closed), over all loops.
     pub fn connections(&self) -> usize {
         self.control.active.load(Ordering::SeqCst)
+    }
+
+    /// Each loop's progress, for a liveness check: how many times it returned from its
+    /// wait for events, and whether it is waiting now. A loop that is not waiting and whose
+    /// count does not move is stuck (a handler blocked with no standby thread left to take
+    /// the loop over, or a deadlock); one that waits is idle.
+    pub fn loop_progress(&self) -> Vec<(u64, bool)> {
+        self.control
+            .loops
+            .iter()
+            .map(|l| {
+                (
+                    l.polls.load(Ordering::Relaxed),
+                    l.waiting.load(Ordering::Relaxed),
+                )
+            })
+            .collect()
     }
 
     /// Loop hand-offs so far: how many times a loop moved to a standby thread because a
@@ -270,6 +291,8 @@ impl<P: Protocol> EventLoopServer<P> {
             ctl.push(LoopCtl {
                 waker,
                 paused: AtomicBool::new(false),
+                polls: AtomicU64::new(0),
+                waiting: AtomicBool::new(false),
             });
         }
         let control = Arc::new(Control {
@@ -600,7 +623,11 @@ impl<P: Protocol> Inner<P> {
             }
             let timeout = wake_at.map(|t| t.saturating_duration_since(now));
             let s = &mut *st;
+            let ctl = &self.control.loops[li];
+            ctl.waiting.store(true, Ordering::Relaxed);
             let polled = s.poll.poll(&mut s.events, timeout);
+            ctl.waiting.store(false, Ordering::Relaxed);
+            ctl.polls.fetch_add(1, Ordering::Relaxed);
             s.polled_at = Instant::now();
             if let Err(e) = polled {
                 if e.kind() != io::ErrorKind::Interrupted {
