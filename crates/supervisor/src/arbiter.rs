@@ -19,6 +19,16 @@ use crate::protocol::{
     ENV_CHANNEL, ENV_HEARTBEAT_MS, ENV_LISTEN_FDS, ENV_MAX_REQUESTS, ENV_SERIAL, Message,
     NOT_INHERITED,
 };
+
+/// The supervisor's own variables: set afresh for each worker (or not at all), never
+/// passed through from this process's environment.
+const OURS: &[&str] = &[
+    ENV_CHANNEL,
+    ENV_LISTEN_FDS,
+    ENV_SERIAL,
+    ENV_MAX_REQUESTS,
+    ENV_HEARTBEAT_MS,
+];
 use crate::{Error, Result};
 
 /// How a [`Supervisor`] runs its workers; every field has a documented default.
@@ -638,7 +648,7 @@ impl<F: FnMut(&WorkerSpec) -> Command> State<'_, F> {
         // closed right after the spawn, so later workers do not inherit it.
         rustix::io::fcntl_setfd(&theirs, rustix::io::FdFlags::empty())?;
         let mut cmd = (self.command)(&WorkerSpec { serial });
-        for var in NOT_INHERITED {
+        for var in NOT_INHERITED.iter().chain(OURS) {
             cmd.env_remove(var);
         }
         cmd.env(ENV_CHANNEL, theirs.as_raw_fd().to_string())

@@ -448,3 +448,30 @@ fn systemd_socket_activation_with_workers() {
     hello_ok(&demo);
     assert!(demo.terminate().success());
 }
+
+#[test]
+fn workers_stop_when_their_supervisor_dies() {
+    let mut demo = Demo::production(&["--workers", "2", "--threads", "1", "--app", "hello"]);
+    let workers = children_of(demo.pid());
+    assert_eq!(workers.len(), 2);
+    demo.signal(Signal::KILL);
+    demo.wait_exit(Duration::from_secs(10));
+    // Their control sockets close: each shuts down gracefully on its own.
+    let gone = |pid: &u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| {
+            s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !workers.iter().all(gone) {
+        assert!(
+            Instant::now() < deadline,
+            "orphaned workers still run: {workers:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
