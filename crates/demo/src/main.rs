@@ -403,18 +403,22 @@ fn loops_alive(server: socketserver::evloop::ServerHandle) -> impl FnMut() -> bo
     }
 }
 
-/// This process's metrics: the HTTP counters, open connections and loop hand-offs.
+/// This process's metrics: the HTTP counters, open and idle connections, loop hand-offs.
 fn render_metrics(m: &HttpMetrics, server: &socketserver::evloop::ServerHandle) -> String {
     let mut text = m.render();
     text.push_str(&format!(
         "# HELP pyserve_connections_open Connections open.\n\
          # TYPE pyserve_connections_open gauge\n\
          pyserve_connections_open {}\n\
+         # HELP pyserve_connections_idle Connections open with no request in progress.\n\
+         # TYPE pyserve_connections_idle gauge\n\
+         pyserve_connections_idle {}\n\
          # HELP pyserve_loop_handoffs_total Event loops handed to a standby thread because a \
          handler blocked.\n\
          # TYPE pyserve_loop_handoffs_total counter\n\
          pyserve_loop_handoffs_total {}\n",
         server.connections(),
+        server.idle_connections(),
         server.handoffs()
     ));
     text

@@ -824,6 +824,40 @@ fn handed_off_loops_run_on_standby_threads() {
 }
 
 #[test]
+fn idle_connections_are_counted() {
+    let srv = start(EventLoopConfig {
+        watchdog: None,
+        ..config(1)
+    });
+    let mut clients: Vec<Client> = (0..3).map(|_| Client::connect(srv.addr)).collect();
+    for c in &mut clients {
+        assert_eq!(c.ask("echo x"), "x\n");
+    }
+    let wait_for = |n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while srv.handle.idle_connections() != n {
+            assert!(
+                Instant::now() < deadline,
+                "idle {} != {n}",
+                srv.handle.idle_connections()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    wait_for(3);
+    assert_eq!(srv.handle.connections(), 3);
+    // A partial request is not idle.
+    clients[0].send(b"echo y");
+    wait_for(2);
+    clients[0].send(b"\n");
+    assert_eq!(clients[0].line(), "y\n");
+    wait_for(3);
+    drop(clients.pop());
+    wait_for(2);
+    srv.stop();
+}
+
+#[test]
 fn loop_progress_tells_an_idle_loop_from_a_stuck_one() {
     // No standby thread and no watchdog: a blocking handler holds its loop.
     let srv = start(EventLoopConfig {

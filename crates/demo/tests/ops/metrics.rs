@@ -159,6 +159,31 @@ fn a_single_process_serves_its_own_metrics() {
         "{text}"
     );
     assert!(text.contains("# TYPE pyserve_http_request_duration_seconds histogram\n"));
+    // Two keep-alive connections left idle: counted open and idle (the loop publishes its
+    // count when it next waits for events).
+    let mut idle = Vec::new();
+    for _ in 0..2 {
+        use std::io::Write;
+        let mut s = connect(demo.addr()).unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        assert_eq!(read_response(&mut s).unwrap().unwrap().status, 200);
+        idle.push(s);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = scrape(&url);
+        let open = sample(&text, "pyserve_connections_open").unwrap();
+        let idle_n = sample(&text, "pyserve_connections_idle").unwrap();
+        if open >= 2.0 && idle_n >= 2.0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "open {open}, idle {idle_n}:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(idle);
     let missing = scrape(&url.replace("/metrics", "/other"));
     assert_eq!(missing, "not found\n");
     assert!(demo.terminate().success());

@@ -133,6 +133,8 @@ pub(crate) struct Conn<S> {
     accepted_at: Instant,
     /// Whether a request was served on it.
     served_any: bool,
+    /// Counted in its loop's idle connections (see `LoopState::put`).
+    pub(crate) idle_counted: bool,
 }
 
 fn caught<R>(what: &str, addr: &Address, f: impl FnOnce() -> R) -> Option<R> {
@@ -162,6 +164,7 @@ impl<S: Default> Conn<S> {
             close_after_flush: false,
             accepted_at,
             served_any: false,
+            idle_counted: false,
         }
     }
 }

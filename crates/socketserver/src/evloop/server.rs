@@ -108,6 +108,8 @@ struct LoopCtl {
     polls: AtomicU64,
     /// True while the loop waits in `poll` (idle, not stuck).
     waiting: AtomicBool,
+    /// The loop's idle connections when it last waited for events.
+    idle: AtomicUsize,
 }
 
 impl Control {
@@ -160,6 +162,17 @@ impl ServerHandle {
     /// Connections currently open (accepted and not yet closed), over all loops.
     pub fn connections(&self) -> usize {
         self.control.active.load(Ordering::SeqCst)
+    }
+
+    /// Open connections with no request in progress (keep-alive connections waiting for
+    /// their next request, and accepted ones waiting for their first), as each loop
+    /// counted them when it last waited for events.
+    pub fn idle_connections(&self) -> usize {
+        self.control
+            .loops
+            .iter()
+            .map(|l| l.idle.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// Each loop's progress, for a liveness check: how many times it returned from its
@@ -293,6 +306,7 @@ impl<P: Protocol> EventLoopServer<P> {
                 paused: AtomicBool::new(false),
                 polls: AtomicU64::new(0),
                 waiting: AtomicBool::new(false),
+                idle: AtomicUsize::new(0),
             });
         }
         let control = Arc::new(Control {
@@ -463,6 +477,9 @@ struct LoopState<S> {
     shutting: bool,
     force_at: Option<Instant>,
     killing: bool,
+    /// Connections in the table with no request in progress (no partial input, no
+    /// pending output), published to [`LoopCtl::idle`] at each poll.
+    idle: usize,
     /// When the last poll returned: the arrival time stamped on the requests of its batch
     /// (a fresh clock read per request would cost more than the precision is worth).
     polled_at: Instant,
@@ -496,6 +513,7 @@ impl<P: Protocol> LoopShared<P> {
                 shutting: false,
                 force_at: None,
                 killing: false,
+                idle: 0,
                 polled_at: Instant::now(),
             }),
             returns: Mutex::new(Vec::new()),
@@ -506,13 +524,26 @@ impl<P: Protocol> LoopShared<P> {
 
 impl<S> LoopState<S> {
     fn lend(&mut self, slot: usize) -> Option<Box<Conn<S>>> {
-        match self.slots.get_mut(slot) {
+        let mut conn = match self.slots.get_mut(slot) {
             Some(s) if matches!(s, Slot::Live(_)) => match std::mem::replace(s, Slot::Lent) {
-                Slot::Live(c) => Some(c),
-                _ => None,
+                Slot::Live(c) => c,
+                _ => return None,
             },
-            _ => None,
+            _ => return None,
+        };
+        if std::mem::take(&mut conn.idle_counted) {
+            self.idle -= 1;
         }
+        Some(conn)
+    }
+
+    /// Puts a connection in its slot, counted as idle when it is.
+    fn put(&mut self, slot: usize, mut conn: Box<Conn<S>>) {
+        if conn.is_idle() {
+            conn.idle_counted = true;
+            self.idle += 1;
+        }
+        self.slots[slot] = Slot::Live(conn);
     }
 
     fn vacate(&mut self, slot: usize) {
@@ -624,6 +655,7 @@ impl<P: Protocol> Inner<P> {
             let timeout = wake_at.map(|t| t.saturating_duration_since(now));
             let s = &mut *st;
             let ctl = &self.control.loops[li];
+            ctl.idle.store(s.idle, Ordering::Relaxed);
             ctl.waiting.store(true, Ordering::Relaxed);
             let polled = s.poll.poll(&mut s.events, timeout);
             ctl.waiting.store(false, Ordering::Relaxed);
@@ -745,7 +777,7 @@ impl<P: Protocol> Inner<P> {
         if outcome == (Outcome::Keep { requeue: true }) {
             st.ready.push_back((slot, Work::Io));
         }
-        st.slots[slot] = Slot::Live(conn);
+        st.put(slot, conn);
     }
 
     /// Connections handed back by threads that lost the loop while serving them.
@@ -872,7 +904,7 @@ impl<P: Protocol> Inner<P> {
             id,
             now,
         );
-        st.slots[slot] = Slot::Live(conn);
+        st.put(slot, conn);
         st.live += 1;
     }
 
@@ -916,6 +948,7 @@ impl<P: Protocol> Inner<P> {
             .filter(|s| matches!(s, Slot::Live(_)))
             .count();
         st.slots.clear();
+        st.idle = 0;
         st.free.clear();
         st.ready.clear();
         for _ in 0..dropped {
