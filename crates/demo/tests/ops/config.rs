@@ -141,3 +141,27 @@ fn a_bind_that_fails_closes_the_others_and_starts_no_worker() {
     assert!(!stderr.contains("worker started"), "{stderr}");
     assert!(!sock.exists(), "the Unix socket bound first is removed");
 }
+
+#[test]
+fn serves_an_inherited_descriptor_given_as_fd_n_with_workers() {
+    // Python binds and listens, marks the socket inheritable and execs the demo with
+    // `--bind fd://N`, as a process manager or a shell script would.
+    let script = r#"
+import os, socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+os.set_inheritable(s.fileno(), True)
+demo = sys.argv[1]
+os.execv(demo, [demo, "--bind", "fd://%d" % s.fileno(), "--workers", "2", "--threads", "1",
+                "--app", "hello"])
+"#;
+    let mut cmd = Command::new(crate::support::python());
+    cmd.args(["-c", script, env!("CARGO_BIN_EXE_demo")]);
+    let mut demo = Demo::spawn(cmd);
+    assert_eq!(children_of(demo.pid()).len(), 2);
+    for _ in 0..8 {
+        assert_eq!(get_once(demo.addr(), "/").unwrap().body, b"Hello world!\n");
+    }
+    assert!(demo.terminate().success());
+}
