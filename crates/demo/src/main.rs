@@ -6,10 +6,15 @@
 //! - `demo` (the default): the production face. The same `WSGIRequestHandler` on per-core
 //!   event loops (`socketserver::evloop`) with HTTP/1.1 keep-alive, limits, timeouts and a
 //!   graceful shutdown on SIGTERM/SIGINT.
+//! - `demo --workers N`: a `supervisor::Supervisor` binds the listeners once and runs N
+//!   copies of this program as its workers (the same arguments; `supervisor::Worker`
+//!   tells a worker it is one), with respawn, reload on SIGHUP and a heartbeat.
 //!
 //! Each request is logged on stderr in CPython's format
 //! (`127.0.0.1 - - [24/Nov/2026 10:00:00] "GET /xyz?abc HTTP/1.1" 200 1234`), or in
-//! Apache's common or combined format, or as JSON lines (`--access-log`).
+//! Apache's common or combined format, or as JSON lines (`--access-log`), or in gunicorn's
+//! atoms (`--access-logformat`); `--access-logfile` buffers the lines per event loop.
+//! `--metrics-bind` serves Prometheus metrics.
 //!
 //! Behind a reverse proxy: `--trusted-proxy ADDR[,ADDR|CIDR...]` wraps the application in
 //! `gateway::proxy::ProxyFix` (the client's address and scheme from `X-Forwarded-For` and
