@@ -242,7 +242,8 @@ fn a_hung_worker_is_killed_after_the_worker_timeout() {
         now.len() == 1 && !now.contains(&hung)
     });
     let took = stopped_at.elapsed();
-    assert!(took >= Duration::from_millis(900), "killed after {took:?}");
+    // The last beat came up to a quarter of the timeout before the SIGSTOP.
+    assert!(took >= Duration::from_millis(700), "killed after {took:?}");
     assert!(
         demo.stderr()
             .contains("worker did not answer the heartbeat in time: killed"),
