@@ -385,7 +385,6 @@ impl Supervisor {
 
 impl<F: FnMut(&WorkerSpec) -> Command> State<'_, F> {
     fn on_signal(&mut self, sig: i32) {
-        let now = Instant::now();
         match sig {
             SIGCHLD => {}
             SIGHUP if self.stopping.is_none() => {
@@ -410,7 +409,6 @@ impl<F: FnMut(&WorkerSpec) -> Command> State<'_, F> {
             }
             _ => {}
         }
-        let _ = now;
     }
 
     fn begin_stop(&mut self, immediate: bool, why: &str) {
