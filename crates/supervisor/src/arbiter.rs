@@ -466,8 +466,9 @@ impl<F: FnMut(&WorkerSpec) -> Command> State<'_, F> {
         self.metrics().workers = running;
         if self.stopping.is_some() {
             for w in &mut self.workers {
-                if w.stopping
-                    .is_some_and(|t| now.duration_since(t) > self.config.graceful_timeout)
+                if !w.killed
+                    && w.stopping
+                        .is_some_and(|t| now.duration_since(t) > self.config.graceful_timeout)
                 {
                     tracing::warn!(pid = w.child.id(), "worker still draining: killed");
                     w.kill();
@@ -548,8 +549,9 @@ impl<F: FnMut(&WorkerSpec) -> Command> State<'_, F> {
             }
         }
         for w in &mut self.workers {
-            if w.stopping
-                .is_some_and(|t| now.duration_since(t) > self.config.graceful_timeout)
+            if !w.killed
+                && w.stopping
+                    .is_some_and(|t| now.duration_since(t) > self.config.graceful_timeout)
             {
                 tracing::warn!(pid = w.child.id(), "replaced worker still draining: killed");
                 w.kill();
