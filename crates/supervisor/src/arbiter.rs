@@ -132,6 +132,8 @@ impl std::fmt::Debug for Supervisor {
 enum Event {
     Signal(i32),
     Message(u64, Message),
+    /// The worker's control channel ended: every message it sent was delivered before.
+    Closed(u64),
 }
 
 #[derive(Debug)]
@@ -360,6 +362,8 @@ impl Supervisor {
                     }
                     Event::Signal(sig) => st.on_signal(sig),
                     Event::Message(serial, msg) => st.on_message(serial, msg),
+                    // Its last metrics arrived before this: keep its counters in the sums.
+                    Event::Closed(serial) => st.metrics().retire(serial),
                 }
             }
             st.tick();
@@ -432,6 +436,11 @@ impl<F: FnMut(&WorkerSpec) -> Command> State<'_, F> {
     }
 
     fn on_message(&mut self, serial: u64, msg: Message) {
+        if let Message::Metrics(text) = msg {
+            // Also from a worker already reaped: its last snapshot, sent as it exited.
+            self.metrics().update(serial, text);
+            return;
+        }
         let Some(w) = self.workers.iter_mut().find(|w| w.serial == serial) else {
             return;
         };
@@ -451,7 +460,7 @@ impl<F: FnMut(&WorkerSpec) -> Command> State<'_, F> {
                     w.stale = true;
                 }
             }
-            Message::Metrics(text) => self.metrics().update(serial, text),
+            Message::Metrics(_) => {}
         }
     }
 
@@ -592,7 +601,6 @@ impl<F: FnMut(&WorkerSpec) -> Command> State<'_, F> {
                 }
             };
             let w = self.workers.remove(i);
-            self.metrics().retire(w.serial);
             let how = describe(status);
             let asked = w.stopping.is_some() || (w.killed && !w.timed_out);
             if asked {
@@ -680,6 +688,7 @@ impl<F: FnMut(&WorkerSpec) -> Command> State<'_, F> {
                         return;
                     }
                 }
+                let _ = tx.send(Event::Closed(serial));
             })?;
         self.workers.push(WorkerProc {
             serial,

@@ -188,3 +188,41 @@ fn a_single_process_serves_its_own_metrics() {
     assert_eq!(missing, "not found\n");
     assert!(demo.terminate().success());
 }
+
+#[test]
+fn counters_survive_workers_replaced_at_max_requests() {
+    let mut demo = Demo::production(&[
+        "--workers",
+        "1",
+        "--threads",
+        "1",
+        "--app",
+        "hello",
+        "--max-requests",
+        "5",
+        "--metrics-bind",
+        "127.0.0.1:0",
+    ]);
+    let url = metrics_url(&demo);
+    for _ in 0..12 {
+        assert_eq!(request(&demo, "GET", "/"), 200);
+    }
+    // Every request stays counted, including the last ones of each retired worker (sent
+    // in its final snapshot as it exits).
+    let key = "pyserve_http_requests_total{method=\"GET\",status=\"2xx\"}";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = scrape(&url);
+        let restarts = sample(&text, "pyserve_worker_restarts_total").unwrap_or(0.0);
+        if sample(&text, key) == Some(12.0) && restarts >= 1.0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "requests {:?}, restarts {restarts}:\n{text}",
+            sample(&text, key)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(demo.terminate().success());
+}
