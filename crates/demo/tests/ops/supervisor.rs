@@ -476,3 +476,54 @@ fn workers_stop_when_their_supervisor_dies() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn a_worker_whose_event_loop_is_stuck_misses_its_heartbeat() {
+    // One loop and no standby thread: a response the client does not read blocks the
+    // handler's write, and nobody can take the loop over. The process still runs (its
+    // heartbeat thread too), but the liveness check sees the loop neither waiting nor
+    // moving, withholds the beats, and the supervisor replaces the worker.
+    let mut demo = Demo::production(&[
+        "--workers",
+        "1",
+        "--threads",
+        "1",
+        "--max-blocking",
+        "0",
+        "--app",
+        "stream",
+        "--worker-timeout",
+        "1",
+    ]);
+    let stuck = *children_of(demo.pid()).iter().next().unwrap();
+    let mut s = connect(demo.addr()).unwrap();
+    s.write_all(b"GET /?size=268435456 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    // Never read: the kernel buffers fill and the handler's write blocks.
+    wait_for(
+        &demo,
+        Duration::from_secs(15),
+        "the stuck worker's replacement",
+        || {
+            let now = children_of(demo.pid());
+            now.len() == 1 && !now.contains(&stuck)
+        },
+    );
+    let log = demo.stderr();
+    assert!(
+        log.contains("liveness check failed: heartbeat withheld"),
+        "{log}"
+    );
+    assert!(
+        log.contains("worker did not answer the heartbeat in time: killed"),
+        "{log}"
+    );
+    drop(s);
+    // The replacement serves (a chunked response: read to the end).
+    let reply = crate::support::raw(
+        demo.addr(),
+        b"GET /?size=10 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(reply.starts_with(b"HTTP/1.1 200 OK\r\n"), "{reply:?}");
+    assert!(demo.terminate().success());
+}
