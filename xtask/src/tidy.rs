@@ -81,6 +81,7 @@ fn is_library_source(rel: &str) -> bool {
         "crates/socketserver/src/",
         "crates/http-server/src/",
         "crates/gateway/src/",
+        "crates/supervisor/src/",
     ];
     lib_crates.iter().any(|c| rel.starts_with(c))
         && !rel.ends_with("/main.rs")

@@ -1,9 +1,10 @@
 //! The command line of `demo` (a contract other people script against: keep it stable).
 //!
-//! Parsed with `lexopt` (no dependencies) by the pure [`parse`], which mirrors what the
-//! former clap parser accepted: `--flag value` and `--flag=value`, each option at most once,
-//! a value that looks like an option (`--host --port`) is a missing value, `-h`/`--help` and
-//! `-V`/`--version`, and usage errors worded as clap's (the binary exits with status 2).
+//! Parsed with `lexopt` (no dependencies) by the pure [`parse_with_env`], which mirrors what
+//! the former clap parser accepted: `--flag value` and `--flag=value`, each option at most
+//! once (but `--bind`), a value that looks like an option (`--host --port`) is a missing
+//! value, `-h`/`--help` and `-V`/`--version`, and usage errors worded as clap's (the binary
+//! exits with status 2). Each option not given is then read from its `PYSERVE_*` variable.
 
 use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
@@ -114,8 +115,16 @@ pub(crate) struct Args {
     pub(crate) idle_timeout: u64,
     /// Seconds a graceful shutdown waits for requests in flight (production face).
     pub(crate) shutdown_timeout: u64,
-    /// Worker processes sharing the port with SO_REUSEPORT (production face).
+    /// Worker processes under a supervisor that binds once and respawns them (production
+    /// face).
     pub(crate) workers: Option<usize>,
+    /// Requests after which a worker is replaced (with --workers).
+    pub(crate) max_requests: Option<u64>,
+    /// Up to this many more requests per worker, drawn at random (with --max-requests).
+    pub(crate) max_requests_jitter: u64,
+    /// Seconds a worker may miss its heartbeat before it is killed and replaced (with
+    /// --workers); 0 turns the heartbeat off.
+    pub(crate) worker_timeout: u64,
     /// Serve on a Unix domain socket at PATH instead of TCP (production face).
     pub(crate) unix: Option<PathBuf>,
     /// Trust X-Forwarded-For and X-Forwarded-Proto from these peers: addresses, CIDR
@@ -128,6 +137,22 @@ pub(crate) struct Args {
     /// Every connection opens with a PROXY protocol v1 or v2 header (HAProxy, nginx
     /// `proxy_protocol on`); its client address is used (production face).
     pub(crate) proxy_protocol: bool,
+    /// Addresses to listen on, instead of --host/--port/--unix (repeatable).
+    pub(crate) bind: Vec<supervisor::Bind>,
+    /// Permission bits of Unix sockets (octal).
+    pub(crate) unix_mode: Option<u32>,
+    /// The `listen()` backlog.
+    pub(crate) backlog: i32,
+    /// Write the (supervisor's) process id to this file.
+    pub(crate) pid: Option<PathBuf>,
+    /// Set SO_REUSEPORT on --bind TCP sockets, so other processes may share the port.
+    pub(crate) reuse_port: bool,
+    /// Write the access log to this file (`-`: stderr), reopened on SIGUSR1.
+    pub(crate) access_logfile: Option<PathBuf>,
+    /// The access log line in gunicorn's atoms (`%(h)s %(r)s %(s)s %(b)s %(D)s`).
+    pub(crate) access_logformat: Option<String>,
+    /// Serve Prometheus metrics on this address (its own listener).
+    pub(crate) metrics_bind: Option<String>,
     /// Serve HTTPS with these files (production face).
     pub(crate) tls: TlsFiles,
 }
@@ -162,11 +187,22 @@ impl Default for Args {
             idle_timeout: 60,
             shutdown_timeout: 30,
             workers: None,
+            max_requests: None,
+            max_requests_jitter: 0,
+            worker_timeout: 30,
             unix: None,
             trusted_proxy: None,
             proxy_hops: 1,
             access_log: AccessLog::Python,
             proxy_protocol: false,
+            bind: Vec::new(),
+            unix_mode: None,
+            backlog: 1024,
+            pid: None,
+            reuse_port: false,
+            access_logfile: None,
+            access_logformat: None,
+            metrics_bind: None,
             tls: TlsFiles::default(),
         }
     }
@@ -223,6 +259,9 @@ pub(crate) enum CliError {
     /// An option given twice.
     #[error("the argument '{0}' cannot be used multiple times")]
     Repeated(String),
+    /// Two options that do not go together (`--workers` with `--faithful`).
+    #[error("the argument '{0}' cannot be used with '{1}'")]
+    Conflict(String, String),
     /// An option given without another one it needs (`--proxy-hops` without
     /// `--trusted-proxy`).
     #[error("the following required arguments were not provided:\n  {0}")]
@@ -378,7 +417,30 @@ const OPTIONS: &[Opt] = &[
     opt(
         "workers",
         Some("WORKERS"),
-        "Worker processes sharing the port with SO_REUSEPORT (production face)",
+        "Worker processes under a supervisor that binds once and respawns them; SIGHUP \
+         reloads them gracefully, SIGTTIN/SIGTTOU add or remove one (production face)",
+    ),
+    opt(
+        "max-requests",
+        Some("MAX_REQUESTS"),
+        "Requests after which a worker is replaced, gracefully (with --workers)",
+    ),
+    with_default(
+        opt(
+            "max-requests-jitter",
+            Some("MAX_REQUESTS_JITTER"),
+            "Up to this many more requests per worker, drawn at random (with --max-requests)",
+        ),
+        "0",
+    ),
+    with_default(
+        opt(
+            "worker-timeout",
+            Some("WORKER_TIMEOUT"),
+            "Seconds a worker may miss its heartbeat before it is killed and replaced \
+             (with --workers); 0: no heartbeat",
+        ),
+        "30",
     ),
     opt(
         "unix",
@@ -415,6 +477,46 @@ const OPTIONS: &[Opt] = &[
          `proxy_protocol on`); its client address is used (production face)",
     ),
     opt(
+        "bind",
+        Some("ADDRESS"),
+        "Listen on HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N instead of --host/--port/\
+         --unix; repeat for several (production face)",
+    ),
+    opt(
+        "unix-mode",
+        Some("MODE"),
+        "Permission bits of the Unix sockets bound (octal, e.g. 660)",
+    ),
+    with_default(
+        opt(
+            "backlog",
+            Some("BACKLOG"),
+            "The listen() backlog (production face)",
+        ),
+        "1024",
+    ),
+    opt(
+        "reuse-port",
+        None,
+        "Set SO_REUSEPORT on --bind TCP sockets, so other processes may share the port",
+    ),
+    opt(
+        "pid",
+        Some("FILE"),
+        "Write the process id (the supervisor's with --workers) to this file",
+    ),
+    opt(
+        "access-logfile",
+        Some("PATH"),
+        "Write the access log to this file, buffered (`-`: stderr); reopened on SIGUSR1",
+    ),
+    opt(
+        "access-logformat",
+        Some("FORMAT"),
+        "The access log line in gunicorn's atoms, e.g. '%(h)s %(l)s %(u)s %(t)s \"%(r)s\" \
+         %(s)s %(b)s %(D)s' (replaces --access-log's format)",
+    ),
+    opt(
         "tls-cert",
         Some("PATH"),
         "Serve HTTPS with this certificate chain (PEM; production face)",
@@ -430,6 +532,11 @@ const OPTIONS: &[Opt] = &[
         Some("PATH"),
         "A file holding the password of an encrypted TLS key",
     ),
+    opt(
+        "metrics-bind",
+        Some("ADDR"),
+        "Serve Prometheus metrics at http://ADDR/metrics, on a listener of their own",
+    ),
     Opt {
         short: Some('h'),
         ..opt("help", None, "Print help")
@@ -440,8 +547,30 @@ const OPTIONS: &[Opt] = &[
     },
 ];
 
-/// Parses the arguments after the program's name (`std::env::args_os().skip(1)`).
+/// Parses the arguments after the program's name (`std::env::args_os().skip(1)`), with no
+/// environment.
+#[cfg(test)]
 pub(crate) fn parse<I>(args: I) -> Result<Command, CliError>
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
+    parse_with_env(args, |_| None)
+}
+
+/// The environment variable that sets option `long` (`--max-body`: `PYSERVE_MAX_BODY`).
+pub(crate) fn env_name(long: &str) -> String {
+    format!("PYSERVE_{}", long.to_ascii_uppercase().replace('-', "_"))
+}
+
+/// Parses the arguments, then takes each option not given from its environment variable
+/// ([`env_name`], read through `env`): flags win over the environment. A flag's variable
+/// is `1`/`true`/`yes`/`on` or `0`/`false`/`no`/`off`/empty; `PYSERVE_BIND` holds
+/// addresses separated by spaces.
+pub(crate) fn parse_with_env<I>(
+    args: I,
+    env: impl Fn(&str) -> Option<OsString>,
+) -> Result<Command, CliError>
 where
     I: IntoIterator,
     I::Item: Into<OsString>,
@@ -460,7 +589,8 @@ where
         let Some(o) = found else {
             return Err(arg.unexpected().into());
         };
-        if !seen.insert(o.long) {
+        // `--bind` is the one option that may be repeated.
+        if !seen.insert(o.long) && o.long != "bind" {
             return Err(CliError::Repeated(o.display()));
         }
         if o.value.is_none() && long {
@@ -476,35 +606,41 @@ where
         match o.long {
             "help" => return Ok(Command::Help),
             "version" => return Ok(Command::Version),
-            "faithful" => args.faithful = true,
-            "once" => args.once = true,
-            "open" => args.open = true,
-            "proxy-protocol" => args.proxy_protocol = true,
-            "unix" => args.unix = Some(value(&mut parser, o)?.into()),
-            "tls-cert" => args.tls.cert = Some(value(&mut parser, o)?.into()),
-            "tls-key" => args.tls.key = Some(value(&mut parser, o)?.into()),
-            "tls-password-file" => args.tls.password_file = Some(value(&mut parser, o)?.into()),
-            long => {
-                let v = string(o, value(&mut parser, o)?)?;
-                match long {
-                    "host" => args.host = v,
-                    "port" => args.port = parsed(o, &v)?,
-                    "threads" => args.threads = Some(parsed(o, &v)?),
-                    "app" => args.app = choice(o, APPS, &v)?,
-                    "max-blocking" => args.max_blocking = Some(parsed(o, &v)?),
-                    "max-connections" => args.max_connections = Some(parsed(o, &v)?),
-                    "max-body" => args.max_body = parsed(o, &v)?,
-                    "request-timeout" => args.request_timeout = parsed(o, &v)?,
-                    "idle-timeout" => args.idle_timeout = parsed(o, &v)?,
-                    "shutdown-timeout" => args.shutdown_timeout = parsed(o, &v)?,
-                    "workers" => args.workers = Some(parsed(o, &v)?),
-                    "trusted-proxy" => args.trusted_proxy = Some(parsed(o, &v)?),
-                    "proxy-hops" => args.proxy_hops = parsed(o, &v)?,
-                    "access-log" => args.access_log = choice(o, ACCESS_LOGS, &v)?,
-                    other => unreachable!("option --{other} in OPTIONS but not parsed"),
-                }
+            _ if o.value.is_none() => set_flag(&mut args, o),
+            _ => {
+                let v = value(&mut parser, o)?;
+                set(&mut args, o, v, None)?;
             }
         }
+    }
+    for o in OPTIONS {
+        if seen.contains(o.long) || matches!(o.long, "help" | "version") {
+            continue;
+        }
+        let name = env_name(o.long);
+        let Some(v) = env(&name) else { continue };
+        if o.value.is_none() {
+            let text = v.to_string_lossy().to_ascii_lowercase();
+            match text.as_str() {
+                "1" | "true" | "yes" | "on" => set_flag(&mut args, o),
+                "0" | "false" | "no" | "off" | "" => {}
+                _ => {
+                    return Err(CliError::InvalidValue {
+                        option: format!("{} (from {name})", o.display()),
+                        value: v.to_string_lossy().into_owned(),
+                        reason: "expected 1, true, yes, on, 0, false, no or off".into(),
+                    });
+                }
+            }
+        } else if o.long == "bind" {
+            let text = string(o, v)?;
+            for addr in text.split_whitespace() {
+                set(&mut args, o, addr.into(), Some(&name))?;
+            }
+        } else {
+            set(&mut args, o, v, Some(&name))?;
+        }
+        seen.insert(o.long);
     }
     if seen.contains("proxy-hops") && args.trusted_proxy.is_none() {
         let needed = OPTIONS.iter().find(|o| o.long == "trusted-proxy");
@@ -512,13 +648,208 @@ where
             needed.map(Opt::display).unwrap_or_default(),
         ));
     }
+    check(&args, &seen)?;
+    Ok(Command::Run(Box::new(args)))
+}
+
+fn set_flag(args: &mut Args, o: &Opt) {
+    match o.long {
+        "faithful" => args.faithful = true,
+        "once" => args.once = true,
+        "open" => args.open = true,
+        "proxy-protocol" => args.proxy_protocol = true,
+        "reuse-port" => args.reuse_port = true,
+        other => unreachable!("flag --{other} in OPTIONS but not parsed"),
+    }
+}
+
+/// Sets option `o` from `v` (`from`: the environment variable it came from, for errors).
+fn set(args: &mut Args, o: &Opt, v: OsString, from: Option<&str>) -> Result<(), CliError> {
+    let named = |e: CliError| match (from, e) {
+        (
+            Some(var),
+            CliError::InvalidValue {
+                option,
+                value,
+                reason,
+            },
+        ) => CliError::InvalidValue {
+            option: format!("{option} (from {var})"),
+            value,
+            reason,
+        },
+        (
+            Some(var),
+            CliError::InvalidChoice {
+                option,
+                value,
+                choices,
+            },
+        ) => CliError::InvalidChoice {
+            option: format!("{option} (from {var})"),
+            value,
+            choices,
+        },
+        (_, e) => e,
+    };
+    match o.long {
+        "unix" => args.unix = Some(v.into()),
+        "pid" => args.pid = Some(v.into()),
+        "access-logfile" => args.access_logfile = Some(v.into()),
+        "tls-cert" => args.tls.cert = Some(v.into()),
+        "tls-key" => args.tls.key = Some(v.into()),
+        "tls-password-file" => args.tls.password_file = Some(v.into()),
+        long => {
+            let v = string(o, v).map_err(named)?;
+            let r = match long {
+                "host" => {
+                    args.host = v;
+                    Ok(())
+                }
+                "port" => parsed(o, &v).map(|p| args.port = p),
+                "threads" => parsed(o, &v).map(|t| args.threads = Some(t)),
+                "app" => choice(o, APPS, &v).map(|a| args.app = a),
+                "max-blocking" => parsed(o, &v).map(|m| args.max_blocking = Some(m)),
+                "max-connections" => parsed(o, &v).map(|m| args.max_connections = Some(m)),
+                "max-body" => parsed(o, &v).map(|m| args.max_body = m),
+                "request-timeout" => parsed(o, &v).map(|t| args.request_timeout = t),
+                "idle-timeout" => parsed(o, &v).map(|t| args.idle_timeout = t),
+                "shutdown-timeout" => parsed(o, &v).map(|t| args.shutdown_timeout = t),
+                "workers" => parsed(o, &v).map(|w| args.workers = Some(w)),
+                "max-requests" => parsed(o, &v).map(|m| args.max_requests = Some(m)),
+                "max-requests-jitter" => parsed(o, &v).map(|j| args.max_requests_jitter = j),
+                "worker-timeout" => parsed(o, &v).map(|t| args.worker_timeout = t),
+                "trusted-proxy" => parsed(o, &v).map(|t| args.trusted_proxy = Some(t)),
+                "proxy-hops" => parsed(o, &v).map(|h| args.proxy_hops = h),
+                "access-log" => choice(o, ACCESS_LOGS, &v).map(|a| args.access_log = a),
+                "access-logformat" => v
+                    .parse::<http_server::logging::AccessTemplate>()
+                    .map(|_| args.access_logformat = Some(v.clone()))
+                    .map_err(|reason| CliError::InvalidValue {
+                        option: o.display(),
+                        value: v.clone(),
+                        reason,
+                    }),
+                "bind" => bind(o, &v).map(|b| args.bind.push(b)),
+                "backlog" => parsed(o, &v).map(|b| args.backlog = b),
+                "unix-mode" => octal(o, &v).map(|m| args.unix_mode = Some(m)),
+                "metrics-bind" => {
+                    args.metrics_bind = Some(v);
+                    Ok(())
+                }
+                other => unreachable!("option --{other} in OPTIONS but not parsed"),
+            };
+            r.map_err(named)?;
+        }
+    }
+    Ok(())
+}
+
+/// A `--bind` address.
+fn bind(o: &Opt, v: &str) -> Result<supervisor::Bind, CliError> {
+    v.parse().map_err(|e| CliError::InvalidValue {
+        option: o.display(),
+        value: v.to_owned(),
+        reason: match e {
+            supervisor::Error::Bind { reason, .. } => reason,
+            other => other.to_string(),
+        },
+    })
+}
+
+/// Permission bits in octal (`660`, `0660`, `0o660`).
+fn octal(o: &Opt, v: &str) -> Result<u32, CliError> {
+    let digits = v.strip_prefix("0o").unwrap_or(v);
+    u32::from_str_radix(digits, 8)
+        .ok()
+        .filter(|m| *m <= 0o777)
+        .ok_or_else(|| CliError::InvalidValue {
+            option: o.display(),
+            value: v.to_owned(),
+            reason: "expected permission bits in octal, at most 777".into(),
+        })
+}
+
+impl Args {
+    /// Refuses the production face's options with `--faithful` or `--once` (checked by the
+    /// binary after [`parse_with_env`], before anything listens; `parse` accepts every
+    /// option alone).
+    pub(crate) fn check_face(&self) -> Result<(), CliError> {
+        let production_only = [
+            ("workers", self.workers.is_some()),
+            ("bind", !self.bind.is_empty()),
+            ("metrics-bind", self.metrics_bind.is_some()),
+        ];
+        if self.faithful || self.once {
+            let face = if self.faithful {
+                "--faithful"
+            } else {
+                "--once"
+            };
+            if let Some((long, _)) = production_only.iter().find(|(_, on)| *on) {
+                let o = OPTIONS.iter().find(|o| o.long == *long);
+                return Err(CliError::Conflict(
+                    o.map(Opt::display).unwrap_or_default(),
+                    face.to_owned(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks that hold between options, before anything listens.
+fn check(args: &Args, seen: &HashSet<&'static str>) -> Result<(), CliError> {
     if args.tls.cert.is_none() && (args.tls.key.is_some() || args.tls.password_file.is_some()) {
         let needed = OPTIONS.iter().find(|o| o.long == "tls-cert");
         return Err(CliError::Requires(
             needed.map(Opt::display).unwrap_or_default(),
         ));
     }
-    Ok(Command::Run(Box::new(args)))
+    let invalid = |long: &str, value: String, reason: &str| {
+        let o = OPTIONS.iter().find(|o| o.long == long);
+        CliError::InvalidValue {
+            option: o.map(Opt::display).unwrap_or_default(),
+            value,
+            reason: reason.to_owned(),
+        }
+    };
+    if args.workers == Some(0) {
+        return Err(invalid(
+            "workers",
+            "0".into(),
+            "at least one worker is needed",
+        ));
+    }
+    if args.max_requests == Some(0) {
+        return Err(invalid("max-requests", "0".into(), "must be at least 1"));
+    }
+    if args.backlog < 1 {
+        return Err(invalid(
+            "backlog",
+            args.backlog.to_string(),
+            "must be at least 1",
+        ));
+    }
+    if args.threads == Some(0) {
+        return Err(invalid("threads", "0".into(), "must be at least 1"));
+    }
+    let classic = ["host", "port", "unix"]
+        .into_iter()
+        .find(|l| seen.contains(l));
+    if let (Some(first), Some(other)) = (args.bind.first(), classic) {
+        return Err(invalid(
+            "bind",
+            first.to_string(),
+            &format!("--bind replaces --{other}: give one or the other"),
+        ));
+    }
+    if let Some(addr) = &args.metrics_bind
+        && let Err(e) = addr.parse::<std::net::SocketAddr>()
+    {
+        return Err(invalid("metrics-bind", addr.clone(), &e.to_string()));
+    }
+    Ok(())
 }
 
 /// The value of option `o`: attached (`--port=80`) or the next argument (`--port 80`), which
@@ -588,6 +919,9 @@ pub(crate) fn help() -> String {
         if let Some(d) = o.default {
             let d = if d.is_empty() { "\"\"" } else { d };
             let _ = write!(out, " [default: {d}]");
+        }
+        if !matches!(o.long, "help" | "version") {
+            let _ = write!(out, " [env: {}]", env_name(o.long));
         }
         out.push('\n');
         let choices = o.choices();
@@ -696,41 +1030,17 @@ mod tests {
             idle_timeout: 6,
             shutdown_timeout: 7,
             workers: Some(4),
+            max_requests: None,
+            max_requests_jitter: 0,
+            worker_timeout: 30,
             unix: Some("/tmp/demo.sock".into()),
             trusted_proxy: Some("127.0.0.1,10.0.0.0/8,unix".parse().unwrap()),
             proxy_hops: 2,
             access_log: AccessLog::Json,
             proxy_protocol: true,
-            tls: TlsFiles::default(),
+            ..Args::default()
         };
         assert_eq!(a, expected);
-    }
-
-    #[test]
-    fn tls_options_need_the_certificate() {
-        let a = run(&[
-            "--tls-cert",
-            "c.pem",
-            "--tls-key=k.pem",
-            "--tls-password-file",
-            "p.txt",
-        ]);
-        assert_eq!(
-            a.tls,
-            TlsFiles {
-                cert: Some("c.pem".into()),
-                key: Some("k.pem".into()),
-                password_file: Some("p.txt".into()),
-            }
-        );
-        assert_eq!(
-            err(&["--tls-key", "k.pem"]),
-            CliError::Requires("--tls-cert <PATH>".into())
-        );
-        assert!(matches!(
-            err(&["--tls-password-file=p"]),
-            CliError::Requires(_)
-        ));
     }
 
     #[test]
@@ -981,5 +1291,186 @@ mod tests {
         assert!(matches!(err(&["--proxy-hops=1"]), CliError::Requires(_)));
         let a = run(&["--proxy-hops", "2", "--trusted-proxy", "127.0.0.1"]);
         assert_eq!(a.proxy_hops, 2);
+    }
+
+    fn with_env(args: &[&str], env: &[(&str, &str)]) -> Result<Command, CliError> {
+        let env: Vec<(String, OsString)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), OsString::from(v)))
+            .collect();
+        parse_with_env(args.iter().copied(), |k| {
+            env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+        })
+    }
+
+    fn run_env(args: &[&str], env: &[(&str, &str)]) -> Args {
+        match with_env(args, env) {
+            Ok(Command::Run(a)) => *a,
+            other => panic!("{args:?} {env:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bind_is_repeatable_and_parsed() {
+        let a = run(&[
+            "--bind",
+            "127.0.0.1:8000",
+            "--bind=[::1]:0",
+            "--bind",
+            "unix:/run/x.sock",
+            "--bind",
+            "fd://3",
+            "--unix-mode",
+            "660",
+            "--backlog",
+            "64",
+            "--pid",
+            "/run/demo.pid",
+            "--reuse-port",
+        ]);
+        let shown: Vec<String> = a.bind.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            ["127.0.0.1:8000", "[::1]:0", "unix:/run/x.sock", "fd://3"]
+        );
+        assert_eq!(a.unix_mode, Some(0o660));
+        assert_eq!(a.backlog, 64);
+        assert_eq!(a.pid, Some(PathBuf::from("/run/demo.pid")));
+        assert!(a.reuse_port);
+        assert_eq!(run(&["--unix-mode=0o600"]).unix_mode, Some(0o600));
+        assert_eq!(
+            err(&["--bind", "localhost"]).to_string(),
+            "invalid value 'localhost' for '--bind <ADDRESS>': expected HOST:PORT, \
+             [IPv6]:PORT, unix:PATH or fd://N"
+        );
+        assert_eq!(
+            err(&["--unix-mode", "999"]).to_string(),
+            "invalid value '999' for '--unix-mode <MODE>': expected permission bits in octal, \
+             at most 777"
+        );
+    }
+
+    #[test]
+    fn invalid_combinations_name_the_option_and_the_value() {
+        assert_eq!(
+            err(&["--workers", "0"]).to_string(),
+            "invalid value '0' for '--workers <WORKERS>': at least one worker is needed"
+        );
+        assert_eq!(
+            err(&["--max-requests=0"]).to_string(),
+            "invalid value '0' for '--max-requests <MAX_REQUESTS>': must be at least 1"
+        );
+        assert_eq!(
+            err(&["--backlog=0"]).to_string(),
+            "invalid value '0' for '--backlog <BACKLOG>': must be at least 1"
+        );
+        assert_eq!(
+            err(&["--bind", "127.0.0.1:1", "--port", "2"]).to_string(),
+            "invalid value '127.0.0.1:1' for '--bind <ADDRESS>': --bind replaces --port: \
+             give one or the other"
+        );
+        assert_eq!(
+            run(&["--faithful", "--workers", "2"])
+                .check_face()
+                .unwrap_err()
+                .to_string(),
+            "the argument '--workers <WORKERS>' cannot be used with '--faithful'"
+        );
+        assert!(matches!(
+            run(&["--once", "--bind", "127.0.0.1:1"]).check_face(),
+            Err(CliError::Conflict(..))
+        ));
+        assert_eq!(run(&["--workers", "2"]).check_face(), Ok(()));
+    }
+
+    #[test]
+    fn every_option_comes_from_the_environment_and_flags_win() {
+        let a = run_env(
+            &["--port", "9000"],
+            &[
+                ("PYSERVE_PORT", "1"),
+                ("PYSERVE_HOST", "127.0.0.2"),
+                ("PYSERVE_WORKERS", "3"),
+                ("PYSERVE_MAX_BODY", "77"),
+                ("PYSERVE_PROXY_PROTOCOL", "true"),
+                ("PYSERVE_FAITHFUL", "0"),
+                ("PYSERVE_ACCESS_LOG", "json"),
+                ("PYSERVE_UNRELATED", "x"),
+            ],
+        );
+        assert_eq!(a.port, 9000, "the flag wins");
+        assert_eq!(a.host, "127.0.0.2");
+        assert_eq!(a.workers, Some(3));
+        assert_eq!(a.max_body, 77);
+        assert!(a.proxy_protocol && !a.faithful);
+        assert_eq!(a.access_log, AccessLog::Json);
+        let a = run_env(&[], &[("PYSERVE_BIND", "127.0.0.1:1  unix:/tmp/a.sock")]);
+        assert_eq!(a.bind.len(), 2);
+        // A flag given replaces the whole environment list.
+        let a = run_env(
+            &["--bind", "127.0.0.1:5"],
+            &[("PYSERVE_BIND", "127.0.0.1:1")],
+        );
+        assert_eq!(a.bind.len(), 1);
+        assert_eq!(
+            with_env(&[], &[("PYSERVE_PORT", "x")])
+                .unwrap_err()
+                .to_string(),
+            "invalid value 'x' for '--port <PORT> (from PYSERVE_PORT)': invalid digit found in \
+             string"
+        );
+        assert!(
+            with_env(&[], &[("PYSERVE_ONCE", "maybe")])
+                .unwrap_err()
+                .to_string()
+                .starts_with("invalid value 'maybe' for '--once (from PYSERVE_ONCE)'")
+        );
+        // Checks between options see the environment too.
+        assert!(matches!(
+            run_env(&["--faithful"], &[("PYSERVE_WORKERS", "2")]).check_face(),
+            Err(CliError::Conflict(..))
+        ));
+    }
+
+    #[test]
+    fn help_shows_each_variable() {
+        let h = help();
+        for o in OPTIONS {
+            if !matches!(o.long, "help" | "version") {
+                assert!(h.contains(&format!("[env: {}]", env_name(o.long))), "{h}");
+            }
+        }
+        assert!(h.contains("[default: 8782] [env: PYSERVE_PORT]"), "{h}");
+        assert_eq!(
+            env_name("max-requests-jitter"),
+            "PYSERVE_MAX_REQUESTS_JITTER"
+        );
+    }
+
+    #[test]
+    fn tls_options_need_the_certificate() {
+        let a = run(&[
+            "--tls-cert",
+            "c.pem",
+            "--tls-key=k.pem",
+            "--tls-password-file",
+            "p.txt",
+        ]);
+        assert_eq!(
+            a.tls,
+            TlsFiles {
+                cert: Some("c.pem".into()),
+                key: Some("k.pem".into()),
+                password_file: Some("p.txt".into()),
+            }
+        );
+        assert_eq!(
+            err(&["--tls-key", "k.pem"]),
+            CliError::Requires("--tls-cert <PATH>".into())
+        );
+        assert!(matches!(
+            err(&["--tls-password-file=p"]),
+            CliError::Requires(_)
+        ));
     }
 }

@@ -6,10 +6,15 @@
 //! - `demo` (the default): the production face. The same `WSGIRequestHandler` on per-core
 //!   event loops (`socketserver::evloop`) with HTTP/1.1 keep-alive, limits, timeouts and a
 //!   graceful shutdown on SIGTERM/SIGINT.
+//! - `demo --workers N`: a `supervisor::Supervisor` binds the listeners once and runs N
+//!   copies of this program as its workers (the same arguments; `supervisor::Worker`
+//!   tells a worker it is one), with respawn, reload on SIGHUP and a heartbeat.
 //!
 //! Each request is logged on stderr in CPython's format
 //! (`127.0.0.1 - - [24/Nov/2026 10:00:00] "GET /xyz?abc HTTP/1.1" 200 1234`), or in
-//! Apache's common or combined format, or as JSON lines (`--access-log`).
+//! Apache's common or combined format, or as JSON lines (`--access-log`), or in gunicorn's
+//! atoms (`--access-logformat`); `--access-logfile` buffers the lines per event loop.
+//! `--metrics-bind` serves Prometheus metrics.
 //!
 //! Behind a reverse proxy: `--trusted-proxy ADDR[,ADDR|CIDR...]` wraps the application in
 //! `gateway::proxy::ProxyFix` (the client's address and scheme from `X-Forwarded-For` and
@@ -32,6 +37,7 @@ mod app;
 mod cli;
 mod workers;
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,7 +49,8 @@ use gateway::simple_server::{
 };
 use http_server::h1::chunked::ChunkedLimits;
 use http_server::h1::{H1Limits, HttpProtocol};
-use http_server::logging::AccessLogFormat;
+use http_server::logging::{AccessLogFormat, AccessTemplate, BufferedLog};
+use http_server::metrics::{HttpMetrics, Metered};
 use http_server::proxy_protocol::ProxyProtocol;
 use socketserver::HandlerCx;
 use socketserver::evloop::{EventLoopConfig, EventLoopServer, Protocol, listen_fds};
@@ -51,7 +58,12 @@ use socketserver::evloop::{EventLoopConfig, EventLoopServer, Protocol, listen_fd
 use crate::cli::Args;
 
 fn main() -> ExitCode {
-    let args = match cli::parse(std::env::args_os().skip(1)) {
+    let parsed = cli::parse_with_env(std::env::args_os().skip(1), |k| std::env::var_os(k));
+    let parsed = match parsed {
+        Ok(cli::Command::Run(args)) => args.check_face().map(|()| cli::Command::Run(args)),
+        other => other,
+    };
+    let args = match parsed {
         Ok(cli::Command::Run(args)) => args,
         Ok(cli::Command::Help) => return say(&mut std::io::stdout(), &cli::help()),
         Ok(cli::Command::Version) => return say(&mut std::io::stdout(), &cli::version()),
@@ -65,17 +77,42 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(args.access_log.into());
-    let result = if let Some(n) = args.workers.filter(|n| *n > 1) {
-        workers::supervise(n, &args.host, args.port)
-    } else {
-        run(&args)
+    if let Err(e) = init_logging(&args) {
+        say(&mut std::io::stderr(), &format!("error: {e}"));
+        return ExitCode::FAILURE;
+    }
+    let result = match supervisor::Worker::from_env() {
+        // Started by a supervisor (`--workers`): serve the inherited listeners.
+        Ok(Some(worker)) => run(&args, Some(worker)),
+        Err(e) => Err(e.into()),
+        Ok(None) => match args.workers {
+            Some(n) => workers::supervise(&args, n),
+            None => run(&args, None),
+        },
     };
-    match result {
+    let code = match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("demo: {e}");
             ExitCode::FAILURE
+        }
+    };
+    // The server stopped: write out the buffered access lines.
+    if let Some(log) = ACCESS_LOG.get() {
+        log.flush();
+    }
+    code
+}
+
+/// The buffered access log (`--access-logfile`), flushed at exit and reopened on SIGUSR1.
+static ACCESS_LOG: std::sync::OnceLock<BufferedLog> = std::sync::OnceLock::new();
+
+/// SIGUSR1: reopen the access log file (after logrotate moved it).
+fn reopen_logs() {
+    if let Some(log) = ACCESS_LOG.get() {
+        match log.reopen() {
+            Ok(()) => tracing::info!("access log reopened"),
+            Err(e) => tracing::error!(error = %e, "reopening the access log failed"),
         }
     }
 }
@@ -87,15 +124,42 @@ fn say(out: &mut impl std::io::Write, text: &str) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn init_logging(format: AccessLogFormat) {
+/// Every event goes to stderr, one write per line, as CPython's servers do; with
+/// `--access-logfile` the access lines are buffered per thread (64 KiB, written at least
+/// every second and at exit) to that file or, with `-`, to stderr, with the other events.
+fn init_logging(args: &Args) -> Result<(), BoxError> {
     // CPython's log lines are the whole message: no level, target or time prefix (the
     // default `python` format; `AccessLines` also writes Apache's formats and JSON lines).
-    let _ = http_server::logging::install_stderr_subscriber(format);
+    let format: AccessLogFormat = args.access_log.into();
+    let template = match &args.access_logformat {
+        Some(t) => Some(t.parse::<AccessTemplate>()?),
+        None => None,
+    };
+    match &args.access_logfile {
+        Some(path) => {
+            let (size, every) = (64 << 10, Duration::from_secs(1));
+            let log = if path.as_os_str() == "-" {
+                BufferedLog::stderr(size, every)?
+            } else {
+                BufferedLog::file(path, size, every)
+                    .map_err(|e| format!("cannot open the access log {}: {e}", path.display()))?
+            };
+            let _ = ACCESS_LOG.set(log.clone());
+            http_server::logging::install_subscriber(format, template, log);
+        }
+        None if template.is_some() => {
+            http_server::logging::install_subscriber(format, template, std::io::stderr);
+        }
+        None => {
+            http_server::logging::install_stderr_subscriber(format);
+        }
+    }
+    Ok(())
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-fn run(args: &Args) -> Result<(), BoxError> {
+fn run(args: &Args, worker: Option<supervisor::Worker>) -> Result<(), BoxError> {
     let mut app = app::pick(args.app);
     if let Some(trusted) = &args.trusted_proxy {
         tracing::info!("trusting X-Forwarded-For/-Proto from {trusted}");
@@ -117,7 +181,7 @@ fn run(args: &Args) -> Result<(), BoxError> {
         }
         faithful(args, app)
     } else {
-        production(args, app)
+        production(args, app, worker)
     }
 }
 
@@ -134,15 +198,22 @@ fn faithful(args: &Args, app: Arc<dyn Application>) -> Result<(), BoxError> {
         return Ok(());
     }
     let handle = httpd.shutdown_handle();
-    on_signal(move || handle.request())?;
+    on_signal(move || handle.request(), false)?;
     httpd.serve_forever(Duration::from_millis(500))?;
     httpd.server_close();
     Ok(())
 }
 
 /// The production face: the same WSGI handler on event loops, HTTP/1.1.
-fn production(args: &Args, app: Arc<dyn Application>) -> Result<(), BoxError> {
-    let mut config = EventLoopConfig::default();
+fn production(
+    args: &Args,
+    app: Arc<dyn Application>,
+    worker: Option<supervisor::Worker>,
+) -> Result<(), BoxError> {
+    let mut config = EventLoopConfig {
+        backlog: args.backlog,
+        ..EventLoopConfig::default()
+    };
     if let Some(t) = args.threads {
         config.threads = t;
     }
@@ -196,46 +267,130 @@ fn production(args: &Args, app: Arc<dyn Application>) -> Result<(), BoxError> {
             config,
             ProxyProtocol::new(protocol),
             &env_slot,
-            app,
-            tls,
+            Site { app, tls },
+            worker,
         )
     } else {
-        listen_and_serve(args, config, protocol, &env_slot, app, tls)
+        listen_and_serve(args, config, protocol, &env_slot, Site { app, tls }, worker)
     }
 }
 
 type EnvSlot = std::sync::OnceLock<Arc<WsgiShared<dyn Application>>>;
 
-/// Binds (or takes the inherited sockets), fills the base environ, serves until a signal.
+/// What the production face serves: the application, over TLS when `--tls-cert` asks.
+struct Site {
+    app: Arc<dyn Application>,
+    tls: Option<socketserver::TlsAcceptor>,
+}
+
+/// Counts requests in metrics when `--metrics-bind` asks for them, then binds and serves.
 fn listen_and_serve<P: Protocol>(
     args: &Args,
     config: EventLoopConfig,
     protocol: P,
     env_slot: &EnvSlot,
-    app: Arc<dyn Application>,
-    tls: Option<socketserver::TlsAcceptor>,
+    site: Site,
+    worker: Option<supervisor::Worker>,
 ) -> Result<(), BoxError> {
+    if args.metrics_bind.is_some() {
+        let metrics = Arc::new(HttpMetrics::default());
+        let protocol = Metered::new(protocol, metrics.clone());
+        bind_and_serve(
+            args,
+            config,
+            protocol,
+            env_slot,
+            site,
+            worker,
+            Some(metrics),
+        )
+    } else {
+        bind_and_serve(args, config, protocol, env_slot, site, worker, None)
+    }
+}
+
+/// Binds (or takes the inherited sockets, a supervisor's or systemd's), then serves.
+fn bind_and_serve<P: Protocol>(
+    args: &Args,
+    config: EventLoopConfig,
+    protocol: P,
+    env_slot: &EnvSlot,
+    site: Site,
+    worker: Option<supervisor::Worker>,
+    metrics: Option<Arc<HttpMetrics>>,
+) -> Result<(), BoxError> {
+    if let Some(mut worker) = worker {
+        let listeners = worker.take_listeners();
+        let protocol = worker.counted(protocol);
+        let server = EventLoopServer::from_listeners(listeners, config, protocol)?;
+        return serve(args, server, env_slot, site, Some(worker), &[], metrics);
+    }
     let inherited = listen_fds()?;
-    let mut server = if !inherited.is_empty() {
+    let mut unix_paths = Vec::new();
+    let addrs;
+    let server = if !inherited.is_empty() {
         tracing::info!(
             "serving {} inherited socket(s) (systemd socket activation)",
             inherited.len()
         );
+        addrs = addresses(&inherited)?;
         EventLoopServer::from_listeners(inherited, config, protocol)?
-    } else if let Some(path) = &args.unix {
-        let _ = std::fs::remove_file(path);
-        EventLoopServer::bind_unix(path, config, protocol)?
-    } else {
+    } else if args.bind.is_empty() && args.unix.is_none() {
+        // One SO_REUSEPORT listener per event loop (no accept contention between loops).
         let addr = socketserver::inet_address(&args.host, args.port)?;
-        EventLoopServer::bind(addr, config, protocol)?
+        let server = EventLoopServer::bind(addr, config, protocol)?;
+        addrs = vec![server.local_addr().clone()];
+        server
+    } else {
+        let specs = workers::bind_specs(args);
+        let listeners = workers::listen_all(args, &specs)?;
+        unix_paths = specs
+            .iter()
+            .filter_map(|b| b.unix_path().map(Path::to_path_buf))
+            .collect();
+        addrs = addresses(&listeners)?;
+        EventLoopServer::from_listeners(listeners, config, protocol)?
     };
+    let _pid = args
+        .pid
+        .as_deref()
+        .map(workers::PidFile::write)
+        .transpose()?;
+    let served = serve(args, server, env_slot, site, None, &addrs, metrics);
+    for p in unix_paths {
+        let _ = std::fs::remove_file(p);
+    }
+    served
+}
+
+/// The addresses of `listeners`, for the banners.
+fn addresses(
+    listeners: &[socketserver::evloop::Listener],
+) -> Result<Vec<socketserver::Address>, BoxError> {
+    Ok(listeners
+        .iter()
+        .map(socketserver::evloop::Listener::local_addr)
+        .collect::<std::io::Result<_>>()?)
+}
+
+/// Fills the base environ, announces the server (a banner, or a supervised worker's
+/// readiness) and serves until a signal.
+fn serve<P: Protocol>(
+    args: &Args,
+    mut server: EventLoopServer<P>,
+    env_slot: &EnvSlot,
+    site: Site,
+    worker: Option<supervisor::Worker>,
+    addrs: &[socketserver::Address],
+    metrics: Option<Arc<HttpMetrics>>,
+) -> Result<(), BoxError> {
+    let Site { app, tls } = site;
     let https = tls.is_some();
     if let Some(acceptor) = tls {
         server = server.tls(acceptor);
     }
     server.info_mut().multithread = true;
-    server.info_mut().multiprocess =
-        args.workers.is_some_and(|n| n > 1) || std::env::var_os(workers::WORKER_ENV).is_some();
+    server.info_mut().multiprocess = args.workers.is_some_and(|n| n > 1);
     let info = server.info().clone();
     let mut env = base_environ(&info.server_name, info.server_port);
     if https {
@@ -244,37 +399,138 @@ fn listen_and_serve<P: Protocol>(
     }
     let _ = env_slot.set(Arc::new(WsgiShared::new(app, env)));
     let local = server.local_addr().clone();
-    match local.inet() {
-        Some(a) if https => println!("Serving HTTPS on {} port {} ...", a.ip(), a.port()),
-        Some(a) => banner(&a.ip().to_string(), a.port()),
-        None => println!("Serving HTTP on {local} ..."),
-    }
-    if args.open {
-        app::open_browser(local.port());
-    }
     let handle = server.handle();
-    on_signal(move || handle.shutdown())?;
+    let stop = handle.clone();
+    on_signal(move || stop.shutdown(), worker.is_some())?;
+    let worker = worker.map(Arc::new);
+    let render = metrics.map(|m| {
+        let handle = handle.clone();
+        move || render_metrics(&m, &handle)
+    });
+    match &worker {
+        Some(w) => {
+            // Nobody replaces or stops a worker whose supervisor is gone: stop.
+            let stop = handle.clone();
+            w.on_orphaned(move || stop.shutdown())?;
+            w.set_liveness(loops_alive(handle.clone()));
+            w.ready()?;
+            if let Some(render) = render.clone() {
+                // The supervisor sums every worker's snapshot.
+                let (w, handle) = (w.clone(), handle.clone());
+                std::thread::Builder::new()
+                    .name("metrics-push".into())
+                    .spawn(move || {
+                        while !handle.is_shutting_down() && w.send_metrics(&render()).is_ok() {
+                            std::thread::sleep(Duration::from_secs(1));
+                        }
+                    })?;
+            }
+        }
+        None => {
+            if let (Some(addr), Some(render)) = (&args.metrics_bind, render.clone()) {
+                let l = std::net::TcpListener::bind(addr)
+                    .map_err(|e| format!("cannot listen on the metrics address {addr}: {e}"))?;
+                tracing::info!("metrics at http://{}/metrics", l.local_addr()?);
+                supervisor::serve_metrics(l, render)?;
+            }
+            for a in addrs {
+                match a.inet() {
+                    Some(a) if https => {
+                        println!("Serving HTTPS on {} port {} ...", a.ip(), a.port());
+                    }
+                    _ => banner_for(a),
+                }
+            }
+            if args.open {
+                app::open_browser(local.port());
+            }
+        }
+    }
     server.serve()?;
+    // The last counts, so the supervisor's sums keep them after this worker exits.
+    if let (Some(w), Some(render)) = (&worker, &render) {
+        let _ = w.send_metrics(&render());
+    }
     Ok(())
 }
 
+/// The worker's liveness check: every event loop is either waiting for events or has
+/// made progress since the last check (a loop stuck in a handler with no standby thread
+/// left fails it; the supervisor kills the worker after `--worker-timeout`).
+fn loops_alive(server: socketserver::evloop::ServerHandle) -> impl FnMut() -> bool + Send {
+    let mut last: Vec<u64> = Vec::new();
+    move || {
+        let now = server.loop_progress();
+        let alive = now
+            .iter()
+            .enumerate()
+            .all(|(i, (polls, waiting))| *waiting || last.get(i) != Some(polls));
+        last = now.into_iter().map(|(p, _)| p).collect();
+        alive
+    }
+}
+
+/// This process's metrics: the HTTP counters, open and idle connections, loop hand-offs.
+fn render_metrics(m: &HttpMetrics, server: &socketserver::evloop::ServerHandle) -> String {
+    let mut text = m.render();
+    text.push_str(&format!(
+        "# HELP pyserve_connections_open Connections open.\n\
+         # TYPE pyserve_connections_open gauge\n\
+         pyserve_connections_open {}\n\
+         # HELP pyserve_connections_idle Connections open with no request in progress.\n\
+         # TYPE pyserve_connections_idle gauge\n\
+         pyserve_connections_idle {}\n\
+         # HELP pyserve_loop_handoffs_total Event loops handed to a standby thread because a \
+         handler blocked.\n\
+         # TYPE pyserve_loop_handoffs_total counter\n\
+         pyserve_loop_handoffs_total {}\n",
+        server.connections(),
+        server.idle_connections(),
+        server.handoffs()
+    ));
+    text
+}
+
 /// CPython's `wsgiref.simple_server` banner (`Serving HTTP on 0.0.0.0 port 8782 ...`).
-/// Workers print it too: their stdout goes to the supervisor, which waits for every
-/// worker's banner before printing its own.
+/// Supervised workers do not print it: the supervisor does, once every worker serves.
 fn banner(host: &str, port: u16) {
     println!("Serving HTTP on {host} port {port} ...");
 }
 
-/// Runs `stop` (once) on the first SIGINT or SIGTERM, from a signal-handling thread.
-fn on_signal(stop: impl FnOnce() + Send + 'static) -> Result<(), BoxError> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+/// The banner for a listening address (TCP as CPython prints it, or a Unix path).
+fn banner_for(local: &socketserver::Address) {
+    match local.inet() {
+        Some(a) => banner(&a.ip().to_string(), a.port()),
+        None => println!("Serving HTTP on {local} ..."),
+    }
+}
+
+/// Runs `stop` (once) on the first SIGINT or SIGTERM, from a signal-handling thread;
+/// SIGUSR1 reopens the access log file. A supervised worker also ignores SIGHUP (the
+/// supervisor's reload signal, which a terminal's hang-up sends to the whole group).
+fn on_signal(stop: impl FnOnce() + Send + 'static, worker: bool) -> Result<(), BoxError> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
+    let wanted: &[i32] = if worker {
+        &[SIGINT, SIGTERM, SIGHUP, SIGUSR1]
+    } else if ACCESS_LOG.get().is_some() {
+        &[SIGINT, SIGTERM, SIGUSR1]
+    } else {
+        &[SIGINT, SIGTERM]
+    };
+    let mut signals = signal_hook::iterator::Signals::new(wanted)?;
+    let mut stop = Some(stop);
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
-            if let Some(sig) = signals.forever().next() {
-                tracing::info!("signal {sig}: shutting down");
-                stop();
+            for sig in signals.forever() {
+                if sig == SIGUSR1 {
+                    reopen_logs();
+                } else if sig == SIGINT || sig == SIGTERM {
+                    tracing::info!("signal {sig}: shutting down");
+                    if let Some(stop) = stop.take() {
+                        stop();
+                    }
+                }
             }
         })?;
     Ok(())

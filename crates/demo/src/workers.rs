@@ -1,96 +1,142 @@
-//! `--workers N`: N processes serving one port, each with its own `SO_REUSEPORT`
-//! listeners; the first SIGINT/SIGTERM is passed on to every worker for a graceful stop.
+//! `--workers N`: N processes under `supervisor::Supervisor`, which binds every listener
+//! once (or takes systemd's), starts this same program as its workers with the listeners
+//! inherited, replaces them when they die, reloads them on SIGHUP and stops them on
+//! SIGTERM/SIGINT (gracefully) or SIGQUIT (at once).
 
-use std::process::{Child, Command};
-use std::sync::{Arc, Mutex};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
 
-/// Set in the environment of worker processes.
-pub(crate) const WORKER_ENV: &str = "PYSERVE_DEMO_WORKER";
+use socketserver::evloop::{Listener, listen_fds};
+use supervisor::{Bind, BindOptions, Config, Supervisor};
 
-/// Starts `n` copies of this program (without `--workers`), waits for them, and forwards
-/// SIGINT/SIGTERM to them.
-pub(crate) fn supervise(n: usize, host: &str, port: u16) -> Result<(), super::BoxError> {
-    let exe = std::env::current_exe()?;
-    // Port 0 must mean one port for every worker: pick it here, in the SO_REUSEPORT group
-    // the workers will join.
-    let addr = socketserver::inet_address(host, port)?;
-    let port = if port == 0 {
-        let probe = socket2::Socket::new(
-            socket2::Domain::for_address(addr),
-            socket2::Type::STREAM,
-            None,
-        )?;
-        probe.set_reuse_address(true)?;
-        probe.set_reuse_port(true)?;
-        probe.bind(&addr.into())?;
-        probe.local_addr()?.as_socket().map_or(0, |a| a.port())
+use crate::cli::Args;
+
+/// The supervisor's configuration from the command line.
+pub(crate) fn config(args: &Args, workers: usize) -> Config {
+    Config {
+        workers,
+        max_requests: args.max_requests,
+        max_requests_jitter: args.max_requests_jitter,
+        worker_timeout: match args.worker_timeout {
+            0 => None,
+            s => Some(Duration::from_secs(s)),
+        },
+        // The workers' own grace period, and some time to exit after it.
+        graceful_timeout: Duration::from_secs(args.shutdown_timeout) + Duration::from_secs(5),
+        ..Config::default()
+    }
+}
+
+/// The addresses to listen on: `--bind`, else `--unix`, else `--host`/`--port`.
+pub(crate) fn bind_specs(args: &Args) -> Vec<Bind> {
+    if !args.bind.is_empty() {
+        args.bind.clone()
+    } else if let Some(path) = &args.unix {
+        vec![Bind::Unix(path.clone())]
     } else {
-        port
+        vec![Bind::Tcp {
+            host: args.host.clone(),
+            port: args.port,
+        }]
+    }
+}
+
+/// Binds every address (all or nothing: a failure closes those already bound).
+pub(crate) fn listen_all(args: &Args, specs: &[Bind]) -> Result<Vec<Listener>, super::BoxError> {
+    let options = BindOptions {
+        backlog: args.backlog,
+        unix_mode: args.unix_mode,
+        reuse_port: args.reuse_port,
     };
-    let mut args: Vec<String> = Vec::new();
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        if a == "--workers" || a == "--port" {
-            it.next();
-        } else if !a.starts_with("--workers=") && !a.starts_with("--port=") {
-            args.push(a);
+    let mut out = Vec::with_capacity(specs.len());
+    for spec in specs {
+        match spec.listen(&options) {
+            Ok(l) => out.push(l),
+            Err(e) => {
+                drop(out);
+                for s in specs.iter().take_while(|s| *s != spec) {
+                    if let Some(p) = s.unix_path() {
+                        let _ = std::fs::remove_file(p);
+                    }
+                }
+                return Err(e.into());
+            }
         }
     }
-    args.push("--port".to_owned());
-    args.push(port.to_string());
-    let children: Arc<Mutex<Vec<Child>>> = Arc::default();
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    for i in 0..n {
-        let mut child = Command::new(&exe)
-            .args(&args)
-            .env(WORKER_ENV, i.to_string())
-            .stdout(std::process::Stdio::piped())
-            .spawn()?;
-        // A worker prints its banner once it listens: wait for every one of them before
-        // announcing the port, so a client never finds it closed.
-        if let Some(out) = child.stdout.take() {
-            let tx = ready_tx.clone();
-            std::thread::spawn(move || {
-                use std::io::BufRead;
-                let mut lines = std::io::BufReader::new(out).lines();
-                let _ = tx.send(lines.next().is_some());
-                for _ in lines {}
-            });
-        }
-        children
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(child);
+    Ok(out)
+}
+
+/// `--pid FILE`: the process id, written once listening and removed on exit.
+#[derive(Debug)]
+pub(crate) struct PidFile(PathBuf);
+
+impl PidFile {
+    pub(crate) fn write(path: &Path) -> Result<PidFile, super::BoxError> {
+        std::fs::write(path, format!("{}\n", std::process::id()))
+            .map_err(|e| format!("cannot write the pid file {}: {e}", path.display()))?;
+        Ok(PidFile(path.to_path_buf()))
     }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    for _ in 0..n {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        if !ready_rx.recv_timeout(left).unwrap_or(false) {
-            tracing::warn!("a worker did not start listening");
-        }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
-    tracing::info!("started {n} workers");
-    super::banner(&addr.ip().to_string(), port);
-    let pids: Vec<u32> = children
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs the supervisor until a stop signal or a crash loop.
+pub(crate) fn supervise(args: &Args, workers: usize) -> Result<(), super::BoxError> {
+    let config = config(args, workers);
+    Supervisor::validate(&config)?;
+    let exe = std::env::current_exe()?;
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let mut supervisor = Supervisor::new(config);
+    if let Some(addr) = &args.metrics_bind {
+        // Its own listener, never inherited by the workers (close-on-exec).
+        let l = std::net::TcpListener::bind(addr)
+            .map_err(|e| format!("cannot listen on the metrics address {addr}: {e}"))?;
+        tracing::info!("metrics at http://{}/metrics", l.local_addr()?);
+        supervisor = supervisor.metrics(l);
+    }
+    let mut unix_paths = Vec::new();
+    let inherited = listen_fds()?;
+    let listeners: Vec<Listener> = if !inherited.is_empty() {
+        tracing::info!(
+            "supervising workers on {} inherited socket(s) (systemd socket activation)",
+            inherited.len()
+        );
+        inherited
+    } else {
+        let specs = bind_specs(args);
+        let listeners = listen_all(args, &specs)?;
+        unix_paths = specs
+            .iter()
+            .filter_map(|b| b.unix_path().map(Path::to_path_buf))
+            .collect();
+        listeners
+    };
+    let addrs = listeners
         .iter()
-        .map(Child::id)
-        .collect();
-    super::on_signal(move || {
-        for pid in pids {
-            let _ = Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status();
-        }
-    })?;
-    let mut failed = false;
-    let mut list = std::mem::take(&mut *children.lock().unwrap_or_else(|e| e.into_inner()));
-    for child in &mut list {
-        failed |= !child.wait()?.success();
+        .map(Listener::local_addr)
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let pid = args.pid.as_deref().map(PidFile::write).transpose()?;
+    let result = supervisor
+        .on_reopen(super::reopen_logs)
+        .on_ready(move || {
+            for a in &addrs {
+                super::banner_for(a);
+            }
+        })
+        .run(&listeners, |_| {
+            let mut c = Command::new(&exe);
+            c.args(&argv);
+            c
+        });
+    drop(listeners);
+    drop(pid);
+    for p in unix_paths {
+        let _ = std::fs::remove_file(p);
     }
-    if failed {
-        return Err("a worker failed".into());
-    }
-    Ok(())
+    Ok(result?)
 }

@@ -1,7 +1,7 @@
 //! A real nginx (the Debian package) in front of the `demo` binary, on loopback: upstreams
 //! over TCP and over a Unix socket with keep-alive, the client's address through
 //! `--trusted-proxy`, a 20 MiB upload, a chunked response, and no 502 across a graceful
-//! restart of the demo.
+//! restart of the demo, nor across reloads of its supervisor (`--workers`, SIGHUP).
 //!
 //! nginx runs as the current user from a temporary directory (config, pid, logs and temp
 //! paths inside it) with `-p DIR -c DIR/nginx.conf -g 'daemon off;'`. When nginx is not
@@ -607,5 +607,90 @@ fn graceful_restart_behind_nginx_loses_no_request() {
     eprintln!(
         "graceful restart: {ok} requests, {} in nginx's log, 0 failed; the new demo served {new_served}",
         log.len()
+    );
+}
+
+#[test]
+fn supervisor_reload_behind_nginx_loses_no_request() {
+    let Some(bin) = nginx_binary() else { return };
+    let tmp = TempDir::new("reload");
+    let sock = tmp.0.join("demo.sock");
+    let log = tmp.0.join("demo.log");
+    let sock_arg = format!("--unix={}", sock.display());
+    let args = [
+        "--workers",
+        "2",
+        "--threads",
+        "1",
+        "--app",
+        "hello",
+        &sock_arg,
+    ];
+    let (demo, _) = start_demo(&args, &log);
+    wait_unix(&sock);
+    let upstreams = format!(
+        "    upstream tcp_app {{ server unix:{s}; keepalive 4; }}\n    \
+         upstream unix_app {{ server unix:{s}; }}\n",
+        s = sock.display()
+    );
+    let nginx = Nginx::start(&bin, &tmp.0, &upstreams, PROXY_LOCATIONS);
+    let nginx_port = nginx.port;
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..2)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let (mut ok, mut other) = (0usize, Vec::new());
+                let started = Instant::now();
+                while !stop.load(Ordering::SeqCst) && started.elapsed() < Duration::from_secs(60) {
+                    match request(nginx_port, None, "GET", "/", &[], b"") {
+                        Ok(r) if r.status == 200 && r.body == b"Hello world!\n" => ok += 1,
+                        Ok(r) => other.push(format!("{} {}", r.status, r.text())),
+                        Err(e) => other.push(e.to_string()),
+                    }
+                }
+                (ok, other)
+            })
+        })
+        .collect();
+    // Three reloads (SIGHUP to the supervisor), each waited for.
+    let pid = rustix::process::Pid::from_raw(demo.0.id() as i32).unwrap();
+    for i in 1..=3 {
+        std::thread::sleep(Duration::from_millis(300));
+        rustix::process::kill_process(pid, rustix::process::Signal::HUP).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .matches("reload complete")
+            .count()
+            < i
+        {
+            assert!(Instant::now() < deadline, "reload {i} did not complete");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::SeqCst);
+    let (mut ok, mut failures) = (0, Vec::new());
+    for c in clients {
+        let (o, f) = c.join().unwrap();
+        ok += o;
+        failures.extend(f);
+    }
+    let nginx_log = nginx.access_log();
+    let bad: Vec<&String> = nginx_log
+        .iter()
+        .filter(|l| !l.starts_with("200 "))
+        .collect();
+    assert!(
+        bad.is_empty() && failures.is_empty(),
+        "{} of {} requests failed across the reloads: {bad:?} {failures:?}",
+        bad.len(),
+        nginx_log.len()
+    );
+    assert!(ok > 20, "only {ok} requests");
+    eprintln!(
+        "supervisor reload x3 behind nginx: {ok} requests, {} in nginx's log, 0 failed",
+        nginx_log.len()
     );
 }

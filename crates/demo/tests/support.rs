@@ -39,9 +39,15 @@ impl Demo {
     /// Starts `demo --host 127.0.0.1 --port 0 ARGS` and waits (at most 20 s) for the banner
     /// `Serving HTTP on 127.0.0.1 port PORT ...`.
     pub(crate) fn start(args: &[&str]) -> Demo {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_demo"))
-            .args(["--host", "127.0.0.1", "--port", "0"])
-            .args(args)
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_demo"));
+        cmd.args(["--host", "127.0.0.1", "--port", "0"]).args(args);
+        Demo::spawn(cmd)
+    }
+
+    /// Starts `cmd` (the demo binary, or a program that runs it) with `RUST_LOG=info` and
+    /// waits (at most 20 s) for the banner `Serving HTTP on 127.0.0.1 port PORT ...`.
+    pub(crate) fn spawn(mut cmd: Command) -> Demo {
+        let mut child = cmd
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -80,13 +86,23 @@ impl Demo {
         let banner = rx
             .recv_timeout(Duration::from_secs(20))
             .unwrap_or_else(|e| panic!("no banner from demo ({e}); stderr: {}", demo.stderr()));
+        // A Unix socket's banner names its path: no port.
+        let unix = banner.starts_with("Serving HTTP on /") && banner.ends_with(" ...");
         let port = banner
             .strip_prefix("Serving HTTP on 127.0.0.1 port ")
             .and_then(|rest| rest.strip_suffix(" ..."))
             .and_then(|p| p.parse().ok())
+            .or(unix.then_some(0))
             .unwrap_or_else(|| panic!("unexpected banner {banner:?}"));
         demo.port = port;
         demo
+    }
+
+    /// Sends `sig` to the process (with the system call).
+    #[allow(dead_code, reason = "used by some of the test binaries only")]
+    pub(crate) fn signal(&self, sig: rustix::process::Signal) {
+        let pid = rustix::process::Pid::from_raw(self.pid() as i32).expect("a pid");
+        rustix::process::kill_process(pid, sig).expect("kill(2)");
     }
 
     /// `http://127.0.0.1:PORT{path}`.

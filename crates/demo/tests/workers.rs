@@ -1,5 +1,5 @@
-//! `demo --workers 2`: two processes share one port (SO_REUSEPORT), both answer, and
-//! SIGTERM to the supervisor stops them all.
+//! `demo --workers 2`: two processes share one port (the supervisor's listening socket,
+//! inherited by both), both answer, and SIGTERM to the supervisor stops them all.
 
 use std::collections::HashSet;
 use std::time::Duration;

@@ -74,6 +74,7 @@ pub mod h1;
 #[cfg(feature = "logging")]
 #[cfg_attr(docsrs, doc(cfg(feature = "logging")))]
 pub mod logging;
+pub mod metrics;
 pub mod proxy_protocol;
 pub mod testing;
 

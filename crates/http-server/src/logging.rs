@@ -240,11 +240,42 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
+        let meta = event.metadata();
+        if self.format == AccessLogFormat::Python && meta.target() == ACCESS_TARGET {
+            // The hot path (one event per request): CPython's line is the message, written
+            // straight into the subscriber's buffer, the other fields not even recorded.
+            let mut m = MessageOnly {
+                writer: &mut writer,
+                result: Ok(()),
+            };
+            event.record(&mut m);
+            m.result?;
+            return writeln!(writer);
+        }
         let mut fields = Fields::default();
         event.record(&mut fields);
-        let meta = event.metadata();
         let line = self.line(SystemTime::now(), meta.level(), meta.target(), &fields);
         writeln!(writer, "{line}")
+    }
+}
+
+/// Writes an event's `message` field, and nothing else, to a writer.
+struct MessageOnly<'a, 'w> {
+    writer: &'a mut Writer<'w>,
+    result: fmt::Result,
+}
+
+impl tracing::field::Visit for MessageOnly<'_, '_> {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "message" {
+            self.result = self.writer.write_str(value);
+        }
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
+        if field.name() == "message" {
+            self.result = write!(self.writer, "{value:?}");
+        }
     }
 }
 
@@ -396,6 +427,55 @@ fn rfc3339(t: SystemTime) -> String {
 
 #[cfg(test)]
 mod tests;
+
+pub use self::buffered::{BufferedLog, LogWriter};
+pub use self::gunicorn::{AccessTemplate, TemplateLines};
+
+mod buffered;
+mod gunicorn;
+
+/// Installs, as the process's global `tracing` subscriber, access lines in `template`
+/// (else in `format`) written to `writer` (for example a [`BufferedLog`], or
+/// `std::io::stderr`), and filtered by [`rust_log_filter`]. Returns false when a global
+/// subscriber was already set.
+///
+/// Python: no equivalent; gunicorn's `--access-logfile` and `--access-logformat`.
+pub fn install_subscriber<W>(
+    format: AccessLogFormat,
+    template: Option<AccessTemplate>,
+    writer: W,
+) -> bool
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    use tracing_subscriber::layer::SubscriberExt;
+    let (filter, warning) = rust_log_filter();
+    let builder = tracing_subscriber::fmt().with_writer(writer);
+    match template {
+        Some(t) => {
+            let subscriber = builder
+                .event_format(TemplateLines::new(t, AccessLines::new(format)))
+                .finish()
+                .with(filter);
+            let installed = tracing::subscriber::set_global_default(subscriber).is_ok();
+            if let Some(warning) = warning {
+                tracing::warn!("{warning}");
+            }
+            installed
+        }
+        None => {
+            let subscriber = builder
+                .event_format(AccessLines::new(format))
+                .finish()
+                .with(filter);
+            let installed = tracing::subscriber::set_global_default(subscriber).is_ok();
+            if let Some(warning) = warning {
+                tracing::warn!("{warning}");
+            }
+            installed
+        }
+    }
+}
 
 /// Installs, as the process's global `tracing` subscriber, [`AccessLines`] in `format`
 /// written to stderr and filtered by [`rust_log_filter`] (what the `demo` binary uses).

@@ -44,8 +44,13 @@
 //!   survives `ECONNABORTED` and `EINTR`, and backs off for a few milliseconds on
 //!   `EMFILE`/`ENFILE`. A panicking protocol costs its connection only.
 //! - **Graceful shutdown** ([`ServerHandle::shutdown`]): stop accepting, close idle
-//!   connections, serve requests already received (the protocol is told to close after
-//!   them, [`ServeCx::is_closing`]), flush, and force-close whatever is left at the deadline.
+//!   connections (but keep one accepted less than a second ago that has not sent its first
+//!   request yet: it is on the way), serve requests already received (the protocol is told
+//!   to close after them, [`ServeCx::is_closing`]), flush, and force-close whatever is left
+//!   at the deadline.
+//! - **Observability**: [`ServerHandle::connections`], [`ServerHandle::idle_connections`],
+//!   [`ServerHandle::handoffs`] and [`ServerHandle::loop_progress`] (a liveness check that
+//!   tells a loop waiting for events from one stuck in a handler).
 //!
 //! # Invariants
 //!

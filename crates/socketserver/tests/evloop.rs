@@ -552,6 +552,35 @@ fn shutdown_finishes_in_flight_requests_told_to_close_and_closes_idle_ones() {
 }
 
 #[test]
+fn shutdown_waits_a_moment_for_the_first_request_of_a_fresh_connection() {
+    let srv = start(EventLoopConfig {
+        watchdog: None,
+        ..config(1)
+    });
+    // Accepted, no request yet: a client whose request is on the way when the shutdown
+    // begins (a worker retiring under load sees this all the time).
+    let mut fresh = Client::connect(srv.addr);
+    let mut silent = Client::connect(srv.addr);
+    std::thread::sleep(Duration::from_millis(50));
+    let handle = srv.handle.clone();
+    let t = Instant::now();
+    handle.shutdown_within(Duration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(fresh.ask("echo late"), "closing late\n");
+    assert!(fresh.closed_within(Duration::from_secs(1)));
+    assert!(
+        silent.closed_within(Duration::from_secs(3)),
+        "a connection that sends nothing is closed after the grace"
+    );
+    srv.stop();
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "serve() returned after {:?}",
+        t.elapsed()
+    );
+}
+
+#[test]
 fn shutdown_forces_stuck_connections_after_the_grace_period() {
     let srv = start(config(1));
     let mut partial = Client::connect(srv.addr);
@@ -780,6 +809,7 @@ fn handed_off_loops_run_on_standby_threads() {
     let mut a = Client::connect(srv.addr);
     let mut b = Client::connect(srv.addr);
     assert_eq!(a.ask("thread"), "ok\n");
+    assert_eq!(srv.handle.handoffs(), 0);
     a.send(b"block 200\n");
     std::thread::sleep(Duration::from_millis(50));
     assert_eq!(b.ask("thread"), "ok\n");
@@ -788,6 +818,71 @@ fn handed_off_loops_run_on_standby_threads() {
     assert_ne!(
         threads[0], threads[1],
         "a standby thread drove the loop meanwhile"
+    );
+    assert_eq!(srv.handle.handoffs(), 1, "counted");
+    srv.stop();
+}
+
+#[test]
+fn idle_connections_are_counted() {
+    let srv = start(EventLoopConfig {
+        watchdog: None,
+        ..config(1)
+    });
+    let mut clients: Vec<Client> = (0..3).map(|_| Client::connect(srv.addr)).collect();
+    for c in &mut clients {
+        assert_eq!(c.ask("echo x"), "x\n");
+    }
+    let wait_for = |n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while srv.handle.idle_connections() != n {
+            assert!(
+                Instant::now() < deadline,
+                "idle {} != {n}",
+                srv.handle.idle_connections()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    wait_for(3);
+    assert_eq!(srv.handle.connections(), 3);
+    // A partial request is not idle.
+    clients[0].send(b"echo y");
+    wait_for(2);
+    clients[0].send(b"\n");
+    assert_eq!(clients[0].line(), "y\n");
+    wait_for(3);
+    drop(clients.pop());
+    wait_for(2);
+    srv.stop();
+}
+
+#[test]
+fn loop_progress_tells_an_idle_loop_from_a_stuck_one() {
+    // No standby thread and no watchdog: a blocking handler holds its loop.
+    let srv = start(EventLoopConfig {
+        watchdog: None,
+        max_blocking: 0,
+        ..config(1)
+    });
+    let mut a = Client::connect(srv.addr);
+    assert_eq!(a.ask("echo x"), "x\n");
+    std::thread::sleep(Duration::from_millis(50));
+    let idle = srv.handle.loop_progress();
+    assert_eq!(idle.len(), 1);
+    assert!(idle[0].1, "an idle loop waits in poll: {idle:?}");
+    a.send(b"block 400\n");
+    std::thread::sleep(Duration::from_millis(100));
+    let stuck = srv.handle.loop_progress();
+    std::thread::sleep(Duration::from_millis(100));
+    let still = srv.handle.loop_progress();
+    assert!(!stuck[0].1 && stuck == still, "{stuck:?} {still:?}");
+    assert_eq!(a.line(), "blocked\n");
+    std::thread::sleep(Duration::from_millis(50));
+    let after = srv.handle.loop_progress();
+    assert!(
+        after[0].0 > still[0].0,
+        "progress again: {still:?} {after:?}"
     );
     srv.stop();
 }

@@ -20,6 +20,11 @@ const READ_BUDGET: usize = 16;
 /// `Interim` answers in a row before a connection is judged broken.
 const MAX_INTERIMS: usize = 8;
 
+/// How long a graceful shutdown keeps a connection that was accepted but has not sent its
+/// first request yet: its client connected just before (or was queued in the backlog when)
+/// the shutdown began, and its request is on the way.
+pub(crate) const FIRST_REQUEST_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// An accepted socket.
 #[derive(Debug)]
 pub(crate) enum Stream {
@@ -164,6 +169,12 @@ pub(crate) struct Conn<S> {
     write_since: Option<Instant>,
     eof: bool,
     close_after_flush: bool,
+    /// When it was accepted.
+    accepted_at: Instant,
+    /// Whether a request was served on it.
+    served_any: bool,
+    /// Counted in its loop's idle connections (see `LoopState::put`).
+    pub(crate) idle_counted: bool,
 }
 
 fn caught<R>(what: &str, addr: &Address, f: impl FnOnce() -> R) -> Option<R> {
@@ -178,7 +189,7 @@ fn caught<R>(what: &str, addr: &Address, f: impl FnOnce() -> R) -> Option<R> {
 }
 
 impl<S: Default> Conn<S> {
-    pub(crate) fn new(stream: Stream, addr: Address, id: u64) -> Self {
+    pub(crate) fn new(stream: Stream, addr: Address, id: u64, accepted_at: Instant) -> Self {
         Conn {
             stream,
             addr,
@@ -191,6 +202,9 @@ impl<S: Default> Conn<S> {
             write_since: None,
             eof: false,
             close_after_flush: false,
+            accepted_at,
+            served_any: false,
+            idle_counted: false,
         }
     }
 }
@@ -199,6 +213,13 @@ impl<S> Conn<S> {
     /// No partial request and no pending output.
     pub(crate) fn is_idle(&self) -> bool {
         self.input.is_empty() && self.output.is_empty() && !self.stream.wants_write()
+    }
+
+    /// During a graceful shutdown: until when an idle connection is kept because its first
+    /// request may still be on the way (`None`: close it now).
+    pub(crate) fn first_request_grace(&self, now: Instant) -> Option<Instant> {
+        let until = self.accepted_at + FIRST_REQUEST_GRACE;
+        (!self.served_any && !self.eof && now < until).then_some(until)
     }
 
     /// When the loop must look at this connection again.
@@ -395,6 +416,7 @@ impl<S> Conn<S> {
             return false;
         };
         self.input.consume(n);
+        self.served_any = true;
         self.request_since = if self.input.is_empty() {
             None
         } else {

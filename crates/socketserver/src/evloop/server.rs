@@ -94,6 +94,7 @@ struct Control {
     force_at: Mutex<Option<Instant>>,
     grace: Duration,
     active: AtomicUsize,
+    handoffs: AtomicU64,
     loops: Vec<LoopCtl>,
     done: Mutex<usize>,
     done_cv: Condvar,
@@ -103,6 +104,12 @@ struct Control {
 struct LoopCtl {
     waker: Waker,
     paused: AtomicBool,
+    /// Times the loop returned from `poll` (its heartbeat).
+    polls: AtomicU64,
+    /// True while the loop waits in `poll` (idle, not stuck).
+    waiting: AtomicBool,
+    /// The loop's idle connections when it last waited for events.
+    idle: AtomicUsize,
 }
 
 impl Control {
@@ -155,6 +162,40 @@ impl ServerHandle {
     /// Connections currently open (accepted and not yet closed), over all loops.
     pub fn connections(&self) -> usize {
         self.control.active.load(Ordering::SeqCst)
+    }
+
+    /// Open connections with no request in progress (keep-alive connections waiting for
+    /// their next request, and accepted ones waiting for their first), as each loop
+    /// counted them when it last waited for events.
+    pub fn idle_connections(&self) -> usize {
+        self.control
+            .loops
+            .iter()
+            .map(|l| l.idle.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Each loop's progress, for a liveness check: how many times it returned from its
+    /// wait for events, and whether it is waiting now. A loop that is not waiting and whose
+    /// count does not move is stuck (a handler blocked with no standby thread left to take
+    /// the loop over, or a deadlock); one that waits is idle.
+    pub fn loop_progress(&self) -> Vec<(u64, bool)> {
+        self.control
+            .loops
+            .iter()
+            .map(|l| {
+                (
+                    l.polls.load(Ordering::Relaxed),
+                    l.waiting.load(Ordering::Relaxed),
+                )
+            })
+            .collect()
+    }
+
+    /// Loop hand-offs so far: how many times a loop moved to a standby thread because a
+    /// handler blocked (announced or caught by the watchdog).
+    pub fn handoffs(&self) -> u64 {
+        self.control.handoffs.load(Ordering::Relaxed)
     }
 }
 
@@ -265,6 +306,9 @@ impl<P: Protocol> EventLoopServer<P> {
             ctl.push(LoopCtl {
                 waker,
                 paused: AtomicBool::new(false),
+                polls: AtomicU64::new(0),
+                waiting: AtomicBool::new(false),
+                idle: AtomicUsize::new(0),
             });
         }
         let control = Arc::new(Control {
@@ -272,6 +316,7 @@ impl<P: Protocol> EventLoopServer<P> {
             force_at: Mutex::new(None),
             grace: config.shutdown_timeout,
             active: AtomicUsize::new(0),
+            handoffs: AtomicU64::new(0),
             loops: ctl,
             done: Mutex::new(0),
             done_cv: Condvar::new(),
@@ -470,6 +515,9 @@ struct LoopState<S> {
     shutting: bool,
     force_at: Option<Instant>,
     killing: bool,
+    /// Connections in the table with no request in progress (no partial input, no
+    /// pending output), published to [`LoopCtl::idle`] at each poll.
+    idle: usize,
     /// When the last poll returned: the arrival time stamped on the requests of its batch
     /// (a fresh clock read per request would cost more than the precision is worth).
     polled_at: Instant,
@@ -503,6 +551,7 @@ impl<P: Protocol> LoopShared<P> {
                 shutting: false,
                 force_at: None,
                 killing: false,
+                idle: 0,
                 polled_at: Instant::now(),
             }),
             returns: Mutex::new(Vec::new()),
@@ -513,13 +562,26 @@ impl<P: Protocol> LoopShared<P> {
 
 impl<S> LoopState<S> {
     fn lend(&mut self, slot: usize) -> Option<Box<Conn<S>>> {
-        match self.slots.get_mut(slot) {
+        let mut conn = match self.slots.get_mut(slot) {
             Some(s) if matches!(s, Slot::Live(_)) => match std::mem::replace(s, Slot::Lent) {
-                Slot::Live(c) => Some(c),
-                _ => None,
+                Slot::Live(c) => c,
+                _ => return None,
             },
-            _ => None,
+            _ => return None,
+        };
+        if std::mem::take(&mut conn.idle_counted) {
+            self.idle -= 1;
         }
+        Some(conn)
+    }
+
+    /// Puts a connection in its slot, counted as idle when it is.
+    fn put(&mut self, slot: usize, mut conn: Box<Conn<S>>) {
+        if conn.is_idle() {
+            conn.idle_counted = true;
+            self.idle += 1;
+        }
+        self.slots[slot] = Slot::Live(conn);
     }
 
     fn vacate(&mut self, slot: usize) {
@@ -630,7 +692,12 @@ impl<P: Protocol> Inner<P> {
             }
             let timeout = wake_at.map(|t| t.saturating_duration_since(now));
             let s = &mut *st;
+            let ctl = &self.control.loops[li];
+            ctl.idle.store(s.idle, Ordering::Relaxed);
+            ctl.waiting.store(true, Ordering::Relaxed);
             let polled = s.poll.poll(&mut s.events, timeout);
+            ctl.waiting.store(false, Ordering::Relaxed);
+            ctl.polls.fetch_add(1, Ordering::Relaxed);
             s.polled_at = Instant::now();
             if let Err(e) = polled {
                 if e.kind() != io::ErrorKind::Interrupted {
@@ -716,9 +783,24 @@ impl<P: Protocol> Inner<P> {
         mut conn: Box<Conn<P::Session>>,
         outcome: Outcome,
     ) {
+        // Deadlines count from the time this batch's poll returned, not from a clock read
+        // per request (about 50 ns each here): a deadline is early by at most the batch's
+        // processing time, which the watchdog keeps to milliseconds per connection, against
+        // timeouts of seconds.
+        let now = st.polled_at;
+        // Shutting down, an idle connection closes, unless it never had a request and was
+        // accepted a moment ago: its first request is on the way (closing it would fail a
+        // request its client already sent).
+        let grace = match outcome {
+            Outcome::Close => None,
+            Outcome::Keep { .. } if st.shutting && conn.is_idle() => conn.first_request_grace(now),
+            Outcome::Keep { .. } => None,
+        };
         let close = match outcome {
             Outcome::Close => true,
-            Outcome::Keep { .. } => st.killing || (st.shutting && conn.is_idle()),
+            Outcome::Keep { .. } => {
+                st.killing || (st.shutting && conn.is_idle() && grace.is_none())
+            }
         };
         if close {
             st.vacate(slot);
@@ -728,17 +810,12 @@ impl<P: Protocol> Inner<P> {
         }
         conn.input.release();
         conn.output.release();
-        // Deadlines count from the time this batch's poll returned, not from a clock read
-        // per request (about 50 ns each here): a deadline is early by at most the batch's
-        // processing time, which the watchdog keeps to milliseconds per connection, against
-        // timeouts of seconds.
-        let now = st.polled_at;
-        let at = conn.next_deadline(&self.config, now);
+        let at = grace.or_else(|| conn.next_deadline(&self.config, now));
         st.timers.set(&mut conn.deadline, at, slot, conn.id, now);
         if outcome == (Outcome::Keep { requeue: true }) {
             st.ready.push_back((slot, Work::Io));
         }
-        st.slots[slot] = Slot::Live(conn);
+        st.put(slot, conn);
     }
 
     /// Connections handed back by threads that lost the loop while serving them.
@@ -873,8 +950,8 @@ impl<P: Protocol> Inner<P> {
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         tracing::trace!(client = %addr, slot, "connection accepted");
-        let mut conn = Box::new(Conn::new(stream, addr, id));
         let now = Instant::now();
+        let mut conn = Box::new(Conn::new(stream, addr, id, now));
         // Until its first request completes, a connection lives under the request deadline.
         st.timers.set(
             &mut conn.deadline,
@@ -883,7 +960,7 @@ impl<P: Protocol> Inner<P> {
             id,
             now,
         );
-        st.slots[slot] = Slot::Live(conn);
+        st.put(slot, conn);
         st.live += 1;
     }
 
@@ -927,6 +1004,7 @@ impl<P: Protocol> Inner<P> {
             .filter(|s| matches!(s, Slot::Live(_)))
             .count();
         st.slots.clear();
+        st.idle = 0;
         st.free.clear();
         st.ready.clear();
         for _ in 0..dropped {
@@ -971,6 +1049,7 @@ impl<P: Protocol> Inner<P> {
     /// Hands loop `li` to a standby thread (an idle one, a new one under the cap, or the
     /// next one to come free).
     fn dispatch(self: &Arc<Self>, li: usize) {
+        self.control.handoffs.fetch_add(1, Ordering::Relaxed);
         let spawn = {
             let mut p = lock(&self.pool.state);
             p.jobs.push_back(li);
