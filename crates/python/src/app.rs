@@ -1,0 +1,472 @@
+//! A Python WSGI callable as a `gateway::Application`: the environ as a Python dict,
+//! `start_response` and its `write()` as a Python object, the response iterable as a
+//! `gateway::Body`.
+//!
+//! Python: what `wsgiref.handlers.BaseHandler.run` does around `self.result =
+//! application(self.environ, self.start_response)`; the checks of its `start_response` and
+//! `write` are made here, on the Python side, so an application sees the same
+//! `AssertionError`s as under wsgiref.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use gateway::{Application, Body, Environ, StartResponse};
+use pyo3::exceptions::{PyAssertionError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+
+use crate::environ::{EnvTemplate, FileWrapper};
+
+/// Threads of this process inside a Python call made for a request (holding the GIL or
+/// waiting for it). When another one is, a new request would wait for the GIL: the
+/// handler announces that as a block (see [`crate::serve`]).
+pub(crate) static IN_PYTHON: AtomicUsize = AtomicUsize::new(0);
+
+/// Runs `f` with the GIL, counted in [`IN_PYTHON`].
+pub(crate) fn with_gil<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
+    struct Count;
+    impl Drop for Count {
+        fn drop(&mut self) {
+            IN_PYTHON.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+    IN_PYTHON.fetch_add(1, Ordering::Relaxed);
+    let _count = Count;
+    Python::attach(f)
+}
+
+/// A Python exception raised by the application, with its formatted traceback.
+///
+/// Python: the `exc_info` `BaseHandler.handle_error` receives and `log_exception` prints.
+#[derive(Debug, thiserror::Error)]
+#[error("{traceback}")]
+pub(crate) struct PythonError {
+    traceback: String,
+}
+
+impl PythonError {
+    /// Formats `err` as `traceback.print_exception` would (without the final newline).
+    pub(crate) fn new(py: Python<'_>, err: &PyErr) -> Self {
+        let text = (|| -> PyResult<String> {
+            let tb = py.import("traceback")?;
+            let lines = tb.call_method1("format_exception", (err.value(py),))?;
+            let joined = PyString::new(py, "").call_method1("join", (lines,))?;
+            joined.extract::<String>()
+        })()
+        .unwrap_or_else(|_| err.to_string());
+        PythonError {
+            traceback: text.trim_end_matches('\n').to_owned(),
+        }
+    }
+
+    /// The Python exception as a gateway error.
+    pub(crate) fn into_gateway(py: Python<'_>, err: &PyErr) -> gateway::Error {
+        gateway::Error::app(PythonError::new(py, err))
+    }
+}
+
+/// A Python WSGI application (`application(environ, start_response)`) behind gateway's
+/// handler state machine.
+///
+/// Python: `wsgiref.types.WSGIApplication`, as `BaseHandler.run` calls it.
+pub(crate) struct PyApp {
+    app: Py<PyAny>,
+    template: Arc<EnvTemplate>,
+}
+
+impl std::fmt::Debug for PyApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PyApp").finish_non_exhaustive()
+    }
+}
+
+impl PyApp {
+    /// Serves `app` with the environ entries of `template`.
+    pub(crate) fn new(app: Py<PyAny>, template: Arc<EnvTemplate>) -> Self {
+        PyApp { app, template }
+    }
+
+    fn call_py(
+        &self,
+        py: Python<'_>,
+        environ: &Environ,
+        sr: &mut dyn StartResponse,
+    ) -> gateway::Result<Body> {
+        let env = self
+            .template
+            .build(py, environ)
+            .map_err(|e| PythonError::into_gateway(py, &e))?;
+        let starter = Bound::new(py, Starter::default())
+            .map_err(|e| PythonError::into_gateway(py, &e))?;
+        let result = self.app.bind(py).call1((env, &starter));
+        let result = match result {
+            Ok(r) => r,
+            Err(e) => {
+                // What was written and started is the response so far (headers sent when
+                // write() ran): the handler answers 500 or closes the connection.
+                apply(py, &starter, sr)?;
+                return Err(PythonError::into_gateway(py, &e));
+            }
+        };
+        into_body(py, result, &starter, sr)
+    }
+}
+
+impl Application for PyApp {
+    fn call(&self, environ: &Environ, sr: &mut dyn StartResponse) -> gateway::Result<Body> {
+        with_gil(|py| self.call_py(py, environ, sr))
+    }
+}
+
+/// Passes what the application gave `start_response` (once) and `write()` to the handler.
+fn apply(
+    py: Python<'_>,
+    starter: &Bound<'_, Starter>,
+    sr: &mut dyn StartResponse,
+) -> gateway::Result<()> {
+    let mut s = starter.borrow_mut();
+    if !s.applied
+        && let Some(status) = s.status.take()
+    {
+        s.applied = true;
+        let headers: Vec<(&str, &str)> = s
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        sr.start_response(&status, &headers, None)?;
+        s.status = Some(status);
+    }
+    let written = std::mem::take(&mut s.written);
+    drop(s);
+    for chunk in written {
+        sr.write(chunk.as_bytes(py))?;
+    }
+    Ok(())
+}
+
+/// The message wsgiref's `write` asserts with, extended with the fix.
+const NOT_BYTES: &str = "write() argument must be a bytes instance \
+    (a WSGI response iterable yields bytes: encode str first)";
+
+/// Copies a body item, which must be `bytes`.
+fn chunk_of(item: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    match item.cast::<PyBytes>() {
+        Ok(b) => Ok(b.as_bytes().to_vec()),
+        Err(_) => Err(PyAssertionError::new_err(format!(
+            "{NOT_BYTES}, got {}",
+            item.get_type()
+                .name()
+                .map_or_else(|_| "?".to_owned(), |n| n.to_string())
+        ))),
+    }
+}
+
+/// Turns the application's return value into a `Body`, after handing `start_response`'s
+/// arguments to the handler. A generator that calls `start_response` only when first
+/// iterated is advanced here, once, so that its status is known before the handler sends
+/// anything (PEP 3333 allows it).
+fn into_body(
+    py: Python<'_>,
+    result: Bound<'_, PyAny>,
+    starter: &Bound<'_, Starter>,
+    sr: &mut dyn StartResponse,
+) -> gateway::Result<Body> {
+    let err = |e: PyErr| PythonError::into_gateway(py, &e);
+    // The common case: a list of bytes (`[b"Hello"]`), copied out without a Python loop.
+    if starter.borrow().status.is_some()
+        && let Ok(list) = result.cast_exact::<PyList>()
+    {
+        apply(py, starter, sr)?;
+        starter.borrow_mut().finished = true;
+        let n = list.len();
+        if n == 1 {
+            let item = list.get_item(0).map_err(err)?;
+            return Ok(Body::one(chunk_of(&item).map_err(err)?));
+        }
+        let mut chunks = Vec::with_capacity(n);
+        for item in list.iter() {
+            chunks.push(chunk_of(&item).map_err(err)?);
+        }
+        return Ok(Body::chunks(chunks));
+    }
+    if let Ok(fw) = result.cast::<FileWrapper>() {
+        if starter.borrow().status.is_none() {
+            close_result(py, &result);
+            return Err(gateway::Error::NoStartResponse);
+        }
+        apply(py, starter, sr)?;
+        starter.borrow_mut().finished = true;
+        if let Some(body) = fw.borrow().file_body(py) {
+            return Ok(body);
+        }
+    }
+    let iter = match result.try_iter() {
+        Ok(it) => it,
+        Err(e) => {
+            apply(py, starter, sr)?;
+            close_result(py, &result);
+            return Err(err(e));
+        }
+    };
+    let mut first = None;
+    if starter.borrow().status.is_none() {
+        match iter.clone().next() {
+            Some(Ok(item)) => first = Some(item.unbind()),
+            Some(Err(e)) => {
+                apply(py, starter, sr)?;
+                close_result(py, &result);
+                return Err(err(e));
+            }
+            None => {}
+        }
+        if starter.borrow().status.is_none() {
+            close_result(py, &result);
+            return Err(if first.is_some() {
+                gateway::Error::WriteBeforeStartResponse
+            } else {
+                gateway::Error::NoStartResponse
+            });
+        }
+    }
+    apply(py, starter, sr)?;
+    starter.borrow_mut().finished = true;
+    let closer = result
+        .getattr(pyo3::intern!(py, "close"))
+        .ok()
+        .map(Bound::unbind);
+    let state = Arc::new(std::sync::Mutex::new(Some(IterState {
+        iter: iter.into_any().unbind(),
+        first,
+        starter: starter.clone().unbind(),
+    })));
+    let body = Body::iter(PyBody {
+        state: state.clone(),
+    });
+    Ok(body.on_close(move || {
+        with_gil(|py| {
+            // Drop the iterator's references with the GIL held, then close.
+            let taken = state.lock().unwrap_or_else(|e| e.into_inner()).take();
+            drop(taken);
+            if let Some(close) = closer
+                && let Err(e) = close.bind(py).call0()
+            {
+                let text = PythonError::new(py, &e);
+                tracing::error!(target: "pyserve", "the response iterable's close() raised:\n{text}");
+            }
+            let _ = py;
+        });
+    }))
+}
+
+/// Calls `result.close()` if it has one (the error paths before the body exists).
+fn close_result(py: Python<'_>, result: &Bound<'_, PyAny>) {
+    if let Ok(close) = result.getattr(pyo3::intern!(py, "close"))
+        && let Err(e) = close.call0()
+    {
+        let text = PythonError::new(py, &e);
+        tracing::error!(target: "pyserve", "the response iterable's close() raised:\n{text}");
+    }
+}
+
+struct IterState {
+    iter: Py<PyAny>,
+    first: Option<Py<PyAny>>,
+    starter: Py<Starter>,
+}
+
+/// The response iterable, read chunk by chunk (each with the GIL taken for that chunk
+/// only), chunks `write()` produced meanwhile first.
+struct PyBody {
+    state: Arc<std::sync::Mutex<Option<IterState>>>,
+}
+
+impl Iterator for PyBody {
+    type Item = gateway::Result<Vec<u8>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let state = self.state.clone();
+        with_gil(|py| {
+            let mut guard = state.lock().unwrap_or_else(|e| e.into_inner());
+            let st = guard.as_mut()?;
+            {
+                let mut s = st.starter.bind(py).borrow_mut();
+                s.sent = true;
+                if !s.written.is_empty() {
+                    let chunk = s.written.remove(0);
+                    return Some(Ok(chunk.as_bytes(py).to_vec()));
+                }
+            }
+            let item = match st.first.take() {
+                Some(item) => item.into_bound(py),
+                None => {
+                    let iter = st.iter.bind(py);
+                    match iter.call_method0(pyo3::intern!(py, "__next__")) {
+                        Ok(item) => item,
+                        Err(e) if e.is_instance_of::<pyo3::exceptions::PyStopIteration>(py) => {
+                            // What write() produced during the last step still goes out.
+                            let mut s = st.starter.bind(py).borrow_mut();
+                            if !s.written.is_empty() {
+                                let chunk = s.written.remove(0);
+                                return Some(Ok(chunk.as_bytes(py).to_vec()));
+                            }
+                            return None;
+                        }
+                        Err(e) => return Some(Err(PythonError::into_gateway(py, &e))),
+                    }
+                }
+            };
+            Some(chunk_of(&item).map_err(|e| PythonError::into_gateway(py, &e)))
+        })
+    }
+}
+
+impl Drop for PyBody {
+    fn drop(&mut self) {
+        let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(st) = guard.take() {
+            // Python references are released with the GIL held, never left to a pool.
+            with_gil(|_py| drop(st));
+        }
+    }
+}
+
+/// Python: `wsgiref.handlers.BaseHandler.start_response` and `BaseHandler.write`, as the
+/// object an application receives as `start_response` (its `write` is the callable
+/// `start_response` returns).
+#[pyclass(module = "pyserve._core", name = "StartResponse")]
+#[derive(Default)]
+pub(crate) struct Starter {
+    status: Option<String>,
+    headers: Vec<(String, String)>,
+    /// `write()` data not yet handed to the handler.
+    written: Vec<Py<PyBytes>>,
+    /// The status and headers went to the handler.
+    applied: bool,
+    /// Headers count as sent: `write()` ran, or the handler started on the body.
+    sent: bool,
+    /// The application returned: its status is final.
+    finished: bool,
+}
+
+/// `wsgiref.util.is_hop_by_hop`.
+fn is_hop_by_hop(name: &str) -> bool {
+    const HOP: [&str; 8] = [
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    ];
+    HOP.iter().any(|h| h.eq_ignore_ascii_case(name))
+}
+
+fn exact_str(value: &Bound<'_, PyAny>, title: &str) -> PyResult<String> {
+    if value.is_exact_instance_of::<PyString>() {
+        return value.extract();
+    }
+    Err(PyAssertionError::new_err(format!(
+        "{title} must be of type str (got {})",
+        value.repr().map_or_else(|_| "?".to_owned(), |r| r.to_string())
+    )))
+}
+
+#[pymethods]
+impl Starter {
+    /// `start_response(status, response_headers, exc_info=None)`.
+    #[pyo3(signature = (status, headers, exc_info = None))]
+    fn __call__<'py>(
+        slf: &Bound<'py, Self>,
+        status: &Bound<'py, PyAny>,
+        headers: &Bound<'py, PyAny>,
+        exc_info: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        {
+            let s = slf.borrow();
+            match exc_info {
+                Some(info) if info.is_truthy()? => {
+                    if s.sent || s.finished {
+                        let value = info.get_item(1)?;
+                        let tb = info.get_item(2)?;
+                        let value = value.call_method1("with_traceback", (tb,))?;
+                        return Err(PyErr::from_value(value));
+                    }
+                }
+                _ => {
+                    if s.status.is_some() {
+                        return Err(PyAssertionError::new_err("Headers already set!"));
+                    }
+                }
+            }
+        }
+        if !headers.is_exact_instance_of::<PyList>() {
+            return Err(PyTypeError::new_err(
+                "Headers must be a list of name/value tuples",
+            ));
+        }
+        let status = exact_str(status, "Status")?;
+        if status.chars().count() < 4 {
+            return Err(PyAssertionError::new_err(
+                "Status must be at least 4 characters",
+            ));
+        }
+        if !status.chars().take(3).all(|c| c.is_ascii_digit()) {
+            return Err(PyAssertionError::new_err(
+                "Status message must begin w/3-digit code",
+            ));
+        }
+        if status.chars().nth(3) != Some(' ') {
+            return Err(PyAssertionError::new_err(
+                "Status message must have a space after code",
+            ));
+        }
+        let list = headers.cast::<PyList>()?;
+        let mut parsed = Vec::with_capacity(list.len());
+        for item in list.iter() {
+            let pair = item.cast::<PyTuple>().map_err(|_| {
+                PyTypeError::new_err("Headers must be a list of name/value tuples")
+            })?;
+            if pair.len() != 2 {
+                return Err(PyTypeError::new_err(
+                    "Headers must be a list of name/value tuples",
+                ));
+            }
+            let name = exact_str(&pair.get_item(0)?, "Header name")?;
+            let value = exact_str(&pair.get_item(1)?, "Header value")?;
+            if is_hop_by_hop(&name) {
+                return Err(PyAssertionError::new_err(format!(
+                    "Hop-by-hop header, '{name}: {value}', not allowed"
+                )));
+            }
+            parsed.push((name, value));
+        }
+        {
+            let mut s = slf.borrow_mut();
+            if s.finished {
+                // The handler has the first status already: only an error before anything
+                // was sent could replace it, and that is the handler's to send.
+                return Err(PyAssertionError::new_err("Headers already set!"));
+            }
+            s.status = Some(status);
+            s.headers = parsed;
+        }
+        slf.as_any().getattr(pyo3::intern!(py, "write"))
+    }
+
+    /// The `write(data)` callable `start_response` returns.
+    fn write(&mut self, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        if self.status.is_none() {
+            return Err(PyAssertionError::new_err("write() before start_response()"));
+        }
+        let Ok(bytes) = data.cast_exact::<PyBytes>() else {
+            return Err(PyAssertionError::new_err(NOT_BYTES));
+        };
+        self.sent = true;
+        self.written.push(bytes.clone().unbind());
+        Ok(())
+    }
+}
