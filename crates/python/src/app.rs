@@ -49,7 +49,10 @@ impl PythonError {
     pub(crate) fn new(py: Python<'_>, err: &PyErr) -> Self {
         let text = (|| -> PyResult<String> {
             let tb = py.import("traceback")?;
-            let lines = tb.call_method1("format_exception", (err.value(py),))?;
+            let lines = tb.call_method1(
+                "format_exception",
+                (err.get_type(py), err.value(py), err.traceback(py)),
+            )?;
             let joined = PyString::new(py, "").call_method1("join", (lines,))?;
             joined.extract::<String>()
         })()

@@ -144,7 +144,7 @@ impl EnvTemplate {
         environ: &Environ,
     ) -> PyResult<Bound<'py, PyDict>> {
         let d = self.base.bind(py).copy()?;
-        for (k, v) in environ.vars() {
+        for (k, v) in environ.vars_in_order() {
             d.set_item(key(py, k), PyString::new(py, v))?;
         }
         let scheme = environ.url_scheme();
@@ -216,7 +216,7 @@ impl Input {
     }
 
     fn take(&mut self, n: usize) -> Vec<u8> {
-        let end = (self.pos + n).min(self.buf.len());
+        let end = self.pos.saturating_add(n).min(self.buf.len());
         let out = self.buf[self.pos..end].to_vec();
         self.pos = end;
         out
