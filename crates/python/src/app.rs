@@ -99,8 +99,8 @@ impl PyApp {
             .template
             .build(py, environ)
             .map_err(|e| PythonError::into_gateway(py, &e))?;
-        let starter = Bound::new(py, Starter::default())
-            .map_err(|e| PythonError::into_gateway(py, &e))?;
+        let starter =
+            Bound::new(py, Starter::default()).map_err(|e| PythonError::into_gateway(py, &e))?;
         let result = self.app.bind(py).call1((env, &starter));
         let result = match result {
             Ok(r) => r,
@@ -373,7 +373,9 @@ fn exact_str(value: &Bound<'_, PyAny>, title: &str) -> PyResult<String> {
     }
     Err(PyAssertionError::new_err(format!(
         "{title} must be of type str (got {})",
-        value.repr().map_or_else(|_| "?".to_owned(), |r| r.to_string())
+        value
+            .repr()
+            .map_or_else(|_| "?".to_owned(), |r| r.to_string())
     )))
 }
 
@@ -430,9 +432,9 @@ impl Starter {
         let list = headers.cast::<PyList>()?;
         let mut parsed = Vec::with_capacity(list.len());
         for item in list.iter() {
-            let pair = item.cast::<PyTuple>().map_err(|_| {
-                PyTypeError::new_err("Headers must be a list of name/value tuples")
-            })?;
+            let pair = item
+                .cast::<PyTuple>()
+                .map_err(|_| PyTypeError::new_err("Headers must be a list of name/value tuples"))?;
             if pair.len() != 2 {
                 return Err(PyTypeError::new_err(
                     "Headers must be a list of name/value tuples",

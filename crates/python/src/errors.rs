@@ -12,11 +12,7 @@ pub(crate) fn to_py(e: &(dyn std::error::Error + 'static)) -> PyErr {
         if let Some(io) = err.downcast_ref::<std::io::Error>() {
             if let Some(code) = io.raw_os_error() {
                 let text = std::io::Error::from_raw_os_error(code).to_string();
-                let text = text
-                    .split(" (os error")
-                    .next()
-                    .unwrap_or(&text)
-                    .to_owned();
+                let text = text.split(" (os error").next().unwrap_or(&text).to_owned();
                 return PyOSError::new_err((code, text));
             }
             return PyOSError::new_err(io.to_string());

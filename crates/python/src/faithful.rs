@@ -109,7 +109,8 @@ impl FaithfulServer {
         let (a, e) = (app.clone(), env_slot.clone());
         let factory: Factory = Box::new(move |_cx: &HandlerCx<'_>| {
             let env = e.get().cloned().unwrap_or_default();
-            WsgiRequestHandler::new(a.clone(), env).with_errors(ErrorStream::new(PyStderr::default()))
+            WsgiRequestHandler::new(a.clone(), env)
+                .with_errors(ErrorStream::new(PyStderr::default()))
         });
         let config = python_http_config(py);
         let server = py
@@ -223,10 +224,7 @@ impl FaithfulServer {
 
 impl FaithfulServer {
     fn with_server<R>(&self, f: impl FnOnce(&HttpServer<Factory>) -> R) -> Option<R> {
-        self.server
-            .try_lock()
-            .ok()
-            .and_then(|g| g.as_ref().map(f))
+        self.server.try_lock().ok().and_then(|g| g.as_ref().map(f))
     }
 }
 
@@ -260,7 +258,9 @@ impl BufRead for PyStream<'_> {
                 .rfile
                 .call_method1(method, (8192,))
                 .map_err(io::Error::other)?;
-            let data = data.cast::<PyBytes>().map_err(|e| io::Error::other(e.to_string()))?;
+            let data = data
+                .cast::<PyBytes>()
+                .map_err(|e| io::Error::other(e.to_string()))?;
             self.buf = data.as_bytes().to_vec();
             self.pos = 0;
         }

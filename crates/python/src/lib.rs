@@ -5,8 +5,8 @@
 //! This crate is the Python face of the workspace: the `pyserve` package, whose
 //! `pyserve.simple_server` is a drop-in for CPython's `wsgiref.simple_server` and whose
 //! `pyserve.serve()` / `pyserve` command run the production face that `demo` runs. A
-//! Python callable becomes one more `gateway::Application` ([`app`]): its environ is a
-//! Python dict built from the parsed request ([`environ`]), its body read from the Python
+//! Python callable becomes one more `gateway::Application` (module `app`): its environ is a
+//! Python dict built from the parsed request (module `environ`), its body read from the Python
 //! iterable. Nothing below this crate knows Python. See `docs/python.md` and
 //! `docs/porting-map.md`.
 //!

@@ -55,6 +55,9 @@ impl HttpHandler for PyHandler {
 
 type EnvSlot = OnceLock<Arc<BTreeMap<String, String>>>;
 
+/// The bound server's `serve()`, to be run once.
+type Run = Box<dyn FnOnce() -> socketserver::Result<()> + Send>;
+
 /// The options of `pyserve.serve()` and the `pyserve` command (named as `demo`'s).
 #[derive(Debug, Clone)]
 struct Options {
@@ -74,7 +77,7 @@ struct Options {
 /// `shutdown()`, SIGINT or SIGTERM (with the signal handlers `pyserve.serve` installs).
 #[pyclass(module = "pyserve._core", name = "Server")]
 pub(crate) struct Server {
-    run: Mutex<Option<Box<dyn FnOnce() -> socketserver::Result<()> + Send>>>,
+    run: Mutex<Option<Run>>,
     handle: ServerHandle,
     address: Address,
 }
@@ -93,7 +96,10 @@ impl Server {
         request_timeout = 30.0, idle_timeout = 60.0, shutdown_timeout = 30.0,
         trusted_proxy = None, proxy_hops = 1, multiprocess = false,
     ))]
-    #[allow(clippy::too_many_arguments, reason = "the keyword arguments of a Python API")]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the keyword arguments of a Python API"
+    )]
     fn new(
         py: Python<'_>,
         app: Py<PyAny>,
@@ -162,8 +168,18 @@ impl Server {
         let http = crate::faithful::python_http_config(py).protocol_version("HTTP/1.1");
         let protocol = HttpProtocol::new(factory, http).limits(limits);
         let host = host.to_owned();
-        py.detach(move || bind(&host, port, unix.as_deref(), config, protocol, &env_slot, &opts))
-            .map_err(|e| to_py(&*e))
+        py.detach(move || {
+            bind(
+                &host,
+                port,
+                unix.as_deref(),
+                config,
+                protocol,
+                &env_slot,
+                &opts,
+            )
+        })
+        .map_err(|e| to_py(&*e))
     }
 
     /// The bound address: `(host, port)`, or the socket's path for `unix`.

@@ -23,6 +23,10 @@ fn target_dir(root: &Path) -> PathBuf {
 }
 
 /// Skips (prints why) outside CI; fails in CI.
+#[allow(
+    clippy::print_stderr,
+    reason = "the note a developer sees when the Python toolchain is missing"
+)]
 fn missing(what: &str) {
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
     assert!(
@@ -68,7 +72,14 @@ fn pytest_suite() {
         .expect("run maturin develop");
     assert!(status.success(), "maturin develop failed");
     let status = Command::new(&python)
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "crates/python/tests"])
+        .args([
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "crates/python/tests",
+        ])
         .current_dir(&root)
         .env("PATH", path_with(&venv.join("bin")))
         .status()
