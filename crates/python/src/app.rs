@@ -32,6 +32,7 @@ pub(crate) fn with_gil<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
     }
     IN_PYTHON.fetch_add(1, Ordering::Relaxed);
     let _count = Count;
+    crate::tstate::keep();
     Python::attach(f)
 }
 

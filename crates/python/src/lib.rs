@@ -26,6 +26,7 @@ mod errors;
 mod faithful;
 mod log;
 mod serve;
+mod tstate;
 
 use pyo3::prelude::*;
 
