@@ -33,7 +33,7 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz(&args[1..]),
         Some("soak") => soak::run(&root(), &args[1..]),
         Some("instructions") => instructions::run(&root()),
-        _ => Err("usage: cargo xtask <ci|tidy|bench [--quick|--anchors-only]|fuzz [--seconds N]|soak [--requests N]|instructions>".to_owned()),
+        _ => Err("usage: cargo xtask <ci|tidy|bench [python] [--quick|--anchors-only]|fuzz [--seconds N]|soak [--requests N]|instructions>".to_owned()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -44,13 +44,35 @@ impl std::fmt::Debug for PyHandler {
 
 impl HttpHandler for PyHandler {
     fn do_method(&mut self, ex: &mut Exchange<'_>) -> http_server::Result<()> {
-        if IN_PYTHON.load(Ordering::Relaxed) > 0 {
+        if gil_contended() {
             let cx = *ex.cx();
             cx.blocking(|| self.0.do_method(ex))
         } else {
             self.0.do_method(ex)
         }
     }
+}
+
+/// How long a loop thread waits for the other threads in Python to come out before it
+/// treats the wait for the GIL as a block: the thread it just handed its loop to usually
+/// leaves Python within microseconds, and a hand-off per request would cost more than that
+/// (and add a thread per request under load).
+const GIL_PATIENCE: Duration = Duration::from_micros(200);
+
+/// True when another thread of this process stays inside Python for a request for longer
+/// than [`GIL_PATIENCE`] (yielding the core meanwhile).
+fn gil_contended() -> bool {
+    if IN_PYTHON.load(Ordering::Relaxed) == 0 {
+        return false;
+    }
+    let start = std::time::Instant::now();
+    while start.elapsed() < GIL_PATIENCE {
+        std::thread::yield_now();
+        if IN_PYTHON.load(Ordering::Relaxed) == 0 {
+            return false;
+        }
+    }
+    true
 }
 
 type EnvSlot = OnceLock<Arc<BTreeMap<String, String>>>;
