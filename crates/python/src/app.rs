@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use gateway::{Application, Body, Environ, StartResponse};
 use pyo3::exceptions::{PyAssertionError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyIterator, PyList, PyString, PyTuple};
 
 use crate::environ::{EnvTemplate, FileWrapper};
 
@@ -213,25 +213,24 @@ fn into_body(
             return Err(err(e));
         }
     };
-    let mut first = None;
-    if starter.borrow().status.is_none() {
-        match iter.clone().next() {
-            Some(Ok(item)) => first = Some(item.unbind()),
-            Some(Err(e)) => {
-                apply(py, starter, sr)?;
-                close_result(py, &result);
-                return Err(err(e));
-            }
-            None => {}
-        }
-        if starter.borrow().status.is_none() {
+    // The first item is taken now, with the GIL already held: the handler would ask for it
+    // right away, and a generator may call `start_response` only when first advanced.
+    let first = match iter.clone().next() {
+        Some(Ok(item)) => Some(item.unbind()),
+        Some(Err(e)) => {
+            apply(py, starter, sr)?;
             close_result(py, &result);
-            return Err(if first.is_some() {
-                gateway::Error::WriteBeforeStartResponse
-            } else {
-                gateway::Error::NoStartResponse
-            });
+            return Err(err(e));
         }
+        None => None,
+    };
+    if starter.borrow().status.is_none() {
+        close_result(py, &result);
+        return Err(if first.is_some() {
+            gateway::Error::WriteBeforeStartResponse
+        } else {
+            gateway::Error::NoStartResponse
+        });
     }
     apply(py, starter, sr)?;
     starter.borrow_mut().finished = true;
@@ -240,26 +239,19 @@ fn into_body(
         .ok()
         .map(Bound::unbind);
     let state = Arc::new(std::sync::Mutex::new(Some(IterState {
-        iter: iter.into_any().unbind(),
+        iter: iter.unbind(),
         first,
         starter: starter.clone().unbind(),
+        closer,
     })));
     let body = Body::iter(PyBody {
         state: state.clone(),
     });
     Ok(body.on_close(move || {
-        with_gil(|py| {
-            // Drop the iterator's references with the GIL held, then close.
-            let taken = state.lock().unwrap_or_else(|e| e.into_inner()).take();
-            drop(taken);
-            if let Some(close) = closer
-                && let Err(e) = close.bind(py).call0()
-            {
-                let text = PythonError::new(py, &e);
-                tracing::error!(target: "pyserve", "the response iterable's close() raised:\n{text}");
-            }
-            let _ = py;
-        });
+        let taken = state.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(st) = taken {
+            with_gil(|py| st.close(py));
+        }
     }))
 }
 
@@ -273,14 +265,44 @@ fn close_result(py: Python<'_>, result: &Bound<'_, PyAny>) {
     }
 }
 
+/// A response iterable being read: its iterator, the item taken in advance, the
+/// `start_response` object (for `write()` data produced meanwhile), and its `close`.
 struct IterState {
-    iter: Py<PyAny>,
+    iter: Py<PyIterator>,
     first: Option<Py<PyAny>>,
     starter: Py<Starter>,
+    closer: Option<Py<PyAny>>,
+}
+
+impl IterState {
+    /// Calls the iterable's `close()` (once: the state is consumed) and releases its
+    /// references, with the GIL held.
+    fn close(self, py: Python<'_>) {
+        if let Some(close) = &self.closer
+            && let Err(e) = close.bind(py).call0()
+        {
+            let text = PythonError::new(py, &e);
+            tracing::error!(target: "pyserve", "the response iterable's close() raised:\n{text}");
+        }
+        drop(self);
+    }
+
+    /// The next `write()` chunk waiting, if any.
+    fn written(&self, py: Python<'_>) -> Option<Vec<u8>> {
+        let mut s = self.starter.bind(py).borrow_mut();
+        s.sent = true;
+        if s.written.is_empty() {
+            return None;
+        }
+        let chunk = s.written.remove(0);
+        Some(chunk.as_bytes(py).to_vec())
+    }
 }
 
 /// The response iterable, read chunk by chunk (each with the GIL taken for that chunk
-/// only), chunks `write()` produced meanwhile first.
+/// only), chunks `write()` produced meanwhile first. When the iterator is exhausted its
+/// `close()` runs in the same GIL acquisition (the body's close hook then finds nothing
+/// left to do).
 struct PyBody {
     state: Arc<std::sync::Mutex<Option<IterState>>>,
 }
@@ -293,32 +315,25 @@ impl Iterator for PyBody {
         with_gil(|py| {
             let mut guard = state.lock().unwrap_or_else(|e| e.into_inner());
             let st = guard.as_mut()?;
-            {
-                let mut s = st.starter.bind(py).borrow_mut();
-                s.sent = true;
-                if !s.written.is_empty() {
-                    let chunk = s.written.remove(0);
-                    return Some(Ok(chunk.as_bytes(py).to_vec()));
-                }
+            if let Some(chunk) = st.written(py) {
+                return Some(Ok(chunk));
             }
             let item = match st.first.take() {
                 Some(item) => item.into_bound(py),
-                None => {
-                    let iter = st.iter.bind(py);
-                    match iter.call_method0(pyo3::intern!(py, "__next__")) {
-                        Ok(item) => item,
-                        Err(e) if e.is_instance_of::<pyo3::exceptions::PyStopIteration>(py) => {
-                            // What write() produced during the last step still goes out.
-                            let mut s = st.starter.bind(py).borrow_mut();
-                            if !s.written.is_empty() {
-                                let chunk = s.written.remove(0);
-                                return Some(Ok(chunk.as_bytes(py).to_vec()));
-                            }
-                            return None;
+                None => match st.iter.bind(py).clone().next() {
+                    Some(Ok(item)) => item,
+                    Some(Err(e)) => return Some(Err(PythonError::into_gateway(py, &e))),
+                    None => {
+                        // What write() produced during the last step still goes out.
+                        if let Some(chunk) = st.written(py) {
+                            return Some(Ok(chunk));
                         }
-                        Err(e) => return Some(Err(PythonError::into_gateway(py, &e))),
+                        if let Some(st) = guard.take() {
+                            st.close(py);
+                        }
+                        return None;
                     }
-                }
+                },
             };
             Some(chunk_of(&item).map_err(|e| PythonError::into_gateway(py, &e)))
         })
@@ -329,8 +344,9 @@ impl Drop for PyBody {
     fn drop(&mut self) {
         let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(st) = guard.take() {
-            // Python references are released with the GIL held, never left to a pool.
-            with_gil(|_py| drop(st));
+            // Not closed yet (the handler always closes first; kept for safety): close it
+            // and release the Python references with the GIL held, never left to a pool.
+            with_gil(|py| st.close(py));
         }
     }
 }

@@ -14,24 +14,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyList, PyString, PyTuple};
 
 /// The environ keys that get an interned Python string, made once per process.
-macro_rules! known_keys {
-    ($($key:literal),* $(,)?) => {
-        const KNOWN: &[&str] = &[$($key),*];
-        fn known_index(key: &str) -> Option<usize> {
-            let mut i = 0usize;
-            $(
-                if key == $key {
-                    return Some(i);
-                }
-                i += 1;
-            )*
-            let _ = i;
-            None
-        }
-    };
-}
-
-known_keys!(
+const KNOWN: &[&str] = &[
     "REQUEST_METHOD",
     "SCRIPT_NAME",
     "PATH_INFO",
@@ -70,12 +53,63 @@ known_keys!(
     "wsgi.multithread",
     "wsgi.multiprocess",
     "wsgi.run_once",
-);
+];
+
+/// The index of `key` in [`KNOWN`] (a `match`: the compiler dispatches on the length first).
+fn known_index(key: &str) -> Option<usize> {
+    match key {
+        "REQUEST_METHOD" => Some(0),
+        "SCRIPT_NAME" => Some(1),
+        "PATH_INFO" => Some(2),
+        "QUERY_STRING" => Some(3),
+        "CONTENT_TYPE" => Some(4),
+        "CONTENT_LENGTH" => Some(5),
+        "SERVER_NAME" => Some(6),
+        "SERVER_PORT" => Some(7),
+        "SERVER_PROTOCOL" => Some(8),
+        "SERVER_SOFTWARE" => Some(9),
+        "GATEWAY_INTERFACE" => Some(10),
+        "REMOTE_ADDR" => Some(11),
+        "REMOTE_HOST" => Some(12),
+        "HTTPS" => Some(13),
+        "HTTP_HOST" => Some(14),
+        "HTTP_USER_AGENT" => Some(15),
+        "HTTP_ACCEPT" => Some(16),
+        "HTTP_ACCEPT_ENCODING" => Some(17),
+        "HTTP_ACCEPT_LANGUAGE" => Some(18),
+        "HTTP_CONNECTION" => Some(19),
+        "HTTP_COOKIE" => Some(20),
+        "HTTP_REFERER" => Some(21),
+        "HTTP_CACHE_CONTROL" => Some(22),
+        "HTTP_AUTHORIZATION" => Some(23),
+        "HTTP_ORIGIN" => Some(24),
+        "HTTP_X_FORWARDED_FOR" => Some(25),
+        "HTTP_X_FORWARDED_PROTO" => Some(26),
+        "HTTP_X_REQUEST_ID" => Some(27),
+        "HTTP_UPGRADE_INSECURE_REQUESTS" => Some(28),
+        "HTTP_IF_NONE_MATCH" => Some(29),
+        "HTTP_IF_MODIFIED_SINCE" => Some(30),
+        "HTTP_TRANSFER_ENCODING" => Some(31),
+        "HTTP_EXPECT" => Some(32),
+        "wsgi.input" => Some(33),
+        "wsgi.url_scheme" => Some(34),
+        "wsgi.multithread" => Some(35),
+        "wsgi.multiprocess" => Some(36),
+        "wsgi.run_once" => Some(37),
+        _ => None,
+    }
+}
 
 /// The interned key strings of [`KNOWN`].
 fn interned(py: Python<'_>) -> &Vec<Py<PyString>> {
     static KEYS: PyOnceLock<Vec<Py<PyString>>> = PyOnceLock::new();
     KEYS.get_or_init(py, || {
+        debug_assert!(
+            KNOWN
+                .iter()
+                .enumerate()
+                .all(|(i, k)| known_index(k) == Some(i))
+        );
         KNOWN
             .iter()
             .map(|k| PyString::intern(py, k).unbind())
