@@ -73,6 +73,7 @@ impl PythonError {
 /// handler state machine.
 ///
 /// Python: `wsgiref.types.WSGIApplication`, as `BaseHandler.run` calls it.
+#[doc(alias = "wsgiref.types.WSGIApplication")]
 pub(crate) struct PyApp {
     app: Py<PyAny>,
     template: Arc<EnvTemplate>,
@@ -354,6 +355,8 @@ impl Drop for PyBody {
 /// Python: `wsgiref.handlers.BaseHandler.start_response` and `BaseHandler.write`, as the
 /// object an application receives as `start_response` (its `write` is the callable
 /// `start_response` returns).
+#[doc(alias = "wsgiref.handlers.BaseHandler.start_response")]
+#[doc(alias = "wsgiref.handlers.BaseHandler.write")]
 #[pyclass(module = "pyserve._core", name = "StartResponse")]
 #[derive(Default)]
 pub(crate) struct Starter {

@@ -140,6 +140,7 @@ pub(crate) enum ErrorsTo {
 /// Python: `wsgiref.handlers.BaseHandler.setup_environ` (`os_environ` copied, then the
 /// `wsgi.*` entries).
 #[derive(Debug)]
+#[doc(alias = "wsgiref.handlers.BaseHandler.setup_environ")]
 pub(crate) struct EnvTemplate {
     base: Py<PyDict>,
     errors: ErrorsTo,
@@ -211,6 +212,7 @@ impl EnvTemplate {
 
 /// Python: `wsgiref.types.InputStream` (`read`, `readline`, `readlines`, `__iter__`), the
 /// request body as `wsgi.input`. It ends where the body ends (`wsgi.input_terminated`).
+#[doc(alias = "wsgiref.types.InputStream")]
 #[pyclass(module = "pyserve._core", name = "InputStream")]
 pub(crate) struct Input {
     src: InputStream,
@@ -350,6 +352,7 @@ impl Input {
 
 /// Python: `wsgiref.types.ErrorStream` (`write`, `writelines`, `flush`), `wsgi.errors`
 /// on the production face: the server's log (standard error).
+#[doc(alias = "wsgiref.types.ErrorStream")]
 #[pyclass(module = "pyserve._core", name = "ErrorStream")]
 pub(crate) struct Errors {
     stream: ErrorStream,
@@ -384,6 +387,7 @@ impl Errors {
 /// Python: `wsgiref.util.FileWrapper(filelike, blksize=8192)`, offered as
 /// `wsgi.file_wrapper`. Returned as the response, a wrapper over a real file is sent from
 /// the file by the handler's `sendfile` path; otherwise it is iterated in blocks.
+#[doc(alias = "wsgiref.util.FileWrapper")]
 #[pyclass(module = "pyserve._core", name = "FileWrapper")]
 pub(crate) struct FileWrapper {
     filelike: Py<PyAny>,

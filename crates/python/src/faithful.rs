@@ -76,6 +76,7 @@ type Factory = Box<dyn Fn(&HandlerCx<'_>) -> WsgiRequestHandler<SwappableApp> + 
 
 /// Python: `wsgiref.simple_server.WSGIServer` (the socket part; the class itself is in
 /// `pyserve/simple_server.py`).
+#[doc(alias = "wsgiref.simple_server.WSGIServer")]
 #[pyclass(module = "pyserve._core", name = "FaithfulServer")]
 pub(crate) struct FaithfulServer {
     server: Mutex<Option<HttpServer<Factory>>>,
@@ -294,6 +295,7 @@ impl Write for PyStream<'_> {
 /// (CPython's `test_wsgiref` drives its `MockHandler` so).
 ///
 /// Python: `wsgiref.simple_server.WSGIRequestHandler.handle`.
+#[doc(alias = "wsgiref.simple_server.WSGIRequestHandler.handle")]
 #[pyfunction]
 #[pyo3(signature = (app, rfile, wfile, client_address, server_name, server_port))]
 pub(crate) fn handle_streams(

@@ -179,3 +179,16 @@ def test_bad_app_spec():
     )
     assert out.returncode != 0
     assert "missing" in out.stderr
+
+
+def test_access_log_json():
+    proc, port = start("apps.hello:app", "--port", "0", "--access-log", "json")
+    try:
+        request(port, path="/logged")
+    finally:
+        code, err = stop(proc)
+    import json
+
+    lines = [json.loads(l) for l in err.splitlines() if l.startswith("{")]
+    access = [l for l in lines if l.get("target") == "http_server::access"]
+    assert access and access[0]["path"] == "/logged" and access[0]["status"] == 200, err

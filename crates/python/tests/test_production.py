@@ -460,3 +460,24 @@ def test_faithful_face_serves(hello_app):
         assert body == b"Hello world!\n"
         assert resp.version == 10
         assert resp.getheader("Server").startswith("WSGIServer/0.2 ")
+
+
+def test_unix_socket(tmp_path, hello_app):
+    path = str(tmp_path / "pyserve.sock")
+    server = pyserve.Server(hello_app, unix=path, shutdown_timeout=2.0)
+    assert server.server_address == path
+    t = threading.Thread(target=server.serve)
+    t.start()
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(TIMEOUT)
+            s.connect(path)
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            out = b""
+            while chunk := s.recv(65536):
+                out += chunk
+        assert out.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert out.endswith(b"Hello world!\n")
+    finally:
+        server.shutdown()
+        t.join(TIMEOUT)
