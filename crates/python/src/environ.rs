@@ -144,6 +144,14 @@ pub(crate) enum ErrorsTo {
 pub(crate) struct EnvTemplate {
     base: Py<PyDict>,
     errors: ErrorsTo,
+    /// Per known key, the last value a request had, as a Python string: the next request
+    /// with the same value (the method, the protocol, the client's usual headers, the
+    /// server's own variables) reuses it instead of decoding a new one. Strings are
+    /// immutable, so sharing one between requests is safe; the server owns them.
+    values: std::sync::Mutex<Vec<Option<(Box<str>, Py<PyString>)>>>,
+    /// `wsgi.input` for a request without a body: reading an empty stream changes nothing,
+    /// so one object serves every such request.
+    empty_input: Py<Input>,
 }
 
 impl EnvTemplate {
@@ -169,6 +177,8 @@ impl EnvTemplate {
         Ok(EnvTemplate {
             base: base.unbind(),
             errors,
+            values: std::sync::Mutex::new(KNOWN.iter().map(|_| None).collect()),
+            empty_input: Py::new(py, Input::new(InputStream::empty()))?,
         })
     }
 
@@ -179,8 +189,28 @@ impl EnvTemplate {
         environ: &Environ,
     ) -> PyResult<Bound<'py, PyDict>> {
         let d = self.base.bind(py).copy()?;
-        for (k, v) in environ.vars_in_order() {
-            d.set_item(key(py, k), PyString::new(py, v))?;
+        {
+            let mut cache = self
+                .values
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let keys = interned(py);
+            for (k, v) in environ.vars_in_order() {
+                match known_index(k) {
+                    Some(i) => {
+                        let value = match &cache[i] {
+                            Some((last, obj)) if **last == *v => obj.bind(py).clone(),
+                            _ => {
+                                let obj = PyString::new(py, v);
+                                cache[i] = Some((v.into(), obj.clone().unbind()));
+                                obj
+                            }
+                        };
+                        d.set_item(keys[i].bind(py), value)?;
+                    }
+                    None => d.set_item(PyString::new(py, k), PyString::new(py, v))?,
+                }
+            }
         }
         let scheme = environ.url_scheme();
         if scheme != "http" {
@@ -198,10 +228,16 @@ impl EnvTemplate {
             key(py, "wsgi.run_once"),
             PyBool::new(py, environ.run_once()),
         )?;
-        d.set_item(
-            key(py, "wsgi.input"),
-            Bound::new(py, Input::new(environ.input()))?,
-        )?;
+        let bodiless = matches!(environ.get("CONTENT_LENGTH"), None | Some("" | "0"))
+            && !environ.contains("HTTP_TRANSFER_ENCODING");
+        if bodiless {
+            d.set_item(key(py, "wsgi.input"), self.empty_input.bind(py))?;
+        } else {
+            d.set_item(
+                key(py, "wsgi.input"),
+                Bound::new(py, Input::new(environ.input()))?,
+            )?;
+        }
         if self.errors == ErrorsTo::SysStderr {
             let stderr = py.import("sys")?.getattr("stderr")?;
             d.set_item("wsgi.errors", stderr)?;
