@@ -125,6 +125,9 @@ fn key<'py>(py: Python<'py>, k: &str) -> Bound<'py, PyString> {
     }
 }
 
+/// A variable's last value, as text and as the Python string made from it.
+type CachedValue = (Box<str>, Py<PyString>);
+
 /// Where `wsgi.errors` goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ErrorsTo {
@@ -148,7 +151,7 @@ pub(crate) struct EnvTemplate {
     /// with the same value (the method, the protocol, the client's usual headers, the
     /// server's own variables) reuses it instead of decoding a new one. Strings are
     /// immutable, so sharing one between requests is safe; the server owns them.
-    values: std::sync::Mutex<Vec<Option<(Box<str>, Py<PyString>)>>>,
+    values: std::sync::Mutex<Vec<Option<CachedValue>>>,
     /// `wsgi.input` for a request without a body: reading an empty stream changes nothing,
     /// so one object serves every such request.
     empty_input: Py<Input>,
