@@ -42,7 +42,11 @@ fn install_log(format: &str) -> PyResult<bool> {
 }
 
 /// The extension module `pyserve._core`.
-#[pymodule]
+///
+/// `gil_used = false` (PyO3's default, said here on purpose): the module keeps no Python
+/// state outside locks or the server's objects, so a free-threaded CPython may run it
+/// without re-enabling the GIL. Not yet measured on such a build.
+#[pymodule(gil_used = false)]
 #[pyo3(name = "_core")]
 fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<faithful::FaithfulServer>()?;
