@@ -481,3 +481,52 @@ def test_unix_socket(tmp_path, hello_app):
     finally:
         server.shutdown()
         t.join(TIMEOUT)
+
+
+def _gen_app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    yield b"gen"
+    yield b"erated"
+
+
+def _write_app(environ, start_response):
+    write = start_response("200 OK", [("Content-Type", "text/plain")])
+    write(b"written")
+    return [b""]
+
+
+def _lines_app(environ, start_response):
+    inp = environ["wsgi.input"]
+    n = int(environ.get("CONTENT_LENGTH") or 0)
+    first = inp.readline(n) if n else b""
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [first or b"none"]
+
+
+def _file_app(environ, start_response):
+    import io
+
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return environ["wsgi.file_wrapper"](io.BytesIO(b"wrapped file"), 4)
+
+
+@pytest.mark.parametrize("app", [_gen_app, _write_app, _lines_app, _file_app])
+def test_validator_around_apps(app, capfd):
+    """``wsgiref.validate.validator`` around well-behaved apps raises nothing, for
+    GET, HEAD, a POST with a length and a chunked POST."""
+    with production(validator(app)) as port:
+        for method, body, headers in (
+            ("GET", None, {}),
+            ("HEAD", None, {}),
+            ("POST", b"a=1\nb=2", {"Content-Type": "application/x-www-form-urlencoded"}),
+        ):
+            resp, data = request(port, method, "/v", body=body, headers=headers)
+            assert resp.status == 200, capfd.readouterr().err
+        out = raw(
+            port,
+            b"POST /v HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+            b"Connection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        )
+        assert out.startswith(b"HTTP/1.1 200 OK")
+    err = capfd.readouterr().err
+    assert "AssertionError" not in err and "Traceback" not in err, err
