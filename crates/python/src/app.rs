@@ -124,30 +124,63 @@ impl Application for PyApp {
 }
 
 /// Passes what the application gave `start_response` (once) and `write()` to the handler.
+/// The status and header strings are read in place (no copies); the header list is the
+/// application's own, read now, as wsgiref's `Headers` reads it when it sends them.
 fn apply(
     py: Python<'_>,
     starter: &Bound<'_, Starter>,
     sr: &mut dyn StartResponse,
 ) -> gateway::Result<()> {
-    let mut s = starter.borrow_mut();
-    if !s.applied
-        && let Some(status) = s.status.take()
-    {
-        s.applied = true;
-        let headers: Vec<(&str, &str)> = s
-            .headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        sr.start_response(&status, &headers, None)?;
-        s.status = Some(status);
+    let err = |e: PyErr| PythonError::into_gateway(py, &e);
+    let (status, headers, written) = {
+        let mut s = starter.borrow_mut();
+        let first = !s.applied && s.status.is_some();
+        if first {
+            s.applied = true;
+        }
+        let status = first
+            .then(|| s.status.as_ref().map(|p| p.clone_ref(py)))
+            .flatten();
+        let headers = first
+            .then(|| s.headers.as_ref().map(|p| p.clone_ref(py)))
+            .flatten();
+        (status, headers, std::mem::take(&mut s.written))
+    };
+    if let Some(status) = status {
+        let mut pairs: Vec<(Bound<'_, PyString>, Bound<'_, PyString>)> = Vec::new();
+        if let Some(list) = &headers {
+            for item in list.bind(py).iter() {
+                pairs.push(header_pair(&item).map_err(err)?);
+            }
+        }
+        let mut texts = Vec::with_capacity(pairs.len());
+        for (k, v) in &pairs {
+            texts.push((k.to_str().map_err(err)?, v.to_str().map_err(err)?));
+        }
+        sr.start_response(status.bind(py).to_str().map_err(err)?, &texts, None)?;
     }
-    let written = std::mem::take(&mut s.written);
-    drop(s);
     for chunk in written {
         sr.write(chunk.as_bytes(py))?;
     }
     Ok(())
+}
+
+/// One `(name, value)` header tuple of exact `str`s (wsgiref's checks and messages).
+fn header_pair<'py>(
+    item: &Bound<'py, PyAny>,
+) -> PyResult<(Bound<'py, PyString>, Bound<'py, PyString>)> {
+    let pair = item
+        .cast::<PyTuple>()
+        .map_err(|_| PyTypeError::new_err("Headers must be a list of name/value tuples"))?;
+    if pair.len() != 2 {
+        return Err(PyTypeError::new_err(
+            "Headers must be a list of name/value tuples",
+        ));
+    }
+    Ok((
+        exact_str(&pair.get_item(0)?, "Header name")?,
+        exact_str(&pair.get_item(1)?, "Header value")?,
+    ))
 }
 
 /// The message wsgiref's `write` asserts with, extended with the fix.
@@ -360,8 +393,9 @@ impl Drop for PyBody {
 #[pyclass(module = "pyserve._core", name = "StartResponse")]
 #[derive(Default)]
 pub(crate) struct Starter {
-    status: Option<String>,
-    headers: Vec<(String, String)>,
+    status: Option<Py<PyString>>,
+    /// The application's header list, as given (wsgiref keeps the same list).
+    headers: Option<Py<PyList>>,
     /// `write()` data not yet handed to the handler.
     written: Vec<Py<PyBytes>>,
     /// The status and headers went to the handler.
@@ -387,9 +421,9 @@ fn is_hop_by_hop(name: &str) -> bool {
     HOP.iter().any(|h| h.eq_ignore_ascii_case(name))
 }
 
-fn exact_str(value: &Bound<'_, PyAny>, title: &str) -> PyResult<String> {
-    if value.is_exact_instance_of::<PyString>() {
-        return value.extract();
+fn exact_str<'py>(value: &Bound<'py, PyAny>, title: &str) -> PyResult<Bound<'py, PyString>> {
+    if let Ok(s) = value.cast_exact::<PyString>() {
+        return Ok(s.clone());
     }
     Err(PyAssertionError::new_err(format!(
         "{title} must be of type str (got {})",
@@ -434,40 +468,34 @@ impl Starter {
             ));
         }
         let status = exact_str(status, "Status")?;
-        if status.chars().count() < 4 {
-            return Err(PyAssertionError::new_err(
-                "Status must be at least 4 characters",
-            ));
-        }
-        if !status.chars().take(3).all(|c| c.is_ascii_digit()) {
-            return Err(PyAssertionError::new_err(
-                "Status message must begin w/3-digit code",
-            ));
-        }
-        if status.chars().nth(3) != Some(' ') {
-            return Err(PyAssertionError::new_err(
-                "Status message must have a space after code",
-            ));
-        }
-        let list = headers.cast::<PyList>()?;
-        let mut parsed = Vec::with_capacity(list.len());
-        for item in list.iter() {
-            let pair = item
-                .cast::<PyTuple>()
-                .map_err(|_| PyTypeError::new_err("Headers must be a list of name/value tuples"))?;
-            if pair.len() != 2 {
-                return Err(PyTypeError::new_err(
-                    "Headers must be a list of name/value tuples",
+        {
+            let text = status.to_str()?;
+            if text.chars().count() < 4 {
+                return Err(PyAssertionError::new_err(
+                    "Status must be at least 4 characters",
                 ));
             }
-            let name = exact_str(&pair.get_item(0)?, "Header name")?;
-            let value = exact_str(&pair.get_item(1)?, "Header value")?;
-            if is_hop_by_hop(&name) {
+            if !text.chars().take(3).all(|c| c.is_ascii_digit()) {
+                return Err(PyAssertionError::new_err(
+                    "Status message must begin w/3-digit code",
+                ));
+            }
+            if text.chars().nth(3) != Some(' ') {
+                return Err(PyAssertionError::new_err(
+                    "Status message must have a space after code",
+                ));
+            }
+        }
+        let list = headers.cast::<PyList>()?;
+        for item in list.iter() {
+            let (name, value) = header_pair(&item)?;
+            let name = name.to_str()?;
+            if is_hop_by_hop(name) {
                 return Err(PyAssertionError::new_err(format!(
-                    "Hop-by-hop header, '{name}: {value}', not allowed"
+                    "Hop-by-hop header, '{name}: {}', not allowed",
+                    value.to_str()?
                 )));
             }
-            parsed.push((name, value));
         }
         {
             let mut s = slf.borrow_mut();
@@ -476,8 +504,8 @@ impl Starter {
                 // was sent could replace it, and that is the handler's to send.
                 return Err(PyAssertionError::new_err("Headers already set!"));
             }
-            s.status = Some(status);
-            s.headers = parsed;
+            s.status = Some(status.unbind());
+            s.headers = Some(list.clone().unbind());
         }
         slf.as_any().getattr(pyo3::intern!(py, "write"))
     }
