@@ -192,3 +192,10 @@ def test_access_log_json():
     lines = [json.loads(l) for l in err.splitlines() if l.startswith("{")]
     access = [l for l in lines if l.get("target") == "http_server::access"]
     assert access and access[0]["path"] == "/logged" and access[0]["status"] == 200, err
+
+
+def test_sigint_stops_gracefully():
+    proc, port = start("apps.hello:app", "--port", "0")
+    assert request(port)[1] == b"Hello world!\n"
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(TIMEOUT) == 0
