@@ -23,7 +23,8 @@ def parser():
         description="Serve a Python WSGI application on the Rust core.",
     )
     p.add_argument("app", metavar="MODULE:APP",
-                   help="the application: pkg.module:name (or pkg.module:create_app() with --factory)")
+                   help="the application: pkg.module:name, pkg.module:create_app() (called), "
+                        "or pkg.module:create_app with --factory")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind; empty means every IPv4 interface (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port to bind (default: 8000)")
