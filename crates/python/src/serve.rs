@@ -173,6 +173,11 @@ impl Server {
         config.request_timeout = secs("request_timeout", opts.request_timeout)?;
         config.idle_timeout = Some(secs("idle_timeout", opts.idle_timeout)?);
         config.shutdown_timeout = secs("shutdown_timeout", opts.shutdown_timeout)?;
+        // A thread that ran Python keeps its Python thread state until it exits, and the
+        // state of an exited thread is not reclaimed (`tstate.rs`): standby threads are
+        // kept for reuse longer than `demo` keeps them, so that bursts of blocking
+        // requests reuse threads instead of making new ones.
+        config.standby_keep_alive = Duration::from_secs(600);
 
         let env_slot: Arc<EnvSlot> = Arc::default();
         let slot = env_slot.clone();
