@@ -1,4 +1,5 @@
 //! `cargo xtask bench [--quick]`: end-to-end benchmarks against anchor servers, in one run.
+//! `cargo xtask bench python [--quick]`: the Python host's scenarios (see `bench/python.rs`).
 //!
 //! Load generator: `wrk` (Debian package, installed when missing), pinned to core 0 with the
 //! server on core 1 (`taskset`), as in `shared/design/performance.md`: on a 2-core machine
@@ -27,6 +28,8 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use crate::{cargo, run_step};
+
+mod python;
 
 const TINY_HTTP_MAIN: &str = r#"
 use std::io::Cursor;
@@ -211,6 +214,9 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
         connections: 50,
     };
     ensure_tools()?;
+    if args.iter().any(|a| a == "python") {
+        return python::run(root, &opts);
+    }
     run_step(
         "build ours",
         cargo().args([

@@ -39,7 +39,7 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz(&args[1..]),
         Some("soak") => soak::run(&root(), &args[1..]),
         Some("instructions") => instructions::run(&root()),
-        _ => Err("usage: cargo xtask <ci|tidy|package|doclinks|bench [--quick|--tls-only|--anchors-only]|fuzz [--seconds N]|soak [--requests N]|instructions>".to_owned()),
+        _ => Err("usage: cargo xtask <ci|tidy|package|doclinks|bench [python] [--quick|--tls-only|--anchors-only]|fuzz [--seconds N]|soak [--requests N]|instructions>".to_owned()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

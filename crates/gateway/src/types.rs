@@ -583,6 +583,13 @@ impl Environ {
         self.vars.sorted().into_iter()
     }
 
+    /// The string variables in the order they were set (Python: iterating the environ
+    /// dict, whose order is insertion order): no sorting, for a host that builds its own
+    /// dict from them.
+    pub fn vars_in_order(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.vars.iter()
+    }
+
     /// Every entry, sorted by key, as Python's `sorted(environ.items())`.
     pub fn items(&self) -> Vec<(String, EnvValue<'_>)> {
         self.sorted_items()

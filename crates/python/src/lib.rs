@@ -1,0 +1,65 @@
+//! `pyserve._core`: Python WSGI applications served by the Rust core (PyO3).
+//!
+//! # Porting from Python
+//!
+//! This crate is the Python face of the workspace: the `pyserve` package, whose
+//! `pyserve.simple_server` is a drop-in for CPython's `wsgiref.simple_server` and whose
+//! `pyserve.serve()` / `pyserve` command run the production face that `demo` runs. A
+//! Python callable becomes one more `gateway::Application` (module `app`): its environ is a
+//! Python dict built from the parsed request (module `environ`), its body read from the Python
+//! iterable. Nothing below this crate knows Python. See `docs/python.md` and
+//! `docs/porting-map.md`.
+//!
+//! The Python side (`python/pyserve/*.py`) holds the classes users subclass
+//! (`WSGIServer`, `WSGIRequestHandler`) and the command line; this module holds what they
+//! call: `FaithfulServer`, `handle_streams`, `Server`, `FileWrapper`.
+//!
+//! ```text
+//! $ pip install ./crates/python
+//! $ python -c "from pyserve.simple_server import make_server, demo_app; \
+//!              make_server('', 8782, demo_app).handle_request()"
+//! ```
+
+mod app;
+mod environ;
+mod errors;
+mod faithful;
+mod log;
+mod serve;
+mod tstate;
+
+use pyo3::prelude::*;
+
+/// Installs the log subscriber: `format` is one of `python`, `common`, `combined`, `json`
+/// (`--access-log`). The first call in a process wins; later ones return False.
+#[pyfunction]
+#[pyo3(signature = (format = "python"))]
+fn install_log(format: &str) -> PyResult<bool> {
+    let format = format
+        .parse()
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("access_log: {e}")))?;
+    Ok(log::install(format))
+}
+
+/// The extension module `pyserve._core`.
+///
+/// `gil_used = false` (PyO3's default, said here on purpose): the module keeps no Python
+/// state outside locks or the server's objects, so a free-threaded CPython may run it
+/// without re-enabling the GIL. Not yet measured on such a build.
+#[pymodule(gil_used = false)]
+#[pyo3(name = "_core")]
+fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<faithful::FaithfulServer>()?;
+    m.add_class::<serve::Server>()?;
+    m.add_class::<environ::FileWrapper>()?;
+    m.add_class::<environ::Input>()?;
+    m.add_class::<environ::Errors>()?;
+    m.add_class::<app::Starter>()?;
+    m.add_function(wrap_pyfunction!(faithful::handle_streams, m)?)?;
+    m.add_function(wrap_pyfunction!(install_log, m)?)?;
+    m.add(
+        "SERVER_SOFTWARE",
+        faithful::python_http_config(m.py()).server_version,
+    )?;
+    Ok(())
+}

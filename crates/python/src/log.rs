@@ -1,0 +1,142 @@
+//! Where the Rust core's log lines go inside a Python process.
+//!
+//! The extension is the program as far as Rust is concerned, so it installs the
+//! `tracing` subscriber (`http_server::logging::AccessLines`, the format `--access-log`
+//! picks). Lines go to the process's standard error without the GIL, except on a thread
+//! serving the faithful face: there they go to Python's `sys.stderr`, as CPython's
+//! `BaseHTTPRequestHandler.log_message` writes them (so `contextlib.redirect_stderr`
+//! and test captures see them).
+
+use std::cell::Cell;
+use std::io::{self, Write};
+use std::sync::OnceLock;
+
+use http_server::logging::{AccessLines, AccessLogFormat};
+use pyo3::prelude::*;
+use tracing_subscriber::fmt::MakeWriter;
+
+thread_local! {
+    static TO_PYTHON: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with this thread's log lines sent to Python's `sys.stderr`.
+pub(crate) fn to_python_stderr<R>(f: impl FnOnce() -> R) -> R {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            TO_PYTHON.with(|c| c.set(self.0));
+        }
+    }
+    let _reset = Reset(TO_PYTHON.with(|c| c.replace(true)));
+    f()
+}
+
+/// Writes text to Python's `sys.stderr` (taking the GIL).
+#[derive(Debug, Default)]
+pub(crate) struct PyStderr {
+    pending: Vec<u8>,
+}
+
+impl Write for PyStderr {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let text = String::from_utf8_lossy(&self.pending).into_owned();
+        self.pending.clear();
+        Python::attach(|py| -> PyResult<()> {
+            let stderr = py.import("sys")?.getattr("stderr")?;
+            if !stderr.is_none() {
+                stderr.call_method1("write", (text,))?;
+            }
+            Ok(())
+        })
+        .map_err(io::Error::other)
+    }
+}
+
+impl Drop for PyStderr {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
+
+/// The writer for one event: Python's `sys.stderr` or the process's stderr.
+#[derive(Debug)]
+pub(crate) enum LineWriter {
+    /// Python's `sys.stderr`.
+    Python(PyStderr),
+    /// File descriptor 2.
+    Stderr(io::Stderr),
+}
+
+impl Write for LineWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            LineWriter::Python(w) => w.write(buf),
+            LineWriter::Stderr(w) => w.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            LineWriter::Python(w) => w.flush(),
+            LineWriter::Stderr(w) => w.flush(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Route;
+
+impl<'a> MakeWriter<'a> for Route {
+    type Writer = LineWriter;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        if TO_PYTHON.with(Cell::get) {
+            LineWriter::Python(PyStderr::default())
+        } else {
+            LineWriter::Stderr(io::stderr())
+        }
+    }
+}
+
+static FORMAT: OnceLock<AccessLogFormat> = OnceLock::new();
+
+/// Installs the default subscriber (CPython's lines) unless one was installed.
+pub(crate) fn ensure() {
+    if FORMAT.get().is_none() {
+        install(AccessLogFormat::Python);
+    }
+}
+
+/// Installs the subscriber once per process (the first format asked for wins); false when
+/// another subscriber was there first.
+pub(crate) fn install(format: AccessLogFormat) -> bool {
+    use tracing_subscriber::layer::SubscriberExt;
+    if FORMAT.set(format).is_err() {
+        return false;
+    }
+    // The handler's `log_exception` event repeats the traceback already written to
+    // `wsgi.errors`: it is left out.
+    let no_repeat = tracing_subscriber::filter::filter_fn(|meta| {
+        !(meta.target().starts_with("gateway::handlers") && *meta.level() == tracing::Level::ERROR)
+    });
+    let (filter, warning) = http_server::logging::rust_log_filter();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(Route)
+        .event_format(AccessLines::new(format))
+        .finish()
+        .with(filter)
+        .with(no_repeat);
+    let installed = tracing::subscriber::set_global_default(subscriber).is_ok();
+    if let Some(warning) = warning {
+        tracing::warn!("{warning}");
+    }
+    installed
+}

@@ -1,0 +1,532 @@
+"""The production face (``pyserve.serve``): PEP 3333 as wsgiref does it, on HTTP/1.1."""
+
+import errno
+import http.client
+import os
+import socket
+import sys
+import threading
+import time
+import urllib.request
+from wsgiref.validate import validator
+
+import pytest
+
+import pyserve
+from conftest import TIMEOUT, faithful, production, raw, request
+
+
+def test_hello_keep_alive(hello_app):
+    with production(hello_app) as port:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+        for _ in range(3):
+            resp, body = request(port, conn=conn)
+            assert resp.status == 200
+            assert body == b"Hello world!\n"
+            assert resp.getheader("Content-Length") == "13"
+            assert resp.version == 11
+            assert not resp.will_close
+        conn.close()
+
+
+def test_environ_as_wsgiref_builds_it():
+    seen = {}
+
+    def app(environ, start_response):
+        seen.update(environ)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    with production(app) as port:
+        raw(
+            port,
+            b"GET /caf%C3%A9/%2Fx?q=%20 HTTP/1.1\r\nHost: h\r\nX-Test: a \r\n"
+            b"X-Test: b\r\nConnection: close\r\n\r\n",
+        )
+    assert seen["PATH_INFO"] == "/caf\xc3\xa9//x"
+    assert seen["QUERY_STRING"] == "q=%20"
+    assert seen["HTTP_X_TEST"] == "a,b"
+    assert seen["REQUEST_METHOD"] == "GET"
+    assert seen["SERVER_PROTOCOL"] == "HTTP/1.1"
+    assert seen["wsgi.version"] == (1, 0)
+    assert seen["wsgi.url_scheme"] == "http"
+    assert seen["wsgi.multithread"] is True
+    assert seen["wsgi.multiprocess"] is False
+    assert seen["wsgi.run_once"] is False
+    assert seen["wsgi.input_terminated"] is True
+    assert seen["wsgi.file_wrapper"] is pyserve.FileWrapper
+    for k, v in seen.items():
+        if k.isupper():
+            assert type(v) is str
+            v.encode("latin-1")
+
+
+def counting(body_items, fail_at=None, start=True):
+    """A response iterable counting its close() calls."""
+
+    class Body:
+        closes = 0
+
+        def __init__(self):
+            self.i = 0
+
+        def __iter__(self):
+            return self
+
+        def __next__(self):
+            if fail_at is not None and self.i == fail_at:
+                raise ValueError("boom in the body")
+            if self.i >= len(body_items):
+                raise StopIteration
+            self.i += 1
+            return body_items[self.i - 1]
+
+        def close(self):
+            type(self).closes += 1
+
+    return Body
+
+
+def test_close_called_once_on_success():
+    Body = counting([b"a", b"b", b"c"])
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return Body()
+
+    with production(app) as port:
+        resp, body = request(port)
+        assert body == b"abc"
+        assert resp.getheader("Transfer-Encoding") == "chunked"
+    assert Body.closes == 1
+
+
+def test_close_called_once_on_error_before_headers(capfd):
+    Body = counting([b"a"], fail_at=0)
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return Body()
+
+    with production(app) as port:
+        resp, body = request(port)
+        assert resp.status == 500
+        # The server keeps serving.
+        resp, body = request(port)
+        assert resp.status == 500
+    assert Body.closes == 2
+    err = capfd.readouterr().err
+    assert "ValueError: boom in the body" in err
+    assert "Traceback (most recent call last):" in err
+
+
+def test_close_called_once_on_error_after_headers():
+    Body = counting([b"a", b"b"], fail_at=1)
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return Body()
+
+    with production(app) as port:
+        out = raw(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", timeout=5)
+        assert out.startswith(b"HTTP/1.1 200 OK\r\n")
+        # The body broke off: no chunked terminator.
+        assert not out.endswith(b"0\r\n\r\n")
+    assert Body.closes == 1
+
+
+def test_close_called_once_on_client_abort():
+    closed = threading.Event()
+
+    class Endless:
+        # Finite: today's production face collects a response before sending it (the
+        # event loops' write seam), so an endless body would never reach the client.
+        closes = 0
+        left = 400
+
+        def __iter__(self):
+            return self
+
+        def __next__(self):
+            if self.left == 0:
+                raise StopIteration
+            self.left -= 1
+            return b"x" * 65536
+
+        def close(self):
+            type(self).closes += 1
+            closed.set()
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return Endless()
+
+    with production(app, request_timeout=5.0) as port:
+        s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.recv(1000)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        s.close()
+        assert closed.wait(15), "close() not called after the client went away"
+    assert Endless.closes == 1
+
+
+def test_exception_before_headers_is_500_and_server_lives(capfd):
+    calls = []
+
+    def app(environ, start_response):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("first call fails")
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        if len(calls) == 3:
+            raise SystemExit(3)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"fine"]
+
+    with production(app) as port:
+        for _ in range(3):
+            resp, body = request(port)
+            assert resp.status == 500
+            assert body == b"A server error occurred.  Please contact the administrator."
+        resp, body = request(port)
+        assert (resp.status, body) == (200, b"fine")
+    err = capfd.readouterr().err
+    assert "RuntimeError: first call fails" in err
+    assert "KeyboardInterrupt" in err
+    assert "SystemExit: 3" in err
+
+
+def test_str_body_is_an_error():
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return ["not bytes"]
+
+    with production(app) as port:
+        resp, body = request(port)
+        assert resp.status == 500
+
+
+def test_write_callable_and_exc_info():
+    def writer(environ, start_response):
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"written ")
+        return [b"and returned"]
+
+    def replaces(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        try:
+            raise ValueError("oops")
+        except ValueError:
+            start_response("503 Busy", [("Content-Type", "text/plain")], sys.exc_info())
+        return [b"busy"]
+
+    def reraises(environ, start_response):
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"sent")
+        try:
+            raise ValueError("late")
+        except ValueError:
+            try:
+                start_response("500 Error", [], sys.exc_info())
+            except ValueError:
+                return [b" re-raised"]
+        return [b" not re-raised"]
+
+    with production(writer) as port:
+        resp, body = request(port)
+        assert body == b"written and returned"
+    with production(replaces) as port:
+        resp, body = request(port)
+        assert (resp.status, body) == (503, b"busy")
+    with production(reraises) as port:
+        resp, body = request(port)
+        assert body == b"sent re-raised"
+
+
+def test_start_response_in_generator():
+    def app(environ, start_response):
+        start_response("201 Created", [("Content-Type", "text/plain")])
+        yield b"one"
+        yield b""
+        yield b"two"
+
+    def lazy(environ, start_response):
+        def gen():
+            start_response("202 Accepted", [("Content-Type", "text/plain")])
+            yield b"late"
+
+        return gen()
+
+    with production(app) as port:
+        resp, body = request(port)
+        assert (resp.status, body) == (201, b"onetwo")
+    with production(lazy) as port:
+        resp, body = request(port)
+        assert (resp.status, body) == (202, b"late")
+
+
+def test_start_response_checks():
+    results = {}
+
+    def app(environ, start_response):
+        for name, args in {
+            "short": ("200", []),
+            "code": ("20X OK", []),
+            "space": ("200OK", []),
+            "tuple": ("200 OK", ()),
+            "hop": ("200 OK", [("Connection", "close")]),
+            "bytes": (b"200 OK", []),
+        }.items():
+            try:
+                start_response(*args)
+                results[name] = None
+            except (AssertionError, TypeError) as e:
+                results[name] = str(e)
+        start_response("200 OK", [])
+        try:
+            start_response("200 OK", [])
+        except AssertionError as e:
+            results["twice"] = str(e)
+        return [b""]
+
+    with production(app) as port:
+        request(port)
+    assert results["short"] == "Status must be at least 4 characters"
+    assert results["code"] == "Status message must begin w/3-digit code"
+    assert results["space"] == "Status message must have a space after code"
+    assert results["tuple"] == "Headers must be a list of name/value tuples"
+    assert results["hop"] == "Hop-by-hop header, 'Connection: close', not allowed"
+    assert results["bytes"].startswith("Status must be of type str")
+    assert results["twice"] == "Headers already set!"
+
+
+def test_wsgi_input_chunked_upload():
+    got = {}
+
+    def app(environ, start_response):
+        inp = environ["wsgi.input"]
+        got["first"] = inp.readline()
+        got["limited"] = inp.readline(3)
+        got["read"] = inp.read(4)
+        got["lines"] = list(inp)
+        got["eof"] = inp.read()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    body = b"line one\nabcdef\nthird\nlast"
+    chunked = b"".join(
+        b"%x\r\n%s\r\n" % (len(c), c) for c in (body[:5], body[5:17], body[17:])
+    ) + b"0\r\n\r\n"
+    with production(app) as port:
+        out = raw(
+            port,
+            b"POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+            b"Connection: close\r\n\r\n" + chunked,
+        )
+    assert out.startswith(b"HTTP/1.1 200 OK")
+    assert got["first"] == b"line one\n"
+    assert got["limited"] == b"abc"
+    assert got["read"] == b"def\n"
+    assert got["lines"] == [b"third\n", b"last"]
+    assert got["eof"] == b""
+
+
+def test_file_wrapper_large_file(tmp_path):
+    path = tmp_path / "big.bin"
+    data = os.urandom(1 << 16) * 64  # 4 MiB
+    path.write_bytes(data)
+    closed = []
+
+    class Tracked:
+        def __init__(self, f):
+            self.f = f
+
+        def read(self, n):
+            return self.f.read(n)
+
+        def fileno(self):
+            return self.f.fileno()
+
+        def tell(self):
+            return self.f.tell()
+
+        def close(self):
+            closed.append(1)
+            self.f.close()
+
+    def app(environ, start_response):
+        start_response(
+            "200 OK",
+            [("Content-Type", "application/octet-stream"), ("Content-Length", str(len(data)))],
+        )
+        return environ["wsgi.file_wrapper"](Tracked(open(path, "rb")), 65536)
+
+    with production(app) as port:
+        for _ in range(2):
+            resp, body = request(port)
+            assert resp.status == 200
+            assert body == data
+    assert len(closed) == 2
+
+
+def test_validator_raises_nothing(capfd):
+    def app(environ, start_response):
+        environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        environ["wsgi.errors"].write("")
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"validated"]
+
+    with production(validator(app)) as port:
+        for method, body in (("GET", None), ("POST", b"x=1"), ("HEAD", None)):
+            resp, data = request(port, method, "/v?a=b", body=body)
+            assert resp.status == 200, capfd.readouterr().err
+    assert "AssertionError" not in capfd.readouterr().err
+
+
+def test_busy_port_raises_oserror():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        with pytest.raises(OSError) as e:
+            pyserve.Server(lambda e, s: [], "127.0.0.1", port)
+        assert e.value.errno == errno.EADDRINUSE
+        from pyserve.simple_server import make_server
+
+        with pytest.raises(OSError) as e:
+            make_server("127.0.0.1", port, lambda e, s: [])
+        assert e.value.errno == errno.EADDRINUSE
+
+
+def test_slow_app_does_not_hold_fast_requests():
+    """20 requests to an app that sleeps 1 s; fast requests on other connections are all
+    answered in under 50 ms meanwhile."""
+
+    def app(environ, start_response):
+        if environ["PATH_INFO"] == "/slow":
+            time.sleep(1)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"done"]
+
+    with production(app, max_blocking=64) as port:
+        slow = []
+
+        def slow_client():
+            resp, body = request(port, path="/slow")
+            slow.append(body)
+
+        threads = [threading.Thread(target=slow_client) for _ in range(20)]
+        for t in threads:
+            t.start()
+        time.sleep(0.2)
+        worst = 0.0
+        for _ in range(20):
+            t0 = time.monotonic()
+            resp, body = request(port, path="/fast")
+            worst = max(worst, time.monotonic() - t0)
+            assert body == b"done"
+        for t in threads:
+            t.join(TIMEOUT)
+        assert slow == [b"done"] * 20
+        assert worst < 0.05, f"a fast request took {worst * 1000:.1f} ms"
+
+
+def test_shutdown_from_another_thread(hello_app):
+    server = pyserve.Server(hello_app, "127.0.0.1", 0, shutdown_timeout=2.0)
+    port = server.server_address[1]
+    t = threading.Thread(target=server.serve)
+    t.start()
+    assert urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=TIMEOUT).read() == b"Hello world!\n"
+    server.shutdown()
+    t.join(TIMEOUT)
+    assert not t.is_alive()
+
+
+def test_malformed_requests_like_demo(hello_app):
+    with production(hello_app) as port:
+        out = raw(port, b"GARBAGE\r\n\r\n")
+        assert out.startswith(b"HTTP/1.1 400 ")
+        out = raw(port, b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n")
+        assert out.startswith(b"HTTP/1.1 400 ")
+        out = raw(port, b"GET / HTTP/2.0\r\n\r\n")
+        assert out.split(b" ")[1] in (b"505", b"400")
+
+
+def test_faithful_face_serves(hello_app):
+    with faithful(hello_app) as port:
+        resp, body = request(port)
+        assert body == b"Hello world!\n"
+        assert resp.version == 10
+        assert resp.getheader("Server").startswith("WSGIServer/0.2 ")
+
+
+def test_unix_socket(tmp_path, hello_app):
+    path = str(tmp_path / "pyserve.sock")
+    server = pyserve.Server(hello_app, unix=path, shutdown_timeout=2.0)
+    assert server.server_address == path
+    t = threading.Thread(target=server.serve)
+    t.start()
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(TIMEOUT)
+            s.connect(path)
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            out = b""
+            while chunk := s.recv(65536):
+                out += chunk
+        assert out.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert out.endswith(b"Hello world!\n")
+    finally:
+        server.shutdown()
+        t.join(TIMEOUT)
+
+
+def _gen_app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    yield b"gen"
+    yield b"erated"
+
+
+def _write_app(environ, start_response):
+    write = start_response("200 OK", [("Content-Type", "text/plain")])
+    write(b"written")
+    return [b""]
+
+
+def _lines_app(environ, start_response):
+    inp = environ["wsgi.input"]
+    n = int(environ.get("CONTENT_LENGTH") or 0)
+    first = inp.readline(n) if n else b""
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [first or b"none"]
+
+
+def _file_app(environ, start_response):
+    import io
+
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return environ["wsgi.file_wrapper"](io.BytesIO(b"wrapped file"), 4)
+
+
+@pytest.mark.parametrize("app", [_gen_app, _write_app, _lines_app, _file_app])
+def test_validator_around_apps(app, capfd):
+    """``wsgiref.validate.validator`` around well-behaved apps raises nothing, for
+    GET, HEAD, a POST with a length and a chunked POST."""
+    with production(validator(app)) as port:
+        for method, body, headers in (
+            ("GET", None, {}),
+            ("HEAD", None, {}),
+            ("POST", b"a=1\nb=2", {"Content-Type": "application/x-www-form-urlencoded"}),
+        ):
+            resp, data = request(port, method, "/v", body=body, headers=headers)
+            assert resp.status == 200, capfd.readouterr().err
+        out = raw(
+            port,
+            b"POST /v HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+            b"Connection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        )
+        assert out.startswith(b"HTTP/1.1 200 OK")
+    err = capfd.readouterr().err
+    assert "AssertionError" not in err and "Traceback" not in err, err

@@ -1,0 +1,161 @@
+//! `cargo xtask bench python [--quick]`: the Python host against Python's WSGI servers.
+//!
+//! The anchors are installed with pip into the virtualenv `target/venv` (created when
+//! missing): bjoern (`bjoern-binary`, C and libev) and Flask; CPython's own
+//! `wsgiref.simple_server` comes with Python. `pyserve` is built there with
+//! `maturin develop --release`. One worker per server, pinned to core 1, wrk on core 0, as
+//! the other scenarios.
+//!
+//! Scenarios (the first server of each is its anchor): WSGI hello (bjoern, pyserve), Flask
+//! hello (bjoern, pyserve), `wsgiref.simple_server.demo_app` (CPython's wsgiref server,
+//! pyserve), and 10,000 idle keep-alive connections to pyserve.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use super::{Opts, Run, Server, idle_run, report, run_step, target_dir, wrk_run};
+
+const PY_APPS: &str = r#"
+import sys
+from wsgiref.simple_server import demo_app
+
+def hello(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "13")])
+    return [b"Hello world!\n"]
+
+def flask_app():
+    import flask
+    app = flask.Flask("bench")
+
+    @app.route("/")
+    def index():
+        return "Hello world!\n"
+
+    return app
+
+APPS = {"hello": lambda: hello, "flask": flask_app, "demo": lambda: demo_app}
+
+if __name__ == "__main__":
+    server, name, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    app = APPS[name]()
+    if server == "bjoern":
+        import bjoern
+        bjoern.run(app, "127.0.0.1", port)
+    elif server == "wsgiref":
+        from wsgiref.simple_server import make_server, WSGIRequestHandler
+        class Quiet(WSGIRequestHandler):
+            def log_message(self, *a): pass
+        make_server("127.0.0.1", port, app, handler_class=Quiet).serve_forever()
+    else:
+        import pyserve
+        pyserve.serve(app, "127.0.0.1", port, threads=1)
+"#;
+
+/// Runs the Python scenarios and writes `target/bench/python.md`.
+pub(super) fn run(root: &Path, opts: &Opts) -> Result<(), String> {
+    let target = target_dir(root);
+    let venv = target.join("venv");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        run_step(
+            "python3 -m venv target/venv",
+            Command::new("python3").args(["-m", "venv"]).arg(&venv),
+        )?;
+    }
+    run_step(
+        "pip install the anchors (maturin, bjoern-binary, flask)",
+        Command::new(venv.join("bin/pip")).args([
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "maturin",
+            "bjoern-binary",
+            "flask",
+        ]),
+    )?;
+    run_step(
+        "maturin develop --release (pyserve)",
+        Command::new(venv.join("bin/maturin"))
+            .args(["develop", "--release", "--quiet"])
+            .current_dir(root.join("crates/python"))
+            .env("VIRTUAL_ENV", &venv)
+            .env("CARGO_TARGET_DIR", &target),
+    )?;
+    let out_dir = target.join("bench");
+    fs::create_dir_all(&out_dir).map_err(|e| e.to_string())?;
+    let script = out_dir.join("py_apps.py");
+    fs::write(&script, PY_APPS).map_err(|e| e.to_string())?;
+    let py = python.display().to_string();
+    let script = script.display().to_string();
+    let server = |name: &'static str, kind: &str, app: &str, port: u16| Server {
+        name,
+        cmd: vec![
+            py.clone(),
+            script.clone(),
+            kind.to_owned(),
+            app.to_owned(),
+            "{port}".to_owned(),
+        ],
+        port,
+        tls: false,
+    };
+    let plan: Vec<(&str, &str, Vec<&str>, Vec<Server>)> = vec![
+        (
+            "python: WSGI hello",
+            "/",
+            vec![],
+            vec![
+                server("bjoern hello", "bjoern", "hello", 18101),
+                server("pyserve hello", "pyserve", "hello", 18102),
+            ],
+        ),
+        (
+            "python: Flask hello",
+            "/",
+            vec![],
+            vec![
+                server("bjoern flask", "bjoern", "flask", 18103),
+                server("pyserve flask", "pyserve", "flask", 18104),
+            ],
+        ),
+        (
+            "python: demo_app",
+            "/xyz?abc",
+            vec![],
+            vec![
+                server("wsgiref demo_app", "wsgiref", "demo", 18105),
+                server("pyserve demo_app", "pyserve", "demo", 18106),
+            ],
+        ),
+    ];
+    let mut runs: Vec<Run> = Vec::new();
+    for (scenario, path, extra, servers) in &plan {
+        for round in 0..opts.rounds {
+            for s in servers {
+                let r = wrk_run(s, scenario, path, extra, opts, round)?;
+                eprintln!(
+                    "xtask: {scenario:<24} {:<18} round {round}: {:>9.0} rps  p99 {:>7.2} ms  cpu {:>6.1} us/req",
+                    s.name, r.rps, r.p99_ms, r.cpu_us_per_req
+                );
+                runs.push(r);
+            }
+        }
+    }
+    let idle: &[usize] = if opts.quick { &[1000] } else { &[10_000] };
+    let pyserve = server("pyserve hello", "pyserve", "hello", 18107);
+    for &n in idle {
+        let r = idle_run(&pyserve, n)?;
+        eprintln!(
+            "xtask: idle {n:<6} {:<18}: {:.2} KiB per connection, {} threads",
+            pyserve.name, r.kib_per_idle_conn, r.threads
+        );
+        runs.push(r);
+    }
+    report(&out_dir, &plan, &runs, idle)?;
+    let summary = out_dir.join("summary.md");
+    if summary.exists() {
+        fs::copy(&summary, out_dir.join("python.md")).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
