@@ -256,6 +256,10 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Binds (or takes the sockets systemd passed), fills the base environ: `demo`'s
 /// `listen_and_serve` up to the serving.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "what to bind, the protocol, and the shared state it completes once bound"
+)]
 fn bind<P: Protocol + 'static>(
     host: &str,
     port: u16,
