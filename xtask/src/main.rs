@@ -4,7 +4,7 @@
 //!   features), the tests, rustdoc with `-D warnings`,
 //!   `cargo package` (with its verify build) of the publishable crates, tidy.
 //! - `tidy`: the repository's own rules (see [`tidy`]).
-//! - `package`: the `cargo package` step of `ci` alone.
+//! - `package`: the `cargo package` step of `ci` alone, and the Python package's sdist.
 //! - `doclinks`: points the docs' links to Rust items at the lines defining them (see
 //!   [`doclinks`]); run it after code moves, tidy fails until then.
 //! - `bench`: end-to-end benchmarks against anchor servers (see `bench.rs`).
@@ -156,10 +156,45 @@ fn package() -> Result<(), String> {
                 "examples",
                 "--exclude",
                 "xtask",
+                // Published to PyPI as an sdist (below), not to crates.io.
+                "--exclude",
+                "pyserve-python",
                 "--allow-dirty",
                 "--target-dir",
             ])
             .arg(&target_dir),
+    )?;
+    python_sdist()
+}
+
+/// The Python package's source distribution (`maturin sdist`), with the maturin of the
+/// virtualenv `.ci/run` makes under `target/venv`. Outside CI, a machine without it skips
+/// this step with a note; in CI (`CI` set) a missing maturin fails.
+fn python_sdist() -> Result<(), String> {
+    let maturin = root().join("target/venv/bin/maturin");
+    if !maturin.exists() {
+        if env::var_os("CI").is_some() {
+            return Err(format!("python sdist: {} is missing", maturin.display()));
+        }
+        eprintln!(
+            "xtask: python sdist skipped: no {} (run .ci/run's pip step)",
+            maturin.display()
+        );
+        return Ok(());
+    }
+    let out = root().join("target/sdist");
+    let _ = std::fs::remove_dir_all(&out);
+    run_step(
+        "python sdist",
+        Command::new(maturin)
+            .current_dir(root())
+            .args([
+                "sdist",
+                "--manifest-path",
+                "crates/python/Cargo.toml",
+                "--out",
+            ])
+            .arg(&out),
     )
 }
 

@@ -1,5 +1,5 @@
 //! HTTP/1.1 on the production event loops: [`HttpProtocol`] frames requests for
-//! `socketserver::evloop` and serves each with an [`HttpHandler`].
+//! `socketserver::evloop` and serves each with an [`HttpHandler`](crate::HttpHandler).
 //!
 //! Python: no equivalent. CPython's `http.server` with `protocol_version = "HTTP/1.1"`
 //! keeps a thread blocked on each connection's `rfile`; here the event loop frames each
@@ -67,7 +67,7 @@ impl Default for H1Limits {
     }
 }
 
-/// Serves [`HttpHandler`]s over `socketserver::evloop`: HTTP/1.1 keep-alive and pipelining,
+/// Serves [`HttpHandler`](crate::HttpHandler)s over `socketserver::evloop`: HTTP/1.1 keep-alive and pipelining,
 /// `Content-Length` and chunked bodies, `100 Continue`.
 ///
 /// `factory` makes a fresh handler per request, as Python makes a handler instance per
