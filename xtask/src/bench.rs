@@ -219,15 +219,18 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
     }
     run_step(
         "build ours",
+        cargo().args(["build", "--release", "-p", "demo"]),
+    )?;
+    // The command needs its feature (`pkg/feature` beside a second `-p` does not build it).
+    run_step(
+        "build http-server",
         cargo().args([
             "build",
             "--release",
             "-p",
-            "demo",
-            "-p",
             "pyserve-http-server",
             "--features",
-            "pyserve-http-server/cli",
+            "cli",
         ]),
     )?;
     let release = target_dir(root).join("release");
