@@ -1081,12 +1081,16 @@ pub mod default {
             return;
         }
         let peer = h.address_string(ex);
-        let line = format!(
-            "{} - - [{}] {}",
-            peer,
-            h.log_date_time_string(),
-            escape_control(&args.to_string())
-        );
+        let date = h.log_date_time_string();
+        // CPython's `"%s - - [%s] %s\n"`, built in one buffer.
+        let mut message = String::with_capacity(96);
+        let _ = fmt::Write::write_fmt(&mut message, args);
+        let mut line = String::with_capacity(peer.len() + date.len() + message.len() + 8);
+        line.push_str(&peer);
+        line.push_str(" - - [");
+        line.push_str(&date);
+        line.push_str("] ");
+        escape_control_into(&message, &mut line);
         let Some((status, bytes_sent)) = ex.access.take() else {
             tracing::info!(target: "http_server::access", client = %ex.client_address(), "{line}");
             return;
@@ -1113,10 +1117,20 @@ pub mod default {
 
     /// The log time format of CPython (`%02d/%3s/%04d %02d:%02d:%02d`), in UTC.
     pub fn log_date_time_string(t: SystemTime) -> String {
-        // "Sun, 06 Nov 1994 08:49:37 GMT" -> "06/Nov/1994 08:49:37"
-        let d = cached_http_date(t);
-        let p: Vec<&str> = d.split(' ').collect();
-        format!("{}/{}/{} {}", p[1], p[2], p[3], p[4])
+        // "Sun, 06 Nov 1994 08:49:37 GMT" -> "06/Nov/1994 08:49:37", from the date
+        // formatted at most once a second per thread.
+        let mut http = Vec::with_capacity(29);
+        stdx::date::write(t, &mut http);
+        let Some(d) = stdx::ascii::as_str(&http).filter(|d| d.len() == 29) else {
+            let d = cached_http_date(t);
+            let p: Vec<&str> = d.split(' ').collect();
+            return format!("{}/{}/{} {}", p[1], p[2], p[3], p[4]);
+        };
+        let mut out = String::with_capacity(20);
+        for part in [&d[5..7], "/", &d[8..11], "/", &d[12..16], " ", &d[17..25]] {
+            out.push_str(part);
+        }
+        out
     }
 
     /// The current time as an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), formatted at
@@ -1133,6 +1147,17 @@ pub mod default {
     /// controls as `\xNN`, the backslash as `\\`.
     pub fn escape_control(s: &str) -> String {
         let mut out = String::with_capacity(s.len());
+        escape_control_into(s, &mut out);
+        out
+    }
+
+    /// [`escape_control`], appended to `out`: text with nothing to escape (the usual log
+    /// line) is copied as it is.
+    pub fn escape_control_into(s: &str, out: &mut String) {
+        if s.bytes().all(|b| (b' '..=b'~').contains(&b) && b != b'\\') {
+            out.push_str(s);
+            return;
+        }
         for c in s.chars() {
             let n = u32::from(c);
             if n < 0x20 || (0x7f..0xa0).contains(&n) {
@@ -1143,7 +1168,6 @@ pub mod default {
                 out.push(c);
             }
         }
-        out
     }
 
     /// Fills an error page template (`%(code)d`, `%(code)s`, `%(message)s`, `%(explain)s`,
