@@ -10,6 +10,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use gateway::util::is_hop_by_hop;
 use gateway::{Application, Body, Environ, StartResponse};
 use pyo3::exceptions::{PyAssertionError, PyTypeError};
 use pyo3::prelude::*;
@@ -406,20 +407,6 @@ pub(crate) struct Starter {
     finished: bool,
 }
 
-/// `wsgiref.util.is_hop_by_hop`.
-fn is_hop_by_hop(name: &str) -> bool {
-    const HOP: [&str; 8] = [
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailers",
-        "transfer-encoding",
-        "upgrade",
-    ];
-    HOP.iter().any(|h| h.eq_ignore_ascii_case(name))
-}
 
 fn exact_str<'py>(value: &Bound<'py, PyAny>, title: &str) -> PyResult<Bound<'py, PyString>> {
     if let Ok(s) = value.cast_exact::<PyString>() {
