@@ -407,7 +407,6 @@ pub(crate) struct Starter {
     finished: bool,
 }
 
-
 fn exact_str<'py>(value: &Bound<'py, PyAny>, title: &str) -> PyResult<Bound<'py, PyString>> {
     if let Ok(s) = value.cast_exact::<PyString>() {
         return Ok(s.clone());
