@@ -41,6 +41,15 @@ pub(crate) fn wait_for(demo: &Demo, limit: Duration, what: &str, mut check: impl
     }
 }
 
+/// Waits (at most `limit`) until the demo's log holds `needle`: the log is read from a
+/// pipe by a thread of its own, so a line the server wrote just before the state a test
+/// waited for may not have been read yet.
+pub(crate) fn wait_for_log(demo: &Demo, limit: Duration, needle: &str) {
+    wait_for(demo, limit, &format!("the log line {needle:?}"), || {
+        demo.stderr().contains(needle)
+    });
+}
+
 /// How many times `needle` occurs in the demo's log.
 pub(crate) fn log_count(demo: &Demo, needle: &str) -> usize {
     demo.stderr().matches(needle).count()

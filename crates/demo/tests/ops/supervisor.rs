@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
 
-use super::common::{children_of, connect, get_once, kill, log_count, read_response, wait_for};
+use super::common::{
+    children_of, connect, get_once, kill, log_count, read_response, wait_for, wait_for_log,
+};
 use crate::support::{Demo, TempDir};
 
 const HELLO: &[u8] = b"Hello world!\n";
@@ -65,6 +67,11 @@ fn a_crashed_worker_is_replaced() {
         let now = children_of(demo.pid());
         now.len() == 2 && !now.contains(&victim)
     });
+    wait_for_log(
+        &demo,
+        Duration::from_secs(5),
+        "worker died unexpectedly: signal 9",
+    );
     assert!(demo.stderr().contains("worker died unexpectedly: signal 9"));
     for _ in 0..8 {
         hello_ok(&demo);
@@ -508,6 +515,11 @@ fn a_worker_whose_event_loop_is_stuck_misses_its_heartbeat() {
             let now = children_of(demo.pid());
             now.len() == 1 && !now.contains(&stuck)
         },
+    );
+    wait_for_log(
+        &demo,
+        Duration::from_secs(5),
+        "worker did not answer the heartbeat in time: killed",
     );
     let log = demo.stderr();
     assert!(
