@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::error::{Error, Result};
-use crate::headers::{self, Headers};
+use crate::headers::Headers;
 use crate::types::{Application, Body, Environ, ErrorStream, InputStream, StartResponse};
 use crate::util;
 
@@ -630,12 +630,7 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
         if self.state.result_len == Some(1)
             && let Some(h) = &mut self.state.headers
         {
-            // A decimal number is always a valid value.
-            let mut digits = [0u8; 20];
-            h.set_static(
-                "Content-Length",
-                stdx::decimal(self.state.bytes_sent, &mut digits),
-            );
+            h.set_content_length(self.state.bytes_sent);
         }
     }
 
@@ -649,11 +644,7 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
             && let Some(h) = &mut self.state.headers
             && !h.contains("Content-Length")
         {
-            let mut digits = [0u8; 20];
-            h.push_checked(
-                "Content-Length",
-                stdx::decimal(self.state.bytes_sent, &mut digits),
-            );
+            h.set_content_length(self.state.bytes_sent);
         }
     }
 
@@ -739,15 +730,13 @@ impl<Io: HandlerIo, K: HandlerHooks> StartResponse for Response<'_, Io, K> {
         // Room for the headers the handler may add (Content-Length, Transfer-Encoding).
         let mut h = Headers::with_capacity(headers.len() + 2);
         for (name, value) in headers {
-            headers::check_name(name)?;
-            headers::check_value(name, value)?;
+            h.push(name, value)?;
             if util::is_hop_by_hop(name) {
                 return Err(Error::HopByHopHeader {
                     name: (*name).to_owned(),
                     value: (*value).to_owned(),
                 });
             }
-            h.push_checked(name, value);
         }
         self.state.status = Some(status.to_owned());
         self.state.headers = Some(h);

@@ -6,46 +6,23 @@ use std::fmt;
 
 use crate::error::{Error, Result};
 
-use stdx::ascii::{is_tchar, printable as printable_ascii};
+use http_server::field::{FieldError, Fields};
 
-/// Checks a header name: a non-empty RFC 9110 token.
-pub(crate) fn check_name(name: &str) -> Result<()> {
-    let reason = if name.is_empty() {
-        "a header name must not be empty"
-    } else if !name.bytes().all(is_tchar) {
-        "a header name must be a token (letters, digits and !#$%&'*+-.^_`|~)"
+/// The gateway's error for a field that fails the HTTP layer's rule
+/// ([`http_server::field::check`]).
+pub(crate) fn field_error(name: &str, value: &str, e: FieldError) -> Error {
+    if e.is_name() {
+        Error::InvalidHeaderName {
+            name: name.to_owned(),
+            reason: e.reason(),
+        }
     } else {
-        return Ok(());
-    };
-    Err(Error::InvalidHeaderName {
-        name: name.to_owned(),
-        reason,
-    })
-}
-
-/// Checks a header value: no CR, LF or NUL, and only Latin-1 chars.
-pub(crate) fn check_value(name: &str, value: &str) -> Result<()> {
-    // The usual value is printable ASCII: one pass tells, and only a value that fails it
-    // is looked at again to say why.
-    if printable_ascii(value.as_bytes()) {
-        return Ok(());
+        Error::InvalidHeaderValue {
+            name: name.to_owned(),
+            value: value.to_owned(),
+            reason: e.reason(),
+        }
     }
-    let reason = if value.contains(['\r', '\n']) {
-        "a header value must not contain CR or LF"
-    } else if value.contains('\0') {
-        "a header value must not contain NUL"
-    } else if value.chars().any(|c| (c < ' ' && c != '\t') || c == '\x7f') {
-        "a header value must not contain control characters (RFC 9110 section 5.5)"
-    } else if !crate::util::is_latin1(value) {
-        "a header value must be Latin-1 (chars up to U+00FF)"
-    } else {
-        return Ok(());
-    };
-    Err(Error::InvalidHeaderValue {
-        name: name.to_owned(),
-        value: value.to_owned(),
-        reason,
-    })
 }
 
 /// Python's `_formatparam`: `key="value"` (always quoted, as `add_header` calls it).
@@ -78,101 +55,17 @@ fn formatparam(param: &str, value: Option<&str>) -> String {
 /// assert!(h.set("X-Bad", "a\r\nInjected: yes").is_err());
 /// ```
 #[doc(alias = "wsgiref.headers.Headers")]
-#[derive(Default)]
+#[derive(Default, Clone, PartialEq, Eq)]
 pub struct Headers {
-    /// Names and values back to back (a deleted header leaves its text behind until the
-    /// next compaction): one buffer per list instead of two strings per header.
-    text: String,
-    /// Where each header's name and value are in `text`, in order.
-    entries: Vec<Entry>,
+    /// The pairs, in the HTTP layer's checked list (so the server sends them without
+    /// checking them again).
+    fields: Fields,
 }
-
-/// One header: the byte ranges of its name and value in [`Headers::text`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Entry {
-    name: u32,
-    name_len: u32,
-    value: u32,
-    value_len: u32,
-}
-
-thread_local! {
-    /// The buffers of the last header list dropped on this thread, kept for the next one:
-    /// a server builds one list per response.
-    static SPARE: std::cell::Cell<Option<(String, Vec<Entry>)>> =
-        const { std::cell::Cell::new(None) };
-}
-
-/// Buffers larger than this are freed rather than kept.
-const MAX_SPARE: usize = 8 << 10;
-
-impl Drop for Headers {
-    fn drop(&mut self) {
-        if self.text.capacity() == 0 || self.text.capacity() > MAX_SPARE {
-            return;
-        }
-        let mut text = std::mem::take(&mut self.text);
-        let mut entries = std::mem::take(&mut self.entries);
-        text.clear();
-        entries.clear();
-        crate::spare::keep(&SPARE, (text, entries));
-    }
-}
-
-impl Clone for Headers {
-    fn clone(&self) -> Self {
-        let mut h = Headers::with_capacity(self.entries.len());
-        for (k, v) in self.iter() {
-            h.push_checked(k, v);
-        }
-        h
-    }
-}
-
-impl PartialEq for Headers {
-    fn eq(&self, other: &Self) -> bool {
-        self.len() == other.len() && self.iter().eq(other.iter())
-    }
-}
-
-impl Eq for Headers {}
 
 /// Iterator over a [`Headers`]' pairs, in order (`(&name, &value)`).
 ///
 /// Python: iterating `wsgiref.headers.Headers.items()` (without copying the pairs).
-#[derive(Debug, Clone)]
-pub struct Iter<'a> {
-    text: &'a str,
-    entries: std::slice::Iter<'a, Entry>,
-}
-
-impl<'a> Iterator for Iter<'a> {
-    type Item = (&'a str, &'a str);
-    fn next(&mut self) -> Option<Self::Item> {
-        let e = self.entries.next()?;
-        Some(pair(self.text, e))
-    }
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        self.entries.size_hint()
-    }
-}
-
-impl ExactSizeIterator for Iter<'_> {}
-
-impl DoubleEndedIterator for Iter<'_> {
-    fn next_back(&mut self) -> Option<Self::Item> {
-        let e = self.entries.next_back()?;
-        Some(pair(self.text, e))
-    }
-}
-
-fn pair<'a>(text: &'a str, e: &Entry) -> (&'a str, &'a str) {
-    let (n, v) = (e.name as usize, e.value as usize);
-    (
-        &text[n..n + e.name_len as usize],
-        &text[v..v + e.value_len as usize],
-    )
-}
+pub type Iter<'a> = http_server::field::Iter<'a>;
 
 impl Headers {
     /// Python: `wsgiref.headers.Headers()`.
@@ -199,56 +92,32 @@ impl Headers {
     /// An empty list with room for `n` headers, in the buffers of a list this thread
     /// dropped earlier when there is one.
     pub(crate) fn with_capacity(n: usize) -> Self {
-        let (mut text, mut entries) = crate::spare::take(&SPARE).unwrap_or_default();
-        text.reserve(32 * n);
-        entries.reserve(n);
-        Headers { text, entries }
+        Headers {
+            fields: Fields::with_capacity(n),
+        }
     }
 
-    /// Appends a pair the caller has already checked with `check_name` and `check_value`.
-    pub(crate) fn push_checked(&mut self, name: &str, value: &str) {
-        // Header lists are far below 4 GiB; a larger one would be refused long before
-        // (the offsets saturate rather than wrap, and lookups then fail safely).
-        let at = |len: usize| u32::try_from(len).unwrap_or(u32::MAX);
-        let name_at = at(self.text.len());
-        self.text.push_str(name);
-        let value_at = at(self.text.len());
-        self.text.push_str(value);
-        self.entries.push(Entry {
-            name: name_at,
-            name_len: at(name.len()),
-            value: value_at,
-            value_len: at(value.len()),
-        });
-    }
-
-    /// Sets a header the server adds, whose name and value need no check (a static token
-    /// and a value the server formatted), replacing any of that name.
-    pub(crate) fn set_static(&mut self, name: &'static str, value: &str) {
-        self.delete(name);
-        self.push_checked(name, value);
-    }
-
-    /// True when `e` is named `name` (case-insensitively): the length first, then the bytes
-    /// (as bytes: no char-boundary checks).
-    #[inline]
-    fn is_named(&self, e: &Entry, name: &str) -> bool {
-        let at = e.name as usize;
-        e.name_len as usize == name.len()
-            && self
-                .text
-                .as_bytes()
-                .get(at..at + name.len())
-                .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
+    /// The pairs as the HTTP layer's checked list (what the server sends).
+    pub fn fields(&self) -> &Fields {
+        &self.fields
     }
 
     /// Appends one pair, keeping any existing header of that name.
     pub fn append(&mut self, name: impl Into<String>, value: impl Into<String>) -> Result<()> {
         let (name, value) = (name.into(), value.into());
-        check_name(&name)?;
-        check_value(&name, &value)?;
-        self.push_checked(&name, &value);
-        Ok(())
+        self.push(&name, &value)
+    }
+
+    /// Appends one pair after the HTTP layer's check.
+    pub(crate) fn push(&mut self, name: &str, value: &str) -> Result<()> {
+        self.fields
+            .push(name, value)
+            .map_err(|e| field_error(name, value, e))
+    }
+
+    /// Sets `Content-Length: n`, replacing any (what `set_content_length` adds).
+    pub(crate) fn set_content_length(&mut self, n: u64) {
+        self.fields.set_content_length(n);
     }
 
     /// Python: `wsgiref.headers.Headers.__len__`.
@@ -256,12 +125,12 @@ impl Headers {
     /// The number of headers, duplicates included.
     #[doc(alias = "wsgiref.headers.Headers.__len__")]
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.fields.len()
     }
 
     /// True when there is no header.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.fields.is_empty()
     }
 
     /// Python: `wsgiref.headers.Headers.__setitem__`.
@@ -270,11 +139,9 @@ impl Headers {
     #[doc(alias = "wsgiref.headers.Headers.__setitem__")]
     pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) -> Result<()> {
         let (name, value) = (name.into(), value.into());
-        check_name(&name)?;
-        check_value(&name, &value)?;
-        self.delete(&name);
-        self.push_checked(&name, &value);
-        Ok(())
+        http_server::field::check(&name, &value).map_err(|e| field_error(&name, &value, e))?;
+        self.fields.remove(&name);
+        self.push(&name, &value)
     }
 
     /// Python: `wsgiref.headers.Headers.__delitem__`.
@@ -282,34 +149,7 @@ impl Headers {
     /// Deletes every header named `name` (no error when missing).
     #[doc(alias = "wsgiref.headers.Headers.__delitem__")]
     pub fn delete(&mut self, name: &str) {
-        let before = self.entries.len();
-        let text = &self.text;
-        self.entries.retain(|e| {
-            !(e.name_len as usize == name.len() && pair(text, e).0.eq_ignore_ascii_case(name))
-        });
-        if self.entries.len() != before {
-            self.compact_if_wasteful();
-        }
-    }
-
-    /// Drops the text of deleted headers once it outweighs the live text, so a list that
-    /// is set over and over stays small.
-    fn compact_if_wasteful(&mut self) {
-        let live: usize = self
-            .entries
-            .iter()
-            .map(|e| (e.name_len + e.value_len) as usize)
-            .sum();
-        if self.text.len() <= 2 * live + 256 {
-            return;
-        }
-        let old = std::mem::take(&mut self.text);
-        let entries = std::mem::take(&mut self.entries);
-        self.text.reserve(live);
-        for e in &entries {
-            let (k, v) = pair(&old, e);
-            self.push_checked(k, v);
-        }
+        self.fields.remove(name);
     }
 
     /// The first value of `name`, case-insensitively. Python: `headers.get(name)` and
@@ -317,10 +157,7 @@ impl Headers {
     #[doc(alias = "wsgiref.headers.Headers.get")]
     #[doc(alias = "wsgiref.headers.Headers.__getitem__")]
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.entries
-            .iter()
-            .find(|e| self.is_named(e, name))
-            .map(|e| pair(&self.text, e).1)
+        self.fields.get(name)
     }
 
     /// Python: `wsgiref.headers.Headers.__contains__`.
@@ -328,7 +165,7 @@ impl Headers {
     /// True when a header named `name` exists.
     #[doc(alias = "wsgiref.headers.Headers.__contains__")]
     pub fn contains(&self, name: &str) -> bool {
-        self.entries.iter().any(|e| self.is_named(e, name))
+        self.fields.contains(name)
     }
 
     /// Python: `wsgiref.headers.Headers.get_all`.
@@ -336,11 +173,7 @@ impl Headers {
     /// Every value of `name`, in order.
     #[doc(alias = "wsgiref.headers.Headers.get_all")]
     pub fn get_all(&self, name: &str) -> Vec<&str> {
-        self.entries
-            .iter()
-            .filter(|e| self.is_named(e, name))
-            .map(|e| pair(&self.text, e).1)
-            .collect()
+        self.fields.get_all(name).collect()
     }
 
     /// Python: `wsgiref.headers.Headers.keys`.
@@ -371,10 +204,7 @@ impl Headers {
 
     /// Iterates over the pairs without copying.
     pub fn iter(&self) -> Iter<'_> {
-        Iter {
-            text: &self.text,
-            entries: self.entries.iter(),
-        }
+        self.fields.iter()
     }
 
     /// Python: `wsgiref.headers.Headers.setdefault`.
@@ -415,21 +245,14 @@ impl Headers {
     /// The headers as Latin-1 bytes, each line ending in CRLF, plus the closing blank line.
     #[doc(alias = "wsgiref.headers.Headers.__bytes__")]
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.text.len() + 4 * self.entries.len() + 2);
+        let mut out = Vec::new();
         self.write_bytes(&mut out);
         out
     }
 
     /// Appends the serialisation of [`to_bytes`](Self::to_bytes) to `out`.
     pub fn write_bytes(&self, out: &mut Vec<u8>) {
-        // Values are checked to be Latin-1 and names ASCII, so this is lossless.
-        out.reserve(self.text.len() + 4 * self.entries.len() + 2);
-        for (k, v) in self {
-            out.extend_from_slice(k.as_bytes());
-            out.extend_from_slice(b": ");
-            stdx::latin1::encode_into(v, out);
-            out.extend_from_slice(b"\r\n");
-        }
+        self.fields.write_lines(out);
         out.extend_from_slice(b"\r\n");
     }
 }

@@ -447,64 +447,72 @@ impl<'a> Exchange<'a> {
     /// Adds a header to the headers buffer (nothing for an HTTP/0.9 request); a
     /// `Connection: close` / `keep-alive` header sets `close_connection`.
     ///
-    /// Names must be tokens and values must not hold CR, LF or NUL (Python 3.11 lets a
-    /// handler split its response this way; 3.12 refuses, as this does).
+    /// The field must pass [`field::check`](crate::field::check): a token name, a value
+    /// without CR, LF, NUL or other controls (Python 3.11 lets a handler split its
+    /// response this way; 3.12 refuses, as this does); a value that is not Latin-1 is
+    /// [`Error::NotLatin1`].
     ///
     /// Python: `http.server.BaseHTTPRequestHandler.send_header`.
     #[doc(alias = "http.server.BaseHTTPRequestHandler.send_header")]
     pub fn send_header(&mut self, keyword: &str, value: &str) -> Result<()> {
-        if !stdx::ascii::is_token(keyword.as_bytes()) {
-            return Err(Error::InvalidHeader {
-                name: keyword.to_owned(),
-                reason: "name is not a token",
-            });
-        }
-        // The usual value is printable ASCII: one pass tells; any other is looked at again
-        // to say what is wrong with it.
-        let ascii = printable(value.as_bytes());
-        if !ascii {
-            if value.contains(['\r', '\n', '\0']) {
-                return Err(Error::InvalidHeader {
-                    name: keyword.to_owned(),
-                    reason: "value holds CR, LF or NUL",
-                });
+        match crate::field::check(keyword, value) {
+            Ok(()) => {}
+            Err(crate::field::FieldError::NotLatin1) => {
+                // Python: the `UnicodeEncodeError` of the latin-1 encoding.
+                return Err(Error::NotLatin1(value.to_owned()));
             }
-            if value.chars().any(|c| (c < ' ' && c != '\t') || c == '\x7f') {
+            Err(e) => {
                 return Err(Error::InvalidHeader {
                     name: keyword.to_owned(),
-                    reason: "value holds a control character (RFC 9110 section 5.5)",
+                    reason: e.reason(),
                 });
             }
         }
+        self.push_field(keyword, value);
+        Ok(())
+    }
+
+    /// Adds every field of `fields`, in order, as [`send_header`](Self::send_header)
+    /// would, without checking them again (a [`Fields`](crate::field::Fields) holds
+    /// only fields that passed [`field::check`](crate::field::check)).
+    ///
+    /// Python: no equivalent (a loop of `send_header`); the gateway sends a
+    /// `wsgiref.headers.Headers` this way.
+    pub fn send_fields(&mut self, fields: &crate::field::Fields) {
+        for (name, value) in fields {
+            self.push_field(name, value);
+        }
+    }
+
+    /// Adds one field that meets [`field::check`](crate::field::check) to the head.
+    fn push_field(&mut self, keyword: &str, value: &str) {
         if !self.is_http09() {
             if self.headers_buffer.capacity() == 0 {
                 self.headers_buffer = crate::pool::bytes();
             }
             let buf = &mut self.headers_buffer;
-            let mark = buf.len();
             buf.reserve(keyword.len() + value.len() + 4);
             buf.extend_from_slice(keyword.as_bytes());
             buf.extend_from_slice(b": ");
             let at = buf.len();
-            if ascii {
+            if value.is_ascii() {
                 buf.extend_from_slice(value.as_bytes());
-            } else if let Err(e) = push_latin1(buf, value) {
-                buf.truncate(mark);
-                return Err(e);
+            } else {
+                // Checked values are Latin-1: the encoding cannot fail.
+                stdx::latin1::encode_into(value, buf);
             }
             if let Some(facts) = &mut self.head_facts {
                 facts.note(keyword.as_bytes(), &buf[at..]);
             }
             buf.extend_from_slice(b"\r\n");
         }
-        if keyword.eq_ignore_ascii_case("connection") {
+        if keyword.len() == 10 && keyword.eq_ignore_ascii_case("connection") {
             if value.eq_ignore_ascii_case("close") {
                 self.close_connection = true;
             } else if value.eq_ignore_ascii_case("keep-alive") {
                 self.close_connection = false;
             }
         }
-        Ok(())
     }
 
     /// Adds the blank line and writes the headers buffer.

@@ -69,6 +69,7 @@ pub use crate::static_files::{
 };
 pub use crate::status::{RESPONSES, responses};
 
+pub mod field;
 pub mod framing;
 pub mod h1;
 #[cfg(feature = "logging")]

@@ -209,9 +209,9 @@ where
     Ok(Command::Run(args))
 }
 
-/// The `NAME VALUE` pair after `-H`/`--header` (argparse's `nargs=2`): the name must be an
-/// HTTP token and the value free of control characters, so that a bad header is refused
-/// here rather than on every request.
+/// The `NAME VALUE` pair after `-H`/`--header` (argparse's `nargs=2`): it must pass
+/// [`http_server::field::check`], so that a bad header is refused here rather than on
+/// every request.
 fn header(parser: &mut lexopt::Parser, option: &'static str) -> Result<(String, String), CliError> {
     let text = |v: OsString| {
         v.into_string().map_err(|v| CliError::InvalidValue {
@@ -230,21 +230,15 @@ fn header(parser: &mut lexopt::Parser, option: &'static str) -> Result<(String, 
             .ok_or(CliError::MissingValue(option))?,
     };
     let value = text(value)?;
-    if !stdx::ascii::is_token(name.as_bytes()) {
-        return Err(CliError::InvalidValue {
+    // The rule every response field meets (`http_server::field::check`).
+    match http_server::field::check(&name, &value) {
+        Ok(()) => Ok((name, value)),
+        Err(e) => Err(CliError::InvalidValue {
             option,
-            value: name,
-            reason: "a header name must be a token".to_owned(),
-        });
+            value: if e.is_name() { name } else { value },
+            reason: e.reason().to_owned(),
+        }),
     }
-    if value.chars().any(|c| (c < ' ' && c != '\t') || c == '\x7f') {
-        return Err(CliError::InvalidValue {
-            option,
-            value,
-            reason: "a header value must not hold control characters".to_owned(),
-        });
-    }
-    Ok((name, value))
 }
 
 /// `command`, unless the long flag has a value attached (`--help=x`).

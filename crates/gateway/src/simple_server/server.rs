@@ -311,9 +311,7 @@ impl HandlerIo for ExchangeIo<'_, '_> {
                 ex.send_header("Server", server)?;
             }
             if let Some(headers) = head.headers {
-                for (name, value) in headers.iter() {
-                    ex.send_header(name, value)?;
-                }
+                ex.send_fields(headers.fields());
             }
             ex.end_headers_framed()
         })();
