@@ -37,7 +37,6 @@ mod app;
 mod cli;
 mod workers;
 
-use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -326,7 +325,7 @@ fn bind_and_serve<P: Protocol>(
         return serve(args, server, env_slot, site, Some(worker), &[], metrics);
     }
     let inherited = listen_fds()?;
-    let mut unix_paths = Vec::new();
+    let mut files = supervisor::SocketFiles::default();
     let addrs;
     let server = if !inherited.is_empty() {
         tracing::info!(
@@ -342,24 +341,19 @@ fn bind_and_serve<P: Protocol>(
         addrs = vec![server.local_addr().clone()];
         server
     } else {
-        let specs = workers::bind_specs(args);
-        let listeners = workers::listen_all(args, &specs)?;
-        unix_paths = specs
-            .iter()
-            .filter_map(|b| b.unix_path().map(Path::to_path_buf))
-            .collect();
+        let listeners;
+        (listeners, files) =
+            supervisor::listen_all(&workers::bind_specs(args), &workers::bind_options(args))?;
         addrs = addresses(&listeners)?;
         EventLoopServer::from_listeners(listeners, config, protocol)?
     };
     let _pid = args
         .pid
         .as_deref()
-        .map(workers::PidFile::write)
+        .map(supervisor::PidFile::write)
         .transpose()?;
     let served = serve(args, server, env_slot, site, None, &addrs, metrics);
-    for p in unix_paths {
-        let _ = std::fs::remove_file(p);
-    }
+    drop(files);
     served
 }
 
@@ -409,10 +403,8 @@ fn serve<P: Protocol>(
     });
     match &worker {
         Some(w) => {
-            // Nobody replaces or stops a worker whose supervisor is gone: stop.
-            let stop = handle.clone();
-            w.on_orphaned(move || stop.shutdown())?;
-            w.set_liveness(loops_alive(handle.clone()));
+            // Stops when the supervisor is gone; beats only while the loops make progress.
+            w.watch(&handle)?;
             w.ready()?;
             if let Some(render) = render.clone() {
                 // The supervisor sums every worker's snapshot.
@@ -452,22 +444,6 @@ fn serve<P: Protocol>(
         let _ = w.send_metrics(&render());
     }
     Ok(())
-}
-
-/// The worker's liveness check: every event loop is either waiting for events or has
-/// made progress since the last check (a loop stuck in a handler with no standby thread
-/// left fails it; the supervisor kills the worker after `--worker-timeout`).
-fn loops_alive(server: socketserver::evloop::ServerHandle) -> impl FnMut() -> bool + Send {
-    let mut last: Vec<u64> = Vec::new();
-    move || {
-        let now = server.loop_progress();
-        let alive = now
-            .iter()
-            .enumerate()
-            .all(|(i, (polls, waiting))| *waiting || last.get(i) != Some(polls));
-        last = now.into_iter().map(|(p, _)| p).collect();
-        alive
-    }
 }
 
 /// This process's metrics: the HTTP counters, open and idle connections, loop hand-offs.

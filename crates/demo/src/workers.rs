@@ -3,12 +3,11 @@
 //! inherited, replaces them when they die, reloads them on SIGHUP and stops them on
 //! SIGTERM/SIGINT (gracefully) or SIGQUIT (at once).
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use socketserver::evloop::{Listener, listen_fds};
-use supervisor::{Bind, BindOptions, Config, Supervisor};
+use supervisor::{Bind, BindOptions, Config, PidFile, SocketFiles, Supervisor};
 
 use crate::cli::Args;
 
@@ -42,46 +41,12 @@ pub(crate) fn bind_specs(args: &Args) -> Vec<Bind> {
     }
 }
 
-/// Binds every address (all or nothing: a failure closes those already bound).
-pub(crate) fn listen_all(args: &Args, specs: &[Bind]) -> Result<Vec<Listener>, super::BoxError> {
-    let options = BindOptions {
+/// The `--bind` options of the command line.
+pub(crate) fn bind_options(args: &Args) -> BindOptions {
+    BindOptions {
         backlog: args.backlog,
         unix_mode: args.unix_mode,
         reuse_port: args.reuse_port,
-    };
-    let mut out = Vec::with_capacity(specs.len());
-    for spec in specs {
-        match spec.listen(&options) {
-            Ok(l) => out.push(l),
-            Err(e) => {
-                drop(out);
-                for s in specs.iter().take_while(|s| *s != spec) {
-                    if let Some(p) = s.unix_path() {
-                        let _ = std::fs::remove_file(p);
-                    }
-                }
-                return Err(e.into());
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// `--pid FILE`: the process id, written once listening and removed on exit.
-#[derive(Debug)]
-pub(crate) struct PidFile(PathBuf);
-
-impl PidFile {
-    pub(crate) fn write(path: &Path) -> Result<PidFile, super::BoxError> {
-        std::fs::write(path, format!("{}\n", std::process::id()))
-            .map_err(|e| format!("cannot write the pid file {}: {e}", path.display()))?;
-        Ok(PidFile(path.to_path_buf()))
-    }
-}
-
-impl Drop for PidFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
     }
 }
 
@@ -99,22 +64,15 @@ pub(crate) fn supervise(args: &Args, workers: usize) -> Result<(), super::BoxErr
         tracing::info!("metrics at http://{}/metrics", l.local_addr()?);
         supervisor = supervisor.metrics(l);
     }
-    let mut unix_paths = Vec::new();
     let inherited = listen_fds()?;
-    let listeners: Vec<Listener> = if !inherited.is_empty() {
+    let (listeners, files) = if !inherited.is_empty() {
         tracing::info!(
             "supervising workers on {} inherited socket(s) (systemd socket activation)",
             inherited.len()
         );
-        inherited
+        (inherited, SocketFiles::default())
     } else {
-        let specs = bind_specs(args);
-        let listeners = listen_all(args, &specs)?;
-        unix_paths = specs
-            .iter()
-            .filter_map(|b| b.unix_path().map(Path::to_path_buf))
-            .collect();
-        listeners
+        supervisor::listen_all(&bind_specs(args), &bind_options(args))?
     };
     let addrs = listeners
         .iter()
@@ -134,9 +92,6 @@ pub(crate) fn supervise(args: &Args, workers: usize) -> Result<(), super::BoxErr
             c
         });
     drop(listeners);
-    drop(pid);
-    for p in unix_paths {
-        let _ = std::fs::remove_file(p);
-    }
+    drop((pid, files));
     Ok(result?)
 }

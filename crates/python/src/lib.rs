@@ -27,6 +27,7 @@ mod faithful;
 mod log;
 mod serve;
 mod tstate;
+mod workers;
 
 use pyo3::prelude::*;
 
@@ -57,6 +58,8 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<app::Starter>()?;
     m.add_function(wrap_pyfunction!(faithful::handle_streams, m)?)?;
     m.add_function(wrap_pyfunction!(install_log, m)?)?;
+    m.add_function(wrap_pyfunction!(workers::supervise, m)?)?;
+    m.add_function(wrap_pyfunction!(workers::is_worker, m)?)?;
     m.add(
         "SERVER_SOFTWARE",
         faithful::python_http_config(m.py()).server_version,

@@ -23,9 +23,12 @@ use http_server::h1::{H1Limits, HttpProtocol};
 use http_server::{Exchange, HttpHandler};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
-use socketserver::evloop::{EventLoopConfig, EventLoopServer, Protocol, ServerHandle, listen_fds};
+use pyo3::types::{PyList, PyTuple};
+use socketserver::evloop::{
+    EventLoopConfig, EventLoopServer, Listener, Protocol, ServerHandle, listen_fds,
+};
 use socketserver::{Address, HandlerCx};
+use supervisor::SocketFiles;
 
 use crate::app::{IN_PYTHON, PyApp};
 use crate::environ::{EnvTemplate, ErrorsTo};
@@ -96,11 +99,16 @@ struct Options {
 ///
 /// Binds when made (so a busy port raises `OSError` at once); `serve()` blocks until
 /// `shutdown()`, SIGINT or SIGTERM (with the signal handlers `pyserve.serve` installs).
+///
+/// Made in a process a `pyserve --workers` supervisor started, it serves the listeners it
+/// inherited (whatever the address arguments say), counts its requests toward
+/// `--max-requests`, tells the supervisor when it serves and beats its heartbeat while
+/// its event loops make progress.
 #[pyclass(module = "pyserve._core", name = "Server")]
 pub(crate) struct Server {
     run: Mutex<Option<Run>>,
     handle: ServerHandle,
-    address: Address,
+    addresses: Vec<Address>,
 }
 
 fn secs(name: &str, v: f64) -> PyResult<Duration> {
@@ -112,7 +120,8 @@ fn secs(name: &str, v: f64) -> PyResult<Duration> {
 impl Server {
     #[new]
     #[pyo3(signature = (
-        app, host = "127.0.0.1", port = 8000, *, unix = None, threads = 1,
+        app, host = "127.0.0.1", port = 8000, *, unix = None, bind = None, backlog = 1024,
+        unix_mode = None, pid = None, threads = 1,
         max_blocking = None, max_connections = None, max_body = 32 << 20,
         request_timeout = 30.0, idle_timeout = 60.0, shutdown_timeout = 30.0,
         trusted_proxy = None, proxy_hops = 1, multiprocess = false,
@@ -127,6 +136,10 @@ impl Server {
         host: &str,
         port: u16,
         unix: Option<std::path::PathBuf>,
+        bind: Option<Vec<String>>,
+        backlog: i32,
+        unix_mode: Option<u32>,
+        pid: Option<std::path::PathBuf>,
         threads: usize,
         max_blocking: Option<usize>,
         max_connections: Option<usize>,
@@ -195,36 +208,44 @@ impl Server {
         };
         let http = crate::faithful::python_http_config(py).protocol_version("HTTP/1.1");
         let protocol = HttpProtocol::new(factory, http).limits(limits);
-        let host = host.to_owned();
+        let binds = crate::workers::parse_binds(bind.as_deref().unwrap_or_default())?;
+        let at = Where {
+            host,
+            port,
+            unix: unix.as_deref(),
+            binds: &binds,
+            pid: pid.as_deref(),
+            options: supervisor::BindOptions {
+                backlog,
+                unix_mode,
+                reuse_port: false,
+            },
+        };
         py.detach(move || {
-            bind(
-                &host,
-                port,
-                unix.as_deref(),
-                config,
-                protocol,
-                &env_slot,
+            let site = Site {
+                env_slot: &env_slot,
                 app,
-                &opts,
-            )
+                opts: &opts,
+            };
+            self::bind(&at, config, protocol, site)
         })
-        .map_err(|e| to_py(&*e))
+        .map_err(|e| match e.downcast::<supervisor::Error>() {
+            Ok(e) => crate::workers::to_py(*e),
+            Err(e) => to_py(&*e),
+        })
     }
 
-    /// The bound address: `(host, port)`, or the socket's path for `unix`.
+    /// The bound address: `(host, port)`, or the socket's path for `unix` (the first
+    /// one's, with several `bind` addresses).
     #[getter]
     fn server_address<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        match &self.address {
-            Address::Inet(a) => Ok(PyTuple::new(
-                py,
-                [
-                    a.ip().to_string().into_pyobject(py)?.into_any(),
-                    a.port().into_pyobject(py)?.into_any(),
-                ],
-            )?
-            .into_any()),
-            other => Ok(other.to_string().into_pyobject(py)?.into_any()),
-        }
+        address_to_py(py, &self.addresses[0])
+    }
+
+    /// Every bound address, in the order of `bind`.
+    #[getter]
+    fn server_addresses<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        addresses_to_py(py, &self.addresses)
     }
 
     /// Serves until `shutdown()` (or SIGINT/SIGTERM through `pyserve.serve`); returns once
@@ -254,47 +275,136 @@ impl Server {
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Binds (or takes the sockets systemd passed), fills the base environ: `demo`'s
-/// `listen_and_serve` up to the serving.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "what to bind, the protocol, and the shared state it completes once bound"
-)]
-fn bind<P: Protocol + 'static>(
-    host: &str,
+/// An address as Python's `socketserver` gives it: `(host, port)`, or a Unix path.
+fn address_to_py<'py>(py: Python<'py>, address: &Address) -> PyResult<Bound<'py, PyAny>> {
+    match address {
+        Address::Inet(a) => Ok(PyTuple::new(
+            py,
+            [
+                a.ip().to_string().into_pyobject(py)?.into_any(),
+                a.port().into_pyobject(py)?.into_any(),
+            ],
+        )?
+        .into_any()),
+        other => Ok(other.to_string().into_pyobject(py)?.into_any()),
+    }
+}
+
+/// Several addresses as a list (see [`address_to_py`]).
+pub(crate) fn addresses_to_py<'py>(
+    py: Python<'py>,
+    addresses: &[Address],
+) -> PyResult<Bound<'py, PyList>> {
+    let items = addresses
+        .iter()
+        .map(|a| address_to_py(py, a))
+        .collect::<PyResult<Vec<_>>>()?;
+    PyList::new(py, items)
+}
+
+/// Where `Server` listens: the keyword arguments `host`, `port`, `unix`, `bind`.
+struct Where<'a> {
+    host: &'a str,
     port: u16,
-    unix: Option<&std::path::Path>,
+    unix: Option<&'a std::path::Path>,
+    binds: &'a [supervisor::Bind],
+    pid: Option<&'a std::path::Path>,
+    options: supervisor::BindOptions,
+}
+
+/// Binds (or takes the sockets a supervisor or systemd passed), fills the base environ:
+/// `demo`'s `bind_and_serve` up to the serving.
+fn bind<P: Protocol + 'static>(
+    at: &Where<'_>,
     config: EventLoopConfig,
     protocol: P,
-    env_slot: &EnvSlot,
-    app: Arc<dyn Application>,
-    opts: &Options,
+    site: Site<'_>,
 ) -> Result<Server, BoxError> {
+    if let Some(mut worker) = supervisor::Worker::from_env()? {
+        // A `--workers` worker: the supervisor's listeners, and its request budget.
+        let listeners = worker.take_listeners();
+        let addrs = addresses(&listeners)?;
+        let protocol = worker.counted(protocol);
+        let server = EventLoopServer::from_listeners(listeners, config, protocol)?;
+        let files = SocketFiles::default();
+        return finish(server, addrs, site, Some(worker), files, None);
+    }
     let inherited = listen_fds()?;
-    let mut server = if !inherited.is_empty() {
+    if !inherited.is_empty() {
         tracing::info!(
             "serving {} inherited socket(s) (systemd socket activation)",
             inherited.len()
         );
-        EventLoopServer::from_listeners(inherited, config, protocol)?
-    } else if let Some(path) = unix {
+        let addrs = addresses(&inherited)?;
+        let server = EventLoopServer::from_listeners(inherited, config, protocol)?;
+        let files = SocketFiles::default();
+        return finish(server, addrs, site, None, files, at.pid);
+    }
+    if !at.binds.is_empty() {
+        let (listeners, files) = supervisor::listen_all(at.binds, &at.options)?;
+        let addrs = addresses(&listeners)?;
+        let server = EventLoopServer::from_listeners(listeners, config, protocol)?;
+        return finish(server, addrs, site, None, files, at.pid);
+    }
+    let server = if let Some(path) = at.unix {
         let _ = std::fs::remove_file(path);
         EventLoopServer::bind_unix(path, config, protocol)?
     } else {
-        let addr = socketserver::inet_address(host, port)?;
+        // One SO_REUSEPORT listener per event loop (no accept contention between loops).
+        let addr = socketserver::inet_address(at.host, at.port)?;
         EventLoopServer::bind(addr, config, protocol)?
     };
+    let addrs = vec![server.local_addr().clone()];
+    finish(server, addrs, site, None, SocketFiles::default(), at.pid)
+}
+
+/// The addresses of `listeners`.
+fn addresses(listeners: &[Listener]) -> std::io::Result<Vec<Address>> {
+    listeners.iter().map(Listener::local_addr).collect()
+}
+
+/// What the bound server completes: the handlers' shared state, once its address is known.
+struct Site<'a> {
+    env_slot: &'a EnvSlot,
+    app: Arc<dyn Application>,
+    opts: &'a Options,
+}
+
+/// The bound server as `Server`: its base environ, its addresses and its `serve()`.
+fn finish<P: Protocol + 'static>(
+    mut server: EventLoopServer<P>,
+    addresses: Vec<Address>,
+    site: Site<'_>,
+    worker: Option<supervisor::Worker>,
+    files: SocketFiles,
+    pid: Option<&std::path::Path>,
+) -> Result<Server, BoxError> {
+    let Site {
+        env_slot,
+        app,
+        opts,
+    } = site;
+    let pid = pid.map(supervisor::PidFile::write).transpose()?;
     server.info_mut().multithread = true;
     server.info_mut().multiprocess = opts.multiprocess;
     let info = server.info().clone();
     let env = base_environ(&info.server_name, info.server_port);
     let _ = env_slot.set(Arc::new(WsgiShared::new(app, env)));
-    let address = server.local_addr().clone();
     let handle = server.handle();
+    let watched = handle.clone();
     Ok(Server {
-        run: Mutex::new(Some(Box::new(move || server.serve()))),
+        run: Mutex::new(Some(Box::new(move || {
+            if let Some(w) = &worker {
+                // Stops when the supervisor is gone; beats only while the loops progress.
+                w.watch(&watched).map_err(std::io::Error::other)?;
+                w.ready().map_err(std::io::Error::other)?;
+            }
+            let served = server.serve();
+            drop((files, pid));
+            served
+        }))),
         handle,
-        address,
+        addresses,
     })
 }
 

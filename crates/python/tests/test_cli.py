@@ -156,22 +156,6 @@ def test_demo_app_on_the_wire():
         stop(proc)
 
 
-def test_workers_share_the_port():
-    proc, port = start("apps.hello:pid", "--workers", "2", "--port", "0")
-    try:
-        pids = set()
-        deadline = time.monotonic() + TIMEOUT
-        while len(pids) < 2 and time.monotonic() < deadline:
-            resp, body = request(port)
-            pid, flag = body.decode().split()
-            assert flag == "True"
-            pids.add(pid)
-        assert len(pids) == 2, pids
-    finally:
-        code, err = stop(proc)
-    assert code == 0, err
-
-
 def test_bad_app_spec():
     out = subprocess.run(
         [sys.executable, "-m", "pyserve", "apps.hello:missing"],

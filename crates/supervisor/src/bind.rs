@@ -155,6 +155,69 @@ impl Bind {
     }
 }
 
+/// Binds every address in `binds`, all or none: a failure closes those already bound (and
+/// removes their socket files) before it is returned. The [`SocketFiles`] remove the Unix
+/// sockets' files when dropped, once the server stops.
+///
+/// ```
+/// use supervisor::{Bind, BindOptions};
+/// let binds: Vec<Bind> = vec!["127.0.0.1:0".parse()?, "127.0.0.1:0".parse()?];
+/// let (listeners, _files) = supervisor::listen_all(&binds, &BindOptions::default())?;
+/// assert_eq!(listeners.len(), 2);
+/// # Ok::<(), supervisor::Error>(())
+/// ```
+pub fn listen_all(binds: &[Bind], options: &BindOptions) -> Result<(Vec<Listener>, SocketFiles)> {
+    let mut files = SocketFiles(Vec::new());
+    let mut out = Vec::with_capacity(binds.len());
+    for bind in binds {
+        // On an error `files` drops here, removing the files bound so far.
+        out.push(bind.listen(options)?);
+        if let Some(p) = bind.unix_path() {
+            files.0.push(p.to_path_buf());
+        }
+    }
+    Ok((out, files))
+}
+
+/// The files of the Unix sockets [`listen_all`] bound, removed when this is dropped.
+#[derive(Debug, Default)]
+#[must_use = "dropping it removes the socket files"]
+pub struct SocketFiles(Vec<PathBuf>);
+
+impl Drop for SocketFiles {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// `--pid FILE`: this process's id, written when made and removed when dropped
+/// (gunicorn's `Pidfile`).
+#[doc(alias = "gunicorn.pidfile.Pidfile")]
+#[derive(Debug)]
+#[must_use = "dropping it removes the file"]
+pub struct PidFile(PathBuf);
+
+impl PidFile {
+    /// Writes the process id and a newline to `path`.
+    pub fn write(path: &Path) -> Result<PidFile> {
+        std::fs::write(path, format!("{}\n", std::process::id())).map_err(|source| {
+            Error::PidFile {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
+        Ok(PidFile(path.to_path_buf()))
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 fn tcp(addr: SocketAddr, options: &BindOptions) -> std::io::Result<Listener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     socket.set_reuse_address(true)?;

@@ -26,6 +26,15 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// Writing the pid file failed.
+    #[error("cannot write the pid file {}: {source}", path.display())]
+    PidFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The error of the write.
+        #[source]
+        source: io::Error,
+    },
     /// A configuration value that is out of range.
     #[error("invalid configuration: {0}")]
     Config(String),

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use socketserver::evloop::{Abort, Frame, Listener, Protocol, ServeCx, Served};
+use socketserver::evloop::{Abort, Frame, Listener, Protocol, ServeCx, Served, ServerHandle};
 
 use crate::protocol::{
     ENV_CHANNEL, ENV_HEARTBEAT_MS, ENV_LISTEN_FDS, ENV_MAX_REQUESTS, ENV_SERIAL, Message,
@@ -56,6 +56,12 @@ pub struct Worker {
 }
 
 impl Worker {
+    /// True when a supervisor started this process (without taking anything: a command
+    /// line uses it to decide between supervising and serving before it builds a server).
+    pub fn in_env() -> bool {
+        std::env::var_os(ENV_CHANNEL).is_some()
+    }
+
     /// The worker this process is, when a supervisor started it (`None` otherwise): takes
     /// the inherited listeners and the control channel (once per process), and starts the
     /// heartbeat when the supervisor asks for one.
@@ -121,6 +127,28 @@ impl Worker {
             listeners,
             shared,
         }))
+    }
+
+    /// Ties this worker to `server`: the server stops when the supervisor goes away
+    /// ([`on_orphaned`](Self::on_orphaned)), and the heartbeat is withheld while an event
+    /// loop is stuck in a handler ([`set_liveness`](Self::set_liveness): each loop is either
+    /// waiting for events or has made progress since the last beat). Call it before
+    /// [`ready`](Self::ready).
+    pub fn watch(&self, server: &ServerHandle) -> Result<()> {
+        let stop = server.clone();
+        self.on_orphaned(move || stop.shutdown())?;
+        let server = server.clone();
+        let mut last: Vec<u64> = Vec::new();
+        self.set_liveness(move || {
+            let now = server.loop_progress();
+            let alive = now
+                .iter()
+                .enumerate()
+                .all(|(i, (polls, waiting))| *waiting || last.get(i) != Some(polls));
+            last = now.into_iter().map(|(p, _)| p).collect();
+            alive
+        });
+        Ok(())
     }
 
     /// Makes the heartbeat depend on `probe`: before each beat (every quarter of the

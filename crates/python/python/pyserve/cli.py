@@ -1,26 +1,43 @@
 """The ``pyserve`` command: ``pyserve [OPTIONS] MODULE:APP``.
 
 Options are named as those of this project's ``demo`` binary (``--host``, ``--port``,
-``--workers``, ``--threads``, ``--faithful``, ``--unix``, ``--access-log``,
-``--trusted-proxy``, limits and timeouts), plus gunicorn's ``--factory`` and ``--chdir``.
+``--bind``, ``--workers``, ``--max-requests``, ``--worker-timeout``, ``--threads``,
+``--faithful``, ``--unix``, ``--access-log``, ``--trusted-proxy``, ``--pid``, limits and
+timeouts), plus gunicorn's ``--factory`` and ``--chdir``; each may also be set with its
+``PYSERVE_*`` environment variable, the command line winning.
 """
 
 import argparse
 import importlib
 import os
 import signal
-import socket
-import subprocess
 import sys
-import threading
 
-WORKER_ENV = "PYSERVE_WORKER"
+ENV_PREFIX = "PYSERVE_"
+
+
+def octal(text):
+    """``--unix-mode``: permission bits in octal (``660``, ``0o660``)."""
+    try:
+        mode = int(text, 8)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an octal mode") from None
+    if not 0 <= mode <= 0o7777:
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range")
+    return mode
+
+
+def env_name(option):
+    """The environment variable of ``--option`` (``--max-body``: ``PYSERVE_MAX_BODY``)."""
+    return ENV_PREFIX + option.lstrip("-").upper().replace("-", "_")
 
 
 def parser():
     p = argparse.ArgumentParser(
         prog="pyserve",
         description="Serve a Python WSGI application on the Rust core.",
+        epilog="Every option may also be set with its environment variable (shown in "
+               "brackets); an option given on the command line wins.",
     )
     p.add_argument("app", metavar="MODULE:APP",
                    help="the application: pkg.module:name, pkg.module:create_app() (called), "
@@ -28,8 +45,29 @@ def parser():
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind; empty means every IPv4 interface (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port to bind (default: 8000)")
+    p.add_argument("--bind", action="append", metavar="ADDRESS", default=None,
+                   help="listen on HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N instead of "
+                        "--host/--port/--unix; repeat for several (the variable holds "
+                        "addresses separated by spaces)")
+    p.add_argument("--unix-mode", type=octal, metavar="MODE", default=None,
+                   help="permission bits of the Unix sockets bound with --bind (octal, e.g. 660)")
+    p.add_argument("--backlog", type=int, default=1024,
+                   help="the listen() backlog of --bind sockets (default: 1024)")
+    p.add_argument("--reuse-port", action="store_true",
+                   help="set SO_REUSEPORT on the sockets the supervisor binds (with --workers)")
+    p.add_argument("--pid", metavar="FILE", default=None,
+                   help="write the process id (the supervisor's with --workers) to FILE")
     p.add_argument("--workers", type=int, default=None,
-                   help="worker processes sharing the port with SO_REUSEPORT, each with its own interpreter")
+                   help="worker processes, each with its own interpreter, under a supervisor "
+                        "that binds once and replaces them; SIGHUP reloads them gracefully, "
+                        "SIGTTIN/SIGTTOU add or remove one")
+    p.add_argument("--max-requests", type=int, default=None,
+                   help="requests after which a worker is replaced, gracefully (with --workers)")
+    p.add_argument("--max-requests-jitter", type=int, default=0,
+                   help="up to this many more requests per worker, drawn at random (default: 0)")
+    p.add_argument("--worker-timeout", type=float, default=30,
+                   help="seconds a worker may miss its heartbeat before it is killed and "
+                        "replaced (with --workers); 0: no heartbeat (default: 30)")
     p.add_argument("--threads", type=int, default=None,
                    help="event loops per process (default: 1; Python runs one thread at a time)")
     p.add_argument("--faithful", action="store_true",
@@ -61,7 +99,59 @@ def parser():
                    help="APP is a factory: call it (with no arguments) to get the application")
     p.add_argument("--chdir", metavar="DIR", default=None,
                    help="change to DIR before importing the application")
+    for action in p._actions:
+        if action.option_strings and action.dest != "help":
+            action.help = f"{action.help} [env: {env_name(action.option_strings[-1])}]"
     return p
+
+
+TRUE = ("1", "true", "yes", "on")
+FALSE = ("0", "false", "no", "off", "")
+
+
+def parse_args(argv, environ=None):
+    """Parses ``argv``, then takes each option not given from its ``PYSERVE_*`` variable
+    (as ``demo`` does): flags win over the environment. A bad value names the option and
+    the variable."""
+    environ = os.environ if environ is None else environ
+    p = parser()
+    args = p.parse_args(argv)
+    given = set()
+    for a in argv:
+        if a == "--":
+            break
+        if a.startswith("--"):
+            given.add(a.split("=", 1)[0])
+    for action in p._actions:
+        if not action.option_strings or action.dest == "help":
+            continue
+        option = action.option_strings[-1]
+        name = env_name(option)
+        if option in given or name not in environ:
+            continue
+        text = environ[name]
+
+        def bad(reason):
+            p.error(f"argument {option} (from {name}): {reason}: {text!r}")
+
+        if isinstance(action, argparse._StoreTrueAction):
+            if text.lower() in TRUE:
+                setattr(args, action.dest, True)
+            elif text.lower() not in FALSE:
+                bad("expected 1, true, yes, on, 0, false, no or off")
+            continue
+        values = text.split() if action.dest == "bind" else [text]
+        converted = []
+        for v in values:
+            try:
+                v = action.type(v) if action.type else v
+            except (ValueError, TypeError, argparse.ArgumentTypeError) as e:
+                bad(str(e) or "invalid value")
+            if action.choices is not None and v not in action.choices:
+                bad(f"choose from {', '.join(map(str, action.choices))}")
+            converted.append(v)
+        setattr(args, action.dest, converted if action.dest == "bind" else converted[0])
+    return p, args
 
 
 def load_app(spec, factory=False):
@@ -89,69 +179,76 @@ def banner(host, port):
     print(f"Serving HTTP on {host} port {port} ...", flush=True)
 
 
-def supervise(args, argv):
-    """``--workers N``: N copies of this command, each binding the port with SO_REUSEPORT;
-    SIGINT/SIGTERM are passed on for a graceful stop."""
-    port = args.port
+def print_banners(addresses):
+    for addr in addresses:
+        if isinstance(addr, tuple):
+            banner(addr[0], addr[1])
+        else:
+            print(f"Serving HTTP on {addr} ...", flush=True)
+
+
+def bind_addresses(args):
+    """The addresses the supervisor binds: ``--bind``, else ``--unix``, else
+    ``--host``/``--port``."""
+    if args.bind:
+        return list(args.bind)
+    if args.unix is not None:
+        return [f"unix:{args.unix}"]
     host = args.host or "0.0.0.0"
-    if port == 0 and args.unix is None:
-        # One port for every worker: pick it here, in the SO_REUSEPORT group they join.
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        probe = socket.socket(family, socket.SOCK_STREAM)
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        probe.bind((host, 0))
-        port = probe.getsockname()[1]
-    else:
-        probe = None
-    rest = []
-    skip = False
-    for a in argv:
-        if skip:
-            skip = False
-            continue
-        if a in ("--workers", "--port"):
-            skip = True
-            continue
-        if a.startswith("--workers=") or a.startswith("--port="):
-            continue
-        rest.append(a)
-    cmd = [sys.executable, "-m", "pyserve", *rest, "--port", str(port)]
-    children = []
-    for i in range(args.workers):
-        env = dict(os.environ, **{WORKER_ENV: str(i)})
-        children.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True))
-    # Each worker prints its banner once it listens: wait for all before announcing.
-    for child in children:
-        child.stdout.readline()
-        threading.Thread(target=child.stdout.read, daemon=True).start()
-    if probe is not None:
-        probe.close()
-    banner(host, port)
+    return [f"[{host}]:{args.port}" if ":" in host else f"{host}:{args.port}"]
 
-    def forward(signum, frame):
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
 
-    signal.signal(signal.SIGINT, forward)
-    signal.signal(signal.SIGTERM, forward)
-    failed = False
-    for child in children:
-        failed |= child.wait() != 0
-    return 1 if failed else 0
+def supervise(args, argv):
+    """``--workers N``: the supervisor ``demo --workers`` runs (``_core.supervise``) binds
+    every address once and runs N copies of this command as its workers, with the
+    sockets inherited; it returns on SIGTERM/SIGINT/SIGQUIT once the workers are gone."""
+    from . import _core
+
+    # The supervisor answers SIGINT itself: no KeyboardInterrupt in this process.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        _core.supervise(
+            [sys.executable, "-m", "pyserve", *argv],
+            args.workers,
+            bind_addresses(args),
+            backlog=args.backlog,
+            unix_mode=args.unix_mode,
+            reuse_port=args.reuse_port,
+            max_requests=args.max_requests,
+            max_requests_jitter=args.max_requests_jitter,
+            worker_timeout=args.worker_timeout or None,
+            # The workers' own grace period, and some time to exit after it.
+            graceful_timeout=args.shutdown_timeout + 5,
+            pid=args.pid,
+            ready=print_banners,
+        )
+    except (OSError, ValueError, RuntimeError) as e:
+        print(f"pyserve: error: {e}", file=sys.stderr, flush=True)
+        return 1
+    return 0
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = parser().parse_args(argv)
+    p, args = parse_args(argv)
     from . import _core, serve
     from .simple_server import make_server
 
     _core.install_log(args.access_log)
-    if args.workers is not None and args.workers > 1:
+    worker = _core.is_worker()
+    if args.workers is not None and not worker:
         if args.faithful or args.once:
-            parser().error("--workers needs the production face (without --faithful/--once)")
+            p.error("--workers needs the production face (without --faithful/--once)")
+        if args.workers < 1:
+            p.error(f"argument --workers: must be at least 1: {args.workers}")
+        if args.max_requests is not None and args.max_requests < 1:
+            p.error(f"argument --max-requests: must be at least 1: {args.max_requests}")
+        if args.max_requests_jitter < 0:
+            p.error(f"argument --max-requests-jitter: must not be negative: "
+                    f"{args.max_requests_jitter}")
+        if args.worker_timeout and not args.worker_timeout >= 0.2:
+            p.error(f"argument --worker-timeout: must be 0 (no heartbeat) or at least 0.2: "
+                    f"{args.worker_timeout:g}")
         return supervise(args, argv)
     if args.chdir:
         os.chdir(args.chdir)
@@ -172,14 +269,21 @@ def main(argv=None):
         return 0
 
     def ready(server):
-        addr = server.server_address
-        if isinstance(addr, tuple):
-            banner(addr[0], addr[1])
-        else:
-            print(f"Serving HTTP on {addr} ...", flush=True)
+        # A supervised worker stays quiet: the supervisor prints once every worker serves.
+        if not worker:
+            print_banners(server.server_addresses)
 
+    if worker:
+        # SIGHUP is the supervisor's reload signal (a terminal's hang-up sends it to the
+        # whole group) and SIGUSR1 its log-reopening one: neither stops a worker.
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGUSR1, signal.SIG_IGN)
     options = dict(
         unix=args.unix,
+        bind=args.bind,
+        backlog=args.backlog,
+        unix_mode=args.unix_mode,
+        pid=None if worker else args.pid,
         max_blocking=args.max_blocking,
         max_connections=args.max_connections,
         max_body=args.max_body,
@@ -188,11 +292,15 @@ def main(argv=None):
         shutdown_timeout=args.shutdown_timeout,
         trusted_proxy=args.trusted_proxy,
         proxy_hops=args.proxy_hops,
-        multiprocess=WORKER_ENV in os.environ,
+        multiprocess=worker and (args.workers or 1) > 1,
     )
     if args.threads is not None:
         options["threads"] = args.threads
-    serve(app, args.host, args.port, ready=ready, **options)
+    try:
+        serve(app, args.host, args.port, ready=ready, **options)
+    except (OSError, ValueError) as e:
+        print(f"pyserve: error: {e}", file=sys.stderr, flush=True)
+        return 1
     return 0
 
 

@@ -1,0 +1,361 @@
+"""``pyserve --workers N``: the supervisor ``demo --workers`` runs, with Python workers.
+
+Real processes and signals on 127.0.0.1; every wait is bounded (``TIMEOUT``)."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from conftest import TIMEOUT, request
+from test_cli import HERE, start, stop
+
+
+def children_of(pid):
+    """The live (not zombie) child processes of ``pid``."""
+    out = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...: comm may hold spaces, so split after its ')'.
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        if int(ppid) == pid and state != "Z":
+            out.add(int(entry))
+    return out
+
+
+def wait_until(what, check, timeout=TIMEOUT):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def log(proc):
+    proc.errfile.seek(0)
+    return proc.errfile.read()
+
+
+def served_pid(port):
+    resp, body = request(port)
+    assert resp.status == 200
+    pid, multiprocess = body.decode().split()
+    return int(pid), multiprocess
+
+
+def test_workers_share_the_port():
+    """Moved from test_cli.py: two workers, each answering on the one port."""
+    proc, port = start("apps.hello:pid", "--workers", "2", "--port", "0")
+    try:
+        pids = set()
+        deadline = time.monotonic() + TIMEOUT
+        while len(pids) < 2 and time.monotonic() < deadline:
+            pid, flag = served_pid(port)
+            assert flag == "True"
+            pids.add(pid)
+        assert len(pids) == 2, pids
+        # The workers are the supervisor's children, and it never imports the app.
+        assert pids == children_of(proc.pid)
+    finally:
+        code, err = stop(proc)
+    assert code == 0, err
+    assert "supervisor stopped" in err, err
+
+
+def test_a_dead_worker_is_replaced():
+    proc, port = start("apps.hello:pid", "--workers", "2", "--port", "0")
+    try:
+        first = wait_until("two workers", lambda: len(children_of(proc.pid)) == 2 and
+                           children_of(proc.pid))
+        victim = min(first)
+        os.kill(victim, signal.SIGKILL)
+        second = wait_until(
+            "a replacement",
+            lambda: (c := children_of(proc.pid)) and len(c) == 2 and victim not in c and c,
+        )
+        new = (second - first).pop()
+        # The replacement serves on the same port (the supervisor kept the socket).
+        wait_until("the replacement to answer", lambda: served_pid(port)[0] == new)
+    finally:
+        code, err = stop(proc)
+    assert code == 0, err
+    assert "signal 9" in err, err
+
+
+def test_a_crash_loop_stops_the_server():
+    """An app that fails to import in every worker: five deaths in ten seconds stop the
+    supervisor with a clear error instead of respawning forever."""
+    out = subprocess.run(
+        [sys.executable, "-m", "pyserve", "apps.hello:missing", "--workers", "2",
+         "--port", "0"],
+        cwd=HERE, capture_output=True, text=True, timeout=TIMEOUT * 2,
+    )
+    assert out.returncode == 1, out
+    assert "workers are crashing" in out.stderr, out.stderr
+    assert "missing" in out.stderr  # the worker's own traceback
+
+
+def test_max_requests_replaces_a_worker():
+    proc, port = start("apps.hello:pid", "--workers", "1", "--max-requests", "5",
+                       "--port", "0")
+    try:
+        pids = []
+        deadline = time.monotonic() + TIMEOUT
+        while len(set(pids)) < 3 and time.monotonic() < deadline:
+            pids.append(served_pid(port)[0])
+        assert len(set(pids)) >= 3, pids
+        # Each replaced worker served its whole budget first; it keeps serving until its
+        # replacement serves (a new interpreter takes a while), so it may serve more.
+        order = list(dict.fromkeys(pids))
+        for pid in order[:-1]:
+            assert pids.count(pid) >= 5, pids
+    finally:
+        code, err = stop(proc)
+    assert code == 0, err
+    assert "request budget reached" in err, err
+
+
+def test_a_stopped_worker_is_killed_after_the_worker_timeout():
+    """A worker that stops answering the heartbeat (SIGSTOP) is killed and replaced."""
+    proc, port = start("apps.hello:pid", "--workers", "1", "--worker-timeout", "1",
+                       "--port", "0")
+    try:
+        (first,) = wait_until("a worker", lambda: children_of(proc.pid))
+        os.kill(first, signal.SIGSTOP)
+        start_at = time.monotonic()
+        (second,) = wait_until(
+            "a replacement",
+            lambda: (c := children_of(proc.pid)) and first not in c and len(c) == 1 and c,
+        )
+        assert time.monotonic() - start_at < 10
+        assert served_pid(port)[0] == second
+    finally:
+        code, err = stop(proc)
+    assert code == 0, err
+    assert "heartbeat" in err, err
+
+
+def client(port, keep_alive, stop_flag, tally):
+    """GET / in a loop, on one keep-alive connection or a new one each time. A reused
+    connection closed before any byte of a response is retried once (RFC 9112 9.3.1: the
+    server may close an idle connection; an idempotent request may be retried)."""
+    conn = None
+    n = 0
+    while not stop_flag.is_set() and n < 20_000:
+        n += 1
+        for attempt in (1, 2):
+            reused = conn is not None
+            if conn is None:
+                try:
+                    conn = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+                except OSError as e:
+                    tally["failures"].append(f"connect: {e}")
+                    break
+            s = conn
+            conn = None
+            try:
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n" +
+                          (b"" if keep_alive else b"Connection: close\r\n") + b"\r\n")
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+            except OSError as e:
+                if reused and attempt == 1:
+                    tally["retried"] += 1
+                    s.close()
+                    continue
+                tally["failures"].append(f"i/o: {e}")
+                s.close()
+                break
+            if not data:
+                s.close()
+                if reused and attempt == 1:
+                    tally["retried"] += 1
+                    continue
+                tally["failures"].append("closed before a response on a new connection")
+                break
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+            try:
+                while len(body) < length:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    body += chunk
+            except OSError as e:
+                tally["failures"].append(f"body: {e}")
+                s.close()
+                break
+            if head.startswith(b"HTTP/1.1 200 ") and len(body) == length:
+                tally["ok"] += 1
+                if keep_alive and b"connection: close" not in head.lower():
+                    conn = s
+                else:
+                    s.close()
+            else:
+                tally["failures"].append(f"incomplete: {head[:40]!r} {len(body)}/{length}")
+                s.close()
+            break
+    if conn is not None:
+        conn.close()
+
+
+def test_reload_under_load_loses_no_request():
+    reloads = 3
+    proc, port = start("apps.hello:app", "--workers", "2", "--port", "0")
+    stop_flag = threading.Event()
+    tallies = [{"ok": 0, "retried": 0, "failures": []} for _ in range(4)]
+    threads = [
+        threading.Thread(target=client, args=(port, ka, stop_flag, t), daemon=True)
+        for ka, t in zip([True, True, False, False], tallies)
+    ]
+    try:
+        generations = [wait_until("two workers",
+                                  lambda: len(children_of(proc.pid)) == 2 and
+                                  children_of(proc.pid))]
+        for t in threads:
+            t.start()
+        for i in range(1, reloads + 1):
+            time.sleep(0.4)
+            proc.send_signal(signal.SIGHUP)
+            wait_until("reload complete", lambda: log(proc).count("reload complete") >= i,
+                       timeout=TIMEOUT * 2)
+            generations.append(wait_until(
+                "two workers", lambda: len(children_of(proc.pid)) == 2 and
+                children_of(proc.pid)))
+        time.sleep(0.4)
+    finally:
+        stop_flag.set()
+        for t in threads:
+            t.join(TIMEOUT * 2)
+        code, err = stop(proc)
+    ok = sum(t["ok"] for t in tallies)
+    retried = sum(t["retried"] for t in tallies)
+    failures = [f for t in tallies for f in t["failures"]]
+    print(f"{reloads} reloads: {ok} responses complete, {retried} keep-alive retries, "
+          f"{len(failures)} failures")
+    assert not failures, failures[:10]
+    assert ok > 200, ok
+    for before, after in zip(generations, generations[1:]):
+        assert before.isdisjoint(after), generations
+    assert code == 0, err
+
+
+def test_sigquit_stops_at_once_and_sigint_gracefully():
+    proc, port = start("apps.hello:app", "--workers", "2", "--port", "0")
+    request(port)
+    proc.send_signal(signal.SIGQUIT)
+    assert proc.wait(TIMEOUT) == 0
+    proc.errfile.seek(0)
+    assert "SIGQUIT" in proc.errfile.read()
+    proc, port = start("apps.hello:app", "--workers", "2", "--port", "0")
+    request(port)
+    workers = children_of(proc.pid)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(TIMEOUT) == 0
+    # The supervisor waited for its workers before it exited.
+    assert workers and not any(os.path.exists(f"/proc/{w}") for w in workers)
+    proc.errfile.seek(0)
+    err = proc.errfile.read()
+    assert "graceful stop" in err and "Traceback" not in err, err
+
+
+def test_unix_socket_pid_file_and_environment(tmp_path):
+    """``--bind unix:PATH`` with two workers (both reachable on the one socket), ``--pid``
+    written and removed, options from ``PYSERVE_*`` variables."""
+    path = tmp_path / "app.sock"
+    pidfile = tmp_path / "pyserve.pid"
+    env = dict(os.environ, PYSERVE_WORKERS="2", PYSERVE_PID=str(pidfile),
+               PYSERVE_UNIX_MODE="660")
+    errfile = open(tmp_path / "err.log", "w+")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pyserve", "apps.hello:pid", "--bind", f"unix:{path}"],
+        cwd=HERE, stdout=subprocess.PIPE, stderr=errfile, text=True, env=env,
+    )
+    proc.errfile = errfile
+    try:
+        line = proc.stdout.readline()
+        assert line == f"Serving HTTP on {path} ...\n", (line, log(proc))
+        assert int(pidfile.read_text()) == proc.pid
+        assert oct(path.stat().st_mode & 0o777) == "0o660"
+        pids = set()
+        deadline = time.monotonic() + TIMEOUT
+        while len(pids) < 2 and time.monotonic() < deadline:
+            s = socket.socket(socket.AF_UNIX)
+            s.settimeout(TIMEOUT)
+            s.connect(str(path))
+            s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            data = b""
+            while chunk := s.recv(4096):
+                data += chunk
+            s.close()
+            assert data.startswith(b"HTTP/1.1 200 "), data
+            pids.add(int(data.split(b"\r\n\r\n")[1].split()[0]))
+        assert len(pids) == 2, pids
+    finally:
+        code, err = stop(proc)
+    assert code == 0, err
+    assert not pidfile.exists()
+    assert not path.exists()
+
+
+@pytest.mark.parametrize("args,env,message", [
+    (["--workers", "0"], {}, "argument --workers: must be at least 1: 0"),
+    (["--workers", "2", "--max-requests", "0"], {}, "argument --max-requests"),
+    (["--workers", "2", "--worker-timeout", "0.1"], {}, "argument --worker-timeout"),
+    (["--workers", "2", "--bind", "localhost"], {}, "invalid bind address 'localhost'"),
+    ([], {"PYSERVE_PORT": "eighty"}, "argument --port (from PYSERVE_PORT)"),
+    ([], {"PYSERVE_FAITHFUL": "maybe"}, "argument --faithful (from PYSERVE_FAITHFUL)"),
+])
+def test_invalid_configuration_is_refused_before_listening(args, env, message):
+    out = subprocess.run(
+        [sys.executable, "-m", "pyserve", "apps.hello:app", *args],
+        cwd=HERE, capture_output=True, text=True, timeout=TIMEOUT,
+        env=dict(os.environ, **env),
+    )
+    assert out.returncode in (1, 2), out
+    assert message in out.stderr, out.stderr
+    assert "Serving HTTP" not in out.stdout
+
+
+def test_a_busy_port_names_the_address():
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "pyserve", "apps.hello:app", "--workers", "2",
+             "--port", str(port)],
+            cwd=HERE, capture_output=True, text=True, timeout=TIMEOUT,
+        )
+    finally:
+        holder.close()
+    assert out.returncode == 1, out
+    assert f"Address already in use: '127.0.0.1:{port}'" in out.stderr, out.stderr
+
+
+def test_help_names_the_environment_variables():
+    out = subprocess.run([sys.executable, "-m", "pyserve", "--help"], cwd=HERE,
+                         capture_output=True, text=True, timeout=TIMEOUT)
+    assert out.returncode == 0
+    text = " ".join(out.stdout.split())
+    for name in ("PYSERVE_WORKERS", "PYSERVE_BIND", "PYSERVE_MAX_REQUESTS",
+                 "PYSERVE_WORKER_TIMEOUT", "PYSERVE_PID"):
+        assert f"[env: {name}]" in text, name
