@@ -399,7 +399,7 @@ fn serve<P: Protocol>(
     let worker = worker.map(Arc::new);
     let render = metrics.map(|m| {
         let handle = handle.clone();
-        move || render_metrics(&m, &handle)
+        move || m.render_with(&handle)
     });
     match &worker {
         Some(w) => {
@@ -408,14 +408,7 @@ fn serve<P: Protocol>(
             w.ready()?;
             if let Some(render) = render.clone() {
                 // The supervisor sums every worker's snapshot.
-                let (w, handle) = (w.clone(), handle.clone());
-                std::thread::Builder::new()
-                    .name("metrics-push".into())
-                    .spawn(move || {
-                        while !handle.is_shutting_down() && w.send_metrics(&render()).is_ok() {
-                            std::thread::sleep(Duration::from_secs(1));
-                        }
-                    })?;
+                w.push_metrics(&handle, render)?;
             }
         }
         None => {
@@ -444,27 +437,6 @@ fn serve<P: Protocol>(
         let _ = w.send_metrics(&render());
     }
     Ok(())
-}
-
-/// This process's metrics: the HTTP counters, open and idle connections, loop hand-offs.
-fn render_metrics(m: &HttpMetrics, server: &socketserver::evloop::ServerHandle) -> String {
-    let mut text = m.render();
-    text.push_str(&format!(
-        "# HELP pyserve_connections_open Connections open.\n\
-         # TYPE pyserve_connections_open gauge\n\
-         pyserve_connections_open {}\n\
-         # HELP pyserve_connections_idle Connections open with no request in progress.\n\
-         # TYPE pyserve_connections_idle gauge\n\
-         pyserve_connections_idle {}\n\
-         # HELP pyserve_loop_handoffs_total Event loops handed to a standby thread because a \
-         handler blocked.\n\
-         # TYPE pyserve_loop_handoffs_total counter\n\
-         pyserve_loop_handoffs_total {}\n",
-        server.connections(),
-        server.idle_connections(),
-        server.handoffs()
-    ));
-    text
 }
 
 /// CPython's `wsgiref.simple_server` banner (`Serving HTTP on 0.0.0.0 port 8782 ...`).

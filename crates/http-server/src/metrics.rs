@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use socketserver::evloop::{Abort, Frame, Protocol, ServeCx, Served};
+use socketserver::evloop::{Abort, Frame, Protocol, ServeCx, Served, ServerHandle};
 
 /// The methods counted by name; any other is `OTHER`.
 const METHODS: [&str; 8] = [
@@ -145,6 +145,29 @@ impl HttpMetrics {
             self.bytes_out.load(r)
         );
         out
+    }
+
+    /// [`render`](Self::render) followed by the gauges of the server that counts them:
+    /// connections open and idle, and loop hand-offs (what a `/metrics` page shows).
+    pub fn render_with(&self, server: &ServerHandle) -> String {
+        let mut text = self.render();
+        let _ = write!(
+            text,
+            "# HELP pyserve_connections_open Connections open.\n\
+             # TYPE pyserve_connections_open gauge\n\
+             pyserve_connections_open {}\n\
+             # HELP pyserve_connections_idle Connections open with no request in progress.\n\
+             # TYPE pyserve_connections_idle gauge\n\
+             pyserve_connections_idle {}\n\
+             # HELP pyserve_loop_handoffs_total Event loops handed to a standby thread because a \
+             handler blocked.\n\
+             # TYPE pyserve_loop_handoffs_total counter\n\
+             pyserve_loop_handoffs_total {}\n",
+            server.connections(),
+            server.idle_connections(),
+            server.handoffs()
+        );
+        text
     }
 }
 

@@ -32,14 +32,32 @@ mod workers;
 use pyo3::prelude::*;
 
 /// Installs the log subscriber: `format` is one of `python`, `common`, `combined`, `json`
-/// (`--access-log`). The first call in a process wins; later ones return False.
+/// (`--access-log`), `logformat` a gunicorn-style line (`--access-logformat`), `logfile`
+/// a file the access lines are buffered into (`--access-logfile`; `-`: stderr). The first
+/// call in a process wins; later ones return False.
 #[pyfunction]
-#[pyo3(signature = (format = "python"))]
-fn install_log(format: &str) -> PyResult<bool> {
+#[pyo3(signature = (format = "python", logfile = None, logformat = None))]
+fn install_log(
+    format: &str,
+    logfile: Option<std::path::PathBuf>,
+    logformat: Option<&str>,
+) -> PyResult<bool> {
+    use pyo3::exceptions::PyValueError;
     let format = format
         .parse()
-        .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("access_log: {e}")))?;
-    Ok(log::install(format))
+        .map_err(|e| PyValueError::new_err(format!("access_log: {e}")))?;
+    let template = logformat
+        .map(str::parse::<http_server::logging::AccessTemplate>)
+        .transpose()
+        .map_err(|e| PyValueError::new_err(format!("access_logformat: {e}")))?;
+    log::install_with(format, template, logfile.as_deref()).map_err(|e| errors::to_py(&e))
+}
+
+/// Reopens the access log file (what SIGUSR1 does, after logrotate moved it); False when
+/// there is none.
+#[pyfunction]
+fn reopen_logs() -> PyResult<bool> {
+    log::reopen().map_err(|e| errors::to_py(&e))
 }
 
 /// The extension module `pyserve._core`.
@@ -58,6 +76,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<app::Starter>()?;
     m.add_function(wrap_pyfunction!(faithful::handle_streams, m)?)?;
     m.add_function(wrap_pyfunction!(install_log, m)?)?;
+    m.add_function(wrap_pyfunction!(reopen_logs, m)?)?;
     m.add_function(wrap_pyfunction!(workers::supervise, m)?)?;
     m.add_function(wrap_pyfunction!(workers::is_worker, m)?)?;
     m.add(

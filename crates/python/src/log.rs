@@ -11,7 +11,10 @@ use std::cell::Cell;
 use std::io::{self, Write};
 use std::sync::OnceLock;
 
-use http_server::logging::{AccessLines, AccessLogFormat};
+use std::path::Path;
+use std::time::Duration;
+
+use http_server::logging::{AccessLines, AccessLogFormat, AccessTemplate, BufferedLog};
 use pyo3::prelude::*;
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -107,6 +110,77 @@ impl<'a> MakeWriter<'a> for Route {
 }
 
 static FORMAT: OnceLock<AccessLogFormat> = OnceLock::new();
+
+/// The buffered access log (`--access-logfile`), when one was installed.
+static ACCESS_LOG: OnceLock<BufferedLog> = OnceLock::new();
+
+/// Installs the subscriber once per process with the access lines in `template` (else in
+/// `format`), buffered into `logfile` (`-`: stderr) as `demo --access-logfile` does (64 KiB
+/// per thread, written at least every second, when a server stops, and by
+/// [`flush`]); without a file, to stderr. False when a subscriber was there first.
+pub(crate) fn install_with(
+    format: AccessLogFormat,
+    template: Option<AccessTemplate>,
+    logfile: Option<&Path>,
+) -> io::Result<bool> {
+    let Some(path) = logfile else {
+        if template.is_none() {
+            return Ok(install(format));
+        }
+        if FORMAT.set(format).is_err() {
+            return Ok(false);
+        }
+        return Ok(http_server::logging::install_subscriber(
+            format, template, Route,
+        ));
+    };
+    if FORMAT.get().is_some() {
+        return Ok(false);
+    }
+    let (size, every) = (64 << 10, Duration::from_secs(1));
+    let log = if path.as_os_str() == "-" {
+        BufferedLog::stderr(size, every)?
+    } else {
+        BufferedLog::file(path, size, every).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot open the access log {}: {e}", path.display()),
+            )
+        })?
+    };
+    if FORMAT.set(format).is_err() {
+        return Ok(false);
+    }
+    let _ = ACCESS_LOG.set(log.clone());
+    Ok(http_server::logging::install_subscriber(
+        format, template, log,
+    ))
+}
+
+/// Writes out the buffered access lines (a server stopped).
+pub(crate) fn flush() {
+    if let Some(log) = ACCESS_LOG.get() {
+        log.flush();
+    }
+}
+
+/// Reopens the access log file (SIGUSR1, after logrotate moved it), saying so in the
+/// new file; false without one.
+pub(crate) fn reopen() -> io::Result<bool> {
+    let Some(log) = ACCESS_LOG.get() else {
+        return Ok(false);
+    };
+    match log.reopen() {
+        Ok(()) => {
+            tracing::info!(pid = std::process::id(), "access log reopened");
+            Ok(true)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "reopening the access log failed");
+            Err(e)
+        }
+    }
+}
 
 /// Installs the default subscriber (CPython's lines) unless one was installed.
 pub(crate) fn ensure() {

@@ -20,6 +20,7 @@ use gateway::proxy::{ProxyFix, TrustedProxies};
 use gateway::simple_server::{WsgiRequestHandler, WsgiShared, base_environ};
 use http_server::h1::chunked::ChunkedLimits;
 use http_server::h1::{H1Limits, HttpProtocol};
+use http_server::metrics::{HttpMetrics, Metered};
 use http_server::{Exchange, HttpHandler};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -93,6 +94,9 @@ struct Options {
     idle_timeout: f64,
     shutdown_timeout: f64,
     multiprocess: bool,
+    /// `metrics_bind`: count requests, and serve them as Prometheus text on this address
+    /// (a supervised worker sends them to its supervisor instead).
+    metrics_bind: Option<String>,
 }
 
 /// Python: no equivalent in wsgiref; the production server of `pyserve.serve()`.
@@ -124,7 +128,7 @@ impl Server {
         unix_mode = None, pid = None, threads = 1,
         max_blocking = None, max_connections = None, max_body = 32 << 20,
         request_timeout = 30.0, idle_timeout = 60.0, shutdown_timeout = 30.0,
-        trusted_proxy = None, proxy_hops = 1, multiprocess = false,
+        trusted_proxy = None, proxy_hops = 1, multiprocess = false, metrics_bind = None,
     ))]
     #[allow(
         clippy::too_many_arguments,
@@ -150,6 +154,7 @@ impl Server {
         trusted_proxy: Option<&str>,
         proxy_hops: usize,
         multiprocess: bool,
+        metrics_bind: Option<String>,
     ) -> PyResult<Self> {
         crate::log::ensure();
         let opts = Options {
@@ -161,6 +166,7 @@ impl Server {
             idle_timeout,
             shutdown_timeout,
             multiprocess,
+            metrics_bind,
         };
         let template = Arc::new(EnvTemplate::new(py, ErrorsTo::ServerLog)?);
         let mut app: Arc<dyn Application> = Arc::new(PyApp::new(app, template));
@@ -222,12 +228,19 @@ impl Server {
             },
         };
         py.detach(move || {
-            let site = Site {
+            let mut site = Site {
                 env_slot: &env_slot,
                 app,
                 opts: &opts,
+                metrics: None,
             };
-            self::bind(&at, config, protocol, site)
+            if opts.metrics_bind.is_some() {
+                let metrics = Arc::new(HttpMetrics::default());
+                site.metrics = Some(metrics.clone());
+                self::bind(&at, config, Metered::new(protocol, metrics), site)
+            } else {
+                self::bind(&at, config, protocol, site)
+            }
         })
         .map_err(|e| match e.downcast::<supervisor::Error>() {
             Ok(e) => crate::workers::to_py(*e),
@@ -259,7 +272,10 @@ impl Server {
             .take()
             .ok_or_else(|| PyRuntimeError::new_err("this server already served"))?;
         let handle = self.handle.clone();
-        interruptible(py, move || handle.shutdown(), run)?.map_err(|e| to_py(&e))
+        let served = interruptible(py, move || handle.shutdown(), run);
+        // The server stopped: write out the buffered access lines.
+        crate::log::flush();
+        served?.map_err(|e| to_py(&e))
     }
 
     /// Starts a graceful shutdown (from any thread or a signal handler) and returns at once.
@@ -368,6 +384,8 @@ struct Site<'a> {
     env_slot: &'a EnvSlot,
     app: Arc<dyn Application>,
     opts: &'a Options,
+    /// The counters `Metered` fills, when `metrics_bind` asks for them.
+    metrics: Option<Arc<HttpMetrics>>,
 }
 
 /// The bound server as `Server`: its base environ, its addresses and its `serve()`.
@@ -383,6 +401,7 @@ fn finish<P: Protocol + 'static>(
         env_slot,
         app,
         opts,
+        metrics,
     } = site;
     let pid = pid.map(supervisor::PidFile::write).transpose()?;
     server.info_mut().multithread = true;
@@ -392,14 +411,37 @@ fn finish<P: Protocol + 'static>(
     let _ = env_slot.set(Arc::new(WsgiShared::new(app, env)));
     let handle = server.handle();
     let watched = handle.clone();
+    let render = metrics.map(|m| {
+        let handle = handle.clone();
+        move || m.render_with(&handle)
+    });
+    if let (None, Some(addr), Some(render)) = (&worker, &opts.metrics_bind, render.clone()) {
+        // Its own listener, never the application's (it lives as long as the process).
+        let l = std::net::TcpListener::bind(addr).map_err(|source| supervisor::Error::Listen {
+            address: addr.clone(),
+            source,
+        })?;
+        tracing::info!("metrics at http://{}/metrics", l.local_addr()?);
+        supervisor::serve_metrics(l, render)?;
+    }
+    let worker = worker.map(Arc::new);
     Ok(Server {
         run: Mutex::new(Some(Box::new(move || {
+            let fail = std::io::Error::other;
             if let Some(w) = &worker {
                 // Stops when the supervisor is gone; beats only while the loops progress.
-                w.watch(&watched).map_err(std::io::Error::other)?;
-                w.ready().map_err(std::io::Error::other)?;
+                w.watch(&watched).map_err(fail)?;
+                if let Some(render) = render.clone() {
+                    // The supervisor sums every worker's snapshot.
+                    w.push_metrics(&watched, render).map_err(fail)?;
+                }
+                w.ready().map_err(fail)?;
             }
             let served = server.serve();
+            if let (Some(w), Some(render)) = (&worker, &render) {
+                // The last counts, so the supervisor's sums keep them after this exits.
+                let _ = w.send_metrics(&render());
+            }
             drop((files, pid));
             served
         }))),

@@ -77,12 +77,13 @@ fn secs(name: &str, v: f64) -> PyResult<Duration> {
 /// raises `RuntimeError`). `command` is each worker's command line (the `pyserve` command
 /// with the same options); `binds` the addresses, bound here before any worker starts (a
 /// busy port raises `OSError` at once); `ready(addresses)` is called once every worker
-/// serves, with the bound addresses (`(host, port)` tuples or Unix paths).
+/// serves, with the bound addresses (`(host, port)` tuples or Unix paths);
+/// `metrics_bind` serves the workers' metrics, summed, as Prometheus text.
 #[pyfunction]
 #[pyo3(signature = (
     command, workers, binds, *, backlog = 1024, unix_mode = None, reuse_port = false,
     max_requests = None, max_requests_jitter = 0, worker_timeout = None,
-    graceful_timeout = 35.0, pid = None, ready = None,
+    graceful_timeout = 35.0, pid = None, ready = None, metrics_bind = None,
 ))]
 #[allow(
     clippy::too_many_arguments,
@@ -102,6 +103,7 @@ pub(crate) fn supervise(
     graceful_timeout: f64,
     pid: Option<PathBuf>,
     ready: Option<Py<PyAny>>,
+    metrics_bind: Option<String>,
 ) -> PyResult<()> {
     crate::log::ensure();
     let config = Config {
@@ -135,7 +137,22 @@ pub(crate) fn supervise(
         .map(PidFile::write)
         .transpose()
         .map_err(to_py)?;
-    let mut supervisor = Supervisor::new(config);
+    let mut supervisor = Supervisor::new(config).on_reopen(|| {
+        // Logged by `reopen`, in the new file.
+        let _ = crate::log::reopen();
+    });
+    if let Some(addr) = metrics_bind {
+        // Its own listener, never inherited by the workers (close-on-exec); they send
+        // their counts, the supervisor sums them.
+        let l = std::net::TcpListener::bind(&addr).map_err(|source| {
+            to_py(supervisor::Error::Listen {
+                address: addr.clone(),
+                source,
+            })
+        })?;
+        tracing::info!("metrics at http://{}/metrics", l.local_addr()?);
+        supervisor = supervisor.metrics(l);
+    }
     if let Some(ready) = ready {
         supervisor = supervisor.on_ready(move || {
             Python::attach(|py| {

@@ -359,3 +359,74 @@ def test_help_names_the_environment_variables():
     for name in ("PYSERVE_WORKERS", "PYSERVE_BIND", "PYSERVE_MAX_REQUESTS",
                  "PYSERVE_WORKER_TIMEOUT", "PYSERVE_PID"):
         assert f"[env: {name}]" in text, name
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def scrape(port):
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+    try:
+        conn.request("GET", "/metrics")
+        resp = conn.getresponse()
+        assert resp.status == 200
+        return resp.read().decode()
+    finally:
+        conn.close()
+
+
+def test_metrics_and_access_logfile_with_workers(tmp_path):
+    """``--metrics-bind`` (the supervisor sums its workers' counts, scraped by a real
+    client) and ``--access-logfile`` (buffered, flushed within a second, reopened on
+    SIGUSR1 after a logrotate-style move)."""
+    mport = free_port()
+    logfile = tmp_path / "access.log"
+    proc, port = start("apps.hello:app", "--workers", "2", "--port", "0",
+                       "--metrics-bind", f"127.0.0.1:{mport}",
+                       "--access-logfile", str(logfile))
+    try:
+        for _ in range(10):
+            assert request(port, path="/counted")[1] == b"Hello world!\n"
+        wanted = 'pyserve_http_requests_total{method="GET",status="2xx"} 10\n'
+        text = wait_until("the summed metrics", lambda: (t := scrape(mport)) and wanted in t
+                          and t)
+        assert "pyserve_workers 2\n" in text, text
+        assert "pyserve_http_request_duration_seconds_count 10\n" in text, text
+        lines = wait_until("the access lines", lambda: logfile.exists() and [
+            l for l in logfile.read_text().splitlines() if "GET /counted" in l])
+        assert len(lines) == 10, lines
+        rotated = tmp_path / "access.log.1"
+        logfile.rename(rotated)
+        proc.send_signal(signal.SIGUSR1)
+        # The supervisor and both workers reopen, each saying so in the new file.
+        wait_until("three reopenings", lambda: logfile.exists() and
+                   logfile.read_text().count("access log reopened") == 3)
+        for _ in range(4):
+            request(port, path="/after-rotation")
+        wait_until("a line in the new file",
+                   lambda: "GET /after-rotation" in logfile.read_text())
+        wait_until("every line in the new file",
+                   lambda: logfile.read_text().count("GET /after-rotation") == 4)
+        assert "after-rotation" not in rotated.read_text()
+    finally:
+        code, err = stop(proc)
+    assert code == 0, err
+
+
+def test_metrics_single_process():
+    mport = free_port()
+    proc, port = start("apps.hello:app", "--port", "0", "--metrics-bind", f"127.0.0.1:{mport}")
+    try:
+        for _ in range(3):
+            request(port)
+        text = scrape(mport)
+        assert 'pyserve_http_requests_total{method="GET",status="2xx"} 3\n' in text, text
+        assert "pyserve_connections_open" in text
+    finally:
+        code, err = stop(proc)
+    assert code == 0, err

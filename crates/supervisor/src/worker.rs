@@ -182,6 +182,25 @@ impl Worker {
         Ok(self.shared.send(&Message::Metrics(text.to_owned()))?)
     }
 
+    /// Sends `render()`'s snapshot every second from a thread of its own, until `server`
+    /// shuts down or the supervisor is gone (send the last one yourself once the server
+    /// stopped, so the sums keep this worker's final counts).
+    pub fn push_metrics(
+        self: &Arc<Self>,
+        server: &ServerHandle,
+        render: impl Fn() -> String + Send + 'static,
+    ) -> Result<()> {
+        let (w, server) = (self.clone(), server.clone());
+        std::thread::Builder::new()
+            .name("metrics-push".into())
+            .spawn(move || {
+                while !server.is_shutting_down() && w.send_metrics(&render()).is_ok() {
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            })?;
+        Ok(())
+    }
+
     /// The request budget (`--max-requests` plus this worker's jitter), if any.
     pub fn max_requests(&self) -> Option<u64> {
         self.shared.max_requests

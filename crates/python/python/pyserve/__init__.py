@@ -16,10 +16,12 @@ from ._core import FileWrapper, Server
 __all__ = ["serve", "Server", "FileWrapper", "install_log"]
 
 
-def install_log(access_log="python"):
-    """Chooses the access log format (python, common, combined, json) before the first
-    server starts; the first choice in a process wins."""
-    return _core.install_log(access_log)
+def install_log(access_log="python", logfile=None, logformat=None):
+    """Chooses the access log format (python, common, combined, json), or a gunicorn-style
+    ``logformat``, and a ``logfile`` the lines are buffered into (``"-"``: stderr; flushed
+    at least every second and when a server stops; ``_core.reopen_logs()`` reopens it),
+    before the first server starts; the first choice in a process wins."""
+    return _core.install_log(access_log, logfile=logfile, logformat=logformat)
 
 
 def serve(app, host="127.0.0.1", port=8000, *, access_log=None, ready=None, **options):
@@ -29,7 +31,9 @@ def serve(app, host="127.0.0.1", port=8000, *, access_log=None, ready=None, **op
     ``options`` are the keyword arguments of ``pyserve.Server``: ``unix``, ``threads``,
     ``max_blocking``, ``max_connections``, ``max_body``, ``request_timeout``,
     ``idle_timeout``, ``shutdown_timeout``, ``trusted_proxy``, ``proxy_hops``,
-    ``multiprocess``. ``ready``, when given, is called with the bound server before it
+    ``multiprocess``, ``bind`` (a list of addresses: ``HOST:PORT``, ``unix:PATH``,
+    ``fd://N``), ``backlog``, ``unix_mode``, ``pid`` and ``metrics_bind`` (Prometheus
+    metrics at ``http://ADDR/metrics``). ``ready``, when given, is called with the bound server before it
     serves (to print a banner, or to keep it and call ``shutdown()`` from another thread).
     """
     if access_log is not None:

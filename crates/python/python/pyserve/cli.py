@@ -79,6 +79,15 @@ def parser():
     p.add_argument("--access-log", default="python",
                    choices=["python", "common", "combined", "json"],
                    help="access log format on stderr (default: python)")
+    p.add_argument("--access-logfile", metavar="PATH", default=None,
+                   help="write the access log to this file, buffered (`-`: stderr); reopened "
+                        "on SIGUSR1")
+    p.add_argument("--access-logformat", metavar="FORMAT", default=None,
+                   help="the access log line in gunicorn's atoms, e.g. "
+                        "'%%(h)s %%(l)s %%(u)s %%(t)s \"%%(r)s\" %%(s)s %%(b)s %%(D)s'")
+    p.add_argument("--metrics-bind", metavar="ADDR", default=None,
+                   help="serve Prometheus metrics at http://ADDR/metrics (its own listener; "
+                        "summed over the workers with --workers)")
     p.add_argument("--trusted-proxy", default=None, metavar="ADDR[,ADDR|CIDR...]",
                    help="trust X-Forwarded-For and X-Forwarded-Proto from these peers")
     p.add_argument("--proxy-hops", type=int, default=1,
@@ -221,6 +230,7 @@ def supervise(args, argv):
             graceful_timeout=args.shutdown_timeout + 5,
             pid=args.pid,
             ready=print_banners,
+            metrics_bind=args.metrics_bind,
         )
     except (OSError, ValueError, RuntimeError) as e:
         print(f"pyserve: error: {e}", file=sys.stderr, flush=True)
@@ -234,7 +244,14 @@ def main(argv=None):
     from . import _core, serve
     from .simple_server import make_server
 
-    _core.install_log(args.access_log)
+    try:
+        _core.install_log(args.access_log, logfile=args.access_logfile,
+                          logformat=args.access_logformat)
+    except ValueError as e:
+        p.error(str(e))
+    except OSError as e:
+        print(f"pyserve: error: {e}", file=sys.stderr, flush=True)
+        return 1
     worker = _core.is_worker()
     if args.workers is not None and not worker:
         if args.faithful or args.once:
@@ -275,9 +292,10 @@ def main(argv=None):
 
     if worker:
         # SIGHUP is the supervisor's reload signal (a terminal's hang-up sends it to the
-        # whole group) and SIGUSR1 its log-reopening one: neither stops a worker.
+        # whole group): it does not stop a worker.
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
-        signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+    # SIGUSR1 (the supervisor passes it on) reopens the access log file, for logrotate.
+    signal.signal(signal.SIGUSR1, lambda signum, frame: _core.reopen_logs())
     options = dict(
         unix=args.unix,
         bind=args.bind,
@@ -293,6 +311,7 @@ def main(argv=None):
         trusted_proxy=args.trusted_proxy,
         proxy_hops=args.proxy_hops,
         multiprocess=worker and (args.workers or 1) > 1,
+        metrics_bind=args.metrics_bind,
     )
     if args.threads is not None:
         options["threads"] = args.threads
