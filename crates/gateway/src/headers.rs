@@ -6,10 +6,10 @@ use std::fmt;
 
 use crate::error::{Error, Result};
 
-use http_server::field::{FieldError, Fields};
+use stdx::field::{FieldError, Fields};
 
 /// The gateway's error for a field that fails the HTTP layer's rule
-/// ([`http_server::field::check`]).
+/// ([`stdx::field::check`]).
 pub(crate) fn field_error(name: &str, value: &str, e: FieldError) -> Error {
     if e.is_name() {
         Error::InvalidHeaderName {
@@ -65,7 +65,7 @@ pub struct Headers {
 /// Iterator over a [`Headers`]' pairs, in order (`(&name, &value)`).
 ///
 /// Python: iterating `wsgiref.headers.Headers.items()` (without copying the pairs).
-pub type Iter<'a> = http_server::field::Iter<'a>;
+pub type Iter<'a> = stdx::field::Iter<'a>;
 
 impl Headers {
     /// Python: `wsgiref.headers.Headers()`.
@@ -139,7 +139,7 @@ impl Headers {
     #[doc(alias = "wsgiref.headers.Headers.__setitem__")]
     pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) -> Result<()> {
         let (name, value) = (name.into(), value.into());
-        http_server::field::check(&name, &value).map_err(|e| field_error(&name, &value, e))?;
+        stdx::field::check(&name, &value).map_err(|e| field_error(&name, &value, e))?;
         self.fields.remove(&name);
         self.push(&name, &value)
     }

@@ -69,7 +69,9 @@ pub use crate::static_files::{
 };
 pub use crate::status::{RESPONSES, responses};
 
-pub mod field;
+/// Response header fields: the workspace's one rule and a checked list (they live in
+/// `stdx`, so the gateway's `Headers` has them without the HTTP server).
+pub use stdx::field;
 pub mod framing;
 pub mod h1;
 #[cfg(feature = "logging")]

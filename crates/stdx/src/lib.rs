@@ -1,7 +1,8 @@
 //! `stdx`: the byte-level helpers the pyserve crates share, each written once.
 //!
 //! `socketserver`, `http_server` and `gateway` all need a few small things: the RFC 9110
-//! `tchar` table, ASCII and printable checks, Latin-1 ("native string") conversions,
+//! `tchar` table, ASCII and printable checks, the rule a response header field must meet
+//! (and a list that holds only such fields), Latin-1 ("native string") conversions,
 //! Python's `repr()` of a `str`, the `Date` header's text, the message of a caught panic.
 //! They live here, once, so the crates above agree on them (two `repr`s that disagreed
 //! on `\u` escapes is how this crate started).
@@ -25,6 +26,7 @@ include!(concat!(env!("OUT_DIR"), "/rustc_version.rs"));
 
 pub mod ascii;
 pub mod date;
+pub mod field;
 pub mod latin1;
 pub mod repr;
 

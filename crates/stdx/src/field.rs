@@ -1,20 +1,17 @@
 //! Response header fields: the one rule a field must meet to be sent, and [`Fields`], a
 //! list that holds only fields that meet it.
 //!
-//! The rule ([`check`]) is the workspace's only one: [`Exchange::send_header`] applies it,
-//! the gateway's `wsgiref.headers.Headers` keeps its pairs in a [`Fields`], and
-//! [`Exchange::send_fields`] sends such a list without looking at its fields again (a
-//! `Fields` cannot hold one that breaks the rule).
+//! The rule ([`check`]) is the workspace's only one: `http_server::Exchange::send_header`
+//! applies it, the gateway's `wsgiref.headers.Headers` keeps its pairs in a [`Fields`] (with
+//! or without the HTTP server), and `http_server::Exchange::send_fields` sends such a list
+//! without looking at its fields again (a `Fields` cannot hold one that breaks the rule).
 //!
 //! Python: the checks of `http.server.BaseHTTPRequestHandler.send_header` (3.12+) and of
 //! `wsgiref.handlers.BaseHandler.start_response` (its control-character fix).
-//!
-//! [`Exchange::send_header`]: crate::Exchange::send_header
-//! [`Exchange::send_fields`]: crate::Exchange::send_fields
 
 use std::cell::Cell;
 
-use stdx::ascii::{is_token, printable};
+use crate::ascii::{is_token, printable};
 
 /// Why a field cannot be sent: it would split the response, hide a control character in
 /// it, or cannot be written in Latin-1.
@@ -92,7 +89,7 @@ fn fault_in_value(value: &str) -> Result<(), FieldError> {
         Err(FieldError::Nul)
     } else if value.chars().any(|c| (c < ' ' && c != '\t') || c == '\x7f') {
         Err(FieldError::Control)
-    } else if !stdx::latin1::is_latin1(value) {
+    } else if !crate::latin1::is_latin1(value) {
         Err(FieldError::NotLatin1)
     } else {
         Ok(())
@@ -102,7 +99,7 @@ fn fault_in_value(value: &str) -> Result<(), FieldError> {
 /// Checks a field: [`check_name`], then [`check_value`].
 ///
 /// ```
-/// use http_server::field::{check, FieldError};
+/// use stdx::field::{check, FieldError};
 /// assert_eq!(check("Content-Type", "text/plain; charset=utf-8"), Ok(()));
 /// assert_eq!(check("X-Name", "caf\u{e9}\tau lait"), Ok(()));
 /// assert_eq!(check("Bad Name", "v"), Err(FieldError::NameNotToken));
@@ -119,12 +116,11 @@ pub fn check(name: &str, value: &str) -> Result<(), FieldError> {
 /// back to back in one buffer (a removed field leaves its text behind until the next
 /// compaction), with case-insensitive lookup.
 ///
-/// The storage of the gateway's `wsgiref.headers.Headers`; an
-/// [`Exchange`](crate::Exchange) sends one with
-/// [`send_fields`](crate::Exchange::send_fields).
+/// The storage of the gateway's `wsgiref.headers.Headers`; an `http_server::Exchange`
+/// sends one with its `send_fields`.
 ///
 /// ```
-/// use http_server::field::Fields;
+/// use stdx::field::Fields;
 /// let mut f = Fields::new();
 /// f.push("Content-Type", "text/plain")?;
 /// f.push("Set-Cookie", "a=1")?;
@@ -134,7 +130,7 @@ pub fn check(name: &str, value: &str) -> Result<(), FieldError> {
 /// assert!(f.push("X", "a\nb").is_err());
 /// assert_eq!(f.remove("Set-Cookie"), 2);
 /// assert_eq!(f.iter().collect::<Vec<_>>(), [("Content-Type", "text/plain")]);
-/// # Ok::<(), http_server::field::FieldError>(())
+/// # Ok::<(), stdx::field::FieldError>(())
 /// ```
 #[derive(Default)]
 pub struct Fields {
@@ -274,7 +270,7 @@ impl Fields {
         }
         let mut digits = [0u8; 20];
         // A token and digits: nothing to check.
-        self.push_unchecked("Content-Length", stdx::decimal(n, &mut digits));
+        self.push_unchecked("Content-Length", crate::decimal(n, &mut digits));
     }
 
     /// Appends a field already known to meet the rule (one of this list's, or a checked
@@ -394,7 +390,7 @@ impl Fields {
         for (k, v) in self {
             out.extend_from_slice(k.as_bytes());
             out.extend_from_slice(b": ");
-            stdx::latin1::encode_into(v, out);
+            crate::latin1::encode_into(v, out);
             out.extend_from_slice(b"\r\n");
         }
     }
