@@ -1109,17 +1109,18 @@ pub mod default {
             return;
         };
         let duration_us = u64::try_from(ex.started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        // The first value of each, found in one pass over the fields.
+        let (mut referer, mut user_agent) = (None, None);
+        for (name, value) in ex.headers.iter() {
+            if referer.is_none() && name.eq_ignore_ascii_case("Referer") {
+                referer = Some(value);
+            } else if user_agent.is_none() && name.eq_ignore_ascii_case("User-Agent") {
+                user_agent = Some(value);
+            }
+        }
         // Latin-1 text, borrowed when ASCII (the usual header).
-        let header = |name| {
-            ex.headers
-                .get_raw(name)
-                .map(|v| match stdx::ascii::as_str(v) {
-                    Some(text) => Cow::Borrowed(text),
-                    None => Cow::Owned(stdx::latin1::decode(v)),
-                })
-        };
-        let referer = header("Referer");
-        let user_agent = header("User-Agent");
+        let referer = referer.map(stdx::latin1::decode_cow);
+        let user_agent = user_agent.map(stdx::latin1::decode_cow);
         tracing::info!(
             target: "http_server::access",
             client = %ex.client_address(),
