@@ -15,8 +15,9 @@
 use std::path::Path;
 use std::process::Command;
 
-/// The scenarios of the `production_path` bench.
-const SCENARIOS: [&str; 2] = ["hello", "demo_app"];
+/// The scenarios of the `production_path` bench (`hello_logged`: `hello` with the access
+/// log the demo's `--access-logfile` installs).
+const SCENARIOS: [&str; 3] = ["hello", "hello_logged", "demo_app"];
 
 pub(crate) fn run(root: &Path) -> Result<(), String> {
     for tool in ["valgrind", "callgrind_annotate"] {
@@ -61,6 +62,7 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
         .ok_or_else(|| format!("no bench executable in cargo's output:\n{log}"))?;
     println!("| production_path scenario | instructions per request |");
     println!("|---|---|");
+    let mut counts = Vec::new();
     for name in SCENARIOS {
         let profile = target.join(format!("callgrind-{name}.out"));
         let status = Command::new("valgrind")
@@ -82,6 +84,15 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
         }
         let per_request = per_request(&profile)?;
         println!("| {name} | {per_request} |");
+        counts.push((name, per_request));
+    }
+    let count = |n: &str| counts.iter().find(|(name, _)| *name == n).map(|(_, c)| *c);
+    if let (Some(off), Some(on)) = (count("hello"), count("hello_logged")) {
+        // Requests per second scale as the inverse of the instructions per request.
+        println!(
+            "\naccess log on/off (hello / hello_logged): {:.3}",
+            off as f64 / on as f64
+        );
     }
     Ok(())
 }

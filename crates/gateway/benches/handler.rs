@@ -1,5 +1,7 @@
 //! Criterion micro-benchmarks of the WSGI handler state machine over in-memory streams:
-//! `SimpleHandler::run` with a hello app and with `demo_app`, no socket involved.
+//! `SimpleHandler::run` with a hello app and with `demo_app`, no socket involved; and
+//! `production_path`: one keep-alive request through the event loop's protocol, `hello`
+//! with the access log off and on (`hello_logged`), and `demo_app`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use gateway::handlers::{BaseHandler, HandlerConfig, StreamIo};
@@ -83,12 +85,36 @@ fn production_path(c: &mut Criterion) {
     let addr = Address::Inet("127.0.0.1:40000".parse().expect("address"));
     let info = ServerInfo::new(Address::Inet("127.0.0.1:8782".parse().expect("address")));
     let env = base_environ("localhost", 8782);
+    // `hello_logged`: `hello` with the access log on, as `demo --access-logfile` has it
+    // (CPython's lines, buffered per thread; here into /dev/null).
+    let access_log = http_server::logging::BufferedLog::file(
+        std::path::Path::new("/dev/null"),
+        64 << 10,
+        std::time::Duration::from_secs(1),
+    )
+    .expect("/dev/null opens");
+    let logged = http_server::logging::access_dispatch(
+        http_server::logging::AccessLogFormat::Python,
+        None,
+        access_log,
+        http_server::logging::env_filter("info").0,
+    );
     let mut g = c.benchmark_group("production_path");
-    for (name, app) in [
-        ("hello", Arc::new(hello) as Arc<dyn gateway::Application>),
+    for (name, app, log) in [
+        (
+            "hello",
+            Arc::new(hello) as Arc<dyn gateway::Application>,
+            None,
+        ),
+        (
+            "hello_logged",
+            Arc::new(hello) as Arc<dyn gateway::Application>,
+            Some(&logged),
+        ),
         (
             "demo_app",
             Arc::new(demo_app) as Arc<dyn gateway::Application>,
+            None,
         ),
     ] {
         // As a server does: the shared state built once, one reference per request.
@@ -100,18 +126,24 @@ fn production_path(c: &mut Criterion) {
         let mut session = Default::default();
         let mut out = Vec::with_capacity(4096);
         g.bench_function(name, |b| {
-            b.iter(|| {
-                out.clear();
-                // As the event loop does: its clock read once per poll, outside the
-                // request (here once per iteration, outside `one_request`).
-                let polled = std::time::Instant::now();
-                let cx = ServeCx::new(
-                    HandlerCx::new(&addr, &info)
-                        .with_received(polled)
-                        .with_polled(polled),
-                );
-                one_request(&protocol, &mut session, black_box(request), &mut out, &cx)
-            })
+            let mut measure = || {
+                b.iter(|| {
+                    out.clear();
+                    // As the event loop does: its clock read once per poll, outside the
+                    // request (here once per iteration, outside `one_request`).
+                    let polled = std::time::Instant::now();
+                    let cx = ServeCx::new(
+                        HandlerCx::new(&addr, &info)
+                            .with_received(polled)
+                            .with_polled(polled),
+                    );
+                    one_request(&protocol, &mut session, black_box(request), &mut out, &cx)
+                })
+            };
+            match log {
+                Some(dispatch) => tracing::dispatcher::with_default(dispatch, measure),
+                None => measure(),
+            }
         });
     }
     g.finish();

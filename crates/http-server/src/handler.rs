@@ -960,6 +960,7 @@ impl<H: HttpHandler + ?Sized> HttpHandler for Box<H> {
 /// (Python's `super().send_error(...)`).
 pub mod default {
     use super::*;
+    use std::borrow::Cow;
 
     /// Python: `getattr(self, 'do_' + command)()`, 501 when there is none.
     pub fn do_method<H: HttpHandler + ?Sized>(h: &mut H, ex: &mut Exchange<'_>) -> Result<()> {
@@ -1053,19 +1054,25 @@ pub mod default {
         size: Option<u64>,
     ) {
         ex.access.set(Some((code, size)));
-        /// A number, or `-` (formatted only if the line is written).
-        struct OrDash<T>(Option<T>);
-        impl<T: fmt::Display> fmt::Display for OrDash<T> {
+        /// A number, or `-` (formatted only if the line is written, without the integer
+        /// formatting machinery).
+        struct OrDash(Option<u64>);
+        impl fmt::Display for OrDash {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                match &self.0 {
-                    Some(v) => v.fmt(f),
+                match self.0 {
+                    Some(v) => f.write_str(stdx::decimal(v, &mut [0; 20])),
                     None => f.write_str("-"),
                 }
             }
         }
         h.log_message(
             ex,
-            format_args!("\"{}\" {} {}", ex.requestline, OrDash(code), OrDash(size)),
+            format_args!(
+                "\"{}\" {} {}",
+                ex.requestline,
+                OrDash(code.map(u64::from)),
+                OrDash(size)
+            ),
         );
         ex.access.set(None);
     }
@@ -1090,22 +1097,30 @@ pub mod default {
         }
         let peer = h.address_string(ex);
         let date = h.log_date_time_string();
-        // CPython's `"%s - - [%s] %s\n"`, built in one buffer.
-        let mut message = String::with_capacity(96);
-        let _ = fmt::Write::write_fmt(&mut message, args);
-        let mut line = String::with_capacity(peer.len() + date.len() + message.len() + 8);
-        line.push_str(&peer);
-        line.push_str(" - - [");
-        line.push_str(&date);
-        line.push_str("] ");
-        escape_control_into(&message, &mut line);
+        // CPython's `"%s - - [%s] %s\n"` (the subscriber adds the newline), formatted by
+        // the subscriber straight into its buffer.
+        let line = Line {
+            peer: &peer,
+            date: &date,
+            args,
+        };
         let Some((status, bytes_sent)) = ex.access.take() else {
-            tracing::info!(target: "http_server::access", client = %ex.client_address(), "{line}");
+            tracing::info!(target: "http_server::access", client = %ex.client_address(), message = %line);
             return;
         };
         let duration_us = u64::try_from(ex.started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        let referer = ex.headers.get("Referer");
-        let user_agent = ex.headers.get("User-Agent");
+        // The first value of each, found in one pass over the fields.
+        let (mut referer, mut user_agent) = (None, None);
+        for (name, value) in ex.headers.iter() {
+            if referer.is_none() && name.eq_ignore_ascii_case("Referer") {
+                referer = Some(value);
+            } else if user_agent.is_none() && name.eq_ignore_ascii_case("User-Agent") {
+                user_agent = Some(value);
+            }
+        }
+        // Latin-1 text, borrowed when ASCII (the usual header).
+        let referer = referer.map(stdx::latin1::decode_cow);
+        let user_agent = user_agent.map(stdx::latin1::decode_cow);
         tracing::info!(
             target: "http_server::access",
             client = %ex.client_address(),
@@ -1119,63 +1134,90 @@ pub mod default {
             duration_us,
             referer = referer.as_deref(),
             user_agent = user_agent.as_deref(),
-            "{line}"
+            // The message as a field rather than `"{line}"`: one formatting layer less.
+            message = %line,
         );
     }
 
-    /// The log time format of CPython (`%02d/%3s/%04d %02d:%02d:%02d`), in UTC.
-    pub fn log_date_time_string(t: SystemTime) -> String {
-        // "Sun, 06 Nov 1994 08:49:37 GMT" -> "06/Nov/1994 08:49:37", from the date
-        // formatted at most once a second per thread.
-        let mut http = Vec::with_capacity(29);
-        stdx::date::write(t, &mut http);
-        let Some(d) = stdx::ascii::as_str(&http).filter(|d| d.len() == 29) else {
-            let d = cached_http_date(t);
-            let p: Vec<&str> = d.split(' ').collect();
-            return format!("{}/{}/{} {}", p[1], p[2], p[3], p[4]);
-        };
-        let mut out = String::with_capacity(20);
-        for part in [&d[5..7], "/", &d[8..11], "/", &d[12..16], " ", &d[17..25]] {
-            out.push_str(part);
+    /// CPython's log line without its newline: `peer - - [date] message`, the message with
+    /// control characters escaped.
+    struct Line<'a> {
+        peer: &'a str,
+        date: &'a str,
+        args: fmt::Arguments<'a>,
+    }
+
+    impl fmt::Display for Line<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.peer)?;
+            f.write_str(" - - [")?;
+            f.write_str(self.date)?;
+            f.write_str("] ")?;
+            fmt::write(&mut EscapeControl(f), self.args)
         }
+    }
+
+    /// A writer that escapes what [`escape_control`] escapes, piece by piece.
+    struct EscapeControl<'a, W: ?Sized>(&'a mut W);
+
+    impl<W: fmt::Write + ?Sized> fmt::Write for EscapeControl<'_, W> {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            escape_control_into(s, self.0)
+        }
+    }
+
+    /// The log time format of CPython (`%02d/%3s/%04d %02d:%02d:%02d`), in UTC: the text
+    /// of [`stdx::date::write_log`], formatted at most once a second per thread.
+    pub fn log_date_time_string(t: SystemTime) -> String {
+        let mut out = String::with_capacity(20);
+        stdx::date::write_log(t, &mut out);
         out
     }
 
     /// The current time as an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), formatted at
     /// most once a second per thread.
     pub fn http_date_now() -> String {
-        cached_http_date(SystemTime::now())
-    }
-
-    fn cached_http_date(t: SystemTime) -> String {
-        stdx::date::format(t)
+        stdx::date::format(SystemTime::now())
     }
 
     /// Escapes control characters as CPython's `_control_char_table` does: C0 and C1
-    /// controls as `\xNN`, the backslash as `\\`.
-    pub fn escape_control(s: &str) -> String {
-        let mut out = String::with_capacity(s.len());
-        escape_control_into(s, &mut out);
-        out
+    /// controls as `\xNN`, the backslash as `\\`; text with nothing to escape (the usual
+    /// log line) is borrowed as it is.
+    pub fn escape_control(s: &str) -> Cow<'_, str> {
+        if is_clean(s) {
+            return Cow::Borrowed(s);
+        }
+        let mut out = String::with_capacity(s.len() + 8);
+        let _ = escape_control_into(s, &mut out);
+        Cow::Owned(out)
     }
 
-    /// [`escape_control`], appended to `out`: text with nothing to escape (the usual log
-    /// line) is copied as it is.
-    pub fn escape_control_into(s: &str, out: &mut String) {
-        if s.bytes().all(|b| (b' '..=b'~').contains(&b) && b != b'\\') {
-            out.push_str(s);
-            return;
+    /// True when [`escape_control`] leaves `s` as it is.
+    fn is_clean(s: &str) -> bool {
+        // Without an early exit, so that it compiles to a few vector instructions: the
+        // usual text is clean and read to its end anyway.
+        s.bytes().fold(true, |clean, b| {
+            clean & (b' '..=b'~').contains(&b) & (b != b'\\')
+        })
+    }
+
+    /// [`escape_control`], written to `out`: text with nothing to escape is written as it
+    /// is, in one piece.
+    pub fn escape_control_into<W: fmt::Write + ?Sized>(s: &str, out: &mut W) -> fmt::Result {
+        if is_clean(s) {
+            return out.write_str(s);
         }
         for c in s.chars() {
             let n = u32::from(c);
             if n < 0x20 || (0x7f..0xa0).contains(&n) {
-                out.push_str(&format!("\\x{n:02x}"));
+                write!(out, "\\x{n:02x}")?;
             } else if c == '\\' {
-                out.push_str("\\\\");
+                out.write_str("\\\\")?;
             } else {
-                out.push(c);
+                out.write_char(c)?;
             }
         }
+        Ok(())
     }
 
     /// Fills an error page template (`%(code)d`, `%(code)s`, `%(message)s`, `%(explain)s`,

@@ -448,32 +448,54 @@ pub fn install_subscriber<W>(
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
-    use tracing_subscriber::layer::SubscriberExt;
     let (filter, warning) = rust_log_filter();
+    let installed =
+        tracing::dispatcher::set_global_default(access_dispatch(format, template, writer, filter))
+            .is_ok();
+    if let Some(warning) = warning {
+        tracing::warn!("{warning}");
+    }
+    installed
+}
+
+/// The subscriber [`install_subscriber`] installs, filtered by `filter` instead of
+/// `RUST_LOG`: for [`tracing::dispatcher::with_default`] (a benchmark or a test with the
+/// server's own access log).
+///
+/// Python: no equivalent; gunicorn's `--access-logfile` and `--access-logformat`.
+///
+/// ```
+/// use http_server::logging::{AccessLogFormat, access_dispatch, env_filter};
+/// let (filter, _) = env_filter("info");
+/// let dispatch = access_dispatch(AccessLogFormat::Python, None, std::io::sink, filter);
+/// tracing::dispatcher::with_default(&dispatch, || {
+///     assert!(tracing::enabled!(target: "http_server::access", tracing::Level::INFO));
+/// });
+/// ```
+pub fn access_dispatch<W>(
+    format: AccessLogFormat,
+    template: Option<AccessTemplate>,
+    writer: W,
+    filter: EnvFilter,
+) -> tracing::Dispatch
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    use tracing_subscriber::layer::SubscriberExt;
     let builder = tracing_subscriber::fmt().with_writer(writer);
     match template {
-        Some(t) => {
-            let subscriber = builder
+        Some(t) => tracing::Dispatch::new(
+            builder
                 .event_format(TemplateLines::new(t, AccessLines::new(format)))
                 .finish()
-                .with(filter);
-            let installed = tracing::subscriber::set_global_default(subscriber).is_ok();
-            if let Some(warning) = warning {
-                tracing::warn!("{warning}");
-            }
-            installed
-        }
-        None => {
-            let subscriber = builder
+                .with(filter),
+        ),
+        None => tracing::Dispatch::new(
+            builder
                 .event_format(AccessLines::new(format))
                 .finish()
-                .with(filter);
-            let installed = tracing::subscriber::set_global_default(subscriber).is_ok();
-            if let Some(warning) = warning {
-                tracing::warn!("{warning}");
-            }
-            installed
-        }
+                .with(filter),
+        ),
     }
 }
 

@@ -34,6 +34,7 @@ impl Address {
     /// Python: `client_address[0]`.
     pub fn host(&self) -> String {
         match self {
+            Address::Inet(SocketAddr::V4(a)) => stdx::dotted_quad(*a.ip(), &mut [0; 15]).to_owned(),
             Address::Inet(a) => a.ip().to_string(),
             Address::Unix(Some(p)) => p.display().to_string(),
             Address::Unix(None) => String::new(),

@@ -1,5 +1,5 @@
-//! The `Date` header's text (IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`), formatted at
-//! most once a second per thread.
+//! The `Date` header's text (IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`) and CPython's
+//! log time (`06/Nov/1994 08:49:37`), formatted at most once a second per thread.
 //!
 //! Python: `email.utils.formatdate(usegmt=True)`, as `http.server`'s `date_time_string`
 //! and `wsgiref.handlers.format_date_time` use it.
@@ -33,28 +33,78 @@ pub fn format(t: SystemTime) -> String {
 /// assert_eq!(out, b"Thu, 01 Jan 1970 00:00:00 GMT");
 /// ```
 pub fn write(t: SystemTime, out: &mut Vec<u8>) {
-    thread_local! {
-        static LAST: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
-    }
-    let Ok(since) = t.duration_since(SystemTime::UNIX_EPOCH) else {
+    if with_second(t, |texts| out.extend_from_slice(&texts.http)).is_none() {
         out.extend_from_slice(httpdate::fmt_http_date(t).as_bytes());
-        return;
-    };
-    let secs = since.as_secs();
-    let cached = LAST.try_with(|last| {
-        let mut last = last.borrow_mut();
-        if last.0 != secs {
-            use std::fmt::Write as _;
-            last.1.clear();
-            let _ = write!(last.1, "{}", httpdate::HttpDate::from(t));
-            last.0 = secs;
-        }
-        out.extend_from_slice(last.1.as_bytes());
+    }
+}
+
+/// Appends the time of `t` as CPython's log lines print it, `06/Nov/1994 08:49:37` (in
+/// UTC; CPython uses local time), formatted once a second per thread with
+/// [`write`](fn@write)'s text (an access log asks for "now" on every request).
+///
+/// Python: `http.server.BaseHTTPRequestHandler.log_date_time_string`.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// let mut out = String::from("[");
+/// stdx::date::write_log(UNIX_EPOCH + Duration::from_secs(1_149_533_394), &mut out);
+/// assert_eq!(out, "[05/Jun/2006 18:49:54");
+/// ```
+#[doc(alias = "http.server.BaseHTTPRequestHandler.log_date_time_string")]
+pub fn write_log(t: SystemTime, out: &mut String) {
+    let cached = with_second(t, |texts| {
+        out.push_str(crate::ascii::as_str(&texts.log).unwrap_or_default());
     });
-    if cached.is_err() {
+    if cached.is_none() {
         // The thread is being torn down: no cache.
-        out.extend_from_slice(httpdate::fmt_http_date(t).as_bytes());
+        let http = httpdate::fmt_http_date(t);
+        let p: Vec<&str> = http.split(' ').collect();
+        if let [_, day, month, year, time, ..] = p[..] {
+            for part in [day, "/", month, "/", year, " ", time] {
+                out.push_str(part);
+            }
+        }
     }
+}
+
+/// The texts of one wall second.
+struct Second {
+    secs: u64,
+    /// IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
+    http: [u8; 29],
+    /// CPython's log time: `06/Nov/1994 08:49:37`.
+    log: [u8; 20],
+}
+
+/// Runs `f` on the texts of `t`'s second, formatted when the second is not the one this
+/// thread formatted last; `None` (and `f` not run) for a time before 1970 or a date that
+/// is not 29 bytes long (which `httpdate` does not format), or while the thread is being
+/// torn down.
+fn with_second<R>(t: SystemTime, f: impl FnOnce(&Second) -> R) -> Option<R> {
+    thread_local! {
+        static LAST: RefCell<Second> = const {
+            RefCell::new(Second { secs: u64::MAX, http: [0; 29], log: [0; 20] })
+        };
+    }
+    let secs = t.duration_since(SystemTime::UNIX_EPOCH).ok()?.as_secs();
+    LAST.try_with(|last| {
+        let mut last = last.borrow_mut();
+        if last.secs != secs {
+            let text = httpdate::fmt_http_date(t);
+            let http = <[u8; 29]>::try_from(text.as_bytes()).ok()?;
+            // "Sun, 06 Nov 1994 08:49:37 GMT" -> "06/Nov/1994 08:49:37"
+            let mut log = [b'/'; 20];
+            log[..2].copy_from_slice(&http[5..7]);
+            log[3..6].copy_from_slice(&http[8..11]);
+            log[7..11].copy_from_slice(&http[12..16]);
+            log[11] = b' ';
+            log[12..].copy_from_slice(&http[17..25]);
+            *last = Second { secs, http, log };
+        }
+        Some(f(&last))
+    })
+    .ok()
+    .flatten()
 }
 
 /// Appends the date of `at` (a monotonic time, such as an event loop's last poll) as
@@ -128,6 +178,11 @@ mod tests {
         write(t + Duration::from_secs(1), &mut b);
         assert_eq!(a, b"Mon, 05 Jun 2006 18:49:54 GMT");
         assert_eq!(b, b"Mon, 05 Jun 2006 18:49:55 GMT");
+        let (mut a, mut b) = (String::new(), String::new());
+        write_log(t, &mut a);
+        write_log(t + Duration::from_secs(1), &mut b);
+        assert_eq!(a, "05/Jun/2006 18:49:54");
+        assert_eq!(b, "05/Jun/2006 18:49:55");
     }
 
     #[test]

@@ -15,6 +15,23 @@ pub fn decode(bytes: &[u8]) -> String {
     out
 }
 
+/// [`decode`], borrowed when `bytes` are ASCII (the usual header value): no allocation.
+///
+/// Python: `bytes.decode('iso-8859-1')`.
+///
+/// ```
+/// use std::borrow::Cow;
+/// assert!(matches!(stdx::latin1::decode_cow(b"curl/8"), Cow::Borrowed("curl/8")));
+/// assert_eq!(stdx::latin1::decode_cow(b"\xe9"), "\u{e9}");
+/// ```
+#[doc(alias = "bytes.decode")]
+pub fn decode_cow(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match crate::ascii::as_str(bytes) {
+        Some(text) => std::borrow::Cow::Borrowed(text),
+        None => std::borrow::Cow::Owned(bytes.iter().map(|&b| char::from(b)).collect()),
+    }
+}
+
 /// [`decode`], appending to `out` (no allocation when `out` has room).
 ///
 /// ```
