@@ -305,7 +305,7 @@ impl HandlerIo for ExchangeIo<'_, '_> {
         let sent = (|| {
             ex.send_response_only(code, Some(reason))?;
             if let Some(date) = head.date {
-                ex.send_header("Date", date)?;
+                ex.send_header_with("Date", date)?;
             }
             if let Some(server) = head.server {
                 ex.send_header("Server", server)?;
