@@ -709,12 +709,18 @@ use stdx::ascii::printable;
 /// Appends `s` encoded as Latin-1 (Python's `.encode('latin-1', 'strict')`); a char
 /// beyond U+00FF is an error and leaves `buf` as it may have been partly extended (callers
 /// truncate).
+#[inline]
 fn push_latin1(buf: &mut Vec<u8>, s: &str) -> Result<()> {
     if stdx::latin1::encode_into(s, buf) {
         Ok(())
     } else {
-        Err(Error::NotLatin1(s.to_owned()))
+        Err(not_latin1(s))
     }
+}
+
+#[cold]
+fn not_latin1(s: &str) -> Error {
+    Error::NotLatin1(s.to_owned())
 }
 
 /// A `Connection: close` / `keep-alive` field sets `close_connection`.

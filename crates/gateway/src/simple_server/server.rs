@@ -11,6 +11,7 @@ use std::io::{self, Cursor};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, OnceLock};
 
+use http_server::field::Fields;
 use http_server::{Exchange, HttpConfig, HttpHandler, HttpHooks, HttpServer, MakeHandler};
 use socketserver::HandlerCx;
 
@@ -38,7 +39,8 @@ pub struct WsgiShared<A: ?Sized> {
     /// `packed` holds none of [`REQUEST_KEYS`], so they are set without a lookup.
     request_keys_absent: bool,
     errors: ErrorStream,
-    config: OnceLock<Arc<HandlerConfig>>,
+    /// The `ServerHandler` configuration, with its `Server` field checked once.
+    config: OnceLock<(Arc<HandlerConfig>, Fields)>,
 }
 
 impl<A: ?Sized> std::fmt::Debug for WsgiShared<A> {
@@ -85,26 +87,27 @@ impl<A: Application + ?Sized> WsgiShared<A> {
 
     /// The `ServerHandler` configuration of this server's requests: HTTP/1.1 responses
     /// when the HTTP server speaks it, the `Server` string of its error replies, and
-    /// `wsgi.multithread` / `wsgi.multiprocess` as the server runs.
-    fn handler_config(&self, ex: &Exchange<'_>) -> Arc<HandlerConfig> {
-        self.config
-            .get_or_init(|| {
-                let http = ex.config();
-                let mut config = HandlerConfig::simple();
-                config.wsgi_multithread = ex.server().multithread;
-                config.wsgi_multiprocess = ex.server().multiprocess;
-                config.http_version = if http.protocol_version == "HTTP/1.1" {
-                    "1.1"
-                } else {
-                    HTTP_VERSION
-                }
-                .to_owned();
-                // One `Server` string everywhere: the HTTP server's error replies send it.
-                config.server_software =
-                    Some(format!("{} {}", http.server_version, http.sys_version));
-                Arc::new(config)
-            })
-            .clone()
+    /// `wsgi.multithread` / `wsgi.multiprocess` as the server runs; and the `Server` field,
+    /// checked once (empty if it fails the check: each response then checks it, and fails).
+    fn handler_config(&self, ex: &Exchange<'_>) -> &(Arc<HandlerConfig>, Fields) {
+        self.config.get_or_init(|| {
+            let http = ex.config();
+            let mut config = HandlerConfig::simple();
+            config.wsgi_multithread = ex.server().multithread;
+            config.wsgi_multiprocess = ex.server().multiprocess;
+            config.http_version = if http.protocol_version == "HTTP/1.1" {
+                "1.1"
+            } else {
+                HTTP_VERSION
+            }
+            .to_owned();
+            // One `Server` string everywhere: the HTTP server's error replies send it.
+            let server = format!("{} {}", http.server_version, http.sys_version);
+            let mut field = Fields::new();
+            let _ = field.push("Server", &server);
+            config.server_software = Some(server);
+            (Arc::new(config), field)
+        })
     }
 }
 
@@ -215,7 +218,8 @@ impl<A: Application + ?Sized> WsgiRequestHandler<A> {
         let environ = self.environ(ex);
         let mut body = Vec::new();
         ex.read_body(&mut body).map_err(http_to_io)?;
-        let config = self.shared.handler_config(ex);
+        let (config, server) = self.shared.handler_config(ex);
+        let config = Arc::clone(config);
         let polled = ex.cx().polled();
         let mut logged: Option<(Option<u16>, u64)> = None;
         let (outcome, broken) = {
@@ -228,6 +232,7 @@ impl<A: Application + ?Sized> WsgiRequestHandler<A> {
                 },
                 errors: self.shared.errors.clone(),
                 environ: Some(environ),
+                server,
             };
             let hooks = ServerHooks::new(|code: &str, size: u64| {
                 logged = Some((code.parse().ok(), size));
@@ -277,6 +282,8 @@ struct ExchangeIo<'e, 'a> {
     stdin: InputStream,
     errors: ErrorStream,
     environ: Option<Environ>,
+    /// The server's `Server` field, checked when the server made it.
+    server: &'e Fields,
 }
 
 impl HandlerIo for ExchangeIo<'_, '_> {
@@ -307,8 +314,13 @@ impl HandlerIo for ExchangeIo<'_, '_> {
             if let Some(date) = head.date {
                 ex.send_header_with("Date", date)?;
             }
-            if let Some(server) = head.server {
-                ex.send_header("Server", server)?;
+            match head.server {
+                // The server's own value: checked once, sent as it is.
+                Some(server) if self.server.iter().next().map(|f| f.1) == Some(server) => {
+                    ex.send_fields(self.server);
+                }
+                Some(server) => ex.send_header("Server", server)?,
+                None => {}
             }
             if let Some(headers) = head.headers {
                 ex.send_fields(headers.fields());
