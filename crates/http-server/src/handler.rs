@@ -1178,13 +1178,11 @@ pub mod default {
     pub fn log_date_time_string(t: SystemTime) -> String {
         // "Sun, 06 Nov 1994 08:49:37 GMT" -> "06/Nov/1994 08:49:37", from the date
         // formatted at most once a second per thread.
-        let mut http = Vec::with_capacity(29);
-        stdx::date::write(t, &mut http);
-        let Some(d) = stdx::ascii::as_str(&http).filter(|d| d.len() == 29) else {
-            let d = cached_http_date(t);
+        let d = stdx::date::format(t);
+        if d.len() != 29 || !d.is_ascii() {
             let p: Vec<&str> = d.split(' ').collect();
             return format!("{}/{}/{} {}", p[1], p[2], p[3], p[4]);
-        };
+        }
         let mut out = String::with_capacity(20);
         for part in [&d[5..7], "/", &d[8..11], "/", &d[12..16], " ", &d[17..25]] {
             out.push_str(part);
@@ -1195,11 +1193,7 @@ pub mod default {
     /// The current time as an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), formatted at
     /// most once a second per thread.
     pub fn http_date_now() -> String {
-        cached_http_date(SystemTime::now())
-    }
-
-    fn cached_http_date(t: SystemTime) -> String {
-        stdx::date::format(t)
+        stdx::date::format(SystemTime::now())
     }
 
     /// Escapes control characters as CPython's `_control_char_table` does: C0 and C1
