@@ -257,13 +257,16 @@ impl ResponseSummary {
     }
 }
 
+/// Appends a `Date` value to a head, as Latin-1 bytes (see [`Head::date`]).
+pub type WriteDate<'a> = dyn Fn(&mut Vec<u8>) + 'a;
+
 /// A response head as [`Response::send_headers`] hands it to [`HandlerIo::send_head`]: the
 /// status, the headers, and what `send_preamble` adds before them.
 ///
 /// Python: the values `wsgiref.handlers.BaseHandler.send_preamble` and `send_headers`
 /// format (`self.http_version`, `self.status`, the `Date` and `Server` they add,
 /// `self.headers`).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 #[non_exhaustive]
 pub struct Head<'a> {
     /// `Some("1.0")` for an origin server's `HTTP/1.0 <status>` line; `None` for a CGI
@@ -271,14 +274,27 @@ pub struct Head<'a> {
     pub http_version: Option<&'a str>,
     /// The status (`"200 OK"`).
     pub status: &'a str,
-    /// The `Date` value `send_preamble` adds (an origin server, when the application set
-    /// none).
-    pub date: Option<&'a str>,
+    /// Writes the `Date` value `send_preamble` adds, as Latin-1 (an origin server, when the
+    /// application set none): the hooks' [`write_date_time`](HandlerHooks::write_date_time),
+    /// called as the head is written, so the date goes straight into it.
+    pub date: Option<&'a WriteDate<'a>>,
     /// The `Server` value `send_preamble` adds (an origin server with a
     /// `server_software`, when the application set none).
     pub server: Option<&'a str>,
     /// The response headers, `Content-Length` included when the handler added one.
     pub headers: Option<&'a Headers>,
+}
+
+impl std::fmt::Debug for Head<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Head")
+            .field("http_version", &self.http_version)
+            .field("status", &self.status)
+            .field("date", &self.date.is_some())
+            .field("server", &self.server)
+            .field("headers", &self.headers)
+            .finish()
+    }
 }
 
 impl Head<'_> {
@@ -297,13 +313,15 @@ impl Head<'_> {
                 out.push(b' ');
                 push(out, self.status);
                 out.extend_from_slice(b"\r\n");
-                for (name, value) in [("Date", self.date), ("Server", self.server)] {
-                    if let Some(value) = value {
-                        out.extend_from_slice(name.as_bytes());
-                        out.extend_from_slice(b": ");
-                        push(out, value);
-                        out.extend_from_slice(b"\r\n");
-                    }
+                if let Some(date) = self.date {
+                    out.extend_from_slice(b"Date: ");
+                    date(out);
+                    out.extend_from_slice(b"\r\n");
+                }
+                if let Some(server) = self.server {
+                    out.extend_from_slice(b"Server: ");
+                    push(out, server);
+                    out.extend_from_slice(b"\r\n");
                 }
             }
             None => {
@@ -525,25 +543,19 @@ fn check_status(status: &str) -> Result<()> {
     Ok(())
 }
 
-/// The head `send_preamble` and `send_headers` send; `date` receives the `Date` text when
+/// The head `send_preamble` and `send_headers` send; `date` writes the `Date` value when
 /// one is added.
-fn head<'d, K: HandlerHooks>(
+fn head<'d>(
     config: &'d HandlerConfig,
-    hooks: &K,
+    date: &'d WriteDate<'d>,
     state: &'d ResponseState,
-    date: &'d mut Vec<u8>,
 ) -> Result<Head<'d>> {
-    let status = state.status.as_deref().ok_or(Error::NoStartResponse)?;
+    let Some(status) = state.status.as_deref() else {
+        return Err(Error::NoStartResponse);
+    };
     let headers = state.headers.as_ref();
     let http = config.origin_server && state.client_is_modern;
     let with_date = http && !headers.is_some_and(|h| h.contains("Date"));
-    if with_date {
-        hooks.write_date_time(date);
-        // The hooks write Latin-1 text; the usual date is ASCII, taken as it is.
-        if !date.is_ascii() {
-            *date = stdx::latin1::decode(date).into_bytes();
-        }
-    }
     let server = config
         .server_software
         .as_deref()
@@ -551,11 +563,7 @@ fn head<'d, K: HandlerHooks>(
     Ok(Head {
         http_version: http.then_some(config.http_version.as_str()),
         status,
-        date: if with_date {
-            stdx::ascii::as_str(date).or_else(|| std::str::from_utf8(date).ok())
-        } else {
-            None
-        },
+        date: with_date.then_some(date),
         server,
         headers,
     })
@@ -654,9 +662,9 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
     /// for a CGI gateway, `Status: status`.
     #[doc(alias = "wsgiref.handlers.BaseHandler.send_preamble")]
     pub fn send_preamble(&mut self) -> Result<()> {
-        let mut date = Vec::with_capacity(32);
+        let hooks = self.hooks;
         let mut out = Vec::with_capacity(128);
-        head(self.config, self.hooks, self.state, &mut date)?.write_preamble(&mut out);
+        head(self.config, &|out| hooks.write_date_time(out), self.state)?.write_preamble(&mut out);
         self.io.write_raw(&out)?;
         Ok(())
     }
@@ -672,8 +680,9 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
         self.cleanup_headers();
         self.state.headers_sent = true;
         if !self.config.origin_server || self.client_is_modern() {
-            let mut date = Vec::with_capacity(32);
-            let head = head(self.config, self.hooks, self.state, &mut date)?;
+            let hooks = self.hooks;
+            let date = |out: &mut Vec<u8>| hooks.write_date_time(out);
+            let head = head(self.config, &date, self.state)?;
             self.io.send_head(&head)?;
         }
         Ok(())

@@ -272,6 +272,8 @@ where
 pub struct H1Session {
     // Boxed: every idle keep-alive connection holds a session, so it stays a few words.
     head: Option<Box<(RequestHead, usize)>>,
+    /// The box of the last head served, emptied, for the next one.
+    spare: Option<Box<(RequestHead, usize)>>,
     decoder: Option<Box<ChunkedDecoder>>,
     sent_continue: bool,
     /// Bytes of leading empty lines to skip (RFC 9112 §2.2).
@@ -384,7 +386,13 @@ where
                     if head.body == BodyFraming::Chunked {
                         s.decoder = Some(Box::new(ChunkedDecoder::new(self.limits.chunked)));
                     }
-                    s.head = Some(Box::new((head, consumed)));
+                    s.head = Some(match s.spare.take() {
+                        Some(mut spare) => {
+                            *spare = (head, consumed);
+                            spare
+                        }
+                        None => Box::new((head, consumed)),
+                    });
                 }
                 Err(e) => return reject(s, first_line(input), e, input.len()),
             }
@@ -511,6 +519,7 @@ where
                 return Served::CLOSE;
             }
         };
+        s.spare = Some(parsed);
         let keep_alive = check_response(out, start, written, is_head, keep_alive && !closing);
         if keep_alive {
             Served::KEEP_ALIVE

@@ -414,10 +414,7 @@ impl<'a> Exchange<'a> {
             && (100..1000).contains(&code)
             && plain)
             .then(|| ResponseHead::new(code, version == "HTTP/1.1"));
-        if self.headers_buffer.capacity() == 0 {
-            self.headers_buffer = crate::pool::bytes();
-        }
-        let buf = &mut self.headers_buffer;
+        let buf = self.head_buffer();
         let mark = buf.len();
         let mut digits = [0u8; 20];
         let line = push_latin1(buf, version).and_then(|()| {
@@ -484,35 +481,72 @@ impl<'a> Exchange<'a> {
         }
     }
 
+    /// Python: no equivalent. Adds a field whose value `write` appends to the head as
+    /// Latin-1 bytes, so a server's own value (the `Date` a WSGI gateway's hooks write)
+    /// goes straight into the head without a `String` of its own. Checked as
+    /// [`send_header`](Self::send_header) checks; a refused field leaves the head as it
+    /// was.
+    pub fn send_header_with(
+        &mut self,
+        keyword: &str,
+        write: impl FnOnce(&mut Vec<u8>),
+    ) -> Result<()> {
+        if self.is_http09() || crate::field::check_name(keyword).is_err() {
+            // Nothing is written (HTTP/0.9) or the field is refused: the usual way.
+            let mut value = Vec::new();
+            write(&mut value);
+            return self.send_header(keyword, &stdx::latin1::decode(&value));
+        }
+        let buf = self.head_buffer();
+        let mark = buf.len();
+        buf.extend_from_slice(keyword.as_bytes());
+        buf.extend_from_slice(b": ");
+        let at = buf.len();
+        write(buf);
+        if !printable(&buf[at..]) {
+            // Not plain text: judged (and sent, if it passes) as `send_header` does.
+            let value = stdx::latin1::decode(&buf[at..]);
+            buf.truncate(mark);
+            return self.send_header(keyword, &value);
+        }
+        self.end_field(keyword, at);
+        Ok(())
+    }
+
+    /// The headers buffer, taken from the pool when a head is first gathered (a handler
+    /// that writes its head itself, as the WSGI gateway's CGI face does, never needs one).
+    fn head_buffer(&mut self) -> &mut Vec<u8> {
+        if self.headers_buffer.capacity() == 0 {
+            self.headers_buffer = crate::pool::bytes();
+        }
+        &mut self.headers_buffer
+    }
+
     /// Adds one field that meets [`field::check`](crate::field::check) to the head.
     fn push_field(&mut self, keyword: &str, value: &str) {
-        if !self.is_http09() {
-            if self.headers_buffer.capacity() == 0 {
-                self.headers_buffer = crate::pool::bytes();
-            }
-            let buf = &mut self.headers_buffer;
-            buf.reserve(keyword.len() + value.len() + 4);
-            buf.extend_from_slice(keyword.as_bytes());
-            buf.extend_from_slice(b": ");
-            let at = buf.len();
-            if value.is_ascii() {
-                buf.extend_from_slice(value.as_bytes());
-            } else {
-                // Checked values are Latin-1: the encoding cannot fail.
-                stdx::latin1::encode_into(value, buf);
-            }
-            if let Some(facts) = &mut self.head_facts {
-                facts.note(keyword.as_bytes(), &buf[at..]);
-            }
-            buf.extend_from_slice(b"\r\n");
+        if self.is_http09() {
+            note_connection(&mut self.close_connection, keyword, value.as_bytes());
+            return;
         }
-        if keyword.len() == 10 && keyword.eq_ignore_ascii_case("connection") {
-            if value.eq_ignore_ascii_case("close") {
-                self.close_connection = true;
-            } else if value.eq_ignore_ascii_case("keep-alive") {
-                self.close_connection = false;
-            }
+        let buf = self.head_buffer();
+        buf.reserve(keyword.len() + value.len() + 4);
+        buf.extend_from_slice(keyword.as_bytes());
+        buf.extend_from_slice(b": ");
+        let at = buf.len();
+        // Checked values are Latin-1: the encoding cannot fail.
+        stdx::latin1::encode_into(value, buf);
+        self.end_field(keyword, at);
+    }
+
+    /// Ends the field whose value starts at `at` in the headers buffer: the framing facts
+    /// and `close_connection` take it in, then the line ends.
+    fn end_field(&mut self, keyword: &str, at: usize) {
+        let value = &self.headers_buffer[at..];
+        if let Some(facts) = &mut self.head_facts {
+            facts.note(keyword.as_bytes(), value);
         }
+        note_connection(&mut self.close_connection, keyword, value);
+        self.headers_buffer.extend_from_slice(b"\r\n");
     }
 
     /// Adds the blank line and writes the headers buffer.
@@ -675,11 +709,28 @@ use stdx::ascii::printable;
 /// Appends `s` encoded as Latin-1 (Python's `.encode('latin-1', 'strict')`); a char
 /// beyond U+00FF is an error and leaves `buf` as it may have been partly extended (callers
 /// truncate).
+#[inline]
 fn push_latin1(buf: &mut Vec<u8>, s: &str) -> Result<()> {
     if stdx::latin1::encode_into(s, buf) {
         Ok(())
     } else {
-        Err(Error::NotLatin1(s.to_owned()))
+        Err(not_latin1(s))
+    }
+}
+
+#[cold]
+fn not_latin1(s: &str) -> Error {
+    Error::NotLatin1(s.to_owned())
+}
+
+/// A `Connection: close` / `keep-alive` field sets `close_connection`.
+fn note_connection(close_connection: &mut bool, keyword: &str, value: &[u8]) {
+    if keyword.len() == 10 && keyword.eq_ignore_ascii_case("connection") {
+        if value.eq_ignore_ascii_case(b"close") {
+            *close_connection = true;
+        } else if value.eq_ignore_ascii_case(b"keep-alive") {
+            *close_connection = false;
+        }
     }
 }
 

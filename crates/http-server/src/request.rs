@@ -863,11 +863,16 @@ fn field_line(rest: &[u8]) -> Option<FieldLine> {
 
 /// The index of the first byte from `i` on that is not a value byte (or `b.len()`).
 fn skip_value_bytes(b: &[u8], mut i: usize) -> usize {
-    // Sixteen bytes at a time while they are all value bytes (the compiler checks a chunk
-    // with vector instructions), then byte by byte.
+    // Sixteen bytes at a time: one bit per byte that is not a value byte (the compiler
+    // builds the mask with vector instructions), the first set bit is the end. Then the
+    // last bytes one by one.
     while let Some(chunk) = b.get(i..i + 16) {
-        if has_control(chunk) {
-            break;
+        let stops = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |m, (k, &c)| m | (u32::from(!is_value_byte(c)) << k));
+        if stops != 0 {
+            return i + stops.trailing_zeros() as usize;
         }
         i += 16;
     }
@@ -889,7 +894,7 @@ fn has_control(b: &[u8]) -> bool {
 
 /// HTAB, SP, VCHAR or obs-text: the bytes of a field value (httparse's class).
 fn is_value_byte(b: u8) -> bool {
-    b == b'\t' || (b >= b' ' && b != 0x7f)
+    (b == b'\t') | ((b >= b' ') & (b != 0x7f))
 }
 
 /// Judges one field line by the rules as written (and as CPython users read them), in

@@ -265,9 +265,7 @@ impl Fields {
     /// Sets `Content-Length: n`, replacing any `Content-Length` (what a server adds when
     /// it knows the body's length).
     pub fn set_content_length(&mut self, n: u64) {
-        if !self.is_empty() {
-            self.remove("Content-Length");
-        }
+        self.remove("Content-Length");
         let mut digits = [0u8; 20];
         // A token and digits: nothing to check.
         self.push_unchecked("Content-Length", crate::decimal(n, &mut digits));
@@ -316,6 +314,9 @@ impl Fields {
 
     /// Removes every field named `name` (case-insensitively); returns how many.
     pub fn remove(&mut self, name: &str) -> usize {
+        if !self.contains(name) {
+            return 0;
+        }
         let before = self.entries.len();
         let text = &self.text;
         self.entries.retain(|e| {

@@ -70,11 +70,18 @@ pub fn encode(s: &str) -> Option<Vec<u8>> {
 /// assert!(!stdx::latin1::encode_into("\u{20ac}", &mut out));
 /// assert_eq!(out, b"x\xe9");
 /// ```
+#[inline]
 pub fn encode_into(s: &str, out: &mut Vec<u8>) -> bool {
     if s.is_ascii() {
         out.extend_from_slice(s.as_bytes());
-        return true;
+        true
+    } else {
+        encode_beyond_ascii(s, out)
     }
+}
+
+/// [`encode_into`] for text that is not all ASCII.
+fn encode_beyond_ascii(s: &str, out: &mut Vec<u8>) -> bool {
     let start = out.len();
     for c in s.chars() {
         match u8::try_from(u32::from(c)) {

@@ -11,6 +11,7 @@ use std::io::{self, Cursor};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, OnceLock};
 
+use http_server::field::Fields;
 use http_server::{Exchange, HttpConfig, HttpHandler, HttpHooks, HttpServer, MakeHandler};
 use socketserver::HandlerCx;
 
@@ -38,7 +39,8 @@ pub struct WsgiShared<A: ?Sized> {
     /// `packed` holds none of [`REQUEST_KEYS`], so they are set without a lookup.
     request_keys_absent: bool,
     errors: ErrorStream,
-    config: OnceLock<Arc<HandlerConfig>>,
+    /// The `ServerHandler` configuration, with its `Server` field checked once.
+    config: OnceLock<(Arc<HandlerConfig>, Fields)>,
 }
 
 impl<A: ?Sized> std::fmt::Debug for WsgiShared<A> {
@@ -85,26 +87,27 @@ impl<A: Application + ?Sized> WsgiShared<A> {
 
     /// The `ServerHandler` configuration of this server's requests: HTTP/1.1 responses
     /// when the HTTP server speaks it, the `Server` string of its error replies, and
-    /// `wsgi.multithread` / `wsgi.multiprocess` as the server runs.
-    fn handler_config(&self, ex: &Exchange<'_>) -> Arc<HandlerConfig> {
-        self.config
-            .get_or_init(|| {
-                let http = ex.config();
-                let mut config = HandlerConfig::simple();
-                config.wsgi_multithread = ex.server().multithread;
-                config.wsgi_multiprocess = ex.server().multiprocess;
-                config.http_version = if http.protocol_version == "HTTP/1.1" {
-                    "1.1"
-                } else {
-                    HTTP_VERSION
-                }
-                .to_owned();
-                // One `Server` string everywhere: the HTTP server's error replies send it.
-                config.server_software =
-                    Some(format!("{} {}", http.server_version, http.sys_version));
-                Arc::new(config)
-            })
-            .clone()
+    /// `wsgi.multithread` / `wsgi.multiprocess` as the server runs; and the `Server` field,
+    /// checked once (empty if it fails the check: each response then checks it, and fails).
+    fn handler_config(&self, ex: &Exchange<'_>) -> &(Arc<HandlerConfig>, Fields) {
+        self.config.get_or_init(|| {
+            let http = ex.config();
+            let mut config = HandlerConfig::simple();
+            config.wsgi_multithread = ex.server().multithread;
+            config.wsgi_multiprocess = ex.server().multiprocess;
+            config.http_version = if http.protocol_version == "HTTP/1.1" {
+                "1.1"
+            } else {
+                HTTP_VERSION
+            }
+            .to_owned();
+            // One `Server` string everywhere: the HTTP server's error replies send it.
+            let server = format!("{} {}", http.server_version, http.sys_version);
+            let mut field = Fields::new();
+            let _ = field.push("Server", &server);
+            config.server_software = Some(server);
+            (Arc::new(config), field)
+        })
     }
 }
 
@@ -215,7 +218,8 @@ impl<A: Application + ?Sized> WsgiRequestHandler<A> {
         let environ = self.environ(ex);
         let mut body = Vec::new();
         ex.read_body(&mut body).map_err(http_to_io)?;
-        let config = self.shared.handler_config(ex);
+        let (config, server) = self.shared.handler_config(ex);
+        let config = Arc::clone(config);
         let polled = ex.cx().polled();
         let mut logged: Option<(Option<u16>, u64)> = None;
         let (outcome, broken) = {
@@ -228,6 +232,7 @@ impl<A: Application + ?Sized> WsgiRequestHandler<A> {
                 },
                 errors: self.shared.errors.clone(),
                 environ: Some(environ),
+                server,
             };
             let hooks = ServerHooks::new(|code: &str, size: u64| {
                 logged = Some((code.parse().ok(), size));
@@ -277,6 +282,8 @@ struct ExchangeIo<'e, 'a> {
     stdin: InputStream,
     errors: ErrorStream,
     environ: Option<Environ>,
+    /// The server's `Server` field, checked when the server made it.
+    server: &'e Fields,
 }
 
 impl HandlerIo for ExchangeIo<'_, '_> {
@@ -305,10 +312,15 @@ impl HandlerIo for ExchangeIo<'_, '_> {
         let sent = (|| {
             ex.send_response_only(code, Some(reason))?;
             if let Some(date) = head.date {
-                ex.send_header("Date", date)?;
+                ex.send_header_with("Date", date)?;
             }
-            if let Some(server) = head.server {
-                ex.send_header("Server", server)?;
+            match head.server {
+                // The server's own value: checked once, sent as it is.
+                Some(server) if self.server.iter().next().map(|f| f.1) == Some(server) => {
+                    ex.send_fields(self.server);
+                }
+                Some(server) => ex.send_header("Server", server)?,
+                None => {}
             }
             if let Some(headers) = head.headers {
                 ex.send_fields(headers.fields());
@@ -341,25 +353,9 @@ fn client_host<'b>(
 ) -> std::borrow::Cow<'b, str> {
     use std::io::Write as _;
     if let Some(std::net::SocketAddr::V4(sa)) = address.inet() {
-        // Dotted quad by hand: `fmt` costs about a thousand instructions here.
-        let mut n = 0;
-        for (i, octet) in sa.ip().octets().into_iter().enumerate() {
-            if i > 0 {
-                buf[n] = b'.';
-                n += 1;
-            }
-            if octet >= 100 {
-                buf[n] = b'0' + octet / 100;
-                n += 1;
-            }
-            if octet >= 10 {
-                buf[n] = b'0' + octet / 10 % 10;
-                n += 1;
-            }
-            buf[n] = b'0' + octet % 10;
-            n += 1;
-        }
-        return std::borrow::Cow::Borrowed(stdx::ascii::as_str(&buf[..n]).unwrap_or_default());
+        // Without `fmt`, which costs about a thousand instructions here.
+        let quad = buf.first_chunk_mut::<15>().expect("64 bytes hold 15");
+        return std::borrow::Cow::Borrowed(stdx::dotted_quad(*sa.ip(), quad));
     }
     if let socketserver::Address::Inet(sa) = address {
         let mut cursor = io::Cursor::new(&mut buf[..]);
