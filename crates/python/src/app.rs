@@ -8,7 +8,6 @@
 //! `AssertionError`s as under wsgiref.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use gateway::util::is_hop_by_hop;
 use gateway::{Application, Body, Environ, StartResponse};
@@ -17,58 +16,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyIterator, PyList, PyString, PyTuple};
 
 use crate::environ::{EnvTemplate, FileWrapper};
-
-/// Threads of this process inside a Python call made for a request (holding the GIL or
-/// waiting for it). When another one is, a new request would wait for the GIL: the
-/// handler announces that as a block (see [`crate::serve`]).
-pub(crate) static IN_PYTHON: AtomicUsize = AtomicUsize::new(0);
-
-/// Runs `f` with the GIL, counted in [`IN_PYTHON`].
-pub(crate) fn with_gil<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
-    struct Count;
-    impl Drop for Count {
-        fn drop(&mut self) {
-            IN_PYTHON.fetch_sub(1, Ordering::Relaxed);
-        }
-    }
-    IN_PYTHON.fetch_add(1, Ordering::Relaxed);
-    let _count = Count;
-    crate::tstate::keep();
-    Python::attach(f)
-}
-
-/// A Python exception raised by the application, with its formatted traceback.
-///
-/// Python: the `exc_info` `BaseHandler.handle_error` receives and `log_exception` prints.
-#[derive(Debug, thiserror::Error)]
-#[error("{traceback}")]
-pub(crate) struct PythonError {
-    traceback: String,
-}
-
-impl PythonError {
-    /// Formats `err` as `traceback.print_exception` would (without the final newline).
-    pub(crate) fn new(py: Python<'_>, err: &PyErr) -> Self {
-        let text = (|| -> PyResult<String> {
-            let tb = py.import("traceback")?;
-            let lines = tb.call_method1(
-                "format_exception",
-                (err.get_type(py), err.value(py), err.traceback(py)),
-            )?;
-            let joined = PyString::new(py, "").call_method1("join", (lines,))?;
-            joined.extract::<String>()
-        })()
-        .unwrap_or_else(|_| err.to_string());
-        PythonError {
-            traceback: text.trim_end_matches('\n').to_owned(),
-        }
-    }
-
-    /// The Python exception as a gateway error.
-    pub(crate) fn into_gateway(py: Python<'_>, err: &PyErr) -> gateway::Error {
-        gateway::Error::app(PythonError::new(py, err))
-    }
-}
+use crate::errors::PythonError;
+use crate::gil::with_gil;
 
 /// A Python WSGI application (`application(environ, start_response)`) behind gateway's
 /// handler state machine.

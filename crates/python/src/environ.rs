@@ -498,12 +498,12 @@ impl FileWrapper {
         let wrapper = gateway::util::FileWrapper::from_file(file, self.blksize);
         let filelike = self.filelike.clone_ref(py);
         Some(gateway::Body::file(wrapper).on_close(move || {
-            crate::app::with_gil(|py| {
+            crate::gil::with_gil(|py| {
                 let f = filelike.bind(py);
                 if f.hasattr("close").unwrap_or(false)
                     && let Err(e) = f.call_method0("close")
                 {
-                    let text = crate::app::PythonError::new(py, &e);
+                    let text = crate::errors::PythonError::new(py, &e);
                     tracing::error!(target: "pyserve", "the file's close() raised:\n{text}");
                 }
                 drop(filelike);

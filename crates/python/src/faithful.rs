@@ -168,7 +168,7 @@ impl FaithfulServer {
         let server = &self.server;
         // On a helper thread, so that Python's signal handlers run meanwhile (a handler
         // may be what lets the client go on reading the response).
-        let r = crate::serve::interruptible(
+        let r = crate::gil::interruptible(
             py,
             || {},
             move || {
@@ -192,7 +192,7 @@ impl FaithfulServer {
     fn serve_forever(&self, py: Python<'_>, poll_interval: f64) -> PyResult<()> {
         let poll = Duration::from_secs_f64(poll_interval.max(0.001));
         let server = &self.server;
-        crate::serve::interruptible(
+        crate::gil::interruptible(
             py,
             || self.shutdown.shutdown(),
             move || {

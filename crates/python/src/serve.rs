@@ -24,16 +24,17 @@ use http_server::metrics::{HttpMetrics, Metered};
 use http_server::{Exchange, HttpHandler};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyTuple};
+use pyo3::types::PyList;
 use socketserver::evloop::{
     EventLoopConfig, EventLoopServer, Listener, Protocol, ServerHandle, listen_fds,
 };
 use socketserver::{Address, HandlerCx};
 use supervisor::SocketFiles;
 
-use crate::app::{IN_PYTHON, PyApp};
+use crate::app::PyApp;
 use crate::environ::{EnvTemplate, ErrorsTo};
 use crate::errors::to_py;
+use crate::gil::{IN_PYTHON, interruptible};
 
 /// `WsgiRequestHandler` for a Python application, announcing a wait for the GIL as a
 /// block (see the module documentation).
@@ -214,7 +215,7 @@ impl Server {
         };
         let http = crate::faithful::python_http_config(py).protocol_version("HTTP/1.1");
         let protocol = HttpProtocol::new(factory, http).limits(limits);
-        let binds = crate::workers::parse_binds(bind.as_deref().unwrap_or_default())?;
+        let binds = crate::net::parse_binds(bind.as_deref().unwrap_or_default())?;
         let at = Where {
             host,
             port,
@@ -243,7 +244,7 @@ impl Server {
             }
         })
         .map_err(|e| match e.downcast::<supervisor::Error>() {
-            Ok(e) => crate::workers::to_py(*e),
+            Ok(e) => crate::net::to_py(*e),
             Err(e) => to_py(&*e),
         })
     }
@@ -252,13 +253,13 @@ impl Server {
     /// one's, with several `bind` addresses).
     #[getter]
     fn server_address<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        address_to_py(py, &self.addresses[0])
+        crate::net::address_to_py(py, &self.addresses[0])
     }
 
     /// Every bound address, in the order of `bind`.
     #[getter]
     fn server_addresses<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        addresses_to_py(py, &self.addresses)
+        crate::net::addresses_to_py(py, &self.addresses)
     }
 
     /// Serves until `shutdown()` (or SIGINT/SIGTERM through `pyserve.serve`); returns once
@@ -290,33 +291,6 @@ impl Server {
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// An address as Python's `socketserver` gives it: `(host, port)`, or a Unix path.
-fn address_to_py<'py>(py: Python<'py>, address: &Address) -> PyResult<Bound<'py, PyAny>> {
-    match address {
-        Address::Inet(a) => Ok(PyTuple::new(
-            py,
-            [
-                a.ip().to_string().into_pyobject(py)?.into_any(),
-                a.port().into_pyobject(py)?.into_any(),
-            ],
-        )?
-        .into_any()),
-        other => Ok(other.to_string().into_pyobject(py)?.into_any()),
-    }
-}
-
-/// Several addresses as a list (see [`address_to_py`]).
-pub(crate) fn addresses_to_py<'py>(
-    py: Python<'py>,
-    addresses: &[Address],
-) -> PyResult<Bound<'py, PyList>> {
-    let items = addresses
-        .iter()
-        .map(|a| address_to_py(py, a))
-        .collect::<PyResult<Vec<_>>>()?;
-    PyList::new(py, items)
-}
 
 /// Where `Server` listens: the keyword arguments `host`, `port`, `unix`, `bind`.
 struct Where<'a> {
@@ -447,48 +421,5 @@ fn finish<P: Protocol + 'static>(
         }))),
         handle,
         addresses,
-    })
-}
-
-/// Runs `f` on a helper thread while this thread waits without the GIL, waking every
-/// 100 ms to run Python's signal handlers; when one raises, `stop` is called, `f` is
-/// waited for, and the exception is returned.
-pub(crate) fn interruptible<R: Send>(
-    py: Python<'_>,
-    stop: impl Fn() + Sync,
-    f: impl FnOnce() -> R + Send,
-) -> PyResult<R> {
-    std::thread::scope(|s| {
-        let (tx, rx) = std::sync::mpsc::channel::<()>();
-        let worker = std::thread::Builder::new()
-            .name("pyserve-serve".into())
-            .spawn_scoped(s, move || {
-                let r = f();
-                let _ = tx.send(());
-                r
-            })
-            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
-        let mut raised = None;
-        let mut rx = rx;
-        loop {
-            let (r, back) = py.detach(move || (rx.recv_timeout(Duration::from_millis(100)), rx));
-            rx = back;
-            if !matches!(r, Err(std::sync::mpsc::RecvTimeoutError::Timeout)) {
-                break;
-            }
-            if raised.is_none()
-                && let Err(e) = py.check_signals()
-            {
-                py.detach(&stop);
-                raised = Some(e);
-            }
-        }
-        let r = py
-            .detach(|| worker.join())
-            .map_err(|_| PyRuntimeError::new_err("the server thread panicked"))?;
-        match raised {
-            Some(e) => Err(e),
-            None => Ok(r),
-        }
     })
 }

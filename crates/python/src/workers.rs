@@ -16,57 +16,10 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use socketserver::evloop::{Listener, listen_fds};
-use supervisor::{Bind, BindOptions, Config, PidFile, SocketFiles, Supervisor};
-
-/// Parses `--bind` addresses (`HOST:PORT`, `[::]:PORT`, `unix:PATH`, `fd://N`).
-pub(crate) fn parse_binds(binds: &[String]) -> PyResult<Vec<Bind>> {
-    binds
-        .iter()
-        .map(|b| {
-            b.parse::<Bind>()
-                .map_err(|e| PyValueError::new_err(format!("--bind: {e}")))
-        })
-        .collect()
-}
-
-/// A supervisor error as a Python exception: a failed bind is `OSError(errno, strerror,
-/// address)` (so `str()` names the address), a bad value `ValueError`, the rest through
-/// [`to_py`](crate::errors::to_py).
-pub(crate) fn to_py(e: supervisor::Error) -> PyErr {
-    match e {
-        supervisor::Error::Listen { address, source } => match source.raw_os_error() {
-            Some(code) => {
-                let text = std::io::Error::from_raw_os_error(code).to_string();
-                let text = text.split(" (os error").next().unwrap_or(&text).to_owned();
-                PyOSError::new_err((code, text, address))
-            }
-            None => PyOSError::new_err(format!("cannot listen on {address}: {source}")),
-        },
-        e @ (supervisor::Error::Bind { .. } | supervisor::Error::Config(_)) => {
-            PyValueError::new_err(e.to_string())
-        }
-        e => crate::errors::to_py(&e),
-    }
-}
-
-/// The listeners to serve: systemd's (socket activation), else `binds` bound once.
-pub(crate) fn listeners(
-    binds: &[Bind],
-    options: &BindOptions,
-) -> PyResult<(Vec<Listener>, SocketFiles)> {
-    let inherited = listen_fds().map_err(|e| crate::errors::to_py(&e))?;
-    if !inherited.is_empty() {
-        tracing::info!(
-            "serving {} inherited socket(s) (systemd socket activation)",
-            inherited.len()
-        );
-        return Ok((inherited, SocketFiles::default()));
-    }
-    supervisor::listen_all(binds, options).map_err(to_py)
-}
+use socketserver::evloop::Listener;
+use supervisor::{BindOptions, Config, PidFile, Supervisor};
 
 fn secs(name: &str, v: f64) -> PyResult<Duration> {
     Duration::try_from_secs_f64(v)
@@ -117,17 +70,17 @@ pub(crate) fn supervise(
         graceful_timeout: secs("graceful_timeout", graceful_timeout)?,
         ..Config::default()
     };
-    Supervisor::validate(&config).map_err(to_py)?;
+    Supervisor::validate(&config).map_err(crate::net::to_py)?;
     let Some((program, args)) = command.split_first() else {
         return Err(PyValueError::new_err("the worker command is empty"));
     };
-    let binds = parse_binds(&binds)?;
+    let binds = crate::net::parse_binds(&binds)?;
     let options = BindOptions {
         backlog,
         unix_mode,
         reuse_port,
     };
-    let (listeners, files) = listeners(&binds, &options)?;
+    let (listeners, files) = crate::net::listeners(&binds, &options)?;
     let addrs = listeners
         .iter()
         .map(Listener::local_addr)
@@ -136,7 +89,7 @@ pub(crate) fn supervise(
         .as_deref()
         .map(PidFile::write)
         .transpose()
-        .map_err(to_py)?;
+        .map_err(crate::net::to_py)?;
     let mut supervisor = Supervisor::new(config).on_reopen(|| {
         // Logged by `reopen`, in the new file.
         let _ = crate::log::reopen();
@@ -145,7 +98,7 @@ pub(crate) fn supervise(
         // Its own listener, never inherited by the workers (close-on-exec); they send
         // their counts, the supervisor sums them.
         let l = std::net::TcpListener::bind(&addr).map_err(|source| {
-            to_py(supervisor::Error::Listen {
+            crate::net::to_py(supervisor::Error::Listen {
                 address: addr.clone(),
                 source,
             })
@@ -157,7 +110,7 @@ pub(crate) fn supervise(
         supervisor = supervisor.on_ready(move || {
             Python::attach(|py| {
                 let called =
-                    crate::serve::addresses_to_py(py, &addrs).and_then(|a| ready.call1(py, (a,)));
+                    crate::net::addresses_to_py(py, &addrs).and_then(|a| ready.call1(py, (a,)));
                 if let Err(e) = called {
                     e.print(py);
                 }
@@ -173,7 +126,7 @@ pub(crate) fn supervise(
     });
     drop(listeners);
     drop((pid, files));
-    result.map_err(to_py)
+    result.map_err(crate::net::to_py)
 }
 
 /// True when a supervisor started this process (the `pyserve` command then serves as a
