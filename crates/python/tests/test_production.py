@@ -260,6 +260,40 @@ def test_endless_generator_client_disconnect_closes_it_once():
     assert Events.closes == 1
 
 
+def test_endless_generator_ends_with_the_shutdown_grace_period():
+    """A shutdown does not wait forever for an endless body: when its grace period ends
+    the next send fails, and the body's close() is called once."""
+    closed = threading.Event()
+
+    class Ticks:
+        closes = 0
+
+        def __iter__(self):
+            return self
+
+        def __next__(self):
+            time.sleep(0.01)
+            return b"tick\n"
+
+        def close(self):
+            type(self).closes += 1
+            closed.set()
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return Ticks()
+
+    with production(app, shutdown_timeout=0.5) as port:
+        s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        _read_until(s, b"", b"tick\n")
+        t0 = time.monotonic()
+    assert closed.wait(TIMEOUT), "close() not called after the shutdown"
+    assert time.monotonic() - t0 >= 0.5
+    assert Ticks.closes == 1
+    s.close()
+
+
 def test_exception_before_headers_is_500_and_server_lives(capfd):
     calls = []
 

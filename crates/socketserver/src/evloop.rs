@@ -50,7 +50,8 @@
 //!   connections (but keep one accepted less than a second ago that has not sent its first
 //!   request yet: it is on the way), serve requests already received (the protocol is told
 //!   to close after them, [`ServeCx::is_closing`]), flush, and force-close whatever is left
-//!   at the deadline.
+//!   at the deadline (a response still streaming through a [`Sink`] fails its next send
+//!   then, so an endless one ends).
 //! - **Observability**: [`ServerHandle::connections`], [`ServerHandle::idle_connections`],
 //!   [`ServerHandle::handoffs`] and [`ServerHandle::loop_progress`] (a liveness check that
 //!   tells a loop waiting for events from one stuck in a handler).

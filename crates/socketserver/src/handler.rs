@@ -41,9 +41,11 @@ pub trait Sink: Sync {
     ///
     /// # Errors
     ///
-    /// The client went away, or took nothing for the write timeout. `out` is emptied all
-    /// the same: the connection can carry no more of the response, it is closed when the
-    /// protocol returns, and later sends fail at once.
+    /// The client went away, took nothing for the write timeout, or the server is shutting
+    /// down and its grace period is over ([`io::ErrorKind::ConnectionAborted`]: an endless
+    /// response ends then). `out` is emptied all the same: the connection can carry no more
+    /// of the response, it is closed when the protocol returns, and later sends fail at
+    /// once.
     fn send(&self, out: &mut Vec<u8>) -> io::Result<()>;
 }
 

@@ -1118,8 +1118,8 @@ fn listen_fds_takes_a_socket_passed_as_fd_3_in_a_child_process() {
 
 /// A protocol that streams: `wait` sends `first` through the sink, then waits (up to 10 s)
 /// for the client to say it got it before answering `second`; `big N` sends N bytes
-/// through the sink, notes when the send returned, and answers `sent`; every request notes
-/// what its send returned.
+/// through the sink, notes when the send returned, and answers `sent`; `endless` sends
+/// `tick` lines until a send fails; every request notes what its send returned.
 #[derive(Default)]
 struct Streamer {
     /// Set by the test when its client received `first`.
@@ -1173,6 +1173,14 @@ impl Protocol for Streamer {
                 }
                 out.extend_from_slice(b"sent\n");
             }
+            "endless" => loop {
+                out.extend_from_slice(b"tick\n");
+                if let Err(e) = sink.send(out) {
+                    self.sends.lock().unwrap().push(Err(e.kind()));
+                    return Served::CLOSE;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            },
             _ => out.extend_from_slice(format!("{text}\n").as_bytes()),
         }
         Served::KEEP_ALIVE
@@ -1292,4 +1300,36 @@ fn a_sink_times_out_on_a_client_that_never_reads_and_closes_it() {
     );
     handle.shutdown_within(Duration::from_secs(2));
     join_within(thread, Duration::from_secs(10)).unwrap();
+}
+
+#[test]
+fn an_endless_stream_is_cut_when_the_shutdown_grace_period_ends() {
+    let (addr, handle, streamer, thread) = start_streamer(config(1));
+    let mut c = Client::connect(addr);
+    c.send(b"endless\n");
+    assert_eq!(c.line(), "tick\n");
+    assert_eq!(c.line(), "tick\n");
+    let t = Instant::now();
+    handle.shutdown_within(Duration::from_millis(300));
+    join_within(thread, Duration::from_secs(10)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while streamer.sends.lock().unwrap().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the stream went on after the grace period"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        t.elapsed() >= Duration::from_millis(300),
+        "cut before the grace period ended"
+    );
+    assert_eq!(
+        *streamer.sends.lock().unwrap(),
+        [Err(io::ErrorKind::ConnectionAborted)]
+    );
+    // The client sees the stream end.
+    let mut rest = String::new();
+    let _ = c.reader.read_to_string(&mut rest);
+    assert!(rest.lines().all(|l| l == "tick"), "{rest:?}");
 }

@@ -162,6 +162,8 @@ pub(crate) struct Env<'a, P> {
     pub(crate) owner: &'a dyn Fn() -> bool,
     /// Set when the server starts shutting down.
     pub(crate) shutdown: &'a AtomicBool,
+    /// When a shutdown's grace period ends.
+    pub(crate) force_at: &'a Mutex<Option<Instant>>,
     /// When the poll that reported this connection ready returned.
     pub(crate) polled_at: Instant,
 }
@@ -421,6 +423,8 @@ impl<S> Conn<S> {
             }),
             hint: env.hint,
             write_timeout: env.config.write_timeout,
+            shutdown: env.shutdown,
+            force_at: env.force_at,
         };
         let cx = ServeCx::new(
             HandlerCx::new(&self.addr, env.info)
@@ -478,6 +482,22 @@ struct ConnSink<'a> {
     /// Announces a blocking wait (hands the loop to a standby thread).
     hint: &'a (dyn Fn() + Sync),
     write_timeout: Duration,
+    /// Set when the server starts shutting down.
+    shutdown: &'a AtomicBool,
+    /// When a shutdown's grace period ends: a response still streaming is cut then.
+    force_at: &'a Mutex<Option<Instant>>,
+}
+
+impl ConnSink<'_> {
+    /// The server is shutting down and its grace period is over.
+    fn past_grace(&self) -> bool {
+        self.shutdown.load(Ordering::SeqCst)
+            && self
+                .force_at
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_some_and(|at| Instant::now() >= at)
+    }
 }
 
 /// What a [`ConnSink`] works on: the socket and how much of the buffer was sent (the
@@ -498,6 +518,11 @@ impl Sink for ConnSink<'_> {
             Err(io::Error::new(
                 io::ErrorKind::BrokenPipe,
                 "an earlier send on this connection failed",
+            ))
+        } else if self.past_grace() {
+            Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "the server shut down: the response is cut",
             ))
         } else {
             st.send(out, self.hint, self.write_timeout)
