@@ -139,7 +139,8 @@ pub(crate) fn choose_framing(
 /// long it is, and what it says. [`check_response`] takes it as it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct WrittenHead {
-    /// The response buffer's length when the head's write began.
+    /// The stream position when the head's write began: the response buffer's length,
+    /// plus the bytes sent out of it while the handler ran.
     pub(crate) at: usize,
     /// The head's length, blank line included.
     pub(crate) len: usize,
@@ -249,6 +250,22 @@ pub(crate) fn check_response(
         }
         return keep;
     }
+}
+
+/// Whether a connection may stay open after a response that went out in part while its
+/// handler ran (so [`check_response`] cannot look at it whole): only when the client finds
+/// the body's end by itself, the chunked coding that [`written`](WrittenHead)'s head
+/// declares (the handler finished without error: the caller knows).
+pub(crate) fn streamed_keeps_alive(written: &WrittenHead, is_head: bool) -> bool {
+    let head = &written.head;
+    let request = RequestSide {
+        head: is_head,
+        http11: false,
+    };
+    head.version_11
+        && !head.says_close
+        && head.code != 101
+        && choose_framing(head, request, false) == Framing::Chunked
 }
 
 #[cfg(test)]

@@ -21,6 +21,12 @@
 //!   keep-alive response that gives the client no way to find its end is followed by a close,
 //!   so a connection never desynchronises. During a graceful shutdown `Connection: close` is
 //!   added to the last response.
+//! - **Streaming**: the handler writes into the loop's buffer, which goes out when it
+//!   returns; a flush of its stream (`ex.stream().flush()`) sends what it wrote so far
+//!   through the loop's [`Sink`] at once (the WSGI gateway flushes after each chunk of a body
+//!   whose length is not known). A response sent in part can no longer be checked whole:
+//!   its connection stays open only when its body is chunked and the handler finished
+//!   without error.
 //! - **Panics**: a handler that panics before its response is complete gets a 500 and the
 //!   connection closes; the loop goes on.
 
@@ -29,10 +35,10 @@ use std::io::{self, BufRead, Read, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
-use socketserver::HandlerCx;
 use socketserver::evloop::{Abort, Frame, Protocol, ServeCx, Served};
+use socketserver::{HandlerCx, Sink};
 
-use crate::framing::check_response;
+use crate::framing::{WrittenHead, check_response, streamed_keeps_alive};
 use crate::h1::chunked::{ChunkedDecoder, ChunkedError, ChunkedLimits};
 use crate::handler::serve_parsed;
 use crate::server::MakeHandler;
@@ -253,7 +259,7 @@ where
     /// be served.
     fn error_reply(&self, cx: Option<&ServeCx<'_>>, raw_line: &[u8], e: &HttpError) -> Vec<u8> {
         let mut out = Vec::new();
-        let mut stream = MemStream::new(&[], &mut out);
+        let mut stream = MemStream::new(&[], &mut out, None);
         let fallback_addr = socketserver::Address::Unix(None);
         let fallback_info = socketserver::ServerInfo::new(fallback_addr.clone());
         let hcx = match cx {
@@ -486,9 +492,9 @@ where
         let hcx = *cx.handler();
         let probe = Cell::new(start);
         let mut written = None;
+        let mut stream = MemStream::new(body, &mut *out, hcx.sink()).with_probe(&probe);
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             let mut handler = self.factory.make_handler(&hcx);
-            let mut stream = MemStream::new(body, &mut *out).with_probe(&probe);
             serve_parsed(
                 &mut handler,
                 &mut stream,
@@ -498,6 +504,9 @@ where
                 head,
             )
         }));
+        // What the handler's flushes sent out of the buffer (earlier responses still
+        // buffered included): nothing on the usual path.
+        let removed = stream.removed;
         let keep_alive = match outcome {
             Ok(Ok((keep, head))) => {
                 written = head;
@@ -505,7 +514,7 @@ where
             }
             Ok(Err(e)) => {
                 tracing::error!(client = %hcx.client_address, error = %e, "error serving request");
-                if out.len() == start {
+                if removed == 0 && out.len() == start {
                     let err = HttpError::new(500);
                     out.extend(self.error_reply(Some(cx), raw_line, &err));
                 }
@@ -514,13 +523,34 @@ where
             Err(payload) => {
                 let msg = socketserver::Error::from_panic(&*payload);
                 tracing::error!(client = %hcx.client_address, error = %msg, "request handler panicked");
-                out.truncate(start);
-                out.extend(self.error_reply(Some(cx), raw_line, &HttpError::new(500)));
+                if removed == 0 {
+                    out.truncate(start);
+                    out.extend(self.error_reply(Some(cx), raw_line, &HttpError::new(500)));
+                } else {
+                    // Its head went out already: the unsent rest is dropped, and the close
+                    // tells the client the response is cut.
+                    out.clear();
+                }
                 return Served::CLOSE;
             }
         };
         s.spare = Some(parsed);
-        let keep_alive = check_response(out, start, written, is_head, keep_alive && !closing);
+        let keep_alive = keep_alive && !closing;
+        let keep_alive = if removed == 0 {
+            check_response(out, start, written, is_head, keep_alive)
+        } else {
+            // Positions the exchange noted count the bytes sent out of the buffer too.
+            match written {
+                // The final head was written after the last send (what went out was an
+                // interim `100 Continue`): the response is all in the buffer, checked as usual.
+                Some(w) if w.at >= removed => {
+                    let at = w.at - removed;
+                    check_response(out, at, Some(WrittenHead { at, ..w }), is_head, keep_alive)
+                }
+                Some(w) => keep_alive && streamed_keeps_alive(&w, is_head),
+                None => false,
+            }
+        };
         if keep_alive {
             Served::KEEP_ALIVE
         } else {
@@ -571,23 +601,38 @@ struct MemStream<'a> {
     input: &'a [u8],
     pos: usize,
     out: &'a mut Vec<u8>,
-    /// The response buffer's length after each write, for the [`Exchange`] to read.
+    /// The stream position after each write (the response buffer's length plus the bytes
+    /// sent out of it), for the [`Exchange`] to read.
     ///
     /// [`Exchange`]: crate::Exchange
     written: Option<&'a Cell<usize>>,
+    /// Where a flush sends the buffer while the handler runs (the event loop's sink).
+    sink: Option<&'a dyn Sink>,
+    /// Bytes taken out of the buffer by sends (earlier responses' included): the stream
+    /// position of the buffer's first byte.
+    removed: usize,
+    /// The buffer's length when this response began, 0 after a send: `out[mark..]` is what
+    /// a flush has to send of it.
+    mark: usize,
 }
 
 impl<'a> MemStream<'a> {
-    fn new(input: &'a [u8], out: &'a mut Vec<u8>) -> Self {
+    /// A stream reading `input` and writing to `out`, which its flushes send through
+    /// `sink` when there is one.
+    fn new(input: &'a [u8], out: &'a mut Vec<u8>, sink: Option<&'a dyn Sink>) -> Self {
+        let mark = out.len();
         MemStream {
             input,
             pos: 0,
             out,
             written: None,
+            sink,
+            removed: 0,
+            mark,
         }
     }
 
-    /// Keeps `written` at the response buffer's length.
+    /// Keeps `written` at the stream position.
     fn with_probe(mut self, written: &'a Cell<usize>) -> Self {
         written.set(self.out.len());
         self.written = Some(written);
@@ -617,11 +662,24 @@ impl Write for MemStream<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.out.extend_from_slice(buf);
         if let Some(w) = self.written {
-            w.set(self.out.len());
+            w.set(self.removed + self.out.len());
         }
         Ok(buf.len())
     }
+
+    /// Sends what this response wrote since the last flush through the sink, when there is
+    /// one and something to send; else nothing (the loop sends the buffer when the handler
+    /// returns).
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        let Some(sink) = self.sink else {
+            return Ok(());
+        };
+        if self.out.len() == self.mark {
+            return Ok(());
+        }
+        self.removed += self.out.len();
+        self.mark = 0;
+        // The sink empties the buffer, also when it fails.
+        sink.send(self.out)
     }
 }

@@ -214,13 +214,16 @@ pub struct Exchange<'a> {
     /// The typed head being gathered in `headers_buffer` (status and framing fields), while
     /// it is one this exchange can vouch for: built here from its start, in one write.
     head_facts: Option<ResponseHead>,
-    /// The response buffer's length, kept by the event-loop face's stream.
+    /// The stream position (the response buffer's length, plus the bytes sent out of it),
+    /// kept by the event-loop face's stream.
     written: Option<&'a Cell<usize>>,
     /// The last final response head written whole by `end_headers`.
     written_head: Option<WrittenHead>,
     /// The body goes out in chunks this exchange frames (see
     /// [`end_headers_framed`](Self::end_headers_framed)).
     server_chunked: bool,
+    /// What [`end_headers_framed`](Self::end_headers_framed) chose.
+    framing: Option<Framing>,
     /// When the request started (the exchange was made, or its request line was read).
     started: Instant,
     /// The status and size `log_request` is logging, for the structured access event.
@@ -280,6 +283,7 @@ impl<'a> Exchange<'a> {
             written: None,
             written_head: None,
             server_chunked: false,
+            framing: None,
             started: Instant::now(),
             access: Cell::new(None),
         }
@@ -327,6 +331,7 @@ impl<'a> Exchange<'a> {
             written: None,
             written_head: None,
             server_chunked: false,
+            framing: None,
             // The event loops know when the request began to arrive: no clock read.
             started: cx.received().unwrap_or_else(Instant::now),
             access: Cell::new(None),
@@ -610,8 +615,16 @@ impl<'a> Exchange<'a> {
             }
             None => Framing::Close,
         };
+        self.framing = Some(framing);
         self.end_headers()?;
         Ok(framing)
+    }
+
+    /// Python: no equivalent. The framing [`end_headers_framed`](Self::end_headers_framed)
+    /// chose for the body, once it ran: a body of unknown length (`Chunked` or `Close`) is
+    /// worth flushing as it is written, one of known length is not.
+    pub fn framing(&self) -> Option<Framing> {
+        self.framing
     }
 
     /// Python: no equivalent. Writes part of the response body: as a chunk when the server
@@ -1360,11 +1373,16 @@ pub fn handle_parsed_request<H: HttpHandler + ?Sized>(
     config: &HttpConfig,
     mut head: RequestHead,
 ) -> Result<bool> {
-    serve_parsed(handler, stream, None, cx, config, &mut head).map(|(keep, _)| keep)
+    let (keep, _) = serve_parsed(handler, &mut *stream, None, cx, config, &mut head)?;
+    stream.flush()?;
+    Ok(keep)
 }
 
-/// [`handle_parsed_request`], also returning the response head the exchange wrote itself
-/// (when `written` tracks the length of the buffer `stream` writes to).
+/// [`handle_parsed_request`] without its final flush, also returning the response head
+/// the exchange wrote itself (when `written` tracks the stream position of the buffer
+/// `stream` writes to). The event-loop face's stream sends its buffer when flushed, so
+/// only the handler's own flushes stream a response; the rest goes when the loop's turn
+/// ends.
 pub(crate) fn serve_parsed<'a, H: HttpHandler + ?Sized>(
     handler: &mut H,
     stream: &'a mut dyn RwStream,
@@ -1380,7 +1398,6 @@ pub(crate) fn serve_parsed<'a, H: HttpHandler + ?Sized>(
         return Ok((false, None));
     }
     handler.do_method(&mut ex)?;
-    ex.stream().flush()?;
     Ok((!ex.close_connection, ex.written_head))
 }
 

@@ -19,10 +19,11 @@
 //! ```
 
 use std::fmt::Write as _;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use socketserver::Sink;
 use socketserver::evloop::{Abort, Frame, Protocol, ServeCx, Served, ServerHandle};
 
 /// The methods counted by name; any other is `OTHER`.
@@ -74,8 +75,13 @@ impl HttpMetrics {
     /// (`response`: from the status line on; only the status is read) and the time it
     /// took.
     pub fn record(&self, request: &[u8], response: &[u8], took: Duration) {
+        self.record_class(request, class_index(response), response.len(), took);
+    }
+
+    /// [`record`](Self::record) with the response's status class and length already known.
+    fn record_class(&self, request: &[u8], class: usize, response_len: usize, took: Duration) {
         let r = Ordering::Relaxed;
-        self.requests[method_index(request)][class_index(response)].fetch_add(1, r);
+        self.requests[method_index(request)][class].fetch_add(1, r);
         let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
         if let Some(i) = BOUNDS_US.iter().position(|b| us <= *b) {
             self.buckets[i].fetch_add(1, r);
@@ -85,7 +91,7 @@ impl HttpMetrics {
         self.bytes_in
             .fetch_add(u64::try_from(request.len()).unwrap_or(0), r);
         self.bytes_out
-            .fetch_add(u64::try_from(response.len()).unwrap_or(0), r);
+            .fetch_add(u64::try_from(response_len).unwrap_or(0), r);
     }
 
     /// Requests counted so far.
@@ -207,15 +213,70 @@ impl<P: Protocol> Protocol for Metered<P> {
     ) -> Served {
         let before = out.len();
         let started = Instant::now();
-        let served = self.inner.serve(session, request, out, cx);
+        let Some(sink) = cx.handler().sink() else {
+            let served = self.inner.serve(session, request, out, cx);
+            let took = started.elapsed();
+            let response = out.get(before..).unwrap_or(&[]);
+            self.metrics.record(request, response, took);
+            return served;
+        };
+        // A response may go out in parts before `serve` returns: the sink counts them.
+        let counting = CountingSink {
+            inner: sink,
+            count: Mutex::new(SinkCount {
+                start: before,
+                sent: 0,
+                class: None,
+            }),
+        };
+        let served = self
+            .inner
+            .serve(session, request, out, &cx.with_sink(&counting));
         let took = started.elapsed();
-        let response = out.get(before..).unwrap_or(&[]);
-        self.metrics.record(request, response, took);
+        let count = counting
+            .count
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        let rest = out.get(count.start..).unwrap_or(&[]);
+        let class = count.class.unwrap_or_else(|| class_index(rest));
+        self.metrics
+            .record_class(request, class, count.sent + rest.len(), took);
         served
     }
 
     fn abort(&self, session: &mut Self::Session, input: &[u8], why: Abort) -> Vec<u8> {
         self.inner.abort(session, input, why)
+    }
+}
+
+/// The loop's sink, counting the response bytes that go through it for [`Metered`].
+struct CountingSink<'a> {
+    inner: &'a dyn Sink,
+    count: Mutex<SinkCount>,
+}
+
+/// What a [`CountingSink`] saw.
+struct SinkCount {
+    /// Where this response starts in the buffer (0 after a send).
+    start: usize,
+    /// Bytes of this response sent.
+    sent: usize,
+    /// The status class of the first part sent.
+    class: Option<usize>,
+}
+
+impl Sink for CountingSink<'_> {
+    fn send(&self, out: &mut Vec<u8>) -> std::io::Result<()> {
+        {
+            let mut c = self.count.lock().unwrap_or_else(PoisonError::into_inner);
+            let response = out.get(c.start..).unwrap_or(&[]);
+            if c.class.is_none() && !response.is_empty() {
+                c.class = Some(class_index(response));
+            }
+            c.sent += response.len();
+            c.start = 0;
+        }
+        self.inner.send(out)
     }
 }
 
@@ -252,5 +313,51 @@ mod tests {
         }
         assert!(!t.contains("HEAD"), "zero series are left out");
         assert_eq!(m.requests(), 4);
+    }
+
+    /// Writes a response after an earlier one still in the buffer, sending it in part.
+    struct Streams;
+
+    impl Protocol for Streams {
+        type Session = ();
+        fn frame(&self, _: &mut (), input: &[u8]) -> Frame {
+            Frame::Complete(input.len())
+        }
+        fn serve(&self, _: &mut (), _: &[u8], out: &mut Vec<u8>, cx: &ServeCx<'_>) -> Served {
+            out.extend_from_slice(b"HTTP/1.1 404 Not Found\r\n\r\nab");
+            let sink = cx.handler().sink().expect("a sink");
+            sink.send(out).unwrap();
+            out.extend_from_slice(b"cd");
+            Served::CLOSE
+        }
+    }
+
+    /// A sink that drops what it is given.
+    struct Discard;
+
+    impl Sink for Discard {
+        fn send(&self, out: &mut Vec<u8>) -> std::io::Result<()> {
+            out.clear();
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn counts_a_response_sent_in_parts() {
+        let metrics = Arc::new(HttpMetrics::default());
+        let metered = Metered::new(Streams, metrics.clone());
+        let addr = socketserver::Address::Unix(None);
+        let info = socketserver::ServerInfo::new(addr.clone());
+        let cx = ServeCx::new(socketserver::HandlerCx::new(&addr, &info).with_sink(&Discard));
+        let mut out = b"earlier response".to_vec();
+        metered.serve(&mut (), b"GET / HTTP/1.1\r\n\r\n", &mut out, &cx);
+        assert_eq!(out, b"cd");
+        let t = metrics.render();
+        for line in [
+            "pyserve_http_requests_total{method=\"GET\",status=\"4xx\"} 1\n",
+            "pyserve_http_sent_bytes_total 30\n",
+        ] {
+            assert!(t.contains(line), "{line:?} not in\n{t}");
+        }
     }
 }

@@ -3,12 +3,18 @@
 
 use std::io::{BufRead, Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use http_server::h1::HttpProtocol;
 use http_server::{Exchange, HttpConfig, HttpHandler, Result};
 use socketserver::evloop::{EventLoopConfig, EventLoopServer, Frame, Protocol, ServeCx, Served};
-use socketserver::{Address, HandlerCx, ServerInfo};
+use socketserver::{Address, HandlerCx, ServerInfo, Sink};
+
+/// Set by `loopback_streams_a_chunked_body_as_it_is_flushed` once its client has the first
+/// chunk; `/stream` waits for it.
+static FIRST_CHUNK_RECEIVED: AtomicBool = AtomicBool::new(false);
 
 /// GET answers `hello`; POST echoes the body; a few paths misbehave on purpose.
 struct App;
@@ -27,6 +33,22 @@ impl HttpHandler for App {
                 ex.send_header("Content-Length", "10")?;
                 ex.end_headers()?;
                 ex.wfile().write_all(b"abc")?;
+            }
+            "/chunks" | "/stream" => {
+                // A body of unknown length, flushed part by part.
+                self.send_response(ex, 200, None)?;
+                ex.end_headers_framed()?;
+                ex.write_body(b"first")?;
+                ex.stream().flush()?;
+                if ex.path == "/stream" {
+                    let end = Instant::now() + Duration::from_secs(10);
+                    while !FIRST_CHUNK_RECEIVED.load(Ordering::SeqCst) && Instant::now() < end {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                }
+                ex.write_body(b"second")?;
+                ex.stream().flush()?;
+                ex.finish_body()?;
             }
             "/long" => {
                 self.send_response(ex, 200, None)?;
@@ -72,9 +94,40 @@ fn protocol() -> AppProtocol {
 /// Drives the protocol as the event loop does: frame, then serve each complete request.
 /// Returns the bytes sent and whether the connection is still open.
 fn drive(p: &AppProtocol, input: &[u8], closing: bool) -> (Vec<u8>, bool) {
+    drive_with(p, input, closing, None)
+}
+
+/// A sink that keeps what each send was given.
+#[derive(Default)]
+struct Recorder(Mutex<Vec<Vec<u8>>>);
+
+impl Sink for Recorder {
+    fn send(&self, out: &mut Vec<u8>) -> std::io::Result<()> {
+        self.0.lock().unwrap().push(std::mem::take(out));
+        Ok(())
+    }
+}
+
+/// [`drive`] with a sink: the bytes sent are what went through it, then the rest.
+fn drive_streaming(p: &AppProtocol, input: &[u8]) -> (Vec<Vec<u8>>, Vec<u8>, bool) {
+    let sink = Recorder::default();
+    let (out, open) = drive_with(p, input, false, Some(&sink));
+    (sink.0.into_inner().unwrap(), out, open)
+}
+
+fn drive_with(
+    p: &AppProtocol,
+    input: &[u8],
+    closing: bool,
+    sink: Option<&dyn Sink>,
+) -> (Vec<u8>, bool) {
     let addr = Address::Inet("127.0.0.1:9".parse().unwrap());
     let info = ServerInfo::new(Address::Inet("127.0.0.1:80".parse().unwrap()));
-    let cx = ServeCx::new(HandlerCx::new(&addr, &info)).closing(closing);
+    let mut hcx = HandlerCx::new(&addr, &info);
+    if let Some(sink) = sink {
+        hcx = hcx.with_sink(sink);
+    }
+    let cx = ServeCx::new(hcx).closing(closing);
     let mut session = Default::default();
     let mut out = Vec::new();
     let mut buf = input;
@@ -325,6 +378,116 @@ fn loopback_keep_alive_pipelining_and_chunked() {
     w.write_all(b"GET /p1 HTTP/1.1\r\nHost: x\r\n\r\nPOST /p2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n").unwrap();
     assert_eq!(read_response(&mut r).1, b"hello /p1");
     assert_eq!(read_response(&mut r).1, b"3:abc");
+    handle.shutdown();
+    serving.join().unwrap().unwrap();
+}
+
+#[test]
+fn flushes_send_through_the_sink_and_a_chunked_response_keeps_the_connection() {
+    let (sent, rest, open) = drive_streaming(
+        &protocol(),
+        b"GET /chunks HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    assert_eq!(sent.len(), 2, "one send per flush");
+    let first = text(&sent[0]);
+    assert!(first.starts_with("HTTP/1.1 200 OK\r\n"), "{first}");
+    assert!(first.contains("Transfer-Encoding: chunked\r\n"), "{first}");
+    assert!(first.ends_with("\r\n\r\n5\r\nfirst\r\n"), "{first}");
+    assert_eq!(text(&sent[1]), "6\r\nsecond\r\n");
+    let rest = text(&rest);
+    assert!(rest.starts_with("0\r\n\r\nHTTP/1.1 200 OK\r\n"), "{rest}");
+    assert!(rest.ends_with("hello /after"), "{rest}");
+    assert!(open);
+}
+
+#[test]
+fn a_streamed_close_delimited_response_closes_the_connection() {
+    // HTTP/1.0: no chunked coding, so the body ends with the connection.
+    let (sent, rest, open) = drive_streaming(
+        &protocol(),
+        b"GET /chunks HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    );
+    assert_eq!(sent.len(), 2);
+    assert!(
+        text(&sent[0]).ends_with("\r\n\r\nfirst"),
+        "{}",
+        text(&sent[0])
+    );
+    assert_eq!(text(&sent[1]), "second");
+    assert!(rest.is_empty());
+    assert!(!open);
+}
+
+#[test]
+fn without_a_flush_nothing_is_sent_early() {
+    let (sent, rest, open) = drive_streaming(&protocol(), b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(sent.is_empty(), "{sent:?}");
+    assert!(text(&rest).ends_with("hello /x"));
+    assert!(open);
+}
+
+#[test]
+fn a_flushed_100_continue_leaves_the_response_checked_whole() {
+    // The body came with the head: the handler answers the expectation itself and flushes.
+    let (sent, rest, open) = drive_streaming(
+        &protocol(),
+        b"POST /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nokGET /n HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    assert_eq!(sent.len(), 1);
+    assert_eq!(text(&sent[0]), "HTTP/1.1 100 Continue\r\n\r\n");
+    let rest = text(&rest);
+    assert!(rest.starts_with("HTTP/1.1 200 OK\r\n"), "{rest}");
+    assert!(rest.contains("2:ok"), "{rest}");
+    assert!(rest.ends_with("hello /n"), "{rest}");
+    assert!(open);
+}
+
+/// Reads until `needle` has arrived; returns everything read.
+fn read_until(r: &mut impl Read, needle: &[u8]) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.windows(needle.len()).any(|w| w == needle) {
+        let n = r.read(&mut buf).unwrap();
+        assert!(n > 0, "connection closed early: {}", text(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    got
+}
+
+#[test]
+fn loopback_streams_a_chunked_body_as_it_is_flushed() {
+    let config = EventLoopConfig {
+        threads: 1,
+        ..EventLoopConfig::default()
+    };
+    let server = EventLoopServer::bind("127.0.0.1:0".parse().unwrap(), config, protocol()).unwrap();
+    let addr = server.local_addr().inet().unwrap();
+    let handle = server.handle();
+    let serving = std::thread::spawn(move || server.serve());
+
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    c.write_all(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    // The handler waits for this first chunk to arrive before it writes the second.
+    let first = read_until(&mut c, b"5\r\nfirst\r\n");
+    let first = text(&first);
+    assert!(first.starts_with("HTTP/1.1 200 OK\r\n"), "{first}");
+    assert!(first.contains("Transfer-Encoding: chunked\r\n"), "{first}");
+    assert!(
+        first.ends_with("\r\n\r\n5\r\nfirst\r\n"),
+        "nothing more yet: {first}"
+    );
+    FIRST_CHUNK_RECEIVED.store(true, Ordering::SeqCst);
+    let rest = read_until(&mut c, b"0\r\n\r\n");
+    assert_eq!(text(&rest), "6\r\nsecond\r\n0\r\n\r\n");
+    // The connection stays in step: the next request is answered as usual.
+    c.write_all(b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut r = std::io::BufReader::new(c);
+    let (head, body) = read_response(&mut r);
+    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+    assert_eq!(body, b"hello /next");
     handle.shutdown();
     serving.join().unwrap().unwrap();
 }

@@ -27,11 +27,21 @@ fn pki() -> &'static TestPki {
 }
 
 /// `/big` answers 4 MiB (more than the socket buffers hold, so records wait for the
-/// socket); any other path answers `hello PATH`.
+/// socket); `/stream` sends 8 MiB of chunked body through the loop's sink (flushed while
+/// the handler runs), then `tail`; any other path answers `hello PATH`.
 struct App;
 
 impl HttpHandler for App {
     fn do_get(&mut self, ex: &mut Exchange<'_>) -> Result<()> {
+        if ex.path == "/stream" {
+            self.send_response(ex, 200, None)?;
+            ex.end_headers_framed()?;
+            ex.write_body(&vec![b'x'; 8 << 20])?;
+            ex.stream().flush()?;
+            ex.write_body(b"tail")?;
+            ex.stream().flush()?;
+            return ex.finish_body();
+        }
         let body = if ex.path == "/big" {
             vec![b'x'; 4 << 20]
         } else {
@@ -210,4 +220,27 @@ fn a_stalled_handshake_is_closed_at_the_request_deadline() {
     // Closed by the deadline (500 ms), not at once.
     assert!(waited >= Duration::from_millis(300), "{waited:?}");
     assert!(waited < Duration::from_secs(3), "{waited:?}");
+}
+
+#[test]
+fn a_streamed_chunked_response_over_tls_keeps_the_connection_in_step() {
+    let s = serve(Duration::from_secs(30));
+    let base = format!("https://127.0.0.1:{}", s.addr.port());
+    let out = curl(&[
+        "-o",
+        "/dev/null",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}:%{num_connects}:%{size_download} ",
+        &format!("{base}/stream"),
+        &format!("{base}/b"),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.trim(),
+        format!("200:1:{} 200:0:8", (8 << 20) + 4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -139,8 +139,8 @@ def test_close_called_once_on_client_abort():
     closed = threading.Event()
 
     class Endless:
-        # Finite: today's production face collects a response before sending it (the
-        # event loops' write seam), so an endless body would never reach the client.
+        # Finite, so the test ends even if the disconnect went unnoticed (an endless body
+        # is test_endless_generator_client_disconnect_closes_it_once).
         closes = 0
         left = 400
 
@@ -169,6 +169,129 @@ def test_close_called_once_on_client_abort():
         s.close()
         assert closed.wait(15), "close() not called after the client went away"
     assert Endless.closes == 1
+
+
+def _read_until(s, data, needle):
+    """Reads from ``s`` until ``needle`` is in what was read (``data`` and more)."""
+    while needle not in data:
+        chunk = s.recv(65536)
+        assert chunk, f"connection closed early: {data!r}"
+        data += chunk
+    return data
+
+
+def test_generator_body_is_sent_as_it_is_produced():
+    """PEP 3333: the first chunk reaches the client while the generator still runs (it
+    waits for the client to have it), then the connection serves the next request."""
+    got_first = threading.Event()
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        if environ["PATH_INFO"] != "/stream":
+            return [b"next"]
+
+        def body():
+            yield b"first"
+            if not got_first.wait(TIMEOUT):
+                yield b"the first chunk never arrived"
+                return
+            yield b"second"
+
+        return body()
+
+    with production(app) as port:
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as s:
+            s.sendall(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+            data = _read_until(s, b"", b"5\r\nfirst\r\n")
+            assert data.startswith(b"HTTP/1.1 200 OK\r\n")
+            assert b"\r\nTransfer-Encoding: chunked\r\n" in data
+            assert data.endswith(b"\r\n\r\n5\r\nfirst\r\n"), data
+            got_first.set()
+            data = _read_until(s, data, b"0\r\n\r\n")
+            assert data.endswith(b"5\r\nfirst\r\n6\r\nsecond\r\n0\r\n\r\n"), data
+            # The connection stays in step.
+            s.sendall(b"GET /after HTTP/1.1\r\nHost: x\r\n\r\n")
+            data = _read_until(s, b"", b"\r\n\r\nnext")
+            assert data.startswith(b"HTTP/1.1 200 OK\r\n")
+            assert b"Content-Length: 4\r\n" in data
+
+
+def test_endless_generator_client_disconnect_closes_it_once():
+    """An endless body (server-sent events) reaches the client; when the client goes away
+    the body's close() is called once, and the server keeps serving."""
+    closed = threading.Event()
+
+    class Events:
+        closes = 0
+
+        def __init__(self):
+            self.i = 0
+
+        def __iter__(self):
+            return self
+
+        def __next__(self):
+            time.sleep(0.005)
+            self.i += 1
+            return b"data: %d\n\n" % self.i
+
+        def close(self):
+            type(self).closes += 1
+            closed.set()
+
+    def app(environ, start_response):
+        if environ["PATH_INFO"] == "/events":
+            start_response("200 OK", [("Content-Type", "text/event-stream")])
+            return Events()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    with production(app) as port:
+        s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        s.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = _read_until(s, b"", b"data: 3\n\n")
+        assert data.startswith(b"HTTP/1.1 200 OK\r\n")
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        s.close()
+        assert closed.wait(TIMEOUT), "close() not called after the client went away"
+        resp, body = request(port)
+        assert resp.status == 200
+        assert body == b"ok"
+    assert Events.closes == 1
+
+
+def test_endless_generator_ends_with_the_shutdown_grace_period():
+    """A shutdown does not wait forever for an endless body: when its grace period ends
+    the next send fails, and the body's close() is called once."""
+    closed = threading.Event()
+
+    class Ticks:
+        closes = 0
+
+        def __iter__(self):
+            return self
+
+        def __next__(self):
+            time.sleep(0.01)
+            return b"tick\n"
+
+        def close(self):
+            type(self).closes += 1
+            closed.set()
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return Ticks()
+
+    with production(app, shutdown_timeout=0.5) as port:
+        s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        _read_until(s, b"", b"tick\n")
+        t0 = time.monotonic()
+    assert closed.wait(TIMEOUT), "close() not called after the shutdown"
+    assert time.monotonic() - t0 >= 0.5
+    assert Ticks.closes == 1
+    s.close()
 
 
 def test_exception_before_headers_is_500_and_server_lives(capfd):

@@ -29,7 +29,10 @@
 //!   the loop sends it with one non-blocking write. Pipelined requests are served in order
 //!   from the same buffer. If the write would block, the rest waits for `WRITABLE` under
 //!   [`EventLoopConfig::write_timeout`] and the connection is not read meanwhile
-//!   (backpressure).
+//!   (backpressure). A response that must go out while it is being produced (no length
+//!   known in advance) is sent part by part through the [`Sink`] in
+//!   [`HandlerCx::sink`]: a blocking send from the serving thread; when the socket is full
+//!   the wait is announced, so the loop goes on under a standby thread.
 //! - **Loop hand-off**: the loop's state sits behind a mutex that the driving thread releases
 //!   while user code runs, and an atomic word says "user code running, generation N". When
 //!   the handler announces a blocking call ([`ServeCx::blocking`], which is
@@ -47,7 +50,8 @@
 //!   connections (but keep one accepted less than a second ago that has not sent its first
 //!   request yet: it is on the way), serve requests already received (the protocol is told
 //!   to close after them, [`ServeCx::is_closing`]), flush, and force-close whatever is left
-//!   at the deadline.
+//!   at the deadline (a response still streaming through a [`Sink`] fails its next send
+//!   then, so an endless one ends).
 //! - **Observability**: [`ServerHandle::connections`], [`ServerHandle::idle_connections`],
 //!   [`ServerHandle::handoffs`] and [`ServerHandle::loop_progress`] (a liveness check that
 //!   tells a loop waiting for events from one stuck in a handler).
@@ -113,6 +117,7 @@ use crate::{Address, HandlerCx, Result, ServerInfo};
 
 pub use self::listen_fds::listen_fds;
 pub use self::server::{EventLoopServer, ServerHandle};
+pub use crate::handler::Sink;
 
 mod buf;
 mod conn;
@@ -149,10 +154,15 @@ pub trait Protocol: Send + Sync + 'static {
     /// the whole response by appending to `out` (which may already hold earlier pipelined
     /// responses not yet sent) and says whether the connection stays open.
     ///
+    /// To send what it wrote so far before returning (a response produced over time),
+    /// `serve` hands `out` to the [`Sink`] of [`HandlerCx::sink`] (on
+    /// [`ServeCx::handler`]), which sends it and empties it; when a send fails, the
+    /// connection is closed after `serve` returns and nothing more is sent.
+    ///
     /// When [`ServeCx::is_closing`] is true the server is shutting down: answer this request
     /// and ask to close (the engine closes after it anyway). Wrap blocking work in
     /// [`ServeCx::blocking`]. A panic here is caught: the connection is closed, nothing of
-    /// this response is sent, and the loop goes on.
+    /// this response is sent (but what the sink sent already), and the loop goes on.
     fn serve(
         &self,
         session: &mut Self::Session,
@@ -289,6 +299,20 @@ impl<'a> ServeCx<'a> {
         handler.client_address = client_address;
         ServeCx {
             handler,
+            closing: self.closing,
+            shutdown: self.shutdown,
+        }
+    }
+
+    /// The same context with another [`Sink`] (a protocol wrapping another one, to count
+    /// what goes through it); closing and blocking behave as before.
+    pub fn with_sink<'b>(&self, sink: &'b dyn Sink) -> ServeCx<'b>
+    where
+        'a: 'b,
+    {
+        let handler: HandlerCx<'b> = self.handler;
+        ServeCx {
+            handler: handler.with_sink(sink),
             closing: self.closing,
             shutdown: self.shutdown,
         }

@@ -18,6 +18,35 @@ pub struct HandlerCx<'a> {
     pub(crate) blocking: Option<&'a (dyn Fn() + Sync)>,
     received: Option<Instant>,
     polled: Option<Instant>,
+    sink: Option<&'a dyn Sink>,
+}
+
+/// Sends what a handler has written so far while it is still serving: the event loops'
+/// write path, lent to a handler through [`HandlerCx::sink`].
+///
+/// Under the event loops a protocol writes its response into a buffer that the loop sends
+/// once the protocol returns; a response whose length is not known in advance (a stream of
+/// events, a long download) goes out part by part through a sink instead.
+///
+/// Python: no equivalent (a Python handler writes to its socket, which sends at once).
+pub trait Sink: Sync {
+    /// Sends all of `out` (the buffer the protocol was given to write its response into;
+    /// what the loop already sent of it is not sent again), waiting for the client to take
+    /// it, then empties `out`.
+    ///
+    /// When the client is slow to take it, the wait is announced as a blocking call (see
+    /// [`HandlerCx::blocking`]): the event loop goes on under another thread meanwhile.
+    /// Waits at most the loop's write timeout for each progress (then fails with
+    /// [`io::ErrorKind::TimedOut`]).
+    ///
+    /// # Errors
+    ///
+    /// The client went away, took nothing for the write timeout, or the server is shutting
+    /// down and its grace period is over ([`io::ErrorKind::ConnectionAborted`]: an endless
+    /// response ends then). `out` is emptied all the same: the connection can carry no more
+    /// of the response, it is closed when the protocol returns, and later sends fail at
+    /// once.
+    fn send(&self, out: &mut Vec<u8>) -> io::Result<()>;
 }
 
 impl std::fmt::Debug for HandlerCx<'_> {
@@ -40,7 +69,25 @@ impl<'a> HandlerCx<'a> {
             blocking: None,
             received: None,
             polled: None,
+            sink: None,
         }
+    }
+
+    /// A context whose [`sink`](Self::sink) is `sink` (set by the event loops).
+    ///
+    /// Python: no equivalent.
+    pub fn with_sink(mut self, sink: &'a dyn Sink) -> Self {
+        self.sink = Some(sink);
+        self
+    }
+
+    /// The way to send the response written so far while still serving, when the server
+    /// buffers responses (the event loops); `None` where a handler writes to its socket
+    /// itself.
+    ///
+    /// Python: no equivalent.
+    pub fn sink(&self) -> Option<&'a dyn Sink> {
+        self.sink
     }
 
     /// A context that says when the request began to arrive (set by the event loops,

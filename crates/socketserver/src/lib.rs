@@ -58,7 +58,7 @@ pub use crate::datagram::{
 pub use crate::error::{Error, Result};
 pub use crate::forking::{Forking, ForkingConfig};
 pub use crate::handler::{
-    BufStream, HandlerCx, RequestHandler, RwStream, StreamConfig, StreamHandler,
+    BufStream, HandlerCx, RequestHandler, RwStream, Sink, StreamConfig, StreamHandler,
     StreamRequestHandler,
 };
 pub use crate::server::{

@@ -566,6 +566,11 @@ impl<S: Read + Write> NonBlockingTls<S> {
         &mut self.sock
     }
 
+    /// The socket underneath (to wait for it with `poll(2)`).
+    pub(crate) fn socket(&self) -> &S {
+        &self.sock
+    }
+
     /// When the handshake began, while it is not finished.
     pub(crate) fn handshake_started(&self) -> Option<Instant> {
         self.conn.is_handshaking().then_some(self.started)

@@ -1115,3 +1115,221 @@ fn listen_fds_takes_a_socket_passed_as_fd_3_in_a_child_process() {
     handle.shutdown_within(Duration::from_secs(1));
     join_within(t, Duration::from_secs(10)).unwrap();
 }
+
+/// A protocol that streams: `wait` sends `first` through the sink, then waits (up to 10 s)
+/// for the client to say it got it before answering `second`; `big N` sends N bytes
+/// through the sink, notes when the send returned, and answers `sent`; `endless` sends
+/// `tick` lines until a send fails; every request notes what its send returned.
+#[derive(Default)]
+struct Streamer {
+    /// Set by the test when its client received `first`.
+    confirmed: std::sync::atomic::AtomicBool,
+    /// What each send returned (`Ok` or the error kind).
+    sends: Mutex<Vec<Result<(), io::ErrorKind>>>,
+    /// When the last send returned.
+    sent_at: Mutex<Option<Instant>>,
+}
+
+impl Protocol for Streamer {
+    type Session = ();
+
+    fn frame(&self, _: &mut (), input: &[u8]) -> Frame {
+        match line_end(input, 0) {
+            Some(end) => Frame::Complete(end),
+            None => Frame::Incomplete,
+        }
+    }
+
+    fn serve(&self, _: &mut (), request: &[u8], out: &mut Vec<u8>, cx: &ServeCx<'_>) -> Served {
+        let text = std::str::from_utf8(request).unwrap().trim_end();
+        let sink = cx.handler().sink().expect("the event loops lend a sink");
+        let (cmd, arg) = text.split_once(' ').unwrap_or((text, ""));
+        match cmd {
+            "wait" => {
+                out.extend_from_slice(b"first\n");
+                let sent = sink.send(out);
+                assert!(out.is_empty(), "a send empties the buffer");
+                self.sends.lock().unwrap().push(sent.map_err(|e| e.kind()));
+                let end = Instant::now() + Duration::from_secs(10);
+                while !self.confirmed.load(Ordering::SeqCst) && Instant::now() < end {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                let confirmed = self.confirmed.load(Ordering::SeqCst);
+                out.extend_from_slice(if confirmed {
+                    b"second\n"
+                } else {
+                    b"unconfirmed\n"
+                });
+            }
+            "big" => {
+                out.resize(arg.parse().unwrap(), b'x');
+                let sent = sink.send(out);
+                *self.sent_at.lock().unwrap() = Some(Instant::now());
+                let ok = sent.is_ok();
+                self.sends.lock().unwrap().push(sent.map_err(|e| e.kind()));
+                if !ok {
+                    out.extend_from_slice(b"after a failed send\n");
+                    return Served::KEEP_ALIVE;
+                }
+                out.extend_from_slice(b"sent\n");
+            }
+            "endless" => loop {
+                out.extend_from_slice(b"tick\n");
+                if let Err(e) = sink.send(out) {
+                    self.sends.lock().unwrap().push(Err(e.kind()));
+                    return Served::CLOSE;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            },
+            _ => out.extend_from_slice(format!("{text}\n").as_bytes()),
+        }
+        Served::KEEP_ALIVE
+    }
+}
+
+fn start_streamer(
+    config: EventLoopConfig,
+) -> (
+    SocketAddr,
+    ServerHandle,
+    Arc<Streamer>,
+    JoinHandle<socketserver::Result<()>>,
+) {
+    let streamer = Arc::new(Streamer::default());
+    let server =
+        EventLoopServer::bind("127.0.0.1:0".parse().unwrap(), config, streamer.clone()).unwrap();
+    let addr = server.local_addr().inet().unwrap();
+    let handle = server.handle();
+    (
+        addr,
+        handle,
+        streamer,
+        std::thread::spawn(move || server.serve()),
+    )
+}
+
+#[test]
+fn a_sink_sends_before_serve_returns_and_the_loop_goes_on() {
+    let (addr, handle, streamer, thread) = start_streamer(config(1));
+    let mut c = Client::connect(addr);
+    c.send(b"wait\n");
+    // `serve` returns only once this line was read here: it left through the sink.
+    assert_eq!(c.line(), "first\n");
+    // Meanwhile the (only) loop serves another connection: the send handed it off.
+    let mut other = Client::connect(addr);
+    assert_eq!(other.ask("hello"), "hello\n");
+    streamer.confirmed.store(true, Ordering::SeqCst);
+    assert_eq!(c.line(), "second\n");
+    // The same connection goes on.
+    assert_eq!(c.ask("again"), "again\n");
+    assert_eq!(*streamer.sends.lock().unwrap(), [Ok(())]);
+    handle.shutdown_within(Duration::from_secs(2));
+    join_within(thread, Duration::from_secs(10)).unwrap();
+}
+
+#[test]
+fn a_sink_waits_for_a_slow_reader() {
+    let (addr, handle, streamer, thread) = start_streamer(config(1));
+    // A small receive window, and nothing read for a while: the send meets a full socket
+    // and waits for room.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&addr.into()).unwrap();
+    let s: TcpStream = socket.into();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut c = Client {
+        reader: BufReader::new(s.try_clone().unwrap()),
+        writer: s,
+    };
+    // More than the socket buffers on both sides hold (the server's send buffer grows to
+    // 4 MiB at most by default): the send returns only once this client reads.
+    const BIG: usize = 16 << 20;
+    c.send(format!("big {BIG}\n").as_bytes());
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        streamer.sent_at.lock().unwrap().is_none(),
+        "the send did not wait for the reader"
+    );
+    let reading = Instant::now();
+    let mut body = vec![0u8; BIG];
+    c.reader.read_exact(&mut body).unwrap();
+    assert!(body.iter().all(|&b| b == b'x'));
+    assert_eq!(c.line(), "sent\n");
+    let sent_at = streamer.sent_at.lock().unwrap().expect("the send returned");
+    assert!(sent_at > reading, "the send returned once the client read");
+    assert_eq!(c.ask("after"), "after\n");
+    assert_eq!(*streamer.sends.lock().unwrap(), [Ok(())]);
+    handle.shutdown_within(Duration::from_secs(2));
+    join_within(thread, Duration::from_secs(10)).unwrap();
+}
+
+#[test]
+fn a_sink_times_out_on_a_client_that_never_reads_and_closes_it() {
+    let (addr, handle, streamer, thread) = start_streamer(EventLoopConfig {
+        write_timeout: Duration::from_millis(300),
+        ..config(1)
+    });
+    let mut c = Client::connect(addr);
+    // More than the socket buffers hold while the client reads nothing.
+    c.send(b"big 16777216\n");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while streamer.sends.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the send never timed out");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        *streamer.sends.lock().unwrap(),
+        [Err(io::ErrorKind::TimedOut)]
+    );
+    while handle.connections() > 0 {
+        assert!(Instant::now() < deadline, "the connection was not closed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Nothing written after the failed send reaches the client: it reads the start of
+    // the big response, then the end.
+    c.writer.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut rest = Vec::new();
+    let _ = c.reader.read_to_end(&mut rest);
+    assert!(
+        rest.iter().all(|&b| b == b'x'),
+        "only the streamed bytes arrive"
+    );
+    assert_eq!(
+        Client::connect(addr).ask("still serving"),
+        "still serving\n"
+    );
+    handle.shutdown_within(Duration::from_secs(2));
+    join_within(thread, Duration::from_secs(10)).unwrap();
+}
+
+#[test]
+fn an_endless_stream_is_cut_when_the_shutdown_grace_period_ends() {
+    let (addr, handle, streamer, thread) = start_streamer(config(1));
+    let mut c = Client::connect(addr);
+    c.send(b"endless\n");
+    assert_eq!(c.line(), "tick\n");
+    assert_eq!(c.line(), "tick\n");
+    let t = Instant::now();
+    handle.shutdown_within(Duration::from_millis(300));
+    join_within(thread, Duration::from_secs(10)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while streamer.sends.lock().unwrap().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the stream went on after the grace period"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        t.elapsed() >= Duration::from_millis(300),
+        "cut before the grace period ended"
+    );
+    assert_eq!(
+        *streamer.sends.lock().unwrap(),
+        [Err(io::ErrorKind::ConnectionAborted)]
+    );
+    // The client sees the stream end.
+    let mut rest = String::new();
+    let _ = c.reader.read_to_string(&mut rest);
+    assert!(rest.lines().all(|l| l == "tick"), "{rest:?}");
+}

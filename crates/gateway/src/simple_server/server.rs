@@ -12,6 +12,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, OnceLock};
 
 use http_server::field::Fields;
+use http_server::framing::Framing;
 use http_server::{Exchange, HttpConfig, HttpHandler, HttpHooks, HttpServer, MakeHandler};
 use socketserver::HandlerCx;
 
@@ -276,7 +277,9 @@ fn http_to_io(e: http_server::Error) -> io::Error {
 
 /// `ServerHandler`'s I/O under the HTTP server: the head goes to the [`Exchange`] as a
 /// status and fields, the body through [`Exchange::write_body`], so the HTTP layer frames
-/// the response.
+/// the response. A body whose length is not known is streamed (PEP 3333: servers "must not
+/// delay the transmission of any block"): each write is flushed, which under the event
+/// loops sends it at once.
 struct ExchangeIo<'e, 'a> {
     ex: &'e mut Exchange<'a>,
     stdin: InputStream,
@@ -291,8 +294,13 @@ impl HandlerIo for ExchangeIo<'_, '_> {
         self.ex.write_body(data).map_err(http_to_io)
     }
 
+    /// Flushes a body of unknown length (chunked or close-delimited, as the exchange framed
+    /// it); a body of known length goes out when the handler returns, whole.
     fn flush_raw(&mut self) -> io::Result<()> {
-        self.ex.stream().flush()
+        match self.ex.framing() {
+            Some(Framing::Chunked | Framing::Close) => self.ex.stream().flush(),
+            _ => Ok(()),
+        }
     }
 
     fn send_head(&mut self, head: &Head<'_>) -> io::Result<()> {

@@ -2,9 +2,11 @@
 //! read → frame → serve → write cycle that runs with the loop lock released.
 
 use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use mio::event::Source;
 use mio::{Interest, Registry, Token};
@@ -12,7 +14,7 @@ use mio::{Interest, Registry, Token};
 use super::buf::{Fill, InBuf, OutBuf};
 use super::timers::Deadline;
 use super::{Abort, EventLoopConfig, Frame, Protocol, ServeCx};
-use crate::{Address, Error, HandlerCx, ServerInfo};
+use crate::{Address, Error, HandlerCx, ServerInfo, Sink};
 
 /// Reads per turn before a connection yields to the others of its loop.
 const READ_BUDGET: usize = 16;
@@ -87,6 +89,17 @@ impl Write for Stream {
     }
 }
 
+impl AsFd for Stream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Stream::Tcp(s) => s.as_fd(),
+            Stream::Unix(s) => s.as_fd(),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.socket().as_fd(),
+        }
+    }
+}
+
 impl Source for Stream {
     fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
         match self {
@@ -149,6 +162,8 @@ pub(crate) struct Env<'a, P> {
     pub(crate) owner: &'a dyn Fn() -> bool,
     /// Set when the server starts shutting down.
     pub(crate) shutdown: &'a AtomicBool,
+    /// When a shutdown's grace period ends.
+    pub(crate) force_at: &'a Mutex<Option<Instant>>,
     /// When the poll that reported this connection ready returned.
     pub(crate) polled_at: Instant,
 }
@@ -397,22 +412,51 @@ impl<S> Conn<S> {
     /// Serves the framed request `input[..n]`; false: close after the response.
     fn serve<P: Protocol<Session = S>>(&mut self, env: &Env<'_, P>, n: usize) -> bool {
         let received = self.request_since.unwrap_or(env.polled_at);
+        self.output.vec();
+        let before = self.output.data.len();
+        let sink = ConnSink {
+            state: Mutex::new(SinkState {
+                stream: &mut self.stream,
+                pos: &mut self.output.pos,
+                cleared: false,
+                failed: false,
+            }),
+            hint: env.hint,
+            write_timeout: env.config.write_timeout,
+            shutdown: env.shutdown,
+            force_at: env.force_at,
+        };
         let cx = ServeCx::new(
             HandlerCx::new(&self.addr, env.info)
                 .with_blocking_hint(env.hint)
                 .with_received(received)
-                .with_polled(env.polled_at),
+                .with_polled(env.polled_at)
+                .with_sink(&sink),
         )
         .closing_when(env.shutdown);
-        let out = self.output.vec();
-        let before = out.len();
+        let out = &mut self.output.data;
         let (session, request) = (&mut self.session, &self.input.bytes()[..n]);
         let served = caught("serve", &self.addr, || {
             env.protocol.serve(session, request, out, &cx)
         });
+        let SinkState {
+            cleared, failed, ..
+        } = sink
+            .state
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        if failed {
+            // The response went out in part and the connection cannot carry the rest.
+            tracing::debug!(client = %self.addr, "streamed write failed; closing the connection");
+            self.output.data.clear();
+            self.output.pos = 0;
+            return false;
+        }
         let Some(served) = served else {
-            // Nothing of a panicked response is sent; earlier ones still are.
-            self.output.data.truncate(before.max(self.output.pos));
+            // Nothing of a panicked response is sent but what the sink sent already (the
+            // buffer then holds this response's bytes only); earlier ones still are.
+            let keep = if cleared { 0 } else { before };
+            self.output.data.truncate(keep.max(self.output.pos));
             return false;
         };
         self.input.consume(n);
@@ -423,5 +467,131 @@ impl<S> Conn<S> {
             Some(Instant::now())
         };
         served.keep_alive && !env.shutdown.load(Ordering::SeqCst)
+    }
+}
+
+/// The [`Sink`] of a connection being served: sends the unsent part of the response
+/// buffer from the serving thread, waiting with `poll(2)` when the socket is full (after
+/// announcing the wait, so the loop goes on under a standby thread).
+///
+/// A send that the socket takes at once blocks nothing and hands nothing off: a body of
+/// unknown length sent in one piece costs one write more than a buffered one, not a
+/// thread. A handler that then blocks between its sends is caught by the watchdog.
+struct ConnSink<'a> {
+    state: Mutex<SinkState<'a>>,
+    /// Announces a blocking wait (hands the loop to a standby thread).
+    hint: &'a (dyn Fn() + Sync),
+    write_timeout: Duration,
+    /// Set when the server starts shutting down.
+    shutdown: &'a AtomicBool,
+    /// When a shutdown's grace period ends: a response still streaming is cut then.
+    force_at: &'a Mutex<Option<Instant>>,
+}
+
+impl ConnSink<'_> {
+    /// The server is shutting down and its grace period is over.
+    fn past_grace(&self) -> bool {
+        self.shutdown.load(Ordering::SeqCst)
+            && self
+                .force_at
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_some_and(|at| Instant::now() >= at)
+    }
+}
+
+/// What a [`ConnSink`] works on: the socket and how much of the buffer was sent (the
+/// connection's `OutBuf::pos`).
+struct SinkState<'a> {
+    stream: &'a mut Stream,
+    pos: &'a mut usize,
+    /// The buffer was emptied by a send: bytes written before it were all sent.
+    cleared: bool,
+    /// A send failed: nothing more of the response can go out.
+    failed: bool,
+}
+
+impl Sink for ConnSink<'_> {
+    fn send(&self, out: &mut Vec<u8>) -> io::Result<()> {
+        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let sent = if st.failed {
+            Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "an earlier send on this connection failed",
+            ))
+        } else if self.past_grace() {
+            Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "the server shut down: the response is cut",
+            ))
+        } else {
+            st.send(out, self.hint, self.write_timeout)
+        };
+        out.clear();
+        *st.pos = 0;
+        st.cleared = true;
+        st.failed |= sent.is_err();
+        sent
+    }
+}
+
+impl SinkState<'_> {
+    /// Writes `out[pos..]` and flushes (a TLS session's records), waiting for room at most
+    /// `timeout` for each progress; `hint` announces each wait.
+    fn send(&mut self, out: &[u8], hint: &dyn Fn(), timeout: Duration) -> io::Result<()> {
+        // Read the clock only when the socket is full, and again after progress.
+        let mut deadline = None;
+        while *self.pos < out.len() {
+            match self.stream.write(&out[*self.pos..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    *self.pos += n;
+                    deadline = None;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let at = *deadline.get_or_insert_with(|| Instant::now() + timeout);
+                    hint();
+                    wait_writable(&*self.stream, at)?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let at = Instant::now() + timeout;
+        loop {
+            match self.stream.flush() {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    hint();
+                    wait_writable(&*self.stream, at)?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// Waits until `fd` takes more bytes (or reports an error, which the next write returns);
+/// [`io::ErrorKind::TimedOut`] at `deadline`.
+fn wait_writable(fd: &impl AsFd, deadline: Instant) -> io::Result<()> {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client took nothing for the write timeout",
+            ));
+        }
+        // A timeout too long for a timespec waits without one (the deadline is then moot).
+        let timeout = Timespec::try_from(left).ok();
+        let mut fds = [PollFd::new(fd, PollFlags::OUT)];
+        match poll(&mut fds, timeout.as_ref()) {
+            Ok(0) => {}
+            Ok(_) => return Ok(()),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
 }

@@ -758,6 +758,7 @@ impl<P: Protocol> Inner<P> {
             hint: &hint,
             owner: &owner,
             shutdown: &self.control.shutdown,
+            force_at: &self.control.force_at,
             polled_at,
         };
         let outcome = conn.process(&env, work);
