@@ -253,10 +253,11 @@ pub(crate) fn check_response(
 }
 
 /// Whether a connection may stay open after a response that went out in part while its
-/// handler ran (so [`check_response`] cannot look at it whole): only when the client finds
-/// the body's end by itself, the chunked coding that [`written`](WrittenHead)'s head
-/// declares (the handler finished without error: the caller knows).
-pub(crate) fn streamed_keeps_alive(written: &WrittenHead, is_head: bool) -> bool {
+/// handler ran (so [`check_response`] cannot look at it whole): when the client finds the
+/// body's end by itself, the chunked coding that [`written`](WrittenHead)'s head declares,
+/// or when the `body` bytes sent are exactly its `Content-Length` (a file sent with the
+/// sink's `send_file`); the handler finished without error (the caller knows).
+pub(crate) fn streamed_keeps_alive(written: &WrittenHead, is_head: bool, body: u64) -> bool {
     let head = &written.head;
     let request = RequestSide {
         head: is_head,
@@ -265,7 +266,12 @@ pub(crate) fn streamed_keeps_alive(written: &WrittenHead, is_head: bool) -> bool
     head.version_11
         && !head.says_close
         && head.code != 101
-        && choose_framing(head, request, false) == Framing::Chunked
+        && match choose_framing(head, request, false) {
+            Framing::Chunked => true,
+            // A body sent through the sink's `send_file`: kept when it was all there.
+            Framing::Length(n) => body == n,
+            _ => false,
+        }
 }
 
 #[cfg(test)]

@@ -34,6 +34,7 @@ use std::cell::Cell;
 use std::io::{self, BufRead, Read, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use socketserver::evloop::{Abort, Frame, Protocol, ServeCx, Served};
 use socketserver::{HandlerCx, Sink};
@@ -492,6 +493,16 @@ where
         let hcx = *cx.handler();
         let probe = Cell::new(start);
         let mut written = None;
+        // The loop's sink, counting the bytes a handler sends with `send_file` (they never
+        // enter the buffer): a response of known length sent so keeps its connection.
+        let files = hcx.sink().map(|inner| FileBytes {
+            inner,
+            sent: AtomicU64::new(0),
+        });
+        let hcx = match &files {
+            Some(f) => hcx.with_sink(f),
+            None => hcx,
+        };
         let mut stream = MemStream::new(body, &mut *out, hcx.sink()).with_probe(&probe);
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             let mut handler = self.factory.make_handler(&hcx);
@@ -547,7 +558,13 @@ where
                     let at = w.at - removed;
                     check_response(out, at, Some(WrittenHead { at, ..w }), is_head, keep_alive)
                 }
-                Some(w) => keep_alive && streamed_keeps_alive(&w, is_head),
+                Some(w) => {
+                    // This response's body: what the stream took after its head, and the
+                    // file bytes sent beside it.
+                    let in_stream = (removed + out.len()).saturating_sub(w.at + w.len) as u64;
+                    let file = files.as_ref().map_or(0, |f| f.sent.load(Ordering::Relaxed));
+                    keep_alive && streamed_keeps_alive(&w, is_head, in_stream + file)
+                }
                 None => false,
             }
         };
@@ -593,6 +610,30 @@ fn check_expect(head: &RequestHead) -> Option<HttpError> {
         None
     } else {
         Some(HttpError::new(417))
+    }
+}
+
+/// The loop's [`Sink`], counting the bytes sent with [`Sink::send_file`].
+struct FileBytes<'a> {
+    inner: &'a dyn Sink,
+    sent: AtomicU64,
+}
+
+impl Sink for FileBytes<'_> {
+    fn send(&self, out: &mut Vec<u8>) -> io::Result<()> {
+        self.inner.send(out)
+    }
+
+    fn send_file(
+        &self,
+        out: &mut Vec<u8>,
+        file: &std::fs::File,
+        offset: u64,
+        len: u64,
+    ) -> io::Result<u64> {
+        let sent = self.inner.send_file(out, file, offset, len)?;
+        self.sent.fetch_add(sent, Ordering::Relaxed);
+        Ok(sent)
     }
 }
 

@@ -627,6 +627,35 @@ impl<'a> Exchange<'a> {
         self.framing
     }
 
+    /// Sends the rest of `file` (from its position) as the body of this response, whose
+    /// head said `Content-Length`, through the event loops' sink: `sendfile(2)` on a plain
+    /// socket, so the bytes never enter the process. `Ok(None)` when that cannot be done
+    /// (no sink: the faithful face; a body framed otherwise; a file shorter than the
+    /// length), for the caller to send the bytes itself. The file's position moves past
+    /// what was sent.
+    ///
+    /// Python: `socket.sendfile`, what a `wsgiref.handlers.BaseHandler.sendfile` override
+    /// would call.
+    #[doc(alias = "socket.socket.sendfile")]
+    pub fn send_file(&mut self, file: &mut std::fs::File) -> Result<Option<u64>> {
+        use std::io::{Seek, SeekFrom};
+        let Some(sink) = self.cx.sink() else {
+            return Ok(None);
+        };
+        let Some(Framing::Length(len)) = self.framing else {
+            return Ok(None);
+        };
+        let at = file.stream_position()?;
+        if file.metadata()?.len().saturating_sub(at) < len {
+            return Ok(None);
+        }
+        // The head (and any body bytes written) first, then the file.
+        self.stream.flush()?;
+        let sent = sink.send_file(&mut Vec::new(), file, at, len)?;
+        file.seek(SeekFrom::Start(at + sent))?;
+        Ok(Some(sent))
+    }
+
     /// Python: no equivalent. Writes part of the response body: as a chunk when the server
     /// frames it ([`end_headers_framed`](Self::end_headers_framed) chose chunked), else as
     /// it is. Empty data writes nothing (an empty chunk would end the body).

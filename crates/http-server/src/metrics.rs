@@ -278,6 +278,21 @@ impl Sink for CountingSink<'_> {
         }
         self.inner.send(out)
     }
+
+    fn send_file(
+        &self,
+        out: &mut Vec<u8>,
+        file: &std::fs::File,
+        offset: u64,
+        len: u64,
+    ) -> std::io::Result<u64> {
+        // What is buffered first, counted as `send` counts it; then the file's bytes.
+        self.send(out)?;
+        let sent = self.inner.send_file(out, file, offset, len)?;
+        let mut c = self.count.lock().unwrap_or_else(PoisonError::into_inner);
+        c.sent += usize::try_from(sent).unwrap_or(usize::MAX);
+        Ok(sent)
+    }
 }
 
 #[cfg(test)]

@@ -494,6 +494,49 @@ def test_file_wrapper_large_file(tmp_path):
     assert len(closed) == 2
 
 
+def test_file_wrapper_keep_alive_offset_and_short_file(tmp_path):
+    """A ``FileWrapper`` over a real file with ``Content-Length`` goes out with
+    ``sendfile(2)`` through the loop's sink: the connection then stays in step for the next
+    requests; a file read from an offset sends from there; a file shorter than its
+    ``Content-Length`` closes the connection instead of hanging it."""
+    import http.client
+
+    path = tmp_path / "data.bin"
+    data = os.urandom(1 << 20)
+    path.write_bytes(data)
+
+    def app(environ, start_response):
+        f = open(path, "rb")
+        q = environ.get("QUERY_STRING", "")
+        if q == "offset":
+            f.seek(1000)
+            length = len(data) - 1000
+        elif q == "short":
+            length = len(data) + 10
+        else:
+            length = len(data)
+        start_response("200 OK", [("Content-Length", str(length))])
+        return environ["wsgi.file_wrapper"](f, 65536)
+
+    with production(app) as port:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+        try:
+            for path_q, want in [("/", data), ("/?offset", data[1000:]), ("/", data)]:
+                conn.request("GET", path_q)
+                resp = conn.getresponse()
+                assert resp.status == 200
+                assert resp.read() == want
+                assert not resp.will_close
+            conn.request("GET", "/?short")
+            resp = conn.getresponse()
+            with pytest.raises(http.client.IncompleteRead):
+                resp.read()
+        finally:
+            conn.close()
+        # The server goes on.
+        assert request(port)[1] == data
+
+
 def test_validator_raises_nothing(capfd):
     def app(environ, start_response):
         environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))

@@ -47,6 +47,59 @@ pub trait Sink: Sync {
     /// of the response, it is closed when the protocol returns, and later sends fail at
     /// once.
     fn send(&self, out: &mut Vec<u8>) -> io::Result<()>;
+
+    /// Sends `out` (as [`send`](Self::send)), then `len` bytes of `file` from `offset`
+    /// (the file's own position is left alone); returns how many of those bytes went out,
+    /// fewer than `len` only when the file ended first.
+    ///
+    /// The default reads the file in blocks and sends each; the event loops' sink uses
+    /// `sendfile(2)` on a plain socket instead, so the bytes never enter the process.
+    ///
+    /// Python: `socket.sendfile` (which `wsgiref.handlers.BaseHandler.sendfile` is the
+    /// hook for).
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send), and the file's read errors.
+    #[doc(alias = "socket.socket.sendfile")]
+    fn send_file(
+        &self,
+        out: &mut Vec<u8>,
+        file: &std::fs::File,
+        offset: u64,
+        len: u64,
+    ) -> io::Result<u64> {
+        self.send(out)?;
+        send_file_in_blocks(self, out, file, offset, len)
+    }
+}
+
+/// The bytes of `file` from `offset` (at most `len`) read in blocks and sent through
+/// `sink` one block at a time: [`Sink::send_file`] where `sendfile(2)` cannot serve (the
+/// default, and a TLS session). Returns how many were sent.
+pub(crate) fn send_file_in_blocks<S: Sink + ?Sized>(
+    sink: &S,
+    out: &mut Vec<u8>,
+    file: &std::fs::File,
+    offset: u64,
+    len: u64,
+) -> io::Result<u64> {
+    use std::os::unix::fs::FileExt;
+    let mut sent = 0;
+    let mut block = vec![0; 64 << 10];
+    while sent < len {
+        let want = usize::try_from(len - sent).map_or(block.len(), |n| n.min(block.len()));
+        let n = match file.read_at(&mut block[..want], offset + sent) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        out.extend_from_slice(&block[..n]);
+        sink.send(out)?;
+        sent += n as u64;
+    }
+    Ok(sent)
 }
 
 impl std::fmt::Debug for HandlerCx<'_> {

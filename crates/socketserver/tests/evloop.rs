@@ -1173,6 +1173,22 @@ impl Protocol for Streamer {
                 }
                 out.extend_from_slice(b"sent\n");
             }
+            "file" => {
+                // `arg` bytes of a file, after a line already in the buffer.
+                let n: u64 = arg.parse().unwrap();
+                let mut file = tempfile_of(n);
+                out.extend_from_slice(b"file follows\n");
+                let sent = sink.send_file(out, &file, 0, n);
+                assert!(out.is_empty(), "send_file sends the buffer first");
+                let ok = sent.as_ref().is_ok_and(|&k| k == n);
+                self.sends
+                    .lock()
+                    .unwrap()
+                    .push(sent.map(drop).map_err(|e| e.kind()));
+                // The file's own position is left alone.
+                assert_eq!(std::io::Seek::stream_position(&mut file).unwrap(), 0);
+                out.extend_from_slice(if ok { b"\nsent\n" } else { b"\nshort\n" });
+            }
             "endless" => loop {
                 out.extend_from_slice(b"tick\n");
                 if let Err(e) = sink.send(out) {
@@ -1185,6 +1201,56 @@ impl Protocol for Streamer {
         }
         Served::KEEP_ALIVE
     }
+}
+
+/// An unlinked temporary file of `n` bytes, each its offset modulo 251.
+fn tempfile_of(n: u64) -> std::fs::File {
+    use std::io::Write as _;
+    let path = std::env::temp_dir().join(format!(
+        "evloop-send-file-{}-{n}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let data: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+    f.write_all(&data).unwrap();
+    std::io::Seek::rewind(&mut f).unwrap();
+    f
+}
+
+#[test]
+fn a_sink_sends_a_file_to_a_slow_reader_then_the_connection_goes_on() {
+    let (addr, handle, streamer, thread) = start_streamer(config(1));
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&addr.into()).unwrap();
+    let s: TcpStream = socket.into();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut c = Client {
+        reader: BufReader::new(s.try_clone().unwrap()),
+        writer: s,
+    };
+    // More than the socket buffers hold: sendfile(2) meets a full socket and waits.
+    const BIG: u64 = 12 << 20;
+    c.send(format!("file {BIG}\n").as_bytes());
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(c.line(), "file follows\n");
+    let mut body = vec![0u8; BIG as usize];
+    c.reader.read_exact(&mut body).unwrap();
+    assert!(body.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8));
+    assert_eq!(c.line(), "\n");
+    assert_eq!(c.line(), "sent\n");
+    assert_eq!(c.ask("after"), "after\n");
+    assert_eq!(*streamer.sends.lock().unwrap(), [Ok(())]);
+    handle.shutdown_within(Duration::from_secs(2));
+    join_within(thread, Duration::from_secs(10)).unwrap();
 }
 
 fn start_streamer(

@@ -6,11 +6,13 @@ use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
 
-use super::common::{children_of, connect, kill, read_response, wait_for};
+use super::common::{children_of, connect, kill, read_response, wait_for, wait_for_log};
 use crate::support::{Demo, run};
 
-/// The metrics address the demo logged (`metrics at http://ADDR/metrics`).
+/// The metrics address the demo logged (`metrics at http://ADDR/metrics`), waited for:
+/// the log pipe is read by a thread of its own, which a loaded machine runs late.
 fn metrics_url(demo: &Demo) -> String {
+    wait_for_log(demo, Duration::from_secs(10), "metrics at ");
     let log = demo.stderr();
     let start = log
         .find("metrics at ")

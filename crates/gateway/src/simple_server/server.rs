@@ -303,6 +303,13 @@ impl HandlerIo for ExchangeIo<'_, '_> {
         }
     }
 
+    /// A `FileWrapper` over a real file, under the event loops and with a known length:
+    /// `sendfile(2)` through the exchange ([`Exchange::send_file`]); otherwise `None`, and
+    /// the handler iterates the file.
+    fn sendfile(&mut self, file: &mut std::fs::File) -> io::Result<Option<u64>> {
+        self.ex.send_file(file).map_err(http_to_io)
+    }
+
     fn send_head(&mut self, head: &Head<'_>) -> io::Result<()> {
         let Some(_version) = head.http_version else {
             // A CGI head has no place on an HTTP connection.

@@ -1,6 +1,7 @@
 //! One connection: its socket, its protocol session, its buffers and deadlines, and the
 //! read → frame → serve → write cycle that runs with the loop lock released.
 
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -533,6 +534,27 @@ impl Sink for ConnSink<'_> {
         st.failed |= sent.is_err();
         sent
     }
+
+    fn send_file(&self, out: &mut Vec<u8>, file: &File, offset: u64, len: u64) -> io::Result<u64> {
+        self.send(out)?;
+        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let plain = matches!(&*st.stream, Stream::Tcp(_) | Stream::Unix(_));
+        if !plain {
+            // TLS: the bytes must go through the session; read and send them.
+            drop(st);
+            return crate::handler::send_file_in_blocks(self, out, file, offset, len);
+        }
+        let result = if self.past_grace() {
+            Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "the server shut down: the response is cut",
+            ))
+        } else {
+            st.send_file(file, offset, len, self.hint, self.write_timeout)
+        };
+        st.failed |= result.is_err();
+        result
+    }
 }
 
 impl SinkState<'_> {
@@ -569,6 +591,39 @@ impl SinkState<'_> {
                 Err(e) => return Err(e),
             }
         }
+    }
+}
+
+impl SinkState<'_> {
+    /// `sendfile(2)` from `file` to the (plain) socket, waiting for room as
+    /// [`send`](Self::send) does; stops early when the file ends.
+    fn send_file(
+        &mut self,
+        file: &File,
+        offset: u64,
+        len: u64,
+        hint: &dyn Fn(),
+        timeout: Duration,
+    ) -> io::Result<u64> {
+        let mut at = offset;
+        let mut deadline = None;
+        while at - offset < len {
+            let want = usize::try_from(len - (at - offset))
+                .unwrap_or(usize::MAX)
+                .min(1 << 30);
+            match rustix::fs::sendfile(&*self.stream, file, Some(&mut at), want) {
+                Ok(0) => break,
+                Ok(_) => deadline = None,
+                Err(rustix::io::Errno::INTR) => {}
+                Err(rustix::io::Errno::AGAIN) => {
+                    let until = *deadline.get_or_insert_with(|| Instant::now() + timeout);
+                    hint();
+                    wait_writable(&*self.stream, until)?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(at - offset)
     }
 }
 
