@@ -155,6 +155,8 @@ impl HttpMetrics {
 
     /// [`render`](Self::render) followed by the gauges of the server that counts them:
     /// connections open and idle, and loop hand-offs (what a `/metrics` page shows).
+    ///
+    /// Python: no equivalent.
     pub fn render_with(&self, server: &ServerHandle) -> String {
         let mut text = self.render();
         let _ = write!(

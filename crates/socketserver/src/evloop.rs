@@ -306,6 +306,8 @@ impl<'a> ServeCx<'a> {
 
     /// The same context with another [`Sink`] (a protocol wrapping another one, to count
     /// what goes through it); closing and blocking behave as before.
+    ///
+    /// Python: no equivalent.
     pub fn with_sink<'b>(&self, sink: &'b dyn Sink) -> ServeCx<'b>
     where
         'a: 'b,

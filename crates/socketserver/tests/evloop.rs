@@ -1203,6 +1203,19 @@ impl Protocol for Streamer {
     }
 }
 
+/// A client with a 4 KiB receive window: a large response soon fills the server's socket.
+fn slow_client(addr: SocketAddr) -> Client {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&addr.into()).unwrap();
+    let s: TcpStream = socket.into();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    Client {
+        reader: BufReader::new(s.try_clone().unwrap()),
+        writer: s,
+    }
+}
+
 /// An unlinked temporary file of `n` bytes, each its offset modulo 251.
 fn tempfile_of(n: u64) -> std::fs::File {
     use std::io::Write as _;
@@ -1228,15 +1241,7 @@ fn tempfile_of(n: u64) -> std::fs::File {
 #[test]
 fn a_sink_sends_a_file_to_a_slow_reader_then_the_connection_goes_on() {
     let (addr, handle, streamer, thread) = start_streamer(config(1));
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    socket.connect(&addr.into()).unwrap();
-    let s: TcpStream = socket.into();
-    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    let mut c = Client {
-        reader: BufReader::new(s.try_clone().unwrap()),
-        writer: s,
-    };
+    let mut c = slow_client(addr);
     // More than the socket buffers hold: sendfile(2) meets a full socket and waits.
     const BIG: u64 = 12 << 20;
     c.send(format!("file {BIG}\n").as_bytes());
@@ -1298,15 +1303,7 @@ fn a_sink_waits_for_a_slow_reader() {
     let (addr, handle, streamer, thread) = start_streamer(config(1));
     // A small receive window, and nothing read for a while: the send meets a full socket
     // and waits for room.
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    socket.connect(&addr.into()).unwrap();
-    let s: TcpStream = socket.into();
-    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    let mut c = Client {
-        reader: BufReader::new(s.try_clone().unwrap()),
-        writer: s,
-    };
+    let mut c = slow_client(addr);
     // More than the socket buffers on both sides hold (the server's send buffer grows to
     // 4 MiB at most by default): the send returns only once this client reads.
     const BIG: usize = 16 << 20;

@@ -15,6 +15,9 @@ use crate::ascii::{is_token, printable};
 
 /// Why a field cannot be sent: it would split the response, hide a control character in
 /// it, or cannot be written in Latin-1.
+///
+/// Python: the `ValueError` (`Invalid header name`/`value`) of `http.client`'s header
+/// checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{}", self.reason())]
 #[non_exhaustive]
@@ -35,11 +38,15 @@ pub enum FieldError {
 
 impl FieldError {
     /// True when the name (not the value) is at fault.
+    ///
+    /// Python: no equivalent (the message names which).
     pub fn is_name(self) -> bool {
         matches!(self, FieldError::EmptyName | FieldError::NameNotToken)
     }
 
     /// The reason, as a sentence (what `Display` writes).
+    ///
+    /// Python: the `ValueError`'s message, without the offending text.
     pub fn reason(self) -> &'static str {
         match self {
             FieldError::EmptyName => "a header name must not be empty",
@@ -57,6 +64,9 @@ impl FieldError {
 }
 
 /// Checks a field name: a non-empty RFC 9110 token.
+///
+/// Python: `http.client._is_legal_header_name`.
+#[doc(alias = "http.client._is_legal_header_name")]
 #[inline]
 pub fn check_name(name: &str) -> Result<(), FieldError> {
     if is_token(name.as_bytes()) {
@@ -70,6 +80,10 @@ pub fn check_name(name: &str) -> Result<(), FieldError> {
 
 /// Checks a field value: no CR, LF, NUL or other control character than HTAB, and only
 /// Latin-1 characters.
+///
+/// Python: `http.client._is_illegal_header_value`, plus the Latin-1 rule of
+/// `wsgiref.handlers`' `start_response`.
+#[doc(alias = "http.client._is_illegal_header_value")]
 #[inline]
 pub fn check_value(value: &str) -> Result<(), FieldError> {
     // The usual value is printable ASCII: one pass tells, and only a value that fails it
@@ -98,6 +112,8 @@ fn fault_in_value(value: &str) -> Result<(), FieldError> {
 
 /// Checks a field: [`check_name`], then [`check_value`].
 ///
+/// Python: the two checks of `http.client.HTTPConnection.putheader`.
+///
 /// ```
 /// use stdx::field::{check, FieldError};
 /// assert_eq!(check("Content-Type", "text/plain; charset=utf-8"), Ok(()));
@@ -118,6 +134,9 @@ pub fn check(name: &str, value: &str) -> Result<(), FieldError> {
 ///
 /// The storage of the gateway's `wsgiref.headers.Headers`; an `http_server::Exchange`
 /// sends one with its `send_fields`.
+///
+/// Python: the `_headers` list of `(name, value)` tuples inside
+/// `wsgiref.headers.Headers` (whose names `gateway::headers::Headers` keeps).
 ///
 /// ```
 /// use stdx::field::Fields;
@@ -194,6 +213,8 @@ impl std::fmt::Debug for Fields {
 }
 
 /// Iterator over a [`Fields`]' pairs, in order (`(&name, &value)`).
+///
+/// Python: iterating the list of `(name, value)` tuples.
 #[derive(Debug, Clone)]
 pub struct Iter<'a> {
     text: &'a str,
@@ -238,12 +259,16 @@ fn pair<'a>(text: &'a str, e: &Entry) -> (&'a str, &'a str) {
 
 impl Fields {
     /// An empty list.
+    ///
+    /// Python: `[]`.
     pub fn new() -> Self {
         Self::default()
     }
 
     /// An empty list with room for `n` fields, in the buffers of a list this thread
     /// dropped earlier when there is one.
+    ///
+    /// Python: no equivalent.
     pub fn with_capacity(n: usize) -> Self {
         let (mut text, mut entries) = SPARE
             .try_with(Cell::take)
@@ -256,6 +281,8 @@ impl Fields {
     }
 
     /// Appends a field after [`check`]ing it, keeping any of the same name.
+    ///
+    /// Python: `list.append((name, value))`, after the checks.
     pub fn push(&mut self, name: &str, value: &str) -> Result<(), FieldError> {
         check(name, value)?;
         self.push_unchecked(name, value);
@@ -264,6 +291,9 @@ impl Fields {
 
     /// Sets `Content-Length: n`, replacing any `Content-Length` (what a server adds when
     /// it knows the body's length).
+    ///
+    /// Python: `headers['Content-Length'] = str(n)`, as
+    /// `wsgiref.handlers.BaseHandler.set_content_length` does it.
     pub fn set_content_length(&mut self, n: u64) {
         self.remove("Content-Length");
         let mut digits = [0u8; 20];
@@ -303,16 +333,22 @@ impl Fields {
     }
 
     /// The number of fields, repeated names included.
+    ///
+    /// Python: `len(headers)`.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
     /// True when there is no field.
+    ///
+    /// Python: `not headers`.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
     /// Removes every field named `name` (case-insensitively); returns how many.
+    ///
+    /// Python: `del headers[name]`.
     pub fn remove(&mut self, name: &str) -> usize {
         if !self.contains(name) {
             return 0;
@@ -350,6 +386,8 @@ impl Fields {
     }
 
     /// The first value of `name`, case-insensitively.
+    ///
+    /// Python: `headers.get(name)`.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.entries
             .iter()
@@ -358,11 +396,15 @@ impl Fields {
     }
 
     /// True when a field named `name` exists.
+    ///
+    /// Python: `name in headers`.
     pub fn contains(&self, name: &str) -> bool {
         self.entries.iter().any(|e| self.is_named(e, name))
     }
 
     /// Every value of `name`, in order.
+    ///
+    /// Python: `headers.get_all(name)`.
     pub fn get_all<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
         self.entries
             .iter()
@@ -371,6 +413,8 @@ impl Fields {
     }
 
     /// Iterates over the pairs, in order, without copying.
+    ///
+    /// Python: `headers.items()`.
     pub fn iter(&self) -> Iter<'_> {
         Iter {
             text: &self.text,
@@ -380,12 +424,17 @@ impl Fields {
 
     /// The bytes of the names and values (what [`write_lines`](Self::write_lines) writes,
     /// less its `": "` and CRLFs).
+    ///
+    /// Python: no equivalent.
     pub fn text_len(&self) -> usize {
         self.text.len()
     }
 
     /// Appends each field as a `Name: value` line ending in CRLF, values in Latin-1
     /// (lossless: they were checked to be).
+    ///
+    /// Python: the lines of `bytes(headers)` (`wsgiref.headers.Headers.__bytes__`), without
+    /// the blank line.
     pub fn write_lines(&self, out: &mut Vec<u8>) {
         out.reserve(self.text.len() + 4 * self.entries.len());
         for (k, v) in self {

@@ -159,6 +159,8 @@ impl Bind {
 /// removes their socket files) before it is returned. The [`SocketFiles`] remove the Unix
 /// sockets' files when dropped, once the server stops.
 ///
+/// Python: no equivalent (gunicorn binds its addresses in `sock.create_sockets`).
+///
 /// ```
 /// use supervisor::{Bind, BindOptions};
 /// let binds: Vec<Bind> = vec!["127.0.0.1:0".parse()?, "127.0.0.1:0".parse()?];
@@ -180,6 +182,8 @@ pub fn listen_all(binds: &[Bind], options: &BindOptions) -> Result<(Vec<Listener
 }
 
 /// The files of the Unix sockets [`listen_all`] bound, removed when this is dropped.
+///
+/// Python: no equivalent (gunicorn's `sock.close_sockets` unlinks them).
 #[derive(Debug, Default)]
 #[must_use = "dropping it removes the socket files"]
 pub struct SocketFiles(Vec<PathBuf>);

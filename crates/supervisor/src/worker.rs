@@ -58,6 +58,8 @@ pub struct Worker {
 impl Worker {
     /// True when a supervisor started this process (without taking anything: a command
     /// line uses it to decide between supervising and serving before it builds a server).
+    ///
+    /// Python: no equivalent.
     pub fn in_env() -> bool {
         std::env::var_os(ENV_CHANNEL).is_some()
     }
@@ -134,6 +136,8 @@ impl Worker {
     /// loop is stuck in a handler ([`set_liveness`](Self::set_liveness): each loop is either
     /// waiting for events or has made progress since the last beat). Call it before
     /// [`ready`](Self::ready).
+    ///
+    /// Python: gunicorn's `Worker.notify` heartbeat, tied to the loops' progress.
     pub fn watch(&self, server: &ServerHandle) -> Result<()> {
         let stop = server.clone();
         self.on_orphaned(move || stop.shutdown())?;
@@ -185,6 +189,8 @@ impl Worker {
     /// Sends `render()`'s snapshot every second from a thread of its own, until `server`
     /// shuts down or the supervisor is gone (send the last one yourself once the server
     /// stopped, so the sums keep this worker's final counts).
+    ///
+    /// Python: no equivalent.
     pub fn push_metrics(
         self: &Arc<Self>,
         server: &ServerHandle,
