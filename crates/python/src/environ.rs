@@ -117,17 +117,6 @@ fn interned(py: Python<'_>) -> &Vec<Py<PyString>> {
     })
 }
 
-/// A key string: interned when it is a usual one.
-fn key<'py>(py: Python<'py>, k: &str) -> Bound<'py, PyString> {
-    match known_index(k) {
-        Some(i) => interned(py)[i].bind(py).clone(),
-        None => PyString::new(py, k),
-    }
-}
-
-/// A variable's last value, as text and as the Python string made from it.
-type CachedValue = (Box<str>, Py<PyString>);
-
 /// Where `wsgi.errors` goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ErrorsTo {
@@ -135,6 +124,88 @@ pub(crate) enum ErrorsTo {
     SysStderr,
     /// The server's log: the process's standard error, written without the GIL.
     ServerLog,
+}
+
+/// The value the prepared dict holds for a known key: the last one a request had, with its
+/// text when it is a string.
+#[derive(Debug)]
+struct Slot {
+    text: Option<Box<str>>,
+    obj: Py<PyAny>,
+}
+
+/// The prepared dict each request's environ is copied from, and what it holds.
+///
+/// Besides the entries that never change, it keeps, under each known key, the value the
+/// last request that had that key gave it. A request's copy then has its final size at
+/// once (a dict grown from five entries to two dozen is rebuilt three times), and only the
+/// values that differ from the last request's are set: the method, the protocol, the
+/// server's own variables and a client's usual headers are neither decoded nor stored
+/// again. Keys the request lacks are deleted from its copy. Strings and booleans are
+/// immutable, so sharing them between requests is safe; the server owns them.
+#[derive(Debug)]
+struct Prepared {
+    base: Py<PyDict>,
+    slots: Vec<Option<Slot>>,
+    /// The known keys `base` holds (bit `i`: [`KNOWN`]`[i]`).
+    held: u64,
+}
+
+const _: () = assert!(KNOWN.len() <= 64);
+
+impl Prepared {
+    /// Gives known key `i` of `d` (a copy of `base`) the string `v`.
+    fn put_str(
+        &mut self,
+        py: Python<'_>,
+        d: &Bound<'_, PyDict>,
+        i: usize,
+        v: &str,
+    ) -> PyResult<()> {
+        if let Some(s) = &self.slots[i]
+            && s.text.as_deref() == Some(v)
+        {
+            return Ok(());
+        }
+        let obj = PyString::new(py, v).into_any();
+        self.remember(py, d, i, Some(v.into()), obj)
+    }
+
+    /// Gives known key `i` of `d` (a copy of `base`) the immutable object `obj`.
+    fn put_obj(
+        &mut self,
+        py: Python<'_>,
+        d: &Bound<'_, PyDict>,
+        i: usize,
+        obj: Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        if let Some(s) = &self.slots[i]
+            && s.text.is_none()
+            && s.obj.is(&obj)
+        {
+            return Ok(());
+        }
+        self.remember(py, d, i, None, obj)
+    }
+
+    fn remember(
+        &mut self,
+        py: Python<'_>,
+        d: &Bound<'_, PyDict>,
+        i: usize,
+        text: Option<Box<str>>,
+        obj: Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let k = interned(py)[i].bind(py);
+        d.set_item(k, &obj)?;
+        self.base.bind(py).set_item(k, &obj)?;
+        self.slots[i] = Some(Slot {
+            text,
+            obj: obj.unbind(),
+        });
+        self.held |= 1 << i;
+        Ok(())
+    }
 }
 
 /// The entries of the environ that do not change between requests, and how to add the
@@ -145,13 +216,8 @@ pub(crate) enum ErrorsTo {
 #[derive(Debug)]
 #[doc(alias = "wsgiref.handlers.BaseHandler.setup_environ")]
 pub(crate) struct EnvTemplate {
-    base: Py<PyDict>,
+    prepared: std::sync::Mutex<Prepared>,
     errors: ErrorsTo,
-    /// Per known key, the last value a request had, as a Python string: the next request
-    /// with the same value (the method, the protocol, the client's usual headers, the
-    /// server's own variables) reuses it instead of decoding a new one. Strings are
-    /// immutable, so sharing one between requests is safe; the server owns them.
-    values: std::sync::Mutex<Vec<Option<CachedValue>>>,
     /// `wsgi.input` for a request without a body: reading an empty stream changes nothing,
     /// so one object serves every such request.
     empty_input: Py<Input>,
@@ -163,7 +229,6 @@ impl EnvTemplate {
     pub(crate) fn new(py: Python<'_>, errors: ErrorsTo) -> PyResult<Self> {
         let base = PyDict::new(py);
         base.set_item("wsgi.version", PyTuple::new(py, [1, 0])?)?;
-        base.set_item("wsgi.url_scheme", "http")?;
         base.set_item("wsgi.input_terminated", true)?;
         base.set_item("wsgi.file_wrapper", py.get_type::<FileWrapper>())?;
         if errors == ErrorsTo::ServerLog {
@@ -178,9 +243,12 @@ impl EnvTemplate {
             )?;
         }
         Ok(EnvTemplate {
-            base: base.unbind(),
+            prepared: std::sync::Mutex::new(Prepared {
+                base: base.unbind(),
+                slots: KNOWN.iter().map(|_| None).collect(),
+                held: 0,
+            }),
             errors,
-            values: std::sync::Mutex::new(KNOWN.iter().map(|_| None).collect()),
             empty_input: Py::new(py, Input::new(InputStream::empty()))?,
         })
     }
@@ -191,56 +259,57 @@ impl EnvTemplate {
         py: Python<'py>,
         environ: &Environ,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let d = self.base.bind(py).copy()?;
-        {
-            let mut cache = self
-                .values
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let keys = interned(py);
-            for (k, v) in environ.vars_in_order() {
-                match known_index(k) {
-                    Some(i) => {
-                        let value = match &cache[i] {
-                            Some((last, obj)) if **last == *v => obj.bind(py).clone(),
-                            _ => {
-                                let obj = PyString::new(py, v);
-                                cache[i] = Some((v.into(), obj.clone().unbind()));
-                                obj
-                            }
-                        };
-                        d.set_item(keys[i].bind(py), value)?;
-                    }
-                    None => d.set_item(PyString::new(py, k), PyString::new(py, v))?,
+        let mut p = self
+            .prepared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let d = p.base.bind(py).copy()?;
+        // The known keys this request has.
+        let mut set: u64 = 0;
+        for (k, v) in environ.vars_in_order() {
+            match known_index(k) {
+                Some(i) => {
+                    set |= 1 << i;
+                    p.put_str(py, &d, i, v)?;
                 }
+                None => d.set_item(PyString::new(py, k), PyString::new(py, v))?,
             }
         }
-        let scheme = environ.url_scheme();
-        if scheme != "http" {
-            d.set_item(key(py, "wsgi.url_scheme"), scheme)?;
+        // The `wsgi.*` keys every request has: the last five of `KNOWN`.
+        let wsgi = KNOWN.len() - 5;
+        debug_assert_eq!(KNOWN[wsgi..][..2], ["wsgi.input", "wsgi.url_scheme"]);
+        set |= 0b11111 << wsgi;
+        let (input, scheme, multithread, multiprocess, run_once) =
+            (wsgi, wsgi + 1, wsgi + 2, wsgi + 3, wsgi + 4);
+        let url_scheme = environ.url_scheme();
+        if url_scheme == "http" {
+            let http = pyo3::intern!(py, "http").clone().into_any();
+            p.put_obj(py, &d, scheme, http)?;
+        } else {
+            d.set_item(interned(py)[scheme].bind(py), url_scheme)?;
         }
-        d.set_item(
-            key(py, "wsgi.multithread"),
-            PyBool::new(py, environ.multithread()),
-        )?;
-        d.set_item(
-            key(py, "wsgi.multiprocess"),
-            PyBool::new(py, environ.multiprocess()),
-        )?;
-        d.set_item(
-            key(py, "wsgi.run_once"),
-            PyBool::new(py, environ.run_once()),
-        )?;
+        let flag = |b: bool| PyBool::new(py, b).to_owned().into_any();
+        p.put_obj(py, &d, multithread, flag(environ.multithread()))?;
+        p.put_obj(py, &d, multiprocess, flag(environ.multiprocess()))?;
+        p.put_obj(py, &d, run_once, flag(environ.run_once()))?;
         let bodiless = matches!(environ.get("CONTENT_LENGTH"), None | Some("" | "0"))
             && !environ.contains("HTTP_TRANSFER_ENCODING");
         if bodiless {
-            d.set_item(key(py, "wsgi.input"), self.empty_input.bind(py))?;
+            p.put_obj(py, &d, input, self.empty_input.bind(py).clone().into_any())?;
         } else {
+            // A new object per request: the request's only, never kept in the prepared dict.
             d.set_item(
-                key(py, "wsgi.input"),
+                interned(py)[input].bind(py),
                 Bound::new(py, Input::new(environ.input()))?,
             )?;
         }
+        let mut absent = p.held & !set;
+        while absent != 0 {
+            let i = absent.trailing_zeros() as usize;
+            absent &= absent - 1;
+            d.del_item(interned(py)[i].bind(py))?;
+        }
+        drop(p);
         if self.errors == ErrorsTo::SysStderr {
             let stderr = py.import("sys")?.getattr("stderr")?;
             d.set_item("wsgi.errors", stderr)?;

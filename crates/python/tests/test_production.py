@@ -61,6 +61,46 @@ def test_environ_as_wsgiref_builds_it():
             v.encode("latin-1")
 
 
+def test_environ_holds_only_this_requests_variables():
+    # Each environ is a copy of a prepared dict that keeps the last request's values:
+    # a later request must see its own values and none of the keys it lacks.
+    seen = []
+
+    def app(environ, start_response):
+        body = environ["wsgi.input"].read()
+        seen.append((dict(environ), body))
+        environ["HTTP_X_APP"] = "mutated"  # an app's change stays in its own environ
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    requests = [
+        b"GET /a?x=1 HTTP/1.1\r\nHost: h\r\nUser-Agent: one\r\nAccept: */*\r\n\r\n",
+        b"POST /b HTTP/1.1\r\nHost: h\r\nContent-Type: text/x\r\nContent-Length: 3\r\n\r\nabc",
+        b"GET /a HTTP/1.1\r\nHost: g\r\nCookie: c=1\r\n\r\n",
+        b"GET /a?x=1 HTTP/1.0\r\nUser-Agent: one\r\n\r\n",
+    ]
+    with production(app) as port:
+        for req in requests:
+            raw(port, req)
+    assert len(seen) == 4
+    (first, b1), (second, b2), (third, b3), (fourth, b4) = seen
+    assert (b1, b2, b3, b4) == (b"", b"abc", b"", b"")
+    assert first["HTTP_USER_AGENT"] == "one" and first["HTTP_ACCEPT"] == "*/*"
+    assert first["QUERY_STRING"] == "x=1" and first["REQUEST_METHOD"] == "GET"
+    assert second["REQUEST_METHOD"] == "POST" and second["PATH_INFO"] == "/b"
+    assert second["CONTENT_TYPE"] == "text/x" and second["CONTENT_LENGTH"] == "3"
+    assert "HTTP_USER_AGENT" not in second and "HTTP_ACCEPT" not in second
+    assert third["CONTENT_TYPE"] == "text/plain" and third["QUERY_STRING"] == ""
+    assert third["HTTP_HOST"] == "g" and third["HTTP_COOKIE"] == "c=1"
+    assert third["wsgi.input"] is first["wsgi.input"]  # the shared empty stream
+    assert second["wsgi.input"] is not first["wsgi.input"]
+    assert "HTTP_COOKIE" not in fourth and "HTTP_HOST" not in fourth
+    assert fourth["SERVER_PROTOCOL"] == "HTTP/1.0" and fourth["HTTP_USER_AGENT"] == "one"
+    for env, _ in seen:
+        assert "HTTP_X_APP" not in env
+        assert env.get("CONTENT_LENGTH", "") in ("", "3")
+
+
 def counting(body_items, fail_at=None, start=True):
     """A response iterable counting its close() calls."""
 
