@@ -15,6 +15,10 @@
 //! idle TLS connections. Python's `wsgiref.simple_server` and `http.server` run
 //! from the machine's python3.
 //!
+//! Every server runs with `RUST_LOG=warn` (no access lines), but for the scenario
+//! `keep-alive hello, access log on`, which compares `demo --app hello` with itself writing
+//! the buffered access log (`--access-logfile`, `RUST_LOG=info`) in the same run.
+//!
 //! Output: a table on stdout, raw runs as JSON in `target/bench/runs.json`, a Markdown summary
 //! in `target/bench/summary.md` and an SVG bar chart in `target/bench/rps.svg`.
 
@@ -279,6 +283,29 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
         port: 18003,
         tls: false,
     };
+    // The same server with the buffered access log on (the event is at INFO level, above
+    // the `RUST_LOG=warn` every server gets): issue 17's ratio, logged / unlogged.
+    let access_log = out_dir.join("access.log").display().to_string();
+    let ours_logged = Server {
+        name: "demo --app hello --access-logfile",
+        cmd: s(&[
+            "env",
+            "RUST_LOG=info",
+            &demo,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "{port}",
+            "--app",
+            "hello",
+            "--threads",
+            "1",
+            "--access-logfile",
+            &access_log,
+        ]),
+        port: 18013,
+        tls: false,
+    };
     let ours_demo = Server {
         name: "demo --app demo",
         cmd: s(&[
@@ -383,6 +410,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
     let tls_ka = "keep-alive HTTPS hello";
     let tls_new = "new TLS connection per request";
     let close = "connection per request";
+    let logged = "keep-alive hello, access log on";
     // (scenario, path, wrk extra args, servers; the first server is the anchor)
     let mut plan: Vec<(&str, &str, Vec<&str>, Vec<Server>)> = vec![
         (
@@ -397,6 +425,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
             vec!["-H", "Connection: close"],
             vec![hyper.clone(), ours_hello.clone(), tiny.clone()],
         ),
+        (logged, "/", vec![], vec![ours_hello.clone(), ours_logged]),
         (
             "demo_app",
             "/xyz?abc",
@@ -437,7 +466,9 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
     if tls_only {
         plan.retain(|(name, ..)| *name == tls_ka || *name == tls_new);
     } else if opts.quick {
-        plan.retain(|(name, ..)| *name == ka || *name == "demo_app" || *name == tls_ka);
+        plan.retain(|(name, ..)| {
+            *name == ka || *name == logged || *name == "demo_app" || *name == tls_ka
+        });
     }
     for (scenario, path, extra, servers) in &plan {
         for round in 0..opts.rounds {
@@ -451,6 +482,8 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
             }
         }
     }
+    // The logged server's lines were only there to be written.
+    let _ = fs::remove_file(&access_log);
     let idle_counts: &[usize] = if opts.quick || tls_only {
         &[1000]
     } else {
