@@ -286,23 +286,12 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
     // The same server with the buffered access log on (the event is at INFO level, above
     // the `RUST_LOG=warn` every server gets): issue 17's ratio, logged / unlogged.
     let access_log = out_dir.join("access.log").display().to_string();
+    let mut logged_cmd = s(&["env", "RUST_LOG=info"]);
+    logged_cmd.extend(ours_hello.cmd.iter().cloned());
+    logged_cmd.extend(s(&["--access-logfile", &access_log]));
     let ours_logged = Server {
         name: "demo --app hello --access-logfile",
-        cmd: s(&[
-            "env",
-            "RUST_LOG=info",
-            &demo,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "{port}",
-            "--app",
-            "hello",
-            "--threads",
-            "1",
-            "--access-logfile",
-            &access_log,
-        ]),
+        cmd: logged_cmd,
         port: 18013,
         tls: false,
     };
