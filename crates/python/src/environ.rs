@@ -10,7 +10,7 @@ use std::io::{Read, Seek};
 
 use gateway::{Environ, ErrorStream, InputStream};
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
+use pyo3::sync::{MutexExt, PyOnceLock};
 use pyo3::types::{PyBool, PyBytes, PyDict, PyList, PyString, PyTuple};
 
 /// The environ keys that get an interned Python string, made once per process.
@@ -259,9 +259,12 @@ impl EnvTemplate {
         py: Python<'py>,
         environ: &Environ,
     ) -> PyResult<Bound<'py, PyDict>> {
+        // Another thread may hold the lock while it runs Python code that let the GIL go (a
+        // collection started by an allocation here can run any `__del__`): the wait for
+        // the lock is made without the GIL, or both threads would wait for ever.
         let mut p = self
             .prepared
-            .lock()
+            .lock_py_attached(py)
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let d = p.base.bind(py).copy()?;
         // The known keys this request has.

@@ -736,3 +736,57 @@ def test_validator_around_apps(app, capfd):
         assert out.startswith(b"HTTP/1.1 200 OK")
     err = capfd.readouterr().err
     assert "AssertionError" not in err and "Traceback" not in err, err
+
+
+def test_gc_finalizers_that_release_the_gil_during_environ_building():
+    # A collection can start inside the server's own allocations (the environ dict's
+    # copy) and run an application's __del__, which may release the GIL; another loop
+    # thread then enters the same code. Waiting for the server's lock with the GIL held
+    # would deadlock both threads.
+    import gc
+
+    class Cycle:
+        def __init__(self):
+            self.me = self
+
+        def __del__(self):
+            time.sleep(0)  # releases the GIL
+
+    kept = []
+    environs = []  # kept, so that each environ is a new dict, not one from a free list
+    body = [b"ok"]
+
+    def app(environ, start_response):
+        environs.append(environ)
+        kept.extend(Cycle() for _ in range(3))
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        # Garbage left with no allocation after it: the next collection starts at the
+        # server's next allocation, for the next request.
+        kept.clear()
+        return body
+
+    old = gc.get_threshold()
+    gc.set_threshold(1)
+    try:
+        with production(app, threads=2) as port:
+            failures = []
+
+            def client():
+                try:
+                    for _ in range(40):
+                        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                        c.request("GET", "/")
+                        assert c.getresponse().read() == b"ok"
+                        c.close()
+                except Exception as e:  # reported below
+                    failures.append(e)
+
+            clients = [threading.Thread(target=client) for _ in range(6)]
+            for t in clients:
+                t.start()
+            for t in clients:
+                t.join(TIMEOUT)
+            assert not any(t.is_alive() for t in clients), "the server stopped answering"
+            assert not failures, failures
+    finally:
+        gc.set_threshold(*old)
