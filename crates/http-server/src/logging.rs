@@ -402,6 +402,13 @@ fn json_string(s: &str) -> String {
 
 /// RFC 3339 in UTC with milliseconds: `2026-11-24T10:00:00.123Z`.
 fn rfc3339(t: SystemTime) -> String {
+    let mut out = Vec::with_capacity(24);
+    write_rfc3339(t, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// [`rfc3339`] appended to `out`, digit by digit.
+fn write_rfc3339(t: SystemTime, out: &mut Vec<u8>) {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs();
     let days = i64::try_from(secs / 86_400).unwrap_or(0);
@@ -416,13 +423,28 @@ fn rfc3339(t: SystemTime) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60,
-        d.subsec_millis()
-    )
+    // Each number below its width's limit (`{:02}`), the year too unless past 9999.
+    let digits = |out: &mut Vec<u8>, n: u64, width: u32| {
+        for i in (0..width).rev() {
+            out.push(b'0' + (n / 10u64.pow(i) % 10) as u8);
+        }
+    };
+    match u64::try_from(year) {
+        Ok(y) if y <= 9999 => digits(out, y, 4),
+        _ => out.extend_from_slice(format!("{year:04}").as_bytes()),
+    }
+    for (sep, n, width) in [
+        (b'-', month as u64, 2),
+        (b'-', day as u64, 2),
+        (b'T', rem / 3600, 2),
+        (b':', rem / 60 % 60, 2),
+        (b':', rem % 60, 2),
+        (b'.', u64::from(d.subsec_millis()), 3),
+    ] {
+        out.push(sep);
+        digits(out, n, width);
+    }
+    out.push(b'Z');
 }
 
 #[cfg(test)]
@@ -431,6 +453,7 @@ mod tests;
 pub use self::buffered::{BufferedLog, LogWriter};
 pub use self::gunicorn::{AccessTemplate, TemplateLines};
 
+mod access_layer;
 mod buffered;
 mod gunicorn;
 
@@ -482,20 +505,22 @@ where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
     use tracing_subscriber::layer::SubscriberExt;
-    let builder = tracing_subscriber::fmt().with_writer(writer);
+    // Access events take the access layer's own path (straight into a `BufferedLog`'s
+    // thread buffer); the `fmt` layer it wraps prints every other event.
+    let (shared, sink) = access_layer::share(writer);
+    let others = tracing_subscriber::fmt::layer().with_writer(shared);
+    let lines = AccessLines::new(format);
     match template {
-        Some(t) => tracing::Dispatch::new(
-            builder
-                .event_format(TemplateLines::new(t, AccessLines::new(format)))
-                .finish()
-                .with(filter),
-        ),
-        None => tracing::Dispatch::new(
-            builder
-                .event_format(AccessLines::new(format))
-                .finish()
-                .with(filter),
-        ),
+        Some(t) => {
+            let others = others.event_format(TemplateLines::new(t.clone(), lines));
+            let layer = access_layer::AccessLayer::new(format, Some(t), sink, others);
+            tracing::Dispatch::new(Registry::default().with(layer).with(filter))
+        }
+        None => {
+            let others = others.event_format(lines);
+            let layer = access_layer::AccessLayer::new(format, None, sink, others);
+            tracing::Dispatch::new(Registry::default().with(layer).with(filter))
+        }
     }
 }
 

@@ -203,10 +203,46 @@ impl BufferedLog {
         Ok(())
     }
 
-    /// Runs `f` on this thread's buffer (registered at first use). `f` must not log.
+    /// Appends to this thread's buffer what `f` writes at its end (one or more whole
+    /// lines), then writes the buffer out if it is full; once the log stopped, writes them
+    /// at once. The access layer formats its lines straight into the buffer this way.
+    pub(crate) fn append(&self, f: impl FnOnce(&mut Vec<u8>)) {
+        let shared = &self.shared;
+        if shared.stopped.load(Ordering::Relaxed) {
+            let mut lines = Vec::new();
+            f(&mut lines);
+            self.write_now(&lines);
+            return;
+        }
+        let full = self.with_local(|b| {
+            f(b);
+            (b.len() >= shared.capacity)
+                .then(|| std::mem::replace(b, Vec::with_capacity(shared.capacity)))
+        });
+        if let Some(block) = full {
+            shared.write_out(&block);
+        }
+    }
+
+    /// Writes `bytes` now, after this thread's buffered lines (keeping its order).
+    fn write_now(&self, bytes: &[u8]) {
+        let earlier = self.with_local(std::mem::take);
+        let mut target = lock(&self.shared.target);
+        target.write_all(&earlier);
+        target.write_all(bytes);
+    }
+
+    /// Runs `f` on this thread's buffer (registered at first use). Should `f` log through
+    /// this sink (a field's `Display` that logs), the inner call gets a buffer of its own,
+    /// written at once.
     fn with_local<R>(&self, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
         LOCAL.with(|cell| {
-            let mut slot = cell.borrow_mut();
+            let Ok(mut slot) = cell.try_borrow_mut() else {
+                let mut own = Vec::new();
+                let r = f(&mut own);
+                lock(&self.shared.target).write_all(&own);
+                return r;
+            };
             if !matches!(&*slot, Some((id, _)) if *id == self.shared.id) {
                 let buf = Arc::new(Mutex::new(Vec::with_capacity(self.shared.capacity)));
                 lock(&self.shared.buffers).push(buf.clone());
@@ -230,22 +266,10 @@ pub struct LogWriter<'a> {
 
 impl Write for LogWriter<'_> {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        let shared = &self.log.shared;
-        if self.buffered && !shared.stopped.load(Ordering::Relaxed) {
-            let full = self.log.with_local(|b| {
-                b.extend_from_slice(bytes);
-                (b.len() >= shared.capacity)
-                    .then(|| std::mem::replace(b, Vec::with_capacity(shared.capacity)))
-            });
-            if let Some(block) = full {
-                shared.write_out(&block);
-            }
+        if self.buffered {
+            self.log.append(|b| b.extend_from_slice(bytes));
         } else {
-            // Keep this thread's order: its buffered lines first.
-            let earlier = self.log.with_local(std::mem::take);
-            let mut target = lock(&shared.target);
-            target.write_all(&earlier);
-            target.write_all(bytes);
+            self.log.write_now(bytes);
         }
         Ok(bytes.len())
     }

@@ -12,10 +12,77 @@ use tracing_subscriber::registry::LookupSpan;
 use super::{ACCESS_TARGET, AccessLines, Fields, Value, apache_time};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Piece {
+pub(super) enum Piece {
     Text(String),
-    /// `%(x)s`: one of gunicorn's atoms.
-    Atom(String),
+    /// `%(x)s`: one of gunicorn's atoms, by name and by meaning.
+    Atom(String, Atom),
+}
+
+/// What an atom prints (see [`AccessTemplate`]'s table), recognised once when the template
+/// is parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Atom {
+    /// `h`
+    Peer,
+    /// `l`, `u`, and every unknown atom
+    Dash,
+    /// `t`
+    Time,
+    /// `r`
+    Request,
+    /// `m`
+    Method,
+    /// `U`
+    PathOnly,
+    /// `q`
+    Query,
+    /// `H`
+    Protocol,
+    /// `s`
+    Status,
+    /// `B`
+    Bytes,
+    /// `b`
+    BytesOrDash,
+    /// `f`, `{referer}i`
+    Referer,
+    /// `a`, `{user-agent}i`
+    UserAgent,
+    /// `T`
+    Seconds,
+    /// `M`
+    Millis,
+    /// `D`
+    Micros,
+    /// `L`
+    DecimalSeconds,
+    /// `p`
+    Pid,
+}
+
+impl Atom {
+    fn named(name: &str) -> Atom {
+        match name {
+            "h" => Atom::Peer,
+            "t" => Atom::Time,
+            "r" => Atom::Request,
+            "m" => Atom::Method,
+            "U" => Atom::PathOnly,
+            "q" => Atom::Query,
+            "H" => Atom::Protocol,
+            "s" => Atom::Status,
+            "B" => Atom::Bytes,
+            "b" => Atom::BytesOrDash,
+            "f" | "{referer}i" | "{Referer}i" => Atom::Referer,
+            "a" | "{user-agent}i" | "{User-Agent}i" => Atom::UserAgent,
+            "T" => Atom::Seconds,
+            "M" => Atom::Millis,
+            "D" => Atom::Micros,
+            "L" => Atom::DecimalSeconds,
+            "p" => Atom::Pid,
+            _ => Atom::Dash,
+        }
+    }
 }
 
 /// An access log format in gunicorn's atoms (`%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s
@@ -47,7 +114,7 @@ enum Piece {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessTemplate {
-    pieces: Vec<Piece>,
+    pub(super) pieces: Vec<Piece>,
 }
 
 impl FromStr for AccessTemplate {
@@ -76,7 +143,8 @@ impl FromStr for AccessTemplate {
             if !text.is_empty() {
                 pieces.push(Piece::Text(std::mem::take(&mut text)));
             }
-            pieces.push(Piece::Atom(inner[..end].to_owned()));
+            let name = &inner[..end];
+            pieces.push(Piece::Atom(name.to_owned(), Atom::named(name)));
             rest = &inner[end + 2..];
         }
         text.push_str(rest);
@@ -88,8 +156,9 @@ impl FromStr for AccessTemplate {
 }
 
 impl AccessTemplate {
-    /// The line for one access event's fields, at `now`.
-    fn render(&self, now: SystemTime, fields: &Fields) -> String {
+    /// The line for one access event's fields, at `now` (the reference the access
+    /// layer's own formatting is tested against, and its fallback).
+    pub(super) fn render(&self, now: SystemTime, fields: &Fields) -> String {
         let text = |k: &str| fields.get(k).map_or_else(|| "-".to_owned(), Value::text);
         let micros = match fields.get("duration_us") {
             Some(Value::U64(n)) => *n,
@@ -101,32 +170,31 @@ impl AccessTemplate {
         for p in &self.pieces {
             match p {
                 Piece::Text(t) => out.push_str(t),
-                Piece::Atom(a) => {
-                    let _ = match a.as_str() {
-                        "h" => write!(out, "{}", text("peer")),
-                        "l" | "u" => write!(out, "-"),
-                        "t" => write!(out, "[{}]", apache_time(now)),
-                        "r" => write!(out, "{}", text("request")),
-                        "m" => write!(out, "{}", text("method")),
-                        "U" => write!(out, "{path_only}"),
-                        "q" => write!(out, "{query}"),
-                        "H" => write!(out, "{}", text("protocol")),
-                        "s" => write!(out, "{}", text("status")),
-                        "B" => write!(out, "{}", text("bytes_sent")),
-                        "b" => match fields.get("bytes_sent") {
+                Piece::Atom(_, a) => {
+                    let _ = match a {
+                        Atom::Peer => write!(out, "{}", text("peer")),
+                        Atom::Dash => write!(out, "-"),
+                        Atom::Time => write!(out, "[{}]", apache_time(now)),
+                        Atom::Request => write!(out, "{}", text("request")),
+                        Atom::Method => write!(out, "{}", text("method")),
+                        Atom::PathOnly => write!(out, "{path_only}"),
+                        Atom::Query => write!(out, "{query}"),
+                        Atom::Protocol => write!(out, "{}", text("protocol")),
+                        Atom::Status => write!(out, "{}", text("status")),
+                        Atom::Bytes => write!(out, "{}", text("bytes_sent")),
+                        Atom::BytesOrDash => match fields.get("bytes_sent") {
                             Some(Value::U64(0)) | None => write!(out, "-"),
                             Some(v) => write!(out, "{}", v.text()),
                         },
-                        "f" | "{referer}i" | "{Referer}i" => write!(out, "{}", text("referer")),
-                        "a" | "{user-agent}i" | "{User-Agent}i" => {
-                            write!(out, "{}", text("user_agent"))
+                        Atom::Referer => write!(out, "{}", text("referer")),
+                        Atom::UserAgent => write!(out, "{}", text("user_agent")),
+                        Atom::Seconds => write!(out, "{}", micros / 1_000_000),
+                        Atom::Millis => write!(out, "{}", micros / 1_000),
+                        Atom::Micros => write!(out, "{micros}"),
+                        Atom::DecimalSeconds => {
+                            write!(out, "{}.{:06}", micros / 1_000_000, micros % 1_000_000)
                         }
-                        "T" => write!(out, "{}", micros / 1_000_000),
-                        "M" => write!(out, "{}", micros / 1_000),
-                        "D" => write!(out, "{micros}"),
-                        "L" => write!(out, "{}.{:06}", micros / 1_000_000, micros % 1_000_000),
-                        "p" => write!(out, "<{}>", std::process::id()),
-                        _ => write!(out, "-"),
+                        Atom::Pid => write!(out, "<{}>", std::process::id()),
                     };
                 }
             }
