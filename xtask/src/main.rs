@@ -1,7 +1,8 @@
 //! Project automation, run as `cargo xtask <command>` (std only, so it builds in seconds).
 //!
 //! - `ci`: fmt check, clippy with `-D warnings` (also on `gateway` without its default
-//!   features), the tests, rustdoc with `-D warnings`,
+//!   features), the tests, rustdoc with `-D warnings` (the workspace, then each published
+//!   library alone with its default features),
 //!   `cargo package` (with its verify build) of the publishable crates, tidy.
 //! - `tidy`: the repository's own rules (see [`tidy`]).
 //! - `package`: the `cargo package` step of `ci` alone, and the Python package's sdist.
@@ -127,11 +128,31 @@ fn ci() -> Result<(), String> {
             .args(["doc", "--workspace", "--no-deps"])
             .env("RUSTDOCFLAGS", "-D warnings"),
     )?;
+    // Each publishable library alone with its default features, as docs.rs documents it:
+    // the workspace build above unifies features, so a link to an item behind a feature
+    // another crate turns on resolves there and breaks here.
+    for krate in PUBLISHED_LIBRARIES {
+        run_step(
+            &format!("doc {krate} alone"),
+            cargo()
+                .args(["doc", "--no-deps", "-p", krate])
+                .env("RUSTDOCFLAGS", "-D warnings"),
+        )?;
+    }
     package()?;
     tidy::run(&root()).map_err(|problems| problems.join("\n"))?;
     eprintln!("xtask: ci passed");
     Ok(())
 }
+
+/// The library crates published to crates.io.
+const PUBLISHED_LIBRARIES: [&str; 5] = [
+    "pyserve-stdx",
+    "pyserve-socketserver",
+    "pyserve-http-server",
+    "pyserve-gateway",
+    "pyserve-supervisor",
+];
 
 /// `cargo package` of every publishable crate, with its verify build.
 fn package() -> Result<(), String> {

@@ -11,7 +11,7 @@
 //!
 //! This crate ports `http.server` of CPython 3.11 (without `CGIHTTPRequestHandler`,
 //! deprecated upstream in 3.13 and removed in 3.15), plus what 3.12 to 3.15 added:
-//! `HTTPSServer` and `ThreadingHTTPSServer` (3.14, [`HttpsServer`] with rustls, feature
+//! `HTTPSServer` and `ThreadingHTTPSServer` (3.14, `HttpsServer` with rustls, feature
 //! `tls`), dark-mode pages as an option (3.14, [`DARK_MODE_ERROR_MESSAGE`]), and
 //! `extra_response_headers` (3.15). Class attributes became [`HttpConfig`], overridable
 //! methods became defaulted trait methods with their bodies in [`default`] (for `super()`),
