@@ -22,9 +22,9 @@ use tracing::{Event, Metadata, Subscriber};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{Context, Layer};
 
-use super::gunicorn::{Atom, Piece};
+use super::gunicorn::{Atom, Piece, reference_line};
 use super::{
-    ACCESS_TARGET, AccessLines, AccessLogFormat, AccessTemplate, BufferedLog, Fields, write_rfc3339,
+    ACCESS_TARGET, AccessLines, AccessLogFormat, AccessTemplate, BufferedLog, write_rfc3339,
 };
 
 /// The fields the fast formats read, by slot.
@@ -378,14 +378,11 @@ where
 
     /// The reference formatting, for the events the fast styles do not cover.
     fn fallback(&self, event: &Event<'_>, out: &mut Vec<u8>) {
-        let mut fields = Fields::default();
-        event.record(&mut fields);
-        let meta = event.metadata();
-        let now = SystemTime::now();
-        let line = match &self.style {
-            Style::Template(t) if fields.get("status").is_some() => t.render(now, &fields),
-            _ => self.lines.line(now, meta.level(), meta.target(), &fields),
+        let template = match &self.style {
+            Style::Template(t) => Some(t),
+            _ => None,
         };
+        let line = reference_line(template, &self.lines, event);
         out.extend_from_slice(line.as_bytes());
         out.push(b'\n');
     }
@@ -604,6 +601,15 @@ impl SlotFields<'_> {
         (slot != OTHER && self.need & bit(slot) != 0).then_some(slot)
     }
 
+    /// A number or a boolean, as `Display` prints it.
+    fn record_display(&mut self, field: &Field, value: &dyn fmt::Display) {
+        if let Some(slot) = self.wanted(field) {
+            self.record(slot, Kind::Other, 0, |out| {
+                let _ = write!(Bytes(out), "{value}");
+            });
+        }
+    }
+
     fn record(&mut self, slot: u8, kind: Kind, num: u64, write: impl FnOnce(&mut Vec<u8>)) {
         let start = self.out.len();
         write(self.out);
@@ -637,27 +643,15 @@ impl Visit for SlotFields<'_> {
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        if let Some(slot) = self.wanted(field) {
-            self.record(slot, Kind::Other, 0, |out| {
-                let _ = write!(Bytes(out), "{value}");
-            });
-        }
+        self.record_display(field, &value);
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        if let Some(slot) = self.wanted(field) {
-            self.record(slot, Kind::Other, 0, |out| {
-                let _ = write!(Bytes(out), "{value}");
-            });
-        }
+        self.record_display(field, &value);
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        if let Some(slot) = self.wanted(field) {
-            self.record(slot, Kind::Other, 0, |out| {
-                let _ = write!(Bytes(out), "{value}");
-            });
-        }
+        self.record_display(field, &value);
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {

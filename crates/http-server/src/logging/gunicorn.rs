@@ -231,16 +231,29 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let mut fields = Fields::default();
-        event.record(&mut fields);
-        let meta = event.metadata();
-        let now = SystemTime::now();
-        let line = if meta.target() == ACCESS_TARGET && fields.get("status").is_some() {
-            self.template.render(now, &fields)
-        } else {
-            self.others.line(now, meta.level(), meta.target(), &fields)
-        };
+        let line = reference_line(Some(&self.template), &self.others, event);
         writeln!(writer, "{line}")
+    }
+}
+
+/// An event's line (without its newline) as the reference formatters print it: an access
+/// event with a status in `template` when there is one, every other event as `lines`
+/// prints it. [`TemplateLines`] prints this; the access layer falls back to it for the
+/// events its fast formats do not cover.
+pub(super) fn reference_line(
+    template: Option<&AccessTemplate>,
+    lines: &AccessLines,
+    event: &Event<'_>,
+) -> String {
+    let mut fields = Fields::default();
+    event.record(&mut fields);
+    let meta = event.metadata();
+    let now = SystemTime::now();
+    match template {
+        Some(t) if meta.target() == ACCESS_TARGET && fields.get("status").is_some() => {
+            t.render(now, &fields)
+        }
+        _ => lines.line(now, meta.level(), meta.target(), &fields),
     }
 }
 

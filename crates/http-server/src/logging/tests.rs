@@ -155,10 +155,10 @@ fn rust_log_is_an_env_filter_that_reports_invalid_directives() {
     assert!(warning.unwrap().contains("directives `=x` ("));
 }
 
-/// A connection in memory.
-struct Duplex {
-    input: Cursor<Vec<u8>>,
-    output: Vec<u8>,
+/// A connection in memory (also for the access layer's tests).
+pub(super) struct Duplex {
+    pub(super) input: Cursor<Vec<u8>>,
+    pub(super) output: Vec<u8>,
 }
 
 impl Read for Duplex {
@@ -185,8 +185,16 @@ impl Write for Duplex {
     }
 }
 
+/// A writer whose bytes the test reads back (also for the access layer's tests).
 #[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
+pub(super) struct Shared(Arc<Mutex<Vec<u8>>>);
+
+impl Shared {
+    /// What was written, as text.
+    pub(super) fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
 
 impl Write for Shared {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -235,7 +243,7 @@ fn served(format: AccessLogFormat, request: &[u8]) -> String {
         )
         .unwrap();
     });
-    String::from_utf8(out.0.lock().unwrap().clone()).unwrap()
+    out.text()
 }
 
 #[test]

@@ -3,38 +3,19 @@
 //! format, for real requests (odd request lines and user agents included) and for
 //! hand-made events.
 
-use std::io::{BufRead, Cursor, Read, Write};
-use std::sync::{Arc, Mutex};
+use std::io::Cursor;
 use std::time::Duration;
 
 use socketserver::{Address, HandlerCx, ServerInfo};
 use tracing_subscriber::layer::SubscriberExt;
 
+use super::super::tests::{Duplex, Shared};
 use super::super::{TemplateLines, access_dispatch, env_filter};
 use super::*;
 use crate::{Exchange, HttpConfig, HttpHandler, handle_one_request};
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Capture {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
-
 /// The subscriber `access_dispatch` built before the access layer.
-fn reference(format: AccessLogFormat, template: Option<&str>, out: &Capture) -> tracing::Dispatch {
+fn reference(format: AccessLogFormat, template: Option<&str>, out: &Shared) -> tracing::Dispatch {
     let out = out.clone();
     let builder = tracing_subscriber::fmt().with_writer(move || out.clone());
     let filter = env_filter("info").0;
@@ -116,9 +97,9 @@ fn three(
     template: Option<&str>,
     emit: &dyn Fn(),
 ) -> (String, String, String) {
-    let old = Capture::default();
+    let old = Shared::default();
     tracing::dispatcher::with_default(&reference(format, template, &old), emit);
-    let new = Capture::default();
+    let new = Shared::default();
     let writer = new.clone();
     let template = template.map(|t| t.parse().unwrap());
     let dispatch = access_dispatch(
@@ -143,36 +124,6 @@ fn three(
     let buffered = std::fs::read_to_string(&path).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
     (old.text(), new.text(), buffered)
-}
-
-/// A connection in memory.
-struct Duplex {
-    input: Cursor<Vec<u8>>,
-    output: Vec<u8>,
-}
-
-impl Read for Duplex {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.input.read(buf)
-    }
-}
-
-impl BufRead for Duplex {
-    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-        self.input.fill_buf()
-    }
-    fn consume(&mut self, n: usize) {
-        self.input.consume(n);
-    }
-}
-
-impl Write for Duplex {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.output.write(buf)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// Answers 200 with a body and logs its size, as a WSGI server does; `BREW` gets 501.
@@ -317,7 +268,7 @@ fn the_fast_helpers_match_the_reference_helpers() {
 
 #[test]
 fn rust_log_still_filters_access_events() {
-    let out = Capture::default();
+    let out = Shared::default();
     let writer = out.clone();
     let dispatch = access_dispatch(
         AccessLogFormat::Combined,
