@@ -12,6 +12,8 @@
 //! - `fuzz`: runs each cargo-fuzz target for a while.
 //! - `soak`: a million requests against the release `demo`, checking memory and descriptors.
 //! - `instructions`: user-space instructions per request on the production path (callgrind).
+//! - `pythons`: the Python host's tests on CPython 3.12, 3.13 and 3.14 built from source
+//!   (see `pythons.rs`).
 
 #![allow(
     clippy::print_stderr,
@@ -26,6 +28,7 @@ use std::process::{Command, ExitCode};
 mod bench;
 mod doclinks;
 mod instructions;
+mod pythons;
 mod soak;
 mod tidy;
 
@@ -40,7 +43,8 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz(&args[1..]),
         Some("soak") => soak::run(&root(), &args[1..]),
         Some("instructions") => instructions::run(&root()),
-        _ => Err("usage: cargo xtask <ci|tidy|package|doclinks|bench [python] [--quick|--tls-only|--anchors-only]|fuzz [--seconds N]|soak [--requests N]|instructions>".to_owned()),
+        Some("pythons") => pythons::run(&root(), &args[1..]),
+        _ => Err("usage: cargo xtask <ci|tidy|package|doclinks|bench [python] [--quick|--tls-only|--anchors-only]|fuzz [--seconds N]|soak [--requests N]|instructions|pythons [3.12 3.13 3.14]>".to_owned()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -63,6 +67,15 @@ pub(crate) fn cargo() -> Command {
     let mut c = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
     c.current_dir(root());
     c
+}
+
+/// `PATH` with `dir` first.
+pub(crate) fn path_with(dir: &Path) -> std::ffi::OsString {
+    let mut paths = vec![dir.to_path_buf()];
+    if let Some(p) = env::var_os("PATH") {
+        paths.extend(env::split_paths(&p));
+    }
+    env::join_paths(paths).unwrap_or_default()
 }
 
 pub(crate) fn run_step(name: &str, cmd: &mut Command) -> Result<(), String> {

@@ -125,6 +125,9 @@ pub struct HttpConfig {
     /// The header line count (the blank line included) that gets 431 (Python: 100,
     /// `http.client._MAXHEADERS`, so 99 fields is the real maximum).
     pub max_headers: usize,
+    /// The reason phrases and explanations of `send_response` and `send_error` (Python:
+    /// `responses`; by default [`RESPONSES`](crate::RESPONSES), CPython 3.11's).
+    pub responses: crate::Responses,
 }
 
 impl Default for HttpConfig {
@@ -138,6 +141,7 @@ impl Default for HttpConfig {
             default_request_version: "HTTP/0.9".to_owned(),
             max_line: 65536,
             max_headers: 100,
+            responses: crate::Responses::default(),
         }
     }
 }
@@ -170,6 +174,12 @@ impl HttpConfig {
     /// Sets `error_content_type`.
     pub fn error_content_type(mut self, v: impl Into<String>) -> Self {
         self.error_content_type = v.into();
+        self
+    }
+
+    /// Sets `responses`.
+    pub fn responses(mut self, v: crate::Responses) -> Self {
+        self.responses = v;
         self
     }
 
@@ -402,7 +412,8 @@ impl<'a> Exchange<'a> {
         if self.is_http09() {
             return Ok(());
         }
-        let message = message.unwrap_or_else(|| crate::responses(code).map(|r| r.0).unwrap_or(""));
+        let config = self.config;
+        let message = message.unwrap_or_else(|| config.responses.get(code).map_or("", |r| r.0));
         let plain = printable(message.as_bytes());
         if !plain && message.contains(['\r', '\n', '\0']) {
             return Err(Error::InvalidHeader {
@@ -1115,7 +1126,8 @@ pub mod default {
         message: Option<&str>,
         explain: Option<&str>,
     ) -> Result<()> {
-        let (short, long) = crate::responses(code).unwrap_or(("???", "???"));
+        let config = ex.config();
+        let (short, long) = config.responses.get(code).unwrap_or(("???", "???"));
         let message = message.unwrap_or(short);
         let explain = explain.unwrap_or(long);
         h.log_error(ex, format_args!("code {code}, message {message}"));

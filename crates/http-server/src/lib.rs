@@ -67,7 +67,7 @@ pub use crate::server::{
 pub use crate::static_files::{
     Body, SimpleHttpHandler, default_extensions_map, guess_type, translate_path,
 };
-pub use crate::status::{RESPONSES, responses};
+pub use crate::status::{RESPONSES, Responses, responses};
 
 /// Response header fields: the workspace's one rule and a checked list (they live in
 /// `stdx`, so the gateway's `Headers` has them without the HTTP server).

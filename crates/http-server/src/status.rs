@@ -1,5 +1,7 @@
 //! The status table: every `http.HTTPStatus` of CPython 3.11 with its phrase and description.
 
+use std::sync::Arc;
+
 /// Every standard status code with its reason phrase and long description, as CPython 3.11's
 /// `http.HTTPStatus` has them (so `414` is `"Request-URI Too Long"`).
 ///
@@ -215,9 +217,64 @@ pub fn responses(code: u16) -> Option<(&'static str, &'static str)> {
         .map(|i| (RESPONSES[i].1, RESPONSES[i].2))
 }
 
+/// The status table a handler uses: [`RESPONSES`] (the default) or a replacement, such as
+/// the table of the CPython that embeds the server (3.13 renamed `413`, `414`, `416` and
+/// `422` after RFC 9110: `"URI Too Long"`; 3.14 filled in descriptions).
+///
+/// Python: the class attribute `BaseHTTPRequestHandler.responses`, which a subclass may
+/// replace.
+///
+/// ```
+/// use http_server::Responses;
+/// assert_eq!(Responses::default().get(414), Some(("Request-URI Too Long", "URI is too long")));
+/// let newer = Responses::new([(414, "URI Too Long".to_owned(), "URI is too long".to_owned())]);
+/// assert_eq!(newer.get(414), Some(("URI Too Long", "URI is too long")));
+/// assert_eq!(newer.get(404), None);
+/// ```
+#[doc(alias = "http.server.BaseHTTPRequestHandler.responses")]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Responses(Option<Arc<[(u16, String, String)]>>);
+
+impl Responses {
+    /// A table of `(code, phrase, description)`; a code given twice keeps its last entry.
+    pub fn new(table: impl IntoIterator<Item = (u16, String, String)>) -> Self {
+        let mut entries: Vec<(u16, String, String)> = Vec::new();
+        for entry in table {
+            entries.retain(|e| e.0 != entry.0);
+            entries.push(entry);
+        }
+        entries.sort_by_key(|e| e.0);
+        Responses(Some(entries.into()))
+    }
+
+    /// The `(phrase, description)` pair of `code`, `None` for codes outside the table.
+    pub fn get(&self, code: u16) -> Option<(&str, &str)> {
+        match &self.0 {
+            None => responses(code),
+            Some(table) => table
+                .binary_search_by_key(&code, |e| e.0)
+                .ok()
+                .map(|i| (table[i].1.as_str(), table[i].2.as_str())),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn replacement_tables_are_sorted_and_keep_the_last_entry() {
+        let t = Responses::new([
+            (500, "A".to_owned(), "a".to_owned()),
+            (200, "B".to_owned(), "b".to_owned()),
+            (500, "C".to_owned(), "c".to_owned()),
+        ]);
+        assert_eq!(t.get(200), Some(("B", "b")));
+        assert_eq!(t.get(500), Some(("C", "c")));
+        assert_eq!(t.get(404), None);
+        assert_eq!(Responses::default().get(404), responses(404));
+    }
 
     #[test]
     fn table_is_sorted_and_complete() {

@@ -605,6 +605,28 @@ fn test_request_length() {
     assert!(!h.get_called);
 }
 
+/// CPython 3.13's `responses` (RFC 9110's "URI Too Long") in place of the default table:
+/// the status line and the error page both take it.
+#[test]
+fn replaced_responses_table_names_the_error() {
+    let mut h = Socketless::default();
+    let mut req = b"GET ".to_vec();
+    req.extend(std::iter::repeat_n(b'x', 65537));
+    let table = http_server::Responses::new([(
+        414,
+        "URI Too Long".to_owned(),
+        "URI is too long".to_owned(),
+    )]);
+    let cfg = HttpConfig::default()
+        .protocol_version("HTTP/1.1")
+        .responses(table);
+    let t = Harness::new().config(cfg).run(&mut h, &req);
+    let out = String::from_utf8_lossy(&t.output);
+    assert!(out.starts_with("HTTP/1.1 414 URI Too Long\r\n"), "{out}");
+    assert!(out.contains("<p>Message: URI Too Long.</p>"), "{out}");
+    assert!(!h.get_called);
+}
+
 // CPython: Lib/test/test_httpservers.py::BaseHTTPRequestHandlerTestCase::test_header_length
 #[test]
 fn test_header_length() {

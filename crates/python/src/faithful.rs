@@ -16,9 +16,9 @@ use std::time::Duration;
 
 use gateway::simple_server::{WsgiRequestHandler, base_environ, http_config};
 use gateway::{Application, ErrorStream};
-use http_server::{HttpConfig, HttpHooks, HttpServer};
+use http_server::{HttpConfig, HttpHooks, HttpServer, RESPONSES, Responses};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyTuple};
 use socketserver::{Address, HandlerCx, ServerInfo, ShutdownHandle};
 
 use crate::app::PyApp;
@@ -41,9 +41,40 @@ pub(crate) fn python_sys_version(py: Python<'_>) -> String {
     .unwrap_or_else(|_| "Python".to_owned())
 }
 
-/// `http_config()` with the Python runtime as `sys_version`.
+/// This interpreter's `http.server.BaseHTTPRequestHandler.responses`, so error pages and
+/// reason phrases read as under its wsgiref (3.13 renamed `414` to `"URI Too Long"`);
+/// the built-in table (CPython 3.11's) when it is the same or cannot be read.
+pub(crate) fn python_responses(py: Python<'_>) -> Responses {
+    (|| -> PyResult<Responses> {
+        let table = py
+            .import("http.server")?
+            .getattr("BaseHTTPRequestHandler")?
+            .getattr("responses")?;
+        let mut entries = Vec::new();
+        for (code, pair) in table.cast::<PyDict>()?.iter() {
+            let (phrase, explain): (String, String) = pair.extract()?;
+            entries.push((code.extract::<u16>()?, phrase, explain));
+        }
+        entries.sort_by_key(|e| e.0);
+        let same = entries.len() == RESPONSES.len()
+            && entries
+                .iter()
+                .zip(RESPONSES)
+                .all(|(a, b)| a.0 == b.0 && a.1 == b.1 && a.2 == b.2);
+        Ok(if same {
+            Responses::default()
+        } else {
+            Responses::new(entries)
+        })
+    })()
+    .unwrap_or_default()
+}
+
+/// `http_config()` with the Python runtime as `sys_version` and its status table.
 pub(crate) fn python_http_config(py: Python<'_>) -> HttpConfig {
-    http_config().sys_version(python_sys_version(py))
+    http_config()
+        .sys_version(python_sys_version(py))
+        .responses(python_responses(py))
 }
 
 /// An application that can be replaced while served (Python: `WSGIServer.set_app`).

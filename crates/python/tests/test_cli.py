@@ -1,5 +1,6 @@
 """The ``pyserve`` command and ``python -m pyserve``."""
 
+import http.server
 import os
 import shutil
 import signal
@@ -148,6 +149,15 @@ def test_demo_app_on_the_wire():
                     # object reprs); the status and the other headers must not.
                     ours = [l for l in ours if not l.startswith(b"Content-Length")]
                     theirs = [l for l in theirs if not l.startswith(b"Content-Length")]
+                elif ours and theirs and ours[0] != theirs[0]:
+                    # demo's phrases are CPython 3.11's; pyserve takes this interpreter's
+                    # (3.13 renamed 414 "URI Too Long"), in the status line and the error
+                    # page (so its length): the rest must not differ.
+                    version, code, _ = theirs[0].split(b" ", 2)
+                    phrase = http.server.BaseHTTPRequestHandler.responses[int(code)][0]
+                    assert ours[0] == b" ".join([version, code, phrase.encode()]), data[:60]
+                    ours = [l for l in ours[1:] if not l.startswith(b"Content-Length")]
+                    theirs = [l for l in theirs[1:] if not l.startswith(b"Content-Length")]
                 assert ours == theirs, data[:60]
         finally:
             dproc.terminate()

@@ -660,6 +660,22 @@ def test_malformed_requests_like_demo(hello_app):
         assert out.split(b" ")[1] in (b"505", b"400")
 
 
+def test_reason_phrases_are_this_pythons(hello_app):
+    """Both faces take status phrases and error pages from the running interpreter's
+    ``BaseHTTPRequestHandler.responses`` (CPython 3.13 renamed 414 to "URI Too Long")."""
+    import http.server
+
+    phrase, explain = http.server.BaseHTTPRequestHandler.responses[414]
+    long_line = b"GET /" + b"x" * 65537 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+    for face, version in ((production, b"HTTP/1.1"), (faithful, b"HTTP/1.0")):
+        with face(hello_app) as port:
+            out = raw(port, long_line)
+        head, _, body = out.partition(b"\r\n\r\n")
+        assert head.split(b"\r\n")[0] == version + b" 414 " + phrase.encode(), head
+        assert f"Message: {phrase}.".encode() in body
+        assert f"Error code explanation: 414 - {explain}.".encode() in body
+
+
 def test_faithful_face_serves(hello_app):
     with faithful(hello_app) as port:
         resp, body = request(port)
