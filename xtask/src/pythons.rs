@@ -1,4 +1,4 @@
-//! `cargo xtask pythons [3.12 3.13 3.14]`: the Python host's test suite on other CPythons.
+//! `cargo xtask pythons [3.12 3.13 3.14 3.14t]`: the Python host's tests on other CPythons.
 //!
 //! The machine's CPython is 3.11 (the one CI tests). The package supports 3.11 to 3.14, so
 //! this command builds each newer CPython from its release tarball (as packaged by Debian
@@ -8,8 +8,9 @@
 //! (`maturin develop`, target directory `target/pythons/cargo-<version>`) and runs
 //! `crates/python/tests` with it. Each installed CPython brings its own `test` package, so
 //! that version's `Lib/test/test_wsgiref.py` runs against `pyserve.simple_server` too.
+//! `3.14t` is the free-threaded build of 3.14 (`--disable-gil`).
 //!
-//! Not part of `ci`: building three CPythons takes about 15 minutes on two cores. Built
+//! Not part of `ci`: building four CPythons takes about 25 minutes on two cores. Built
 //! interpreters and virtualenvs are kept, so a second run only rebuilds the extension and
 //! tests. When a mirror drops a tarball (distributions keep only current versions), update
 //! the table below with the new file and its hash.
@@ -39,6 +40,12 @@ const RELEASES: &[Release] = &[
     },
     Release {
         version: "3.14",
+        url: "http://archive.ubuntu.com/ubuntu/pool/main/p/python3.14/python3.14_3.14.4.orig.tar.xz",
+        sha256: "d923c51303e38e249136fc1bdf3568d56ecb03214efdef48516176d3d7faaef8",
+    },
+    // The free-threaded build of the same release (`--disable-gil`, `python3.14t`).
+    Release {
+        version: "3.14t",
         url: "http://archive.ubuntu.com/ubuntu/pool/main/p/python3.14/python3.14_3.14.4.orig.tar.xz",
         sha256: "d923c51303e38e249136fc1bdf3568d56ecb03214efdef48516176d3d7faaef8",
     },
@@ -188,6 +195,7 @@ fn build_python(base: &Path, release: &Release) -> Result<PathBuf, String> {
         Command::new("./configure")
             .arg("--quiet")
             .arg(format!("--prefix={}", prefix.display()))
+            .args(v.ends_with('t').then_some("--disable-gil"))
             .current_dir(&build)
             .stdout(Stdio::null()),
     )?;

@@ -66,7 +66,7 @@ fn reopen_logs() -> PyResult<bool> {
 ///
 /// `gil_used = false` (PyO3's default, said here on purpose): the module keeps no Python
 /// state outside locks or the server's objects, so a free-threaded CPython may run it
-/// without re-enabling the GIL. Not yet measured on such a build.
+/// without re-enabling the GIL. Tested on CPython 3.14t (`cargo xtask pythons 3.14t`).
 #[pymodule(gil_used = false)]
 #[pyo3(name = "_core")]
 fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
