@@ -236,15 +236,27 @@ pub fn responses(code: u16) -> Option<(&'static str, &'static str)> {
 pub struct Responses(Option<Arc<[(u16, String, String)]>>);
 
 impl Responses {
-    /// A table of `(code, phrase, description)`; a code given twice keeps its last entry.
+    /// A table of `(code, phrase, description)`; a code given twice keeps its last entry. A
+    /// table equal to [`RESPONSES`] is the default.
     pub fn new(table: impl IntoIterator<Item = (u16, String, String)>) -> Self {
-        let mut entries: Vec<(u16, String, String)> = Vec::new();
-        for entry in table {
-            entries.retain(|e| e.0 != entry.0);
-            entries.push(entry);
+        let entries: std::collections::BTreeMap<u16, (String, String)> = table
+            .into_iter()
+            .map(|(code, phrase, explain)| (code, (phrase, explain)))
+            .collect();
+        let standard = entries.len() == RESPONSES.len()
+            && entries
+                .iter()
+                .zip(RESPONSES)
+                .all(|((code, (p, e)), &(c, sp, se))| *code == c && p == sp && e == se);
+        if standard {
+            return Responses::default();
         }
-        entries.sort_by_key(|e| e.0);
-        Responses(Some(entries.into()))
+        Responses(Some(
+            entries
+                .into_iter()
+                .map(|(code, (phrase, explain))| (code, phrase, explain))
+                .collect(),
+        ))
     }
 
     /// The `(phrase, description)` pair of `code`, `None` for codes outside the table.
@@ -274,6 +286,10 @@ mod tests {
         assert_eq!(t.get(500), Some(("C", "c")));
         assert_eq!(t.get(404), None);
         assert_eq!(Responses::default().get(404), responses(404));
+        let copy = RESPONSES
+            .iter()
+            .map(|&(c, p, e)| (c, p.to_owned(), e.to_owned()));
+        assert_eq!(Responses::new(copy), Responses::default());
     }
 
     #[test]

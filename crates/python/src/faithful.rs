@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use gateway::simple_server::{WsgiRequestHandler, base_environ, http_config};
 use gateway::{Application, ErrorStream};
-use http_server::{HttpConfig, HttpHooks, HttpServer, RESPONSES, Responses};
+use http_server::{HttpConfig, HttpHooks, HttpServer, Responses};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 use socketserver::{Address, HandlerCx, ServerInfo, ShutdownHandle};
@@ -55,17 +55,7 @@ pub(crate) fn python_responses(py: Python<'_>) -> Responses {
             let (phrase, explain): (String, String) = pair.extract()?;
             entries.push((code.extract::<u16>()?, phrase, explain));
         }
-        entries.sort_by_key(|e| e.0);
-        let same = entries.len() == RESPONSES.len()
-            && entries
-                .iter()
-                .zip(RESPONSES)
-                .all(|(a, b)| a.0 == b.0 && a.1 == b.1 && a.2 == b.2);
-        Ok(if same {
-            Responses::default()
-        } else {
-            Responses::new(entries)
-        })
+        Ok(Responses::new(entries))
     })()
     .unwrap_or_default()
 }
