@@ -96,6 +96,13 @@ impl InputStream {
         }
     }
 
+    /// True for the shared stream [`empty`](Self::empty) returns: a request without a body,
+    /// whose `wsgi.input` reads nothing however it is read. (Python: none; a host that
+    /// wraps the stream in an object of its own can share one such object between requests.)
+    pub fn is_shared_empty(&self) -> bool {
+        matches!(self.inner, Shared::Static(_))
+    }
+
     /// Python: `wsgiref.types.InputStream.readline()`.
     ///
     /// Reads one line, newline included; empty at the end of the stream.
@@ -698,6 +705,12 @@ impl Environ {
     /// `wsgi.input`, the request body (an empty stream when none was set).
     pub fn input(&self) -> InputStream {
         self.input.clone().unwrap_or_else(InputStream::empty)
+    }
+
+    /// True when `wsgi.input` reads nothing: unset, or the shared empty stream of a request
+    /// without a body ([`InputStream::is_shared_empty`]).
+    pub fn input_is_empty(&self) -> bool {
+        self.input.as_ref().is_none_or(InputStream::is_shared_empty)
     }
 
     /// True when `wsgi.input` was set.

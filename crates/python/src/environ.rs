@@ -295,9 +295,7 @@ impl EnvTemplate {
         p.put_obj(py, &d, multithread, flag(environ.multithread()))?;
         p.put_obj(py, &d, multiprocess, flag(environ.multiprocess()))?;
         p.put_obj(py, &d, run_once, flag(environ.run_once()))?;
-        let bodiless = matches!(environ.get("CONTENT_LENGTH"), None | Some("" | "0"))
-            && !environ.contains("HTTP_TRANSFER_ENCODING");
-        if bodiless {
+        if environ.input_is_empty() {
             p.put_obj(py, &d, input, self.empty_input.bind(py).clone().into_any())?;
         } else {
             // A new object per request: the request's only, never kept in the prepared dict.

@@ -228,3 +228,22 @@ fn static_bodies_are_one_chunk_read_once() {
     drop(b);
     assert_eq!(closes.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
+
+#[test]
+fn only_the_shared_empty_stream_counts_as_an_empty_input() {
+    let mut env = Environ::new();
+    assert!(
+        env.input_is_empty(),
+        "no wsgi.input reads as the empty stream"
+    );
+    env.set_input(InputStream::empty());
+    assert!(env.input_is_empty());
+    assert!(InputStream::empty().is_shared_empty());
+    // A stream over bytes is never taken for empty, even when it holds none: only the
+    // shared stream is known to read nothing for ever.
+    env.set_input(InputStream::new(std::io::Cursor::new(Vec::new())));
+    assert!(!env.input_is_empty());
+    env.set_input(InputStream::new(std::io::Cursor::new(b"body".to_vec())));
+    assert!(!env.input_is_empty());
+    assert!(!env.input().is_shared_empty());
+}
