@@ -97,9 +97,8 @@ impl InputStream {
     }
 
     /// True for the shared stream [`empty`](Self::empty) returns: a request without a body,
-    /// whose `wsgi.input` reads nothing however it is read. (Python: none; a host that
-    /// wraps the stream in an object of its own can share one such object between requests.)
-    pub fn is_shared_empty(&self) -> bool {
+    /// whose `wsgi.input` reads nothing however it is read.
+    pub(crate) fn is_shared_empty(&self) -> bool {
         matches!(self.inner, Shared::Static(_))
     }
 
@@ -707,8 +706,9 @@ impl Environ {
         self.input.clone().unwrap_or_else(InputStream::empty)
     }
 
-    /// True when `wsgi.input` reads nothing: unset, or the shared empty stream of a request
-    /// without a body ([`InputStream::is_shared_empty`]).
+    /// True when `wsgi.input` reads nothing: unset, or the shared stream of
+    /// [`InputStream::empty`] (a request without a body). Python: none; a host that wraps
+    /// the stream in an object of its own can share one such object between these requests.
     pub fn input_is_empty(&self) -> bool {
         self.input.as_ref().is_none_or(InputStream::is_shared_empty)
     }
