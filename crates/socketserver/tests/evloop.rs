@@ -414,6 +414,24 @@ fn raise_nofile_limit(want: u64) {
 }
 
 #[test]
+fn answers_held_for_the_end_of_a_batch_all_reach_their_clients() {
+    // One loop, 100 clients asking at once: the answers of a batch are held back and sent
+    // together (at most 32 at a time), round after round.
+    let srv = start(config(1));
+    let mut clients: Vec<Client> = (0..100).map(|_| Client::connect(srv.addr)).collect();
+    for round in 0..20 {
+        for (i, c) in clients.iter_mut().enumerate() {
+            c.send(format!("echo {round}.{i}\n").as_bytes());
+        }
+        for (i, c) in clients.iter_mut().enumerate() {
+            assert_eq!(c.line(), format!("{round}.{i}\n"));
+        }
+    }
+    assert_eq!(srv.lines.served.load(Ordering::SeqCst), 2_000);
+    srv.stop();
+}
+
+#[test]
 fn thousands_of_idle_connections_stay_open_and_served() {
     const N: usize = 2_000;
     raise_nofile_limit(2 * N as u64 + 1_000);

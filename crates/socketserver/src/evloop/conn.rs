@@ -148,6 +148,9 @@ pub(crate) enum Work {
 pub(crate) enum Outcome {
     /// Keep it; `requeue`: process it again soon (it stopped with work left).
     Keep { requeue: bool },
+    /// Keep it, and write its pending output once the other connections of the batch are
+    /// served ([`Conn::flush_deferred`]).
+    Flush,
     /// Close it.
     Close,
 }
@@ -307,20 +310,21 @@ impl<S> Conn<S> {
         let mut reads = 0;
         let mut drained = false;
         loop {
+            // The socket is drained and every request in it answered: the answer waits for
+            // the end of the batch, when the batch's answers go out one after another.
+            if drained
+                && self.input.is_empty()
+                && !self.output.is_empty()
+                && !self.close_after_flush
+            {
+                return Outcome::Flush;
+            }
             if !self.output.is_empty() || self.stream.wants_write() {
-                match self.output.flush(&mut self.stream) {
-                    Ok((true, _)) => self.write_since = None,
-                    Ok((false, sent)) => {
-                        if sent > 0 || self.write_since.is_none() {
-                            self.write_since = Some(Instant::now());
-                        }
-                        // Backpressure: read nothing more until the client makes room.
-                        return Outcome::Keep { requeue: false };
-                    }
-                    Err(e) => {
-                        tracing::debug!(client = %self.addr, error = %e, "write failed");
-                        return Outcome::Close;
-                    }
+                match self.send() {
+                    Some(true) => {}
+                    // Backpressure: read nothing more until the client makes room.
+                    Some(false) => return Outcome::Keep { requeue: false },
+                    None => return Outcome::Close,
                 }
             }
             if self.close_after_flush {
@@ -406,6 +410,37 @@ impl<S> Conn<S> {
                     tracing::debug!(client = %self.addr, error = %e, "read failed");
                     return Outcome::Close;
                 }
+            }
+        }
+    }
+
+    /// Writes the output an [`Outcome::Flush`] left pending.
+    pub(crate) fn flush_deferred(&mut self) -> Outcome {
+        match self.send() {
+            Some(true) if self.close_after_flush => Outcome::Close,
+            Some(_) => Outcome::Keep { requeue: false },
+            None => Outcome::Close,
+        }
+    }
+
+    /// Writes pending output as far as the socket takes it: `Some(true)` when all of it was
+    /// sent, `Some(false)` when the socket is full (the write deadline runs from the last
+    /// progress), `None` when the write failed.
+    fn send(&mut self) -> Option<bool> {
+        match self.output.flush(&mut self.stream) {
+            Ok((true, _)) => {
+                self.write_since = None;
+                Some(true)
+            }
+            Ok((false, sent)) => {
+                if sent > 0 || self.write_since.is_none() {
+                    self.write_since = Some(Instant::now());
+                }
+                Some(false)
+            }
+            Err(e) => {
+                tracing::debug!(client = %self.addr, error = %e, "write failed");
+                None
             }
         }
     }
@@ -650,3 +685,6 @@ fn wait_writable(fd: &impl AsFd, deadline: Instant) -> io::Result<()> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -20,6 +20,10 @@ use crate::{Address, Error, Result, ServerInfo};
 const WAKER: Token = Token(usize::MAX);
 const LISTENER_BASE: usize = usize::MAX / 2;
 
+/// Most responses a loop holds back for the end of its batch ([`Outcome::Flush`]): the
+/// first of them waits at most for this many other requests to be served.
+const WRITE_BEHIND_MAX: usize = 32;
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // No user code runs under these locks, so a poisoned one holds consistent data.
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -510,6 +514,9 @@ struct LoopState<S> {
     /// Live plus lent connections.
     live: usize,
     ready: VecDeque<(usize, Work)>,
+    /// Connections (slot, id) whose response waits for the end of the batch
+    /// ([`Outcome::Flush`]).
+    unflushed: Vec<(usize, u64)>,
     timers: Timers,
     generation: u64,
     shutting: bool,
@@ -546,6 +553,7 @@ impl<P: Protocol> LoopShared<P> {
                 free: Vec::new(),
                 live: 0,
                 ready: VecDeque::new(),
+                unflushed: Vec::new(),
                 timers: Timers::default(),
                 generation: 0,
                 shutting: false,
@@ -656,6 +664,12 @@ impl<P: Protocol> Inner<P> {
             if st.backoff.is_some_and(|b| Instant::now() >= b) {
                 st.backoff = None;
                 self.accept(li, &mut st);
+            }
+            if !st.unflushed.is_empty()
+                && (st.ready.is_empty() || st.unflushed.len() >= WRITE_BEHIND_MAX)
+            {
+                self.flush_deferred(&mut st);
+                continue;
             }
             if let Some((slot, work)) = st.ready.pop_front() {
                 if let Some(conn) = st.lend(slot) {
@@ -776,6 +790,21 @@ impl<P: Protocol> Inner<P> {
         }
     }
 
+    /// Writes the responses held back by [`Outcome::Flush`]: the batch's clients get their
+    /// answers one right after another (waking a sleeping client costs the kernel more than
+    /// the write itself, and a client woken by the first answer finds the others there).
+    fn flush_deferred(&self, st: &mut LoopState<P::Session>) {
+        for (slot, id) in std::mem::take(&mut st.unflushed) {
+            if let Some(Slot::Live(c)) = st.slots.get(slot)
+                && c.id == id
+                && let Some(mut conn) = st.lend(slot)
+            {
+                let outcome = conn.flush_deferred();
+                self.settle(st, slot, conn, outcome);
+            }
+        }
+    }
+
     /// Puts a processed connection back in its slot (or closes it) and sets its deadline.
     fn settle(
         &self,
@@ -795,11 +824,11 @@ impl<P: Protocol> Inner<P> {
         let grace = match outcome {
             Outcome::Close => None,
             Outcome::Keep { .. } if st.shutting && conn.is_idle() => conn.first_request_grace(now),
-            Outcome::Keep { .. } => None,
+            Outcome::Keep { .. } | Outcome::Flush => None,
         };
         let close = match outcome {
             Outcome::Close => true,
-            Outcome::Keep { .. } => {
+            Outcome::Keep { .. } | Outcome::Flush => {
                 st.killing || (st.shutting && conn.is_idle() && grace.is_none())
             }
         };
@@ -811,10 +840,16 @@ impl<P: Protocol> Inner<P> {
         }
         conn.input.release();
         conn.output.release();
-        let at = grace.or_else(|| conn.next_deadline(&self.config, now));
-        st.timers.set(&mut conn.deadline, at, slot, conn.id, now);
-        if outcome == (Outcome::Keep { requeue: true }) {
-            st.ready.push_back((slot, Work::Io));
+        match outcome {
+            // Back within this turn of the loop: its deadline is set then.
+            Outcome::Flush => st.unflushed.push((slot, conn.id)),
+            _ => {
+                let at = grace.or_else(|| conn.next_deadline(&self.config, now));
+                st.timers.set(&mut conn.deadline, at, slot, conn.id, now);
+                if outcome == (Outcome::Keep { requeue: true }) {
+                    st.ready.push_back((slot, Work::Io));
+                }
+            }
         }
         st.put(slot, conn);
     }
