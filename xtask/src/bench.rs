@@ -15,6 +15,10 @@
 //! idle TLS connections. Python's `wsgiref.simple_server` and `http.server` run
 //! from the machine's python3.
 //!
+//! `keep-alive hello, pipelined 16` sends 16 requests per write on each connection (a wrk
+//! Lua script written to `target/bench/pipeline.lua`), as HTTP/1.1 pipelining clients and
+//! TechEmpower's plaintext test do; wrk reports no latency percentiles for it.
+//!
 //! Every server runs with `RUST_LOG=warn` (no access lines), but for the scenario
 //! `keep-alive hello, access log on`, which compares `demo --app hello` with itself writing
 //! the buffered access log (`--access-logfile`, `RUST_LOG=info`) in the same run.
@@ -245,6 +249,9 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
     fs::create_dir_all(&static_dir).map_err(|e| e.to_string())?;
     fs::write(static_dir.join("small.txt"), b"Hello world!\n").map_err(|e| e.to_string())?;
     fs::write(static_dir.join("big.bin"), vec![b'x'; 1 << 20]).map_err(|e| e.to_string())?;
+    let pipeline_lua = out_dir.join("pipeline.lua");
+    fs::write(&pipeline_lua, PIPELINE_LUA).map_err(|e| e.to_string())?;
+    let pipeline_lua = pipeline_lua.display().to_string();
     let py = fs::canonicalize(out_dir.join(".")).map_err(|e| e.to_string())?;
     fs::write(py.join("py_wsgi.py"), PY_WSGI).map_err(|e| e.to_string())?;
     fs::write(py.join("py_http.py"), PY_HTTP).map_err(|e| e.to_string())?;
@@ -400,6 +407,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
     let tls_new = "new TLS connection per request";
     let close = "connection per request";
     let logged = "keep-alive hello, access log on";
+    let pipelined = "keep-alive hello, pipelined 16";
     // (scenario, path, wrk extra args, servers; the first server is the anchor)
     let mut plan: Vec<(&str, &str, Vec<&str>, Vec<Server>)> = vec![
         (
@@ -413,6 +421,12 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
             "/",
             vec!["-H", "Connection: close"],
             vec![hyper.clone(), ours_hello.clone(), tiny.clone()],
+        ),
+        (
+            pipelined,
+            "/",
+            vec!["-s", &pipeline_lua],
+            vec![hyper.clone(), ours_hello.clone()],
         ),
         (logged, "/", vec![], vec![ours_hello.clone(), ours_logged]),
         (
@@ -691,11 +705,13 @@ fn wrk_run(
         r.cpu_us_per_req = (cpu1 - cpu0) / requests;
     }
     // Let TIME_WAIT sockets of connection-per-request runs drain a little.
-    sleep(Duration::from_millis(if extra.is_empty() {
-        200
-    } else {
-        1500
-    }));
+    sleep(Duration::from_millis(
+        if extra.contains(&"Connection: close") {
+            1500
+        } else {
+            200
+        },
+    ));
     Ok(r)
 }
 
@@ -1050,6 +1066,15 @@ fn svg(bars: &[(String, f64)]) -> String {
     s.push_str("</svg>\n");
     s
 }
+
+/// wrk script: every write on a connection carries 16 requests.
+const PIPELINE_LUA: &str = r#"init = function(args)
+   local r = {}
+   for i = 1, 16 do r[i] = wrk.format(nil, wrk.path) end
+   req = table.concat(r)
+end
+request = function() return req end
+"#;
 
 #[cfg(test)]
 mod tests {

@@ -157,6 +157,11 @@ impl OutBuf {
         self.pos == self.data.len()
     }
 
+    /// Bytes still to be sent.
+    pub(crate) fn pending(&self) -> usize {
+        self.data.len() - self.pos
+    }
+
     /// The vector to append to (taking this thread's spare one when empty).
     pub(crate) fn vec(&mut self) -> &mut Vec<u8> {
         if self.data.capacity() == 0 {

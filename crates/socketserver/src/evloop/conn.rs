@@ -20,6 +20,9 @@ use crate::{Address, Error, HandlerCx, ServerInfo, Sink};
 /// Reads per turn before a connection yields to the others of its loop.
 const READ_BUDGET: usize = 16;
 
+/// Output bytes past which a connection sends before serving its next pipelined request.
+const PIPELINED_OUTPUT: usize = 64 * 1024;
+
 /// `Interim` answers in a row before a connection is judged broken.
 const MAX_INTERIMS: usize = 8;
 
@@ -310,31 +313,16 @@ impl<S> Conn<S> {
         let mut reads = 0;
         let mut drained = false;
         loop {
-            // The socket is drained and every request in it answered: the answer waits for
-            // the end of the batch, when the batch's answers go out one after another.
-            if drained
-                && self.input.is_empty()
-                && !self.output.is_empty()
-                && !self.close_after_flush
-            {
-                return Outcome::Flush;
-            }
-            if !self.output.is_empty() || self.stream.wants_write() {
-                match self.send() {
-                    Some(true) => {}
-                    // Backpressure: read nothing more until the client makes room.
-                    Some(false) => return Outcome::Keep { requeue: false },
-                    None => return Outcome::Close,
-                }
-            }
-            if self.close_after_flush {
-                return Outcome::Close;
-            }
             if !(env.owner)() {
-                // The loop was handed off while this thread served: give the connection back.
+                // The loop was handed off while this thread served: give the connection back
+                // (its new owner sends what is pending).
                 return Outcome::Keep { requeue: true };
             }
-            if !self.input.is_empty() {
+            // Serve what the buffer holds first: pipelined answers go out in one write, once
+            // no whole request is left (or enough output waits).
+            let servable = !self.input.is_empty() && !self.close_after_flush;
+            let held = servable && self.output.pending() >= PIPELINED_OUTPUT;
+            if servable && !held {
                 let (session, input) = (&mut self.session, self.input.bytes());
                 let Some(frame) =
                     caught("frame", &self.addr, || env.protocol.frame(session, input))
@@ -373,11 +361,38 @@ impl<S> Conn<S> {
                     Frame::Incomplete => {
                         if self.input.len() > env.config.max_request_bytes {
                             tracing::debug!(client = %self.addr, buffered = self.input.len(), "request too large");
-                            self.abort(env, Abort::TooLarge);
+                            // The answers to the requests before it go first.
+                            if self.send() == Some(true) {
+                                self.abort(env, Abort::TooLarge);
+                            }
                             return Outcome::Close;
                         }
                     }
                 }
+            }
+            // The socket is drained and every request in it answered: the answer waits for
+            // the end of the batch, when the batch's answers go out one after another.
+            if drained
+                && self.input.is_empty()
+                && !self.output.is_empty()
+                && !self.close_after_flush
+            {
+                return Outcome::Flush;
+            }
+            if !self.output.is_empty() || self.stream.wants_write() {
+                match self.send() {
+                    Some(true) => {}
+                    // Backpressure: read nothing more until the client makes room.
+                    Some(false) => return Outcome::Keep { requeue: false },
+                    None => return Outcome::Close,
+                }
+            }
+            if self.close_after_flush {
+                return Outcome::Close;
+            }
+            if held {
+                // The output made room for more answers.
+                continue;
             }
             if self.eof {
                 return Outcome::Close;

@@ -32,6 +32,10 @@ impl Protocol for Echo {
             Served::KEEP_ALIVE
         }
     }
+
+    fn abort(&self, _: &mut (), _: &[u8], why: Abort) -> Vec<u8> {
+        format!("abort {why:?}\n").into_bytes()
+    }
 }
 
 /// A connection over one end of a socket pair; the other end is the client.
@@ -50,7 +54,10 @@ fn pair() -> (Conn<()>, StdUnix) {
 
 /// Processes `conn` for `work` as a loop would, with `Echo`.
 fn process(conn: &mut Conn<()>, work: Work) -> Outcome {
-    let config = EventLoopConfig::default();
+    process_with(conn, work, EventLoopConfig::default())
+}
+
+fn process_with(conn: &mut Conn<()>, work: Work, config: EventLoopConfig) -> Outcome {
     let info = ServerInfo::new(Address::Unix(None));
     let shutdown = AtomicBool::new(false);
     let force_at = Mutex::new(None);
@@ -79,12 +86,11 @@ fn an_answer_to_a_drained_socket_waits_for_the_batch_end_then_goes_out() {
     let (mut conn, mut client) = pair();
     client.write_all(b"one\ntwo\n").unwrap();
     assert_eq!(process(&mut conn, Work::Edge), Outcome::Flush);
-    // A pipelined answer goes out before the next request is served; the last one waits.
-    assert_eq!(read_n(&mut client, 4), b"one\n");
-    assert_eq!(&conn.output.data[conn.output.pos..], b"two\n");
+    // Pipelined answers wait together: nothing was sent yet.
+    assert_eq!(&conn.output.data[conn.output.pos..], b"one\ntwo\n");
     assert_eq!(conn.flush_deferred(), Outcome::Keep { requeue: false });
     assert!(conn.is_idle());
-    assert_eq!(read_n(&mut client, 4), b"two\n");
+    assert_eq!(read_n(&mut client, 8), b"one\ntwo\n");
     // The next request on the same connection takes the same path.
     client.write_all(b"three\n").unwrap();
     assert_eq!(process(&mut conn, Work::Edge), Outcome::Flush);
@@ -151,4 +157,47 @@ fn a_deferred_answer_to_a_vanished_client_closes_the_connection() {
     assert_eq!(process(&mut conn, Work::Edge), Outcome::Flush);
     drop(client);
     assert_eq!(conn.flush_deferred(), Outcome::Close);
+}
+
+#[test]
+fn pipelined_answers_past_the_output_mark_are_sent_before_the_next_request_is_served() {
+    let (mut conn, mut client) = pair();
+    // Each answer is 40 KiB: the second request waits until the first answer is sent.
+    let line = format!("{}\n", "z".repeat(40 * 1024 - 1));
+    client.write_all(line.repeat(3).as_bytes()).unwrap();
+    let reader = std::thread::spawn(move || read_n(&mut client, 3 * 40 * 1024));
+    let until = Instant::now() + Duration::from_secs(10);
+    let mut outcome = process(&mut conn, Work::Edge);
+    while outcome != Outcome::Flush {
+        assert!(Instant::now() < until, "stuck at {outcome:?}");
+        assert_eq!(outcome, Outcome::Keep { requeue: false });
+        std::thread::sleep(Duration::from_millis(1));
+        outcome = process(&mut conn, Work::Io);
+    }
+    assert!(
+        conn.output.pending() <= 2 * 40 * 1024,
+        "at most the mark plus one answer waits"
+    );
+    while !conn.is_idle() {
+        assert!(Instant::now() < until, "the rest was never sent");
+        conn.flush_deferred();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(reader.join().unwrap(), line.repeat(3).into_bytes());
+}
+
+#[test]
+fn an_oversized_request_after_pipelined_ones_is_aborted_after_their_answers() {
+    let (mut conn, mut client) = pair();
+    client.write_all(b"a\nb\n").unwrap();
+    client.write_all(&[b'q'; 100]).unwrap();
+    let config = EventLoopConfig {
+        max_request_bytes: 50,
+        ..EventLoopConfig::default()
+    };
+    assert_eq!(process_with(&mut conn, Work::Edge, config), Outcome::Close);
+    drop(conn);
+    let mut got = Vec::new();
+    client.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"a\nb\nabort TooLarge\n");
 }
