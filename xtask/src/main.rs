@@ -12,8 +12,8 @@
 //! - `fuzz`: runs each cargo-fuzz target for a while.
 //! - `soak`: a million requests against the release `demo`, checking memory and descriptors.
 //! - `instructions`: user-space instructions per request on the production path (callgrind).
-//! - `pythons`: the Python host's tests on CPython 3.12, 3.13, 3.14 and free-threaded
-//!   3.14t, built from source (see `pythons.rs`).
+//! - `pythons`: the Python host's tests on CPython 3.12, 3.13, 3.14, 3.15 and
+//!   free-threaded 3.14t, built from source (see `pythons.rs`).
 
 #![allow(
     clippy::print_stderr,
@@ -44,7 +44,7 @@ fn main() -> ExitCode {
         Some("soak") => soak::run(&root(), &args[1..]),
         Some("instructions") => instructions::run(&root()),
         Some("pythons") => pythons::run(&root(), &args[1..]),
-        _ => Err("usage: cargo xtask <ci|tidy|package|doclinks|bench [python] [--quick|--tls-only|--anchors-only]|fuzz [--seconds N]|soak [--requests N]|instructions|pythons [3.12 3.13 3.14 3.14t]>".to_owned()),
+        _ => Err("usage: cargo xtask <ci|tidy|package|doclinks|bench [python] [--quick|--tls-only|--anchors-only]|fuzz [--seconds N]|soak [--requests N]|instructions|pythons [3.12 3.13 3.14 3.15 3.14t]>".to_owned()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

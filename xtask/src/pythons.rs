@@ -1,6 +1,6 @@
-//! `cargo xtask pythons [3.12 3.13 3.14 3.14t]`: the Python host's tests on other CPythons.
+//! `cargo xtask pythons [3.12 3.13 3.14 3.15 3.14t]`: the Python host's tests on other CPythons.
 //!
-//! The machine's CPython is 3.11 (the one CI tests). The package supports 3.11 to 3.14, so
+//! The machine's CPython is 3.11 (the one CI tests). The package supports 3.11 to 3.15, so
 //! this command builds each newer CPython from its release tarball (as packaged by Debian
 //! or Ubuntu, whose mirrors this machine reaches; pinned by SHA-256) under
 //! `target/pythons/<version>`, makes a virtualenv `target/pythons/venv-<version>` with
@@ -10,7 +10,7 @@
 //! that version's `Lib/test/test_wsgiref.py` runs against `pyserve.simple_server` too.
 //! `3.14t` is the free-threaded build of 3.14 (`--disable-gil`).
 //!
-//! Not part of `ci`: building four CPythons takes about 25 minutes on two cores. Built
+//! Not part of `ci`: building five CPythons takes about 30 minutes on two cores. Built
 //! interpreters and virtualenvs are kept, so a second run only rebuilds the extension and
 //! tests. When a mirror drops a tarball (distributions keep only current versions), update
 //! the table below with the new file and its hash.
@@ -43,7 +43,13 @@ const RELEASES: &[Release] = &[
         url: "http://archive.ubuntu.com/ubuntu/pool/main/p/python3.14/python3.14_3.14.4.orig.tar.xz",
         sha256: "d923c51303e38e249136fc1bdf3568d56ecb03214efdef48516176d3d7faaef8",
     },
-    // The free-threaded build of the same release (`--disable-gil`, `python3.14t`).
+    // Debian's mirror had 3.15's second release candidate, not yet 3.15.0, on 2026-12-05.
+    Release {
+        version: "3.15",
+        url: "http://deb.debian.org/debian/pool/main/p/python3.15/python3.15_3.15.0~rc2.orig.tar.xz",
+        sha256: "8d93af5eaaaea5adfd41bd786a7ba3f03f2ad1ab57c6a65e0b963deab91d5ad7",
+    },
+    // The free-threaded build of 3.14 (`--disable-gil`, `python3.14t`).
     Release {
         version: "3.14t",
         url: "http://archive.ubuntu.com/ubuntu/pool/main/p/python3.14/python3.14_3.14.4.orig.tar.xz",

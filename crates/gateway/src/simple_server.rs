@@ -171,6 +171,9 @@ pub struct RequestParts<'a> {
     pub headers: &'a [(String, String)],
     /// The client's IP address as text.
     pub client_address: &'a str,
+    /// The handler's `server_version` (`WSGIServer/0.2`, [`SERVER_VERSION`]), as
+    /// `SERVER_SOFTWARE`.
+    pub server_version: &'a str,
 }
 
 /// Python: `wsgiref.simple_server.WSGIRequestHandler.get_environ`, with the port's choices
@@ -185,11 +188,11 @@ pub struct RequestParts<'a> {
 /// Builds a request's CGI variables from the server's base environ.
 ///
 /// ```
-/// use gateway::simple_server::{base_environ, environ_for_request, RequestParts};
+/// use gateway::simple_server::{base_environ, environ_for_request, RequestParts, SERVER_VERSION};
 /// let headers = vec![("X-Test".to_owned(), " a ".to_owned()), ("x-test".to_owned(), "b".to_owned())];
 /// let env = environ_for_request(&base_environ("localhost", 80), &RequestParts {
 ///     command: "GET", path: "/p%61th?q=1", request_version: "HTTP/1.0",
-///     headers: &headers, client_address: "127.0.0.1",
+///     headers: &headers, client_address: "127.0.0.1", server_version: SERVER_VERSION,
 /// });
 /// assert_eq!(env["PATH_INFO"], "/path");
 /// assert_eq!(env["QUERY_STRING"], "q=1");
@@ -301,7 +304,7 @@ pub(crate) fn fill_environ<'h, V: HeaderText + 'h>(
         }
     };
     set(env, "SERVER_PROTOCOL", request.request_version);
-    set(env, "SERVER_SOFTWARE", SERVER_VERSION);
+    set(env, "SERVER_SOFTWARE", request.server_version);
     set(env, "REQUEST_METHOD", request.command);
     let collapsed;
     let mut target = request.path;

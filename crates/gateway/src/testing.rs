@@ -226,6 +226,7 @@ impl<A: Application> Client<A> {
                 request_version: "HTTP/1.0",
                 headers: &hdrs,
                 client_address: &self.client_address,
+                server_version: simple_server::SERVER_VERSION,
             },
         )
     }

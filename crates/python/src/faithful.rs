@@ -5,8 +5,8 @@
 //!
 //! The server is `http_server`'s `HTTPServer` whose handler is
 //! `gateway::simple_server::WsgiRequestHandler`, as `gateway::simple_server::WsgiServer`
-//! builds it, with the `Server` header a Python user expects
-//! (`WSGIServer/0.2 CPython/3.11.7`).
+//! builds it, with the `Server` header this interpreter's wsgiref writes
+//! (`WSGIServer/0.2 CPython/3.11.7`; `WSGIServer CPython/3.15.0` from 3.15).
 
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, Read, Write};
@@ -14,7 +14,7 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use gateway::simple_server::{WsgiRequestHandler, base_environ, http_config};
+use gateway::simple_server::{SERVER_VERSION, WsgiRequestHandler, base_environ, http_config};
 use gateway::{Application, ErrorStream};
 use http_server::{HttpConfig, HttpHooks, HttpServer, Responses};
 use pyo3::prelude::*;
@@ -41,6 +41,19 @@ pub(crate) fn python_sys_version(py: Python<'_>) -> String {
     .unwrap_or_else(|_| "Python".to_owned())
 }
 
+/// This interpreter's `wsgiref.simple_server.WSGIRequestHandler.server_version`:
+/// `WSGIServer/0.2` up to 3.14, `WSGIServer` from 3.15 (which deprecated the module's
+/// `__version__`); the gateway's (3.11's) when it cannot be read.
+pub(crate) fn python_server_version(py: Python<'_>) -> String {
+    (|| -> PyResult<String> {
+        py.import("wsgiref.simple_server")?
+            .getattr("WSGIRequestHandler")?
+            .getattr("server_version")?
+            .extract()
+    })()
+    .unwrap_or_else(|_| SERVER_VERSION.to_owned())
+}
+
 /// This interpreter's `http.server.BaseHTTPRequestHandler.responses`, so error pages and
 /// reason phrases read as under its wsgiref (3.13 renamed `414` to `"URI Too Long"`);
 /// the built-in table (CPython 3.11's) when it is the same or cannot be read.
@@ -60,9 +73,11 @@ pub(crate) fn python_responses(py: Python<'_>) -> Responses {
     .unwrap_or_default()
 }
 
-/// `http_config()` with the Python runtime as `sys_version` and its status table.
+/// `http_config()` with this interpreter's wsgiref `server_version`, its runtime as
+/// `sys_version` and its status table.
 pub(crate) fn python_http_config(py: Python<'_>) -> HttpConfig {
     http_config()
+        .server_version(python_server_version(py))
         .sys_version(python_sys_version(py))
         .responses(python_responses(py))
 }

@@ -39,6 +39,18 @@ NAMES = (
 )
 
 
+# Tests (new in CPython 3.15) whose last step reads ``wsgi.input`` past the end of a
+# request that has no ``Content-Length``: CPython's ``wsgi.input`` is the connection's
+# ``rfile``, ours ends where the body ends (docs/divergences.md), so that step reads
+# nothing. Every step before it must pass, and that step must fail only on the body.
+BODY_PAST_THE_END = {
+    "test_wsgi_input_iter",
+    "test_wsgi_input_read",
+    "test_wsgi_input_readline",
+    "test_wsgi_input_readlines",
+}
+
+
 @pytest.mark.skipif(MODULE is None, reason="this Python has no test package (test_wsgiref)")
 @pytest.mark.parametrize("name", NAMES)
 def test_integration(name):
@@ -49,4 +61,15 @@ def test_integration(name):
     suite = unittest.TestSuite([MODULE.IntegrationTests(name)])
     result = unittest.TextTestRunner(verbosity=0).run(suite)
     problems = [text for _, text in result.errors + result.failures]
+    if name in BODY_PAST_THE_END:
+        assert not result.errors, "\n".join(problems)
+        assert len(result.failures) == 1, "\n".join(problems)
+        text = result.failures[0][1]
+        assert "assertEndsWith(out, b\"Te" in text, text
+        # What that step gets here: a 200 with an empty body.
+        app = MODULE.validator(MODULE.input_app("read", 5))
+        out, _ = MODULE.run_amock(app, b"GET / HTTP/1.0\n\nTest 1\nTest 2\n")
+        assert out.startswith(b"HTTP/1.0 200 OK\r\n"), out
+        assert out.endswith(b"\r\n\r\n"), out
+        return
     assert result.wasSuccessful(), "\n".join(problems)

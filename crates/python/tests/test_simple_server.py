@@ -2,6 +2,7 @@
 
 import errno
 import socket
+import sys
 import threading
 import time
 import wsgiref.simple_server
@@ -17,7 +18,15 @@ def test_names_and_classes():
     assert demo_app is wsgiref.simple_server.demo_app
     assert issubclass(WSGIServer, simple_server.HTTPServer)
     assert issubclass(WSGIRequestHandler, simple_server.BaseHTTPRequestHandler)
-    assert simple_server.server_version == "WSGIServer/0.2"
+    # This interpreter's: "WSGIServer/0.2" up to 3.14, "WSGIServer" from 3.15.
+    assert simple_server.server_version == wsgiref.simple_server.server_version
+    assert (
+        WSGIRequestHandler.server_version
+        == wsgiref.simple_server.WSGIRequestHandler.server_version
+    )
+    if sys.version_info < (3, 15):
+        assert simple_server.server_version == "WSGIServer/0.2"
+        assert simple_server.__version__ == "0.2"
 
 
 def test_seed_program_handle_request():

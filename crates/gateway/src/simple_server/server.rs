@@ -191,6 +191,7 @@ impl<A: Application + ?Sized> WsgiRequestHandler<A> {
                 request_version: &ex.request_version,
                 headers: &[],
                 client_address: &client,
+                server_version: &ex.config().server_version,
             },
             ex.headers.iter(),
         );

@@ -23,6 +23,7 @@ fn parts_environ(raw_head: &str) -> BTreeMap<String, String> {
             request_version: version,
             headers: &headers,
             client_address: "127.0.0.1",
+            server_version: SERVER_VERSION,
         },
     )
 }

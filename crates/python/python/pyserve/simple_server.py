@@ -19,16 +19,25 @@ import sys
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from platform import python_implementation
 from wsgiref.handlers import SimpleHandler
+from wsgiref import simple_server as _stdlib
 from wsgiref.simple_server import demo_app
 
 from . import _core
 
-__version__ = "0.2"
 __all__ = ["WSGIServer", "WSGIRequestHandler", "demo_app", "make_server"]
 
-server_version = "WSGIServer/" + __version__
+# This interpreter's values: "WSGIServer/0.2" up to 3.14, "WSGIServer" from 3.15.
+server_version = _stdlib.server_version
 sys_version = python_implementation() + "/" + sys.version.split()[0]
 software_version = server_version + " " + sys_version
+
+
+def __getattr__(name):
+    # ``__version__`` as this interpreter's module has it (deprecated, with a warning,
+    # from 3.15).
+    if name == "__version__":
+        return getattr(_stdlib, "__version__")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class ServerHandler(SimpleHandler):
@@ -129,7 +138,7 @@ class WSGIRequestHandler(BaseHTTPRequestHandler):
     files (``setup()`` providing ``rfile`` and ``wfile``), ``handle()`` serves the request
     with the same Rust handler."""
 
-    server_version = "WSGIServer/" + __version__
+    server_version = _stdlib.WSGIRequestHandler.server_version
 
     def get_environ(self):
         env = dict(self.server.base_environ)
