@@ -2,6 +2,7 @@
 
 import errno
 import http.client
+import io
 import os
 import socket
 import sys
@@ -686,6 +687,59 @@ def test_faithful_face_serves(hello_app):
         # CPython/3.15.0" from 3.15, which dropped the module's version).
         software = wsgiref.simple_server.software_version
         assert resp.getheader("Server") == software
+
+
+def test_pipelined_requests_are_answered_in_order():
+    # Twenty requests in one write, fixed-length, streamed (chunked) and with a body: the
+    # server serves them all from its buffer and sends the answers together, in order.
+    def app(environ, start_response):
+        path = environ["PATH_INFO"]
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length)
+        if path.startswith("/stream/"):
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return iter([path.encode(), b"|", body])
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [path.encode() + b"|" + body]
+
+    wire = b""
+    expected = []
+    for i in range(20):
+        kind = ("plain", "stream", "post")[i % 3]
+        if kind == "post":
+            data = f"body-{i}".encode()
+            wire += (
+                f"POST /post/{i} HTTP/1.1\r\nHost: x\r\n"
+                f"Content-Length: {len(data)}\r\n\r\n"
+            ).encode() + data
+        else:
+            data = b""
+            wire += f"GET /{kind}/{i} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        expected.append((kind, f"/{kind}/{i}|".encode() + data))
+
+    class Unclosed(io.BufferedReader):
+        def close(self):  # each response closes its file; the next reads on
+            pass
+
+    class Replay:
+        def __init__(self, data):
+            self.file = Unclosed(io.BytesIO(data))
+
+        def makefile(self, *args, **kwargs):
+            return self.file
+
+    with production(app) as port:
+        replay = Replay(raw(port, wire))
+    for kind, body in expected:
+        resp = http.client.HTTPResponse(replay, method="POST" if kind == "post" else "GET")
+        resp.begin()
+        assert resp.status == 200
+        assert resp.read() == body
+        if kind == "stream":
+            assert resp.getheader("Transfer-Encoding") == "chunked"
+        else:
+            assert resp.getheader("Content-Length") == str(len(body))
+    assert replay.file.read() == b"", "nothing after the last answer"
 
 
 def test_unix_socket(tmp_path, hello_app):
