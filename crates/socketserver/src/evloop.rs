@@ -418,8 +418,10 @@ pub struct EventLoopConfig {
     /// busy for two consecutive checks (so a handler that blocks unannounced stalls its loop
     /// for one to two periods). A loop thread that the OS preempts for that long is handed
     /// off too (harmless: one standby thread, which exits after
-    /// [`standby_keep_alive`](Self::standby_keep_alive) idle). `None` disables it (only
-    /// announced blocking then hands off). Default: 2 ms.
+    /// [`standby_keep_alive`](Self::standby_keep_alive) idle). The watchdog sleeps after 50
+    /// periods in which no handler started or ran, until the next handler starts, so an idle
+    /// server does not wake up every period. `None` disables it (only announced blocking
+    /// then hands off). Default: 2 ms.
     pub watchdog: Option<Duration>,
     /// Grace period of [`ServerHandle::shutdown`] before the remaining connections are
     /// closed. Default: 30 s.

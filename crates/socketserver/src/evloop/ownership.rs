@@ -47,9 +47,11 @@ pub(crate) const fn stealable(word: u64) -> Option<u64> {
 pub(crate) struct Ownership(AtomicU64);
 
 impl Ownership {
-    /// The driver (holding the loop lock) starts generation `g` of user code.
+    /// The driver (holding the loop lock) starts generation `g` of user code. Sequentially
+    /// consistent: the watchdog's sleep handshake orders it before the driver's read of the
+    /// watchdog's `asleep` flag.
     pub(crate) fn begin(&self, g: u64) {
-        self.0.store(busy(g), Ordering::Release);
+        self.0.store(busy(g), Ordering::SeqCst);
     }
 
     /// The driver's user code of generation `g` returned: true when it still owns the loop.
@@ -72,9 +74,9 @@ impl Ownership {
         self.0.load(Ordering::Acquire) == busy(g)
     }
 
-    /// The current word (for the watchdog).
+    /// The current word (for the watchdog; sequentially consistent, see [`Self::begin`]).
     pub(crate) fn load(&self) -> u64 {
-        self.0.load(Ordering::Acquire)
+        self.0.load(Ordering::SeqCst)
     }
 }
 

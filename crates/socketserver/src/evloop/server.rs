@@ -5,7 +5,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use mio::event::Source;
@@ -156,6 +156,10 @@ impl ServerHandle {
         }
         self.control.shutdown.store(true, Ordering::SeqCst);
         self.control.wake_all();
+        // `wait_done` reads `force_at` under the `done` lock: taking it here means the waiter
+        // either has not read it yet or already waits for this notification.
+        drop(lock(&self.control.done));
+        self.control.done_cv.notify_all();
     }
 
     /// True once a shutdown was asked for.
@@ -426,6 +430,7 @@ impl<P: Protocol> EventLoopServer<P> {
             loops,
             pool: Pool::default(),
             next_id: AtomicU64::new(0),
+            watchdog: WatchdogSleep::default(),
             #[cfg(feature = "tls")]
             tls,
         });
@@ -448,9 +453,10 @@ impl<P: Protocol> EventLoopServer<P> {
         }
         if let Some(period) = inner.config.watchdog {
             let me = inner.clone();
-            std::thread::Builder::new()
+            let t = std::thread::Builder::new()
                 .name("evloop-watchdog".into())
                 .spawn(move || me.watchdog(period))?;
+            let _ = inner.watchdog.thread.set(t.thread().clone());
         }
         inner.wait_done(n);
         {
@@ -474,8 +480,41 @@ struct Inner<P: Protocol> {
     /// Most threads: the loops' plus `max_blocking`.
     cap: usize,
     next_id: AtomicU64,
+    /// The watchdog's sleep between busy spells.
+    watchdog: WatchdogSleep,
     #[cfg(feature = "tls")]
     tls: Option<crate::TlsAcceptor>,
+}
+
+/// Checks in a row that saw no handler start or run before the watchdog sleeps: a busy
+/// server starts handlers all the time and never pays for waking it, an idle one stops
+/// waking every period after a tenth of a second (at the default 2 ms period).
+const WATCHDOG_QUIET_CHECKS: u32 = 50;
+
+/// Lets the watchdog sleep while no loop runs user code, so an idle server does not wake
+/// every period: it parks after [`WATCHDOG_QUIET_CHECKS`] quiet checks, and the next
+/// handler to start wakes it ([`Inner::run`]). The handshake is Dekker's: the watchdog
+/// stores `asleep` then reads the ownership words, a driver stores its word then reads
+/// `asleep`, all sequentially consistent, so at least one of them sees the other.
+#[derive(Debug, Default)]
+struct WatchdogSleep {
+    asleep: AtomicBool,
+    thread: OnceLock<std::thread::Thread>,
+}
+
+impl WatchdogSleep {
+    /// Wakes the watchdog if it sleeps (called after a driver's `busy` store).
+    fn wake(&self) {
+        if self.asleep.load(Ordering::SeqCst) && self.asleep.swap(false, Ordering::SeqCst) {
+            self.unpark();
+        }
+    }
+
+    fn unpark(&self) {
+        if let Some(t) = self.thread.get() {
+            t.unpark();
+        }
+    }
 }
 
 #[allow(
@@ -754,6 +793,7 @@ impl<P: Protocol> Inner<P> {
         let g = st.generation;
         let polled_at = st.polled_at;
         lp.own.begin(g);
+        self.watchdog.wake();
         drop(st);
         let hint = || {
             if lp.own.steal(g) {
@@ -1050,6 +1090,8 @@ impl<P: Protocol> Inner<P> {
         tracing::debug!(loop_index = lp.index, "event loop finished");
         *lock(&self.control.done) += 1;
         self.control.done_cv.notify_all();
+        // A sleeping watchdog must see the end too (it holds the server).
+        self.watchdog.unpark();
     }
 
     /// Waits until `n` loops finished (or, once shutting down, until shortly after the
@@ -1058,21 +1100,25 @@ impl<P: Protocol> Inner<P> {
         let mut done = lock(&self.control.done);
         while *done < n {
             let force = *lock(&self.control.force_at);
-            let wait = match force {
-                Some(f) => {
-                    let limit = f + Duration::from_secs(1);
-                    let now = Instant::now();
-                    if now >= limit {
-                        tracing::warn!(
-                            stuck = n - *done,
-                            "loops still blocked in handlers after the grace period"
-                        );
-                        return;
-                    }
-                    limit - now
-                }
-                None => Duration::from_millis(100),
+            let Some(force) = force else {
+                // No deadline until a shutdown sets one (and notifies).
+                done = self
+                    .control
+                    .done_cv
+                    .wait(done)
+                    .unwrap_or_else(|e| e.into_inner());
+                continue;
             };
+            let limit = force + Duration::from_secs(1);
+            let now = Instant::now();
+            if now >= limit {
+                tracing::warn!(
+                    stuck = n - *done,
+                    "loops still blocked in handlers after the grace period"
+                );
+                return;
+            }
+            let wait = limit - now;
             done = self
                 .control
                 .done_cv
@@ -1148,27 +1194,48 @@ impl<P: Protocol> Inner<P> {
         }
     }
 
-    /// Hands off a loop whose user code stayed busy (same generation) for two checks.
+    /// Hands off a loop whose user code stayed busy (same generation) for two checks; sleeps
+    /// while no loop runs user code ([`WatchdogSleep`]).
     fn watchdog(self: Arc<Self>, period: Duration) {
         let mut last = vec![u64::MAX; self.loops.len()];
+        let mut quiet = 0;
         loop {
             std::thread::sleep(period);
             if *lock(&self.control.done) == self.loops.len() {
                 return;
             }
+            let mut running = false;
+            let mut changed = false;
             for (i, lp) in self.loops.iter().enumerate() {
                 let w = lp.own.load();
-                if w == last[i]
-                    && let Some(g) = stealable(w)
-                    && lp.own.steal(g)
-                {
-                    tracing::debug!(
-                        loop_index = i,
-                        "watchdog: handler busy for a period, handing the loop off"
-                    );
-                    self.dispatch(i);
+                changed |= w != last[i];
+                if let Some(g) = stealable(w) {
+                    running = true;
+                    if w == last[i] && lp.own.steal(g) {
+                        tracing::debug!(
+                            loop_index = i,
+                            "watchdog: handler busy for a period, handing the loop off"
+                        );
+                        self.dispatch(i);
+                    }
                 }
                 last[i] = w;
+            }
+            quiet = if running || changed { 0 } else { quiet + 1 };
+            if quiet >= WATCHDOG_QUIET_CHECKS {
+                quiet = 0;
+                self.watchdog.asleep.store(true, Ordering::SeqCst);
+                // A handler that started before the store above may not have seen it.
+                let started = self
+                    .loops
+                    .iter()
+                    .any(|lp| stealable(lp.own.load()).is_some());
+                if !started && *lock(&self.control.done) < self.loops.len() {
+                    // Woken by the next handler to start (or the last loop's end); a
+                    // spurious wake-up only costs one more check.
+                    std::thread::park();
+                }
+                self.watchdog.asleep.store(false, Ordering::SeqCst);
             }
         }
     }
