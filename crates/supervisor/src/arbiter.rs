@@ -346,7 +346,11 @@ impl Supervisor {
         };
         tracing::info!(workers = st.target, "supervisor starting");
         loop {
-            let first = rx.recv_timeout(Duration::from_millis(50));
+            let mut wait = st.wait();
+            if let Some(period) = watchdog {
+                wait = wait.min(period.saturating_sub(last_watchdog.elapsed()));
+            }
+            let first = rx.recv_timeout(wait);
             let mut batch: Vec<Event> = first.into_iter().collect();
             batch.extend(rx.try_iter());
             for ev in batch {
@@ -466,6 +470,28 @@ impl<F: FnMut(&WorkerSpec) -> Command> State<'_, F> {
 
     fn metrics(&self) -> std::sync::MutexGuard<'_, Aggregate> {
         self.aggregate.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How long the loop may wait for an event (a signal, SIGCHLD included, a worker's
+    /// message or a worker's channel closing wake it sooner): a second while every worker
+    /// serves and nothing is under way (gunicorn's arbiter sleeps as long), the heartbeat
+    /// check's precision at most; 50 ms while workers start, stop or are replaced, whose
+    /// deadlines (`next_spawn`, the graceful timeout) it follows.
+    fn wait(&self) -> Duration {
+        const BUSY: Duration = Duration::from_millis(50);
+        let settled = self.stopping.is_none()
+            && !self.reloading
+            && self.announced
+            && self.workers.len() == self.target
+            && self.workers.iter().all(|w| w.current() && w.ready);
+        if !settled {
+            return BUSY;
+        }
+        let quiet = Duration::from_secs(1);
+        match self.config.worker_timeout {
+            Some(t) => quiet.min(t / 4).max(BUSY),
+            None => quiet,
+        }
     }
 
     fn tick(&mut self) {

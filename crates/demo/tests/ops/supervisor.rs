@@ -343,6 +343,50 @@ fn ttin_and_ttou_add_and_remove_a_worker() {
     assert!(demo.terminate().success());
 }
 
+/// Context switches (voluntary and not) of every thread of process `pid`.
+fn switches(pid: u32) -> u64 {
+    let mut total = 0;
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    for task in tasks.flatten() {
+        let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
+            continue; // the thread ended meanwhile
+        };
+        for line in status.lines() {
+            if let Some(v) = line
+                .strip_prefix("voluntary_ctxt_switches:")
+                .or_else(|| line.strip_prefix("nonvoluntary_ctxt_switches:"))
+            {
+                total += v.trim().parse::<u64>().unwrap_or(0);
+            }
+        }
+    }
+    total
+}
+
+#[test]
+fn an_idle_supervisor_and_its_worker_sleep() {
+    let mut demo = Demo::production(&["--workers", "1", "--threads", "1", "--app", "hello"]);
+    wait_for_log(&demo, Duration::from_secs(20), "every worker serves");
+    hello_ok(&demo);
+    let worker = *children_of(demo.pid()).iter().next().expect("a worker");
+    // The worker's watchdog goes to sleep a tenth of a second after the last request.
+    std::thread::sleep(Duration::from_millis(500));
+    let before = switches(demo.pid()) + switches(worker);
+    std::thread::sleep(Duration::from_secs(2));
+    let woken = switches(demo.pid()) + switches(worker) - before;
+    // A supervisor polling every 50 ms and a watchdog every 2 ms made over a thousand; the
+    // supervisor's one-second wait and one heartbeat (every 7.5 s) make a few.
+    assert!(
+        woken < 30,
+        "{woken} context switches in 2 s of idle\n{}",
+        demo.stderr()
+    );
+    hello_ok(&demo);
+    assert!(demo.terminate().success());
+}
+
 /// Reads datagrams from the notify socket until `want` arrived (at most 20 s).
 fn expect_notify(sock: &UnixDatagram, seen: &Mutex<Vec<String>>, want: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
