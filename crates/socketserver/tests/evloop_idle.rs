@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use socketserver::evloop::{EventLoopConfig, EventLoopServer, Frame, Protocol, ServeCx, Served};
+use socketserver::testing::context_switches;
 
 /// Answers each `\n`-terminated line with `ok`; `sleep MS` sleeps first without announcing
 /// it (only the watchdog can hand the loop off).
@@ -34,26 +35,6 @@ impl Protocol for Answer {
         out.extend_from_slice(b"ok\n");
         Served { keep_alive: true }
     }
-}
-
-/// Voluntary plus involuntary context switches of every thread of this process.
-fn switches() -> u64 {
-    let mut total = 0;
-    for task in std::fs::read_dir("/proc/self/task").unwrap() {
-        let path = task.unwrap().path().join("status");
-        let Ok(status) = std::fs::read_to_string(path) else {
-            continue; // the thread ended meanwhile
-        };
-        for line in status.lines() {
-            if let Some(v) = line
-                .strip_prefix("voluntary_ctxt_switches:")
-                .or_else(|| line.strip_prefix("nonvoluntary_ctxt_switches:"))
-            {
-                total += v.trim().parse::<u64>().unwrap();
-            }
-        }
-    }
-    total
 }
 
 fn connect(addr: std::net::SocketAddr) -> (BufReader<TcpStream>, TcpStream) {
@@ -91,9 +72,9 @@ fn an_idle_server_sleeps_and_its_watchdog_still_wakes_for_a_blocked_handler() {
 
     // A tenth of a second of quiet puts the watchdog to sleep; then the process is still.
     std::thread::sleep(Duration::from_millis(300));
-    let before = switches();
+    let before = context_switches(std::process::id()).unwrap();
     std::thread::sleep(Duration::from_millis(500));
-    let woken = switches() - before;
+    let woken = context_switches(std::process::id()).unwrap() - before;
     // This thread's own sleep is one or two; a watchdog waking every 2 ms would be 250.
     assert!(woken < 20, "{woken} context switches in 500 ms of idle");
 

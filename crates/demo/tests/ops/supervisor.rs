@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
+use socketserver::testing::context_switches;
 
 use super::common::{
     children_of, connect, get_once, kill, log_count, read_response, wait_for, wait_for_log,
@@ -343,28 +344,6 @@ fn ttin_and_ttou_add_and_remove_a_worker() {
     assert!(demo.terminate().success());
 }
 
-/// Context switches (voluntary and not) of every thread of process `pid`.
-fn switches(pid: u32) -> u64 {
-    let mut total = 0;
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return 0;
-    };
-    for task in tasks.flatten() {
-        let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
-            continue; // the thread ended meanwhile
-        };
-        for line in status.lines() {
-            if let Some(v) = line
-                .strip_prefix("voluntary_ctxt_switches:")
-                .or_else(|| line.strip_prefix("nonvoluntary_ctxt_switches:"))
-            {
-                total += v.trim().parse::<u64>().unwrap_or(0);
-            }
-        }
-    }
-    total
-}
-
 #[test]
 fn an_idle_supervisor_and_its_worker_sleep() {
     let mut demo = Demo::production(&["--workers", "1", "--threads", "1", "--app", "hello"]);
@@ -373,9 +352,10 @@ fn an_idle_supervisor_and_its_worker_sleep() {
     let worker = *children_of(demo.pid()).iter().next().expect("a worker");
     // The worker's watchdog goes to sleep a tenth of a second after the last request.
     std::thread::sleep(Duration::from_millis(500));
-    let before = switches(demo.pid()) + switches(worker);
+    let switches = || context_switches(demo.pid()).unwrap() + context_switches(worker).unwrap();
+    let before = switches();
     std::thread::sleep(Duration::from_secs(2));
-    let woken = switches(demo.pid()) + switches(worker) - before;
+    let woken = switches() - before;
     // A supervisor polling every 50 ms and a watchdog every 2 ms made over a thousand; the
     // supervisor's one-second wait and one heartbeat (every 7.5 s) make a few.
     assert!(
