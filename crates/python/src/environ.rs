@@ -153,6 +153,19 @@ struct Prepared {
 
 const _: () = assert!(KNOWN.len() <= 64);
 
+/// Whether two byte strings are equal, without libc's `memcmp`: every byte is compared,
+/// with no early exit, so the compiler emits plain (vectorised) loads instead of a call.
+///
+/// `==` calls `memcmp`, and for the few dozen bytes of an environ value glibc's AVX-512
+/// version (`__memcmp_evex_movbe`) stalls on its masked load on this machine: 7% of the
+/// Python hello's CPU was that stall under [`Prepared::put_str`] (`perf record`,
+/// `perf annotate`). With this loop the hello went from 177-182k to 190-192k requests/s
+/// and from 5.4-5.6 to 5.3 µs of CPU per request (server pinned to one core,
+/// `wrk -t1 -c50 -d5s`, three alternated rounds).
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0, |d, (x, y)| d | (x ^ y)) == 0
+}
+
 impl Prepared {
     /// Gives known key `i` of `d` (a copy of `base`) the string `v`.
     fn put_str(
@@ -163,7 +176,9 @@ impl Prepared {
         v: &str,
     ) -> PyResult<()> {
         if let Some(s) = &self.slots[i]
-            && s.text.as_deref() == Some(v)
+            && s.text
+                .as_deref()
+                .is_some_and(|t| same_bytes(t.as_bytes(), v.as_bytes()))
         {
             return Ok(());
         }

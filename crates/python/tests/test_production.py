@@ -103,6 +103,23 @@ def test_environ_holds_only_this_requests_variables():
         assert env.get("CONTENT_LENGTH", "") in ("", "3")
 
 
+def test_environ_values_that_differ_in_one_byte_are_not_taken_for_the_last_ones():
+    # The prepared dict keeps a value when the request's equals the last request's: the
+    # comparison must see a difference at any position of values of the same length.
+    agents = ["a" * 40, "a" * 39 + "b", "b" + "a" * 39, "a" * 20 + "c" + "a" * 19, "a" * 40]
+    seen = []
+
+    def app(environ, start_response):
+        seen.append(environ["HTTP_USER_AGENT"])
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    with production(app) as port:
+        for agent in agents:
+            raw(port, f"GET / HTTP/1.1\r\nHost: h\r\nUser-Agent: {agent}\r\n\r\n".encode())
+    assert seen == agents
+
+
 def counting(body_items, fail_at=None, start=True):
     """A response iterable counting its close() calls."""
 
