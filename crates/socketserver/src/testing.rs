@@ -635,3 +635,14 @@ pub fn context_switches(pid: u32) -> io::Result<u64> {
     }
     Ok(total)
 }
+
+/// Frames one `\n`-terminated line: the framing of the small line protocols that test an
+/// [`EventLoopServer`](crate::evloop::EventLoopServer) (the line, newline included, is the
+/// request; without a newline the request is incomplete).
+pub fn frame_line(input: &[u8]) -> crate::evloop::Frame {
+    use crate::evloop::Frame;
+    match input.iter().position(|&b| b == b'\n') {
+        Some(i) => Frame::Complete(i + 1),
+        None => Frame::Incomplete,
+    }
+}

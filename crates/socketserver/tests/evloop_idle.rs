@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use socketserver::evloop::{EventLoopConfig, EventLoopServer, Frame, Protocol, ServeCx, Served};
-use socketserver::testing::context_switches;
+use socketserver::testing::{context_switches, frame_line};
 
 /// Answers each `\n`-terminated line with `ok`; `sleep MS` sleeps first without announcing
 /// it (only the watchdog can hand the loop off).
@@ -21,10 +21,7 @@ impl Protocol for Answer {
     type Session = ();
 
     fn frame(&self, _: &mut (), input: &[u8]) -> Frame {
-        match input.iter().position(|&b| b == b'\n') {
-            Some(i) => Frame::Complete(i + 1),
-            None => Frame::Incomplete,
-        }
+        frame_line(input)
     }
 
     fn serve(&self, _: &mut (), request: &[u8], out: &mut Vec<u8>, _: &ServeCx<'_>) -> Served {
@@ -33,7 +30,7 @@ impl Protocol for Answer {
             std::thread::sleep(Duration::from_millis(ms));
         }
         out.extend_from_slice(b"ok\n");
-        Served { keep_alive: true }
+        Served::KEEP_ALIVE
     }
 }
 

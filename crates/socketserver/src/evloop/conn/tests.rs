@@ -18,10 +18,7 @@ impl Protocol for Echo {
     type Session = ();
 
     fn frame(&self, _: &mut (), input: &[u8]) -> Frame {
-        match input.iter().position(|&b| b == b'\n') {
-            Some(i) => Frame::Complete(i + 1),
-            None => Frame::Incomplete,
-        }
+        crate::testing::frame_line(input)
     }
 
     fn serve(&self, _: &mut (), request: &[u8], out: &mut Vec<u8>, _: &ServeCx<'_>) -> Served {
