@@ -453,10 +453,9 @@ impl<P: Protocol> EventLoopServer<P> {
         }
         if let Some(period) = inner.config.watchdog {
             let me = inner.clone();
-            let t = std::thread::Builder::new()
+            std::thread::Builder::new()
                 .name("evloop-watchdog".into())
                 .spawn(move || me.watchdog(period))?;
-            let _ = inner.watchdog.thread.set(t.thread().clone());
         }
         inner.wait_done(n);
         {
@@ -1197,6 +1196,9 @@ impl<P: Protocol> Inner<P> {
     /// Hands off a loop whose user code stayed busy (same generation) for two checks; sleeps
     /// while no loop runs user code ([`WatchdogSleep`]).
     fn watchdog(self: Arc<Self>, period: Duration) {
+        // Registered by the watchdog itself, before it can first sleep: whoever sees it
+        // asleep finds the thread to unpark.
+        let _ = self.watchdog.thread.set(std::thread::current());
         let mut last = vec![u64::MAX; self.loops.len()];
         let mut quiet = 0;
         loop {
