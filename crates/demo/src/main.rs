@@ -211,6 +211,7 @@ fn production(
 ) -> Result<(), BoxError> {
     let mut config = EventLoopConfig {
         backlog: args.backlog,
+        defer_accept: Some(http_server::h1::DEFER_ACCEPT),
         ..EventLoopConfig::default()
     };
     if let Some(t) = args.threads {

@@ -47,6 +47,7 @@ pub(crate) fn bind_options(args: &Args) -> BindOptions {
         backlog: args.backlog,
         unix_mode: args.unix_mode,
         reuse_port: args.reuse_port,
+        defer_accept: Some(http_server::h1::DEFER_ACCEPT),
     }
 }
 

@@ -179,6 +179,7 @@ impl Server {
         }
         let mut config = EventLoopConfig {
             threads: opts.threads.max(1),
+            defer_accept: Some(http_server::h1::DEFER_ACCEPT),
             ..EventLoopConfig::default()
         };
         if let Some(m) = opts.max_blocking {
@@ -226,6 +227,7 @@ impl Server {
                 backlog,
                 unix_mode,
                 reuse_port: false,
+                defer_accept: Some(http_server::h1::DEFER_ACCEPT),
             },
         };
         py.detach(move || {

@@ -79,6 +79,7 @@ pub(crate) fn supervise(
         backlog,
         unix_mode,
         reuse_port,
+        defer_accept: Some(http_server::h1::DEFER_ACCEPT),
     };
     let (listeners, files) = crate::net::listeners(&binds, &options)?;
     let addrs = listeners

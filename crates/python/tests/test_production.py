@@ -230,6 +230,21 @@ def test_close_called_once_on_client_abort():
     assert Endless.closes == 1
 
 
+def test_a_silent_connection_is_closed_and_others_are_served(hello_app):
+    """The listener defers accepting a connection until its request arrives (one second at
+    most): one that never speaks is still accepted, then closed as idle, and a client that
+    sends its request meanwhile is answered."""
+    with production(hello_app, idle_timeout=0.5) as port:
+        silent = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        resp, body = request(port)
+        assert (resp.status, body) == (200, b"Hello world!\n")
+        try:
+            assert silent.recv(1000) == b""
+        except ConnectionResetError:
+            pass
+        silent.close()
+
+
 def _read_until(s, data, needle):
     """Reads from ``s`` until ``needle`` is in what was read (``data`` and more)."""
     while needle not in data:

@@ -115,12 +115,14 @@ use std::time::Duration;
 
 use crate::{Address, HandlerCx, Result, ServerInfo};
 
+pub use self::defer_accept::set_defer_accept;
 pub use self::listen_fds::listen_fds;
 pub use self::server::{EventLoopServer, ServerHandle};
 pub use crate::handler::Sink;
 
 mod buf;
 mod conn;
+mod defer_accept;
 mod listen_fds;
 mod ownership;
 mod server;
@@ -414,6 +416,12 @@ pub struct EventLoopConfig {
     pub reuse_port: bool,
     /// Set `SO_REUSEADDR` on sockets this server binds. Default: true.
     pub reuse_address: bool,
+    /// Set `TCP_DEFER_ACCEPT` on TCP sockets this server binds (see [`set_defer_accept`]):
+    /// a connection is accepted when its first bytes arrive, or once this long has passed
+    /// without any. Only for protocols whose clients speak first; the HTTP servers set it.
+    /// Listeners given to [`EventLoopServer::from_listeners`] are left as they are.
+    /// Default: `None`.
+    pub defer_accept: Option<Duration>,
     /// Period of the watchdog that hands a loop off when one generation of user code stays
     /// busy for two consecutive checks (so a handler that blocks unannounced stalls its loop
     /// for one to two periods). A loop thread that the OS preempts for that long is handed
@@ -445,6 +453,7 @@ impl Default for EventLoopConfig {
             max_request_bytes: 1 << 20,
             reuse_port: true,
             reuse_address: true,
+            defer_accept: None,
             watchdog: Some(Duration::from_millis(2)),
             shutdown_timeout: Duration::from_secs(30),
             standby_keep_alive: Duration::from_secs(10),
@@ -479,6 +488,9 @@ fn bind_tcp(addr: SocketAddr, config: &EventLoopConfig, loops: usize) -> Result<
         }
         socket.bind(&addr.into())?;
         socket.listen(config.backlog)?;
+        if let Some(after) = config.defer_accept {
+            set_defer_accept(&socket, after)?;
+        }
         let listener: std::net::TcpListener = socket.into();
         // Port 0: the next listeners join the port the first one got.
         addr = listener.local_addr()?;

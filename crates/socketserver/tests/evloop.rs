@@ -875,6 +875,24 @@ fn idle_connections_are_counted() {
     srv.stop();
 }
 
+/// `defer_accept`: a client that has said nothing is not a connection yet, one that has
+/// sent its request is served at once (Linux; elsewhere the option does nothing).
+#[cfg(target_os = "linux")]
+#[test]
+fn defer_accept_leaves_silent_clients_in_the_kernel() {
+    let srv = start(EventLoopConfig {
+        defer_accept: Some(Duration::from_secs(5)),
+        ..config(1)
+    });
+    let _silent = Client::connect(srv.addr);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(srv.handle.connections(), 0, "a silent client was accepted");
+    let mut talker = Client::connect(srv.addr);
+    assert_eq!(talker.ask("echo x"), "x\n");
+    assert_eq!(srv.handle.connections(), 1);
+    srv.stop();
+}
+
 #[test]
 fn loop_progress_tells_an_idle_loop_from_a_stuck_one() {
     // No standby thread and no watchdog: a blocking handler holds its loop.

@@ -114,6 +114,10 @@ pub struct BindOptions {
     /// Set `SO_REUSEPORT` on TCP sockets, so other processes may bind the same port too.
     /// Default: false.
     pub reuse_port: bool,
+    /// Set `TCP_DEFER_ACCEPT` on TCP sockets
+    /// ([`socketserver::evloop::set_defer_accept`]): for protocols whose clients speak
+    /// first. `fd://N` sockets are left as they are. Default: `None`.
+    pub defer_accept: Option<std::time::Duration>,
 }
 
 impl Default for BindOptions {
@@ -122,6 +126,7 @@ impl Default for BindOptions {
             backlog: 1024,
             unix_mode: None,
             reuse_port: false,
+            defer_accept: None,
         }
     }
 }
@@ -230,6 +235,9 @@ fn tcp(addr: SocketAddr, options: &BindOptions) -> std::io::Result<Listener> {
     }
     socket.bind(&addr.into())?;
     socket.listen(options.backlog)?;
+    if let Some(after) = options.defer_accept {
+        socketserver::evloop::set_defer_accept(&socket, after)?;
+    }
     Ok(Listener::Tcp(socket.into()))
 }
 
