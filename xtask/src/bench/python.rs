@@ -111,6 +111,15 @@ pub(super) fn run(root: &Path, opts: &Opts) -> Result<(), String> {
             ],
         ),
         (
+            "python: hello, connection per request",
+            "/",
+            vec!["-H", "Connection: close"],
+            vec![
+                server("bjoern hello", "bjoern", "hello", 18108),
+                server("pyserve hello", "pyserve", "hello", 18109),
+            ],
+        ),
+        (
             "python: Flask hello",
             "/",
             vec![],
