@@ -95,7 +95,8 @@ pub struct HttpProtocol<F> {
 /// nothing yet (`TCP_DEFER_ACCEPT`, see `socketserver::evloop::set_defer_accept`): HTTP
 /// clients speak first, so a new connection wakes its loop once, with its request. A client
 /// that stays silent is accepted after about a second and then has
-/// `EventLoopConfig::request_timeout` as before.
+/// `EventLoopConfig::idle_timeout`, as a fresh connection always had (`request_timeout`
+/// counts from a request's first byte).
 ///
 /// Measured (`wrk -t1 -c50 -H "Connection: close"`, server and wrk on one core each):
 /// 53k instead of 45k connections a second, the client's share of waking the server falling
