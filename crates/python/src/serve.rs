@@ -21,14 +21,15 @@ use gateway::simple_server::{WsgiRequestHandler, WsgiShared, base_environ};
 use http_server::h1::chunked::ChunkedLimits;
 use http_server::h1::{H1Limits, HttpProtocol};
 use http_server::metrics::{HttpMetrics, Metered};
+use http_server::proxy_protocol::ProxyProtocol;
 use http_server::{Exchange, HttpHandler};
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use socketserver::evloop::{
     EventLoopConfig, EventLoopServer, Listener, Protocol, ServerHandle, listen_fds,
 };
-use socketserver::{Address, HandlerCx};
+use socketserver::{Address, HandlerCx, TlsAcceptor, TlsConfig};
 use supervisor::SocketFiles;
 
 use crate::app::PyApp;
@@ -130,6 +131,7 @@ impl Server {
         max_blocking = None, max_connections = None, max_body = 32 << 20,
         request_timeout = 30.0, idle_timeout = 60.0, shutdown_timeout = 30.0,
         trusted_proxy = None, proxy_hops = 1, multiprocess = false, metrics_bind = None,
+        tls_cert = None, tls_key = None, tls_password_file = None, proxy_protocol = false,
     ))]
     #[allow(
         clippy::too_many_arguments,
@@ -156,8 +158,30 @@ impl Server {
         proxy_hops: usize,
         multiprocess: bool,
         metrics_bind: Option<String>,
+        tls_cert: Option<std::path::PathBuf>,
+        tls_key: Option<std::path::PathBuf>,
+        tls_password_file: Option<std::path::PathBuf>,
+        proxy_protocol: bool,
     ) -> PyResult<Self> {
         crate::log::ensure();
+        // The certificate and key are loaded before anything listens: a bad file is an
+        // error that names it.
+        let tls = match tls_cert {
+            Some(cert) => Some(tls_acceptor(cert, tls_key, tls_password_file)?),
+            None if tls_key.is_some() || tls_password_file.is_some() => {
+                return Err(PyValueError::new_err(
+                    "tls_key and tls_password_file need tls_cert",
+                ));
+            }
+            None => None,
+        };
+        if proxy_protocol && tls.is_some() {
+            // The PROXY header comes before the TLS handshake, in clear; the TLS layer sits
+            // below the protocol that reads it (as `demo`).
+            return Err(PyValueError::new_err(
+                "proxy_protocol with tls_cert is not supported yet",
+            ));
+        }
         let opts = Options {
             threads,
             max_blocking,
@@ -231,18 +255,18 @@ impl Server {
             },
         };
         py.detach(move || {
-            let mut site = Site {
+            let site = Site {
                 env_slot: &env_slot,
                 app,
                 opts: &opts,
                 metrics: None,
+                tls,
             };
-            if opts.metrics_bind.is_some() {
-                let metrics = Arc::new(HttpMetrics::default());
-                site.metrics = Some(metrics.clone());
-                self::bind(&at, config, Metered::new(protocol, metrics), site)
+            if proxy_protocol {
+                tracing::info!("expecting a PROXY protocol header on every connection");
+                metered(&at, config, ProxyProtocol::new(protocol), site)
             } else {
-                self::bind(&at, config, protocol, site)
+                metered(&at, config, protocol, site)
             }
         })
         .map_err(|e| match e.downcast::<supervisor::Error>() {
@@ -293,6 +317,41 @@ impl Server {
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The HTTPS acceptor of `tls_cert`, `tls_key` and `tls_password_file` (`demo`'s
+/// `--tls-cert`, `--tls-key`, `--tls-password-file`); a file that cannot be read or used
+/// is an `OSError` naming it.
+fn tls_acceptor(
+    cert: std::path::PathBuf,
+    key: Option<std::path::PathBuf>,
+    password_file: Option<std::path::PathBuf>,
+) -> PyResult<TlsAcceptor> {
+    let fail = |e: &dyn std::fmt::Display| PyOSError::new_err(e.to_string());
+    let mut tls = TlsConfig::new(cert);
+    if let Some(key) = key {
+        tls = tls.keyfile(key);
+    }
+    if let Some(file) = password_file {
+        tls = tls.password_file(file).map_err(|e| fail(&e))?;
+    }
+    http_server::https_acceptor(&tls).map_err(|e| fail(&e))
+}
+
+/// Counts requests for `metrics_bind` when it is set, then binds.
+fn metered<P: Protocol + 'static>(
+    at: &Where<'_>,
+    config: EventLoopConfig,
+    protocol: P,
+    mut site: Site<'_>,
+) -> Result<Server, BoxError> {
+    if site.opts.metrics_bind.is_some() {
+        let metrics = Arc::new(HttpMetrics::default());
+        site.metrics = Some(metrics.clone());
+        self::bind(at, config, Metered::new(protocol, metrics), site)
+    } else {
+        self::bind(at, config, protocol, site)
+    }
+}
 
 /// Where `Server` listens: the keyword arguments `host`, `port`, `unix`, `bind`.
 struct Where<'a> {
@@ -362,6 +421,8 @@ struct Site<'a> {
     opts: &'a Options,
     /// The counters `Metered` fills, when `metrics_bind` asks for them.
     metrics: Option<Arc<HttpMetrics>>,
+    /// HTTPS, when `tls_cert` asks for it.
+    tls: Option<TlsAcceptor>,
 }
 
 /// The bound server as `Server`: its base environ, its addresses and its `serve()`.
@@ -378,12 +439,21 @@ fn finish<P: Protocol + 'static>(
         app,
         opts,
         metrics,
+        tls,
     } = site;
     let pid = pid.map(supervisor::PidFile::write).transpose()?;
+    let https = tls.is_some();
+    if let Some(acceptor) = tls {
+        server = server.tls(acceptor);
+    }
     server.info_mut().multithread = true;
     server.info_mut().multiprocess = opts.multiprocess;
     let info = server.info().clone();
-    let env = base_environ(&info.server_name, info.server_port);
+    let mut env = base_environ(&info.server_name, info.server_port);
+    if https {
+        // CGI's `HTTPS=on`: `wsgi.url_scheme` is `https` (wsgiref's `guess_scheme`).
+        env.insert("HTTPS".to_owned(), "on".to_owned());
+    }
     let _ = env_slot.set(Arc::new(WsgiShared::new(app, env)));
     let handle = server.handle();
     let watched = handle.clone();

@@ -16,7 +16,7 @@ from conftest import TIMEOUT, raw, request
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def start(*args, cwd=HERE, module=True):
+def start(*args, cwd=HERE, module=True, banner="Serving HTTP on "):
     cmd = [sys.executable, "-m", "pyserve"] if module else [shutil.which("pyserve") or "pyserve"]
     # stderr to a file: a pipe nobody reads would stall the server on a long log line.
     errfile = tempfile.TemporaryFile(mode="w+")
@@ -29,7 +29,7 @@ def start(*args, cwd=HERE, module=True):
     )
     proc.errfile = errfile
     line = proc.stdout.readline()
-    if not line.startswith("Serving HTTP on "):
+    if not line.startswith(banner):
         proc.kill()
         proc.wait(TIMEOUT)
         errfile.seek(0)

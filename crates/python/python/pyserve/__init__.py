@@ -32,9 +32,12 @@ def serve(app, host="127.0.0.1", port=8000, *, access_log=None, ready=None, **op
     ``max_blocking``, ``max_connections``, ``max_body``, ``request_timeout``,
     ``idle_timeout``, ``shutdown_timeout``, ``trusted_proxy``, ``proxy_hops``,
     ``multiprocess``, ``bind`` (a list of addresses: ``HOST:PORT``, ``unix:PATH``,
-    ``fd://N``), ``backlog``, ``unix_mode``, ``pid`` and ``metrics_bind`` (Prometheus
-    metrics at ``http://ADDR/metrics``). ``ready``, when given, is called with the bound server before it
-    serves (to print a banner, or to keep it and call ``shutdown()`` from another thread).
+    ``fd://N``), ``backlog``, ``unix_mode``, ``pid``, ``metrics_bind`` (Prometheus
+    metrics at ``http://ADDR/metrics``), ``tls_cert``, ``tls_key`` and
+    ``tls_password_file`` (HTTPS: PEM files, as ``--tls-cert``, ``--tls-key``,
+    ``--tls-password-file``) and ``proxy_protocol`` (a PROXY protocol header opens every
+    connection). ``ready``, when given, is called with the bound server before it serves
+    (to print a banner, or to keep it and call ``shutdown()`` from another thread).
     """
     if access_log is not None:
         install_log(access_log)

@@ -2,8 +2,8 @@
 
 Options are named as those of this project's ``demo`` binary (``--host``, ``--port``,
 ``--bind``, ``--workers``, ``--max-requests``, ``--worker-timeout``, ``--threads``,
-``--faithful``, ``--unix``, ``--access-log``, ``--trusted-proxy``, ``--pid``, limits and
-timeouts), plus gunicorn's ``--factory`` and ``--chdir``; each may also be set with its
+``--faithful``, ``--unix``, ``--access-log``, ``--trusted-proxy``, ``--proxy-protocol``,
+``--tls-cert``, ``--pid``, limits and timeouts), plus gunicorn's ``--factory`` and ``--chdir``; each may also be set with its
 ``PYSERVE_*`` environment variable, the command line winning.
 """
 
@@ -92,6 +92,16 @@ def parser():
                    help="trust X-Forwarded-For and X-Forwarded-Proto from these peers")
     p.add_argument("--proxy-hops", type=int, default=1,
                    help="proxies in front of the server: X-Forwarded-For entries to walk back (default: 1)")
+    p.add_argument("--proxy-protocol", action="store_true",
+                   help="expect a PROXY protocol header (v1 or v2, as HAProxy sends) on every "
+                        "connection; the client address it names becomes REMOTE_ADDR")
+    p.add_argument("--tls-cert", metavar="PATH", default=None,
+                   help="serve HTTPS with this certificate chain (PEM; production face)")
+    p.add_argument("--tls-key", metavar="PATH", default=None,
+                   help="the TLS private key (PEM: PKCS#8, PKCS#1, SEC1 or encrypted PKCS#8; "
+                        "default: in the certificate file)")
+    p.add_argument("--tls-password-file", metavar="PATH", default=None,
+                   help="a file holding the password of an encrypted TLS key")
     p.add_argument("--max-blocking", type=int, default=None,
                    help="most threads blocked in handlers at once beyond the loops")
     p.add_argument("--max-connections", type=int, default=None,
@@ -184,16 +194,16 @@ def load_app(spec, factory=False):
     return obj
 
 
-def banner(host, port):
-    print(f"Serving HTTP on {host} port {port} ...", flush=True)
+def banner(host, port, scheme="HTTP"):
+    print(f"Serving {scheme} on {host} port {port} ...", flush=True)
 
 
-def print_banners(addresses):
+def print_banners(addresses, scheme="HTTP"):
     for addr in addresses:
         if isinstance(addr, tuple):
-            banner(addr[0], addr[1])
+            banner(addr[0], addr[1], scheme)
         else:
-            print(f"Serving HTTP on {addr} ...", flush=True)
+            print(f"Serving {scheme} on {addr} ...", flush=True)
 
 
 def bind_addresses(args):
@@ -229,7 +239,7 @@ def supervise(args, argv):
             # The workers' own grace period, and some time to exit after it.
             graceful_timeout=args.shutdown_timeout + 5,
             pid=args.pid,
-            ready=print_banners,
+            ready=lambda addresses: print_banners(addresses, scheme(args)),
             metrics_bind=args.metrics_bind,
         )
     except (OSError, ValueError, RuntimeError) as e:
@@ -238,9 +248,24 @@ def supervise(args, argv):
     return 0
 
 
+def scheme(args):
+    """The banner's protocol name: ``HTTPS`` with ``--tls-cert`` (as ``demo``)."""
+    return "HTTPS" if args.tls_cert else "HTTP"
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     p, args = parse_args(argv)
+    if args.tls_cert is None and (args.tls_key or args.tls_password_file):
+        p.error("--tls-key and --tls-password-file need --tls-cert")
+    if args.proxy_protocol and args.tls_cert:
+        # The PROXY header comes before the TLS handshake, in clear (as demo).
+        p.error("--proxy-protocol with --tls-cert is not supported yet")
+    if args.faithful or args.once:
+        for given, option in ((args.tls_cert, "--tls-cert"),
+                              (args.proxy_protocol, "--proxy-protocol")):
+            if given:
+                p.error(f"{option} needs the production face (without --faithful/--once)")
     from . import _core, serve
     from .simple_server import make_server
 
@@ -288,7 +313,7 @@ def main(argv=None):
     def ready(server):
         # A supervised worker stays quiet: the supervisor prints once every worker serves.
         if not worker:
-            print_banners(server.server_addresses)
+            print_banners(server.server_addresses, scheme(args))
 
     if worker:
         # SIGHUP is the supervisor's reload signal (a terminal's hang-up sends it to the
@@ -312,6 +337,10 @@ def main(argv=None):
         proxy_hops=args.proxy_hops,
         multiprocess=worker and (args.workers or 1) > 1,
         metrics_bind=args.metrics_bind,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        tls_password_file=args.tls_password_file,
+        proxy_protocol=args.proxy_protocol,
     )
     if args.threads is not None:
         options["threads"] = args.threads
