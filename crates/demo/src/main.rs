@@ -164,11 +164,6 @@ fn run(args: &Args, worker: Option<supervisor::Worker>) -> Result<(), BoxError> 
         tracing::info!("trusting X-Forwarded-For/-Proto from {trusted}");
         app = Arc::new(ProxyFix::new(app, trusted.clone()).x_for(args.proxy_hops));
     }
-    if args.proxy_protocol && args.tls.cert.is_some() {
-        // The PROXY header comes before the TLS handshake, in clear; the TLS layer sits
-        // below the protocol that reads it.
-        return Err("--proxy-protocol with --tls-cert is not supported yet".into());
-    }
     if args.faithful || args.once {
         if args.tls.cert.is_some() {
             return Err("--tls-cert needs the production face (without --faithful/--once)".into());

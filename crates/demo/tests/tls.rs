@@ -178,12 +178,67 @@ fn demo_refuses_a_bad_key_before_listening() {
     );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs the production face"));
+}
+
+#[test]
+fn demo_reads_a_proxy_protocol_header_in_clear_before_tls() {
+    let dir = TempDir::new("demo-tls-proxy");
+    let pki = TestPki::generate(dir.path()).unwrap();
+    let demo = start(&pki, &pki.key, &["--proxy-protocol"]);
+    // A load balancer passing TLS through: a version 2 header naming the client, then the
+    // client's TLS session (Python's ssl over the same socket).
+    let script = r#"
+import socket, ssl, sys
+port, ca = int(sys.argv[1]), sys.argv[2]
+s = socket.create_connection(("127.0.0.1", port), timeout=20)
+s.sendall(b"\r\n\r\n\x00\r\nQUIT\n" + bytes([0x21, 0x11, 0, 12])
+          + socket.inet_aton("198.51.100.23") + socket.inet_aton("127.0.0.1")
+          + (5050).to_bytes(2, "big") + (443).to_bytes(2, "big"))
+t = ssl.create_default_context(cafile=ca).wrap_socket(s, server_hostname="localhost")
+t.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+out = b""
+while chunk := t.recv(65536):
+    out += chunk
+body = out.decode()
+print(body.startswith("HTTP/1.1 200 "), "REMOTE_ADDR = '198.51.100.23'" in body,
+      "wsgi.url_scheme = 'https'" in body)
+"#;
     let out = run(
-        Command::new(env!("CARGO_BIN_EXE_demo"))
-            .args(["--proxy-protocol", "--tls-cert"])
-            .arg(&pki.cert),
+        Command::new("python3")
+            .args(["-c", script, &demo.port.to_string()])
+            .arg(&pki.ca_cert),
+        CHILD_LIMIT,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "True True True\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // curl's version 1 header (its own address), then TLS: two requests, one connection.
+    let url = format!("https://127.0.0.1:{}/", demo.port);
+    let out = run(
+        Command::new("curl")
+            .args(["-sS", "--max-time", "20", "--haproxy-protocol", "--cacert"])
+            .arg(&pki.ca_cert)
+            .args(["-o", "/dev/null", "-o", "/dev/null", "-w"])
+            .args(["%{http_code}:%{num_connects} ", &url, &url]),
+        CHILD_LIMIT,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "200:1 200:0",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A TLS client without the header is closed unanswered.
+    let out = run(
+        Command::new("curl")
+            .args(["-sS", "--max-time", "20", "--cacert"])
+            .arg(&pki.ca_cert)
+            .arg(&url),
         CHILD_LIMIT,
     );
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not supported yet"));
+    assert!(out.stdout.is_empty());
 }

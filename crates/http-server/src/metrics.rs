@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use socketserver::Sink;
-use socketserver::evloop::{Abort, Frame, Protocol, ServeCx, Served, ServerHandle};
+use socketserver::evloop::{Abort, ClearPreface, Frame, Protocol, ServeCx, Served, ServerHandle};
 
 /// The methods counted by name; any other is `OTHER`.
 const METHODS: [&str; 8] = [
@@ -248,6 +248,10 @@ impl<P: Protocol> Protocol for Metered<P> {
 
     fn abort(&self, session: &mut Self::Session, input: &[u8], why: Abort) -> Vec<u8> {
         self.inner.abort(session, input, why)
+    }
+
+    fn clear_preface(&self) -> Option<ClearPreface> {
+        self.inner.clear_preface()
     }
 }
 

@@ -42,7 +42,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 
 use socketserver::Address;
-use socketserver::evloop::{Abort, Frame, Protocol, ServeCx, Served};
+use socketserver::evloop::{Abort, ClearPreface, Frame, Preface, Protocol, ServeCx, Served};
 
 /// The 12 bytes that open a version 2 header.
 pub const V2_SIGNATURE: [u8; 12] = *b"\r\n\r\n\0\r\nQUIT\n";
@@ -451,6 +451,22 @@ impl<P: Protocol> Protocol for ProxyProtocol<P> {
                 self.inner.abort(&mut session.inner, rest, why)
             }
         }
+    }
+
+    /// Over TLS the header comes first, in clear: the engine reads it outside the TLS
+    /// session ([`preface`]) and `frame` finds it at the start of the input as without TLS.
+    fn clear_preface(&self) -> Option<ClearPreface> {
+        Some(preface)
+    }
+}
+
+/// The length of the PROXY header at the start of `input`, as [`parse`] finds it: the clear
+/// preface of a TLS connection behind a load balancer (see [`Protocol::clear_preface`]).
+pub fn preface(input: &[u8]) -> Preface {
+    match parse(input) {
+        Ok(None) => Preface::Incomplete,
+        Ok(Some((_, len))) => Preface::Len(len),
+        Err(_) => Preface::Invalid,
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use http_server::h1::HttpProtocol;
 use http_server::{Exchange, HttpConfig, HttpHandler, Result};
-use socketserver::evloop::{EventLoopConfig, EventLoopServer, ServerHandle};
+use socketserver::evloop::{EventLoopConfig, EventLoopServer, Protocol, ServerHandle};
 use socketserver::testing::TestPki;
 use socketserver::{HandlerCx, TlsConfig};
 
@@ -44,6 +44,8 @@ impl HttpHandler for App {
         }
         let body = if ex.path == "/big" {
             vec![b'x'; 4 << 20]
+        } else if ex.path == "/who" {
+            format!("hello from {}", ex.client_address()).into_bytes()
         } else {
             format!("hello {}", ex.path).into_bytes()
         };
@@ -73,6 +75,11 @@ impl Drop for Served {
 }
 
 fn serve(request_timeout: Duration) -> Served {
+    serve_with(request_timeout, false)
+}
+
+/// With `proxy`, every connection opens with a PROXY protocol header, in clear.
+fn serve_with(request_timeout: Duration, proxy: bool) -> Served {
     let config = EventLoopConfig {
         threads: 2,
         request_timeout,
@@ -85,16 +92,27 @@ fn serve(request_timeout: Duration) -> Served {
     );
     let tls = TlsConfig::new(&pki().cert).keyfile(&pki().key);
     let acceptor = http_server::https_acceptor(&tls).unwrap();
+    if proxy {
+        let protocol = http_server::proxy_protocol::ProxyProtocol::new(protocol);
+        start(config, protocol, acceptor)
+    } else {
+        start(config, protocol, acceptor)
+    }
+}
+
+/// Binds 127.0.0.1 with TLS and serves on a thread.
+fn start<P: Protocol>(
+    config: EventLoopConfig,
+    protocol: P,
+    acceptor: socketserver::TlsAcceptor,
+) -> Served {
     let server = EventLoopServer::bind("127.0.0.1:0".parse().unwrap(), config, protocol)
         .unwrap()
         .tls(acceptor);
-    let addr = server.local_addr().inet().unwrap();
-    let handle = server.handle();
-    let thread = Some(std::thread::spawn(move || server.serve()));
     Served {
-        addr,
-        handle,
-        thread,
+        addr: server.local_addr().inet().unwrap(),
+        handle: server.handle(),
+        thread: Some(std::thread::spawn(move || server.serve())),
     }
 }
 
@@ -243,4 +261,66 @@ fn a_streamed_chunked_response_over_tls_keeps_the_connection_in_step() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn a_proxy_protocol_header_in_clear_before_the_handshake_with_curl() {
+    let s = serve_with(Duration::from_secs(30), true);
+    let base = format!("https://127.0.0.1:{}", s.addr.port());
+    // curl writes a version 1 header (naming its own address: Debian's curl 7.88 has no
+    // --haproxy-clientip), then the TLS session; two requests on one connection.
+    let out = curl(&[
+        "--haproxy-protocol",
+        "-w",
+        " %{num_connects}\\n",
+        &format!("{base}/who"),
+        &format!("{base}/who"),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines.len(),
+        2,
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(lines[0].starts_with("hello from 127.0.0.1:"), "{text}");
+    assert!(lines[0].ends_with(" 1"), "{text}");
+    assert!(lines[1].starts_with("hello from 127.0.0.1:"), "{text}");
+    assert!(lines[1].ends_with(" 0"), "one connection: {text}");
+    // A TLS client that sends no header is refused: the connection closes, unanswered.
+    let out = curl(&[&format!("{base}/who")]);
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "{:?}", out.stdout);
+    // A version 2 header (IPv6 source) and Python's TLS client; the server still serves.
+    let script = r#"
+import socket, ssl, sys
+port, ca = int(sys.argv[1]), sys.argv[2]
+s = socket.create_connection(("127.0.0.1", port), timeout=20)
+src = socket.inet_pton(socket.AF_INET6, "2001:db8::7")
+dst = socket.inet_pton(socket.AF_INET6, "::1")
+s.sendall(b"\r\n\r\n\x00\r\nQUIT\n" + bytes([0x21, 0x21, 0, 36]) + src + dst
+          + (4321).to_bytes(2, "big") + (443).to_bytes(2, "big"))
+t = ssl.create_default_context(cafile=ca).wrap_socket(s, server_hostname="localhost")
+t.sendall(b"GET /who HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+out = b""
+while True:
+    chunk = t.recv(65536)
+    if not chunk:
+        break
+    out += chunk
+sys.stdout.write(out.decode())
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script, &s.addr.port().to_string()])
+        .arg(&pki().ca_cert)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("HTTP/1.1 200 "),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.ends_with("hello from [2001:db8::7]:4321"), "{text}");
 }

@@ -175,13 +175,6 @@ impl Server {
             }
             None => None,
         };
-        if proxy_protocol && tls.is_some() {
-            // The PROXY header comes before the TLS handshake, in clear; the TLS layer sits
-            // below the protocol that reads it (as `demo`).
-            return Err(PyValueError::new_err(
-                "proxy_protocol with tls_cert is not supported yet",
-            ));
-        }
         let opts = Options {
             threads,
             max_blocking,

@@ -136,10 +136,6 @@ def test_bad_tls_arguments_raise_before_binding(pki, tmp_path):
     with pytest.raises(ValueError, match="need tls_cert"):
         with production(scheme_app, tls_key=pki["key"]):
             pass
-    with pytest.raises(ValueError, match="not supported yet"):
-        with production(scheme_app, tls_cert=pki["cert"], tls_key=pki["key"],
-                        proxy_protocol=True):
-            pass
 
 
 def test_proxy_protocol_sets_the_client_address():
@@ -159,6 +155,33 @@ def test_proxy_protocol_sets_the_client_address():
         assert raw(port, request) == b""
         out = raw(port, b"PROXY TCP4 198.51.100.1 127.0.0.1 1 2\r\n" + request)
         assert out.endswith(b"http - 198.51.100.1 HTTP/1.1"), out
+
+
+def test_proxy_protocol_before_tls(pki):
+    """A load balancer passing TLS through: the PROXY header in clear, then the client's
+    TLS session on the same socket."""
+    with production(scheme_app, tls_cert=pki["cert"], tls_key=pki["key"],
+                    proxy_protocol=True, metrics_bind="127.0.0.1:0") as port:
+        for header, client in [
+            (b"PROXY TCP4 203.0.113.7 127.0.0.1 40000 443\r\n", "203.0.113.7"),
+            (b"\r\n\r\n\x00\r\nQUIT\n" + bytes([0x21, 0x11, 0, 12])
+             + socket.inet_aton("198.51.100.4") + socket.inet_aton("127.0.0.1")
+             + (5555).to_bytes(2, "big") + (443).to_bytes(2, "big"), "198.51.100.4"),
+        ]:
+            s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+            s.sendall(header)
+            with client_context(pki).wrap_socket(s, server_hostname="127.0.0.1") as t:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+                conn.sock = t
+                for _ in range(2):
+                    conn.request("GET", "/")
+                    resp = conn.getresponse()
+                    assert resp.read() == f"https on {client} HTTP/1.1".encode()
+        # A TLS client that sends no header is closed unanswered; the server lives.
+        s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        with pytest.raises((ssl.SSLError, OSError)):
+            client_context(pki).wrap_socket(s, server_hostname="127.0.0.1").close()
+        s.close()
 
 
 def test_cli_https_with_two_workers(pki):
@@ -184,6 +207,25 @@ def test_cli_https_with_two_workers(pki):
     assert code == 0, err
 
 
+def test_cli_proxy_protocol_before_tls_in_a_worker(pki):
+    proc, port = start("apps.hello:app", "--workers", "1", "--port", "0", "--proxy-protocol",
+                       "--tls-cert", pki["cert"], "--tls-key", pki["key"],
+                       banner="Serving HTTPS on ")
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        s.sendall(b"PROXY TCP4 192.0.2.77 127.0.0.1 1 2\r\n")
+        with client_context(pki).wrap_socket(s, server_hostname="127.0.0.1") as t:
+            t.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            out = b""
+            while chunk := t.recv(65536):
+                out += chunk
+        assert out.startswith(b"HTTP/1.1 200 OK\r\n") and out.endswith(b"Hello world!\n"), out
+    finally:
+        code, err = stop(proc)
+    assert code == 0, err
+    assert '192.0.2.77 - - [' in err, err
+
+
 def test_cli_proxy_protocol():
     proc, port = start("apps.hello:app", "--port", "0", "--proxy-protocol")
     try:
@@ -198,7 +240,6 @@ def test_cli_proxy_protocol():
 
 @pytest.mark.parametrize("args, message", [
     (["--tls-key", "k.pem"], "--tls-key and --tls-password-file need --tls-cert"),
-    (["--tls-cert", "c.pem", "--proxy-protocol"], "not supported yet"),
     (["--tls-cert", "c.pem", "--faithful"], "--tls-cert needs the production face"),
     (["--proxy-protocol", "--once"], "--proxy-protocol needs the production face"),
     (["--tls-cert", "/nonexistent/c.pem"], "/nonexistent/c.pem"),

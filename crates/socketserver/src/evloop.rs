@@ -181,6 +181,36 @@ pub trait Protocol: Send + Sync + 'static {
     fn abort(&self, _session: &mut Self::Session, _input: &[u8], _why: Abort) -> Vec<u8> {
         Vec::new()
     }
+
+    /// On a server that serves TLS (`EventLoopServer::tls`, the `tls` feature): how to
+    /// measure the bytes a connection sends in clear before its TLS session starts, such as
+    /// the PROXY protocol header a TCP load balancer writes ahead of its client's TLS bytes.
+    ///
+    /// With `Some(measure)`, the engine reads a new connection's first bytes outside TLS
+    /// until `measure` says how long the preface is ([`Preface::Len`]), hands those bytes
+    /// to [`frame`](Self::frame) as the start of the connection's input, and decrypts what
+    /// follows. [`Preface::Invalid`] hands over what was read and ends the connection's
+    /// input there, for `frame` to refuse. The preface counts toward the handshake
+    /// deadline. Without TLS the preface is simply the first input: this is not called.
+    ///
+    /// Default: `None` (the TLS session starts with the first byte).
+    fn clear_preface(&self) -> Option<ClearPreface> {
+        None
+    }
+}
+
+/// Measures the clear preface of a TLS connection (see [`Protocol::clear_preface`]).
+pub type ClearPreface = fn(&[u8]) -> Preface;
+
+/// What a [`ClearPreface`] found at the start of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preface {
+    /// Not enough bytes yet to tell.
+    Incomplete,
+    /// The first `n` bytes are the preface; the TLS session starts after them.
+    Len(usize),
+    /// These bytes cannot start a preface.
+    Invalid,
 }
 
 /// A shared protocol (so the application keeps a handle on its state).
@@ -203,6 +233,10 @@ impl<P: Protocol> Protocol for std::sync::Arc<P> {
 
     fn abort(&self, session: &mut Self::Session, input: &[u8], why: Abort) -> Vec<u8> {
         (**self).abort(session, input, why)
+    }
+
+    fn clear_preface(&self) -> Option<ClearPreface> {
+        (**self).clear_preface()
     }
 }
 

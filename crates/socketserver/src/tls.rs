@@ -20,6 +20,7 @@ use rustls::ServerConnection;
 use rustls_pki_types::pem::{self, PemObject};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
+use crate::evloop::Preface;
 use crate::{Address, Connection, Error, Result, Transport};
 
 /// Where a server's certificate and key come from, and how its sessions are set up.
@@ -540,6 +541,23 @@ pub(crate) struct NonBlockingTls<S: Read + Write> {
     started: Instant,
     /// The socket reached its end (or a fatal TLS error was seen).
     eof: bool,
+    /// Bytes the peer sends in clear before the session starts, while they are being read
+    /// or handed out (see `Protocol::clear_preface`).
+    clear: Option<ClearBytes>,
+}
+
+/// The most clear bytes read while looking for the end of a preface: a PROXY protocol v2
+/// header is at most 16 + 65,535 bytes.
+const MAX_CLEAR_PREFACE: usize = 16 + 65_535;
+
+/// A clear preface being read, then handed out as the first plaintext.
+struct ClearBytes {
+    measure: crate::evloop::ClearPreface,
+    bytes: Vec<u8>,
+    /// Once measured: how many of `bytes` are the preface.
+    len: Option<usize>,
+    /// How many of them were handed out.
+    given: usize,
 }
 
 impl<S: Read + Write> std::fmt::Debug for NonBlockingTls<S> {
@@ -558,7 +576,20 @@ impl<S: Read + Write> NonBlockingTls<S> {
             sock,
             started: Instant::now(),
             eof: false,
+            clear: None,
         })
+    }
+
+    /// Reads the bytes `measure` finds at the start of the connection in clear before the
+    /// session starts, and hands them out as the first plaintext.
+    pub(crate) fn with_clear_preface(mut self, measure: crate::evloop::ClearPreface) -> Self {
+        self.clear = Some(ClearBytes {
+            measure,
+            bytes: Vec::new(),
+            len: None,
+            given: 0,
+        });
+        self
     }
 
     /// The socket underneath (to register it with a poller).
@@ -596,6 +627,63 @@ impl<S: Read + Write> NonBlockingTls<S> {
 }
 
 impl<S: Read + Write> NonBlockingTls<S> {
+    /// The clear preface into `buf`: reads the socket until the preface is measured
+    /// (`WouldBlock` before), feeds what follows it to the session, then hands the preface
+    /// out. An invalid or endless preface is handed out as it came, and ends the input.
+    fn read_clear(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Self {
+            conn,
+            sock,
+            eof,
+            clear,
+            ..
+        } = self;
+        let Some(pre) = clear else { return Ok(0) };
+        while pre.len.is_none() {
+            let mut chunk = [0u8; 1024];
+            match sock.read(&mut chunk) {
+                Ok(0) => {
+                    *eof = true;
+                    pre.len = Some(pre.bytes.len());
+                }
+                Ok(k) => {
+                    pre.bytes.extend_from_slice(&chunk[..k]);
+                    match (pre.measure)(&pre.bytes) {
+                        Preface::Incomplete if pre.bytes.len() <= MAX_CLEAR_PREFACE => {}
+                        Preface::Len(len) if len <= pre.bytes.len() => {
+                            pre.len = Some(len);
+                            // What follows the preface is the start of the session.
+                            let mut rest = &pre.bytes[len..];
+                            while !rest.is_empty() && !*eof {
+                                let fed = conn.read_tls(&mut rest).and_then(|_| {
+                                    conn.process_new_packets().map_err(io::Error::other)
+                                });
+                                if let Err(e) = fed {
+                                    tracing::debug!(error = %e, "tls session failed");
+                                    *eof = true;
+                                }
+                            }
+                        }
+                        _ => {
+                            *eof = true;
+                            pre.len = Some(pre.bytes.len());
+                        }
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let len = pre.len.unwrap_or(0);
+        let take = (len - pre.given).min(buf.len());
+        buf[..take].copy_from_slice(&pre.bytes[pre.given..pre.given + take]);
+        pre.given += take;
+        if pre.given == len {
+            *clear = None;
+        }
+        Ok(take)
+    }
+
     /// Plaintext already decrypted, into `buf`, without touching the socket.
     fn drain_plaintext(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut n = 0;
@@ -629,6 +717,12 @@ impl<S: Read> Read for Probe<'_, S> {
 impl<S: Read + Write> Read for NonBlockingTls<S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut n = 0;
+        if self.clear.is_some() {
+            n = self.read_clear(buf)?;
+            if n == buf.len() {
+                return Ok(n);
+            }
+        }
         loop {
             while n < buf.len() {
                 match self.conn.reader().read(&mut buf[n..]) {

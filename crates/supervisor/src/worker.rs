@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use socketserver::evloop::{Abort, Frame, Listener, Protocol, ServeCx, Served, ServerHandle};
+use socketserver::evloop::{
+    Abort, ClearPreface, Frame, Listener, Protocol, ServeCx, Served, ServerHandle,
+};
 
 use crate::protocol::{
     ENV_CHANNEL, ENV_HEARTBEAT_MS, ENV_LISTEN_FDS, ENV_MAX_REQUESTS, ENV_SERIAL, Message,
@@ -301,5 +303,9 @@ impl<P: Protocol> Protocol for Counted<P> {
 
     fn abort(&self, session: &mut Self::Session, input: &[u8], why: Abort) -> Vec<u8> {
         self.inner.abort(session, input, why)
+    }
+
+    fn clear_preface(&self) -> Option<ClearPreface> {
+        self.inner.clear_preface()
     }
 }

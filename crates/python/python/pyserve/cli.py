@@ -258,9 +258,6 @@ def main(argv=None):
     p, args = parse_args(argv)
     if args.tls_cert is None and (args.tls_key or args.tls_password_file):
         p.error("--tls-key and --tls-password-file need --tls-cert")
-    if args.proxy_protocol and args.tls_cert:
-        # The PROXY header comes before the TLS handshake, in clear (as demo).
-        p.error("--proxy-protocol with --tls-cert is not supported yet")
     if args.faithful or args.once:
         for given, option in ((args.tls_cert, "--tls-cert"),
                               (args.proxy_protocol, "--proxy-protocol")):

@@ -996,7 +996,10 @@ impl<P: Protocol> Inner<P> {
         if let Some(acceptor) = &self.tls {
             return match stream {
                 Stream::Tcp(sock) => {
-                    let session = crate::tls::NonBlockingTls::new(acceptor, sock)?;
+                    let mut session = crate::tls::NonBlockingTls::new(acceptor, sock)?;
+                    if let Some(measure) = self.protocol.clear_preface() {
+                        session = session.with_clear_preface(measure);
+                    }
                     Ok(Stream::Tls(Box::new(session)))
                 }
                 other => Ok(other),
