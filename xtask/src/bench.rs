@@ -636,15 +636,41 @@ fn stop(mut child: Child) {
     let _ = child.wait();
 }
 
-/// utime + stime of a process, in microseconds.
+/// utime + stime of a process and its live descendants (a server that serves from worker
+/// processes, as granian does), in microseconds.
 fn cpu_us(pid: u32) -> f64 {
-    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
-    };
-    let after = stat.rsplit(')').next().unwrap_or("");
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
-        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    // (pid, parent, ticks) of every process.
+    let mut procs: Vec<(u32, u32, f64)> = Vec::new();
+    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(p) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ... utime stime: comm may hold spaces, so split after ')'.
+        let after = stat.rsplit(')').next().unwrap_or("");
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let field = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
+        let ppid = field(1).unwrap_or(0.0) as u32;
+        procs.push((p, ppid, field(11).unwrap_or(0.0) + field(12).unwrap_or(0.0)));
+    }
+    let mut tree = vec![pid];
+    let mut ticks = 0.0;
+    while let Some(p) = tree.pop() {
+        for &(child, parent, t) in &procs {
+            if child == p {
+                ticks += t;
+            }
+            if parent == p {
+                tree.push(child);
+            }
+        }
+    }
     ticks * 10_000.0 // USER_HZ = 100
 }
 

@@ -1,14 +1,17 @@
 //! `cargo xtask bench python [--quick]`: the Python host against Python's WSGI servers.
 //!
 //! The anchors are installed with pip into the virtualenv `target/venv` (created when
-//! missing): bjoern (`bjoern-binary`, C and libev) and Flask; CPython's own
-//! `wsgiref.simple_server` comes with Python. `pyserve` is built there with
-//! `maturin develop --release`. One worker per server, pinned to core 1, wrk on core 0, as
-//! the other scenarios.
+//! missing): bjoern (`bjoern-binary`, C and libev), granian (Rust, tokio and hyper) and
+//! Flask; CPython's own `wsgiref.simple_server` comes with Python. `pyserve` is built there
+//! with `maturin develop --release`. One worker per server, pinned to core 1, wrk on core 0,
+//! as the other scenarios (granian with one worker process, one runtime thread and one
+//! blocking thread; its CPU counts its worker process).
 //!
-//! Scenarios (the first server of each is its anchor): WSGI hello (bjoern, pyserve), Flask
-//! hello (bjoern, pyserve), `wsgiref.simple_server.demo_app` (CPython's wsgiref server,
-//! pyserve), and 10,000 idle keep-alive connections to pyserve.
+//! Scenarios (the first server of each is its anchor): WSGI hello (bjoern, pyserve,
+//! granian), the hello with a connection per request (bjoern, pyserve), the hello over
+//! HTTPS (granian, the only anchor that serves TLS, and pyserve, both with the bench's
+//! certificate), Flask hello (bjoern, pyserve), `wsgiref.simple_server.demo_app` (CPython's
+//! wsgiref server, pyserve), and 10,000 idle keep-alive connections to pyserve.
 
 use std::fs;
 use std::path::Path;
@@ -49,7 +52,8 @@ if __name__ == "__main__":
         make_server("127.0.0.1", port, app, handler_class=Quiet).serve_forever()
     else:
         import pyserve
-        pyserve.serve(app, "127.0.0.1", port, threads=1)
+        tls = dict(tls_cert=sys.argv[4], tls_key=sys.argv[5]) if len(sys.argv) > 5 else {}
+        pyserve.serve(app, "127.0.0.1", port, threads=1, **tls)
 "#;
 
 /// Runs the Python scenarios and writes `target/bench/python.md`.
@@ -64,13 +68,14 @@ pub(super) fn run(root: &Path, opts: &Opts) -> Result<(), String> {
         )?;
     }
     run_step(
-        "pip install the anchors (maturin, bjoern-binary, flask)",
+        "pip install the anchors (maturin, bjoern-binary, granian, flask)",
         Command::new(venv.join("bin/pip")).args([
             "install",
             "-q",
             "--disable-pip-version-check",
             "maturin",
             "bjoern-binary",
+            "granian",
             "flask",
         ]),
     )?;
@@ -100,6 +105,46 @@ pub(super) fn run(root: &Path, opts: &Opts) -> Result<(), String> {
         port,
         tls: false,
     };
+    let (cert, key) = super::bench_certificate(&out_dir)?;
+    let pyserve_tls = Server {
+        name: "pyserve hello (TLS)",
+        cmd: [&py, &script, "pyserve", "hello", "{port}", &cert, &key]
+            .map(|a| a.to_string())
+            .to_vec(),
+        port: 18111,
+        tls: true,
+    };
+    let granian = |name: &'static str, port: u16, tls: bool| {
+        let mut cmd = [
+            venv.join("bin/granian").display().to_string(),
+            "--interface".into(),
+            "wsgi".into(),
+            "--host".into(),
+            "127.0.0.1".into(),
+            "--port".into(),
+            "{port}".into(),
+            "--workers".into(),
+            "1".into(),
+            "--runtime-threads".into(),
+            "1".into(),
+            "--blocking-threads".into(),
+            "1".into(),
+            "--working-dir".into(),
+            out_dir.display().to_string(),
+        ]
+        .to_vec();
+        if tls {
+            cmd.extend(["--ssl-certificate".into(), cert.clone()]);
+            cmd.extend(["--ssl-keyfile".into(), key.clone()]);
+        }
+        cmd.push("py_apps:hello".into());
+        Server {
+            name,
+            cmd,
+            port,
+            tls,
+        }
+    };
     let plan: Vec<(&str, &str, Vec<&str>, Vec<Server>)> = vec![
         (
             "python: WSGI hello",
@@ -108,7 +153,14 @@ pub(super) fn run(root: &Path, opts: &Opts) -> Result<(), String> {
             vec![
                 server("bjoern hello", "bjoern", "hello", 18101),
                 server("pyserve hello", "pyserve", "hello", 18102),
+                granian("granian hello", 18110, false),
             ],
+        ),
+        (
+            "python: HTTPS hello",
+            "/",
+            vec![],
+            vec![granian("granian hello (TLS)", 18112, true), pyserve_tls],
         ),
         (
             "python: hello, connection per request",
