@@ -462,6 +462,8 @@ impl<P: Protocol> Protocol for ProxyProtocol<P> {
 
 /// The length of the PROXY header at the start of `input`, as [`parse`] finds it: the clear
 /// preface of a TLS connection behind a load balancer (see [`Protocol::clear_preface`]).
+///
+/// Python: no equivalent.
 pub fn preface(input: &[u8]) -> Preface {
     match parse(input) {
         Ok(None) => Preface::Incomplete,

@@ -194,15 +194,22 @@ pub trait Protocol: Send + Sync + 'static {
     /// deadline. Without TLS the preface is simply the first input: this is not called.
     ///
     /// Default: `None` (the TLS session starts with the first byte).
+    ///
+    /// Python: no equivalent (`ssl.SSLContext.wrap_socket` starts the session at the
+    /// socket's first byte).
     fn clear_preface(&self) -> Option<ClearPreface> {
         None
     }
 }
 
 /// Measures the clear preface of a TLS connection (see [`Protocol::clear_preface`]).
+///
+/// Python: no equivalent (`ssl` wraps a socket from its first byte).
 pub type ClearPreface = fn(&[u8]) -> Preface;
 
 /// What a [`ClearPreface`] found at the start of a connection.
+///
+/// Python: no equivalent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Preface {
     /// Not enough bytes yet to tell.
