@@ -432,3 +432,57 @@ def test_metrics_single_process():
     finally:
         code, err = stop(proc)
     assert code == 0, err
+
+
+RELOAD_APP = """
+import os
+
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"%s %d" % (VERSION, os.getpid())]
+"""
+
+
+def test_a_reload_that_fails_keeps_the_previous_workers(tmp_path):
+    """A deploy that breaks the import: SIGHUP starts new workers, they crash in a loop,
+    and the supervisor goes back to the workers it had (as nginx does), which never stopped
+    serving; the next good reload goes through."""
+    module = tmp_path / "reloaded.py"
+    module.write_text('VERSION = b"one"\n' + RELOAD_APP)
+    proc, port = start("reloaded:app", "--workers", "2", "--port", "0", cwd=str(tmp_path))
+
+    def answer():
+        resp, body = request(port)
+        assert resp.status == 200
+        version, pid = body.split()
+        return version, int(pid)
+
+    try:
+        wait_until("two workers", lambda: len(children_of(proc.pid)) == 2)
+        first = children_of(proc.pid)
+        module.write_text('raise RuntimeError("a broken deploy")\n' + RELOAD_APP)
+        proc.send_signal(signal.SIGHUP)
+        served = set()
+        deadline = time.monotonic() + TIMEOUT
+        while "reload failed" not in log(proc):
+            assert time.monotonic() < deadline, log(proc)
+            version, pid = answer()
+            assert version == b"one" and pid in first
+            served.add(pid)
+        assert "new workers died within" in log(proc)
+        assert "the previous workers keep serving" in log(proc)
+        assert "a broken deploy" in log(proc)
+        # The old generation still serves, and nothing is being restarted.
+        assert wait_until("only the old workers", lambda: children_of(proc.pid) == first)
+        for _ in range(20):
+            version, pid = answer()
+            assert version == b"one" and pid in first
+        module.write_text('VERSION = b"two!"\n' + RELOAD_APP)
+        proc.send_signal(signal.SIGHUP)
+        wait_until("reload complete", lambda: "reload complete" in log(proc))
+        version, pid = answer()
+        assert version == b"two!" and pid not in first
+        assert proc.poll() is None
+    finally:
+        code, err = stop(proc)
+    assert code == 0, err

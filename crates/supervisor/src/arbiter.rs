@@ -88,7 +88,8 @@ type Hook = Box<dyn FnMut() + Send>;
 /// (bound once, here), and until told to stop:
 /// - replaces a worker that exits or crashes, pausing longer after each recent death, and
 ///   stops with [`Error::CrashLoop`] when [`Config::crash_limit`] die within
-///   [`Config::crash_window`];
+///   [`Config::crash_window`] (during a reload, while workers of the previous generation
+///   serve, it goes back to those instead: the reload fails, the server stays up);
 /// - `SIGHUP`: graceful reload: a new generation of workers starts, and each old worker is
 ///   told to stop (SIGTERM: stop accepting, finish what it has) only once a new one
 ///   serves;
@@ -654,6 +655,14 @@ impl<F: FnMut(&WorkerSpec) -> Command> State<'_, F> {
         }
         let recent = self.deaths.len();
         if recent >= self.config.crash_limit {
+            if self.abandon_reload(now) {
+                tracing::error!(
+                    "reload failed: {recent} new workers died within {:?} (last: {how}); \
+                     the previous workers keep serving",
+                    self.config.crash_window
+                );
+                return;
+            }
             let e = Error::CrashLoop {
                 deaths: recent,
                 window: self.config.crash_window,
@@ -669,6 +678,28 @@ impl<F: FnMut(&WorkerSpec) -> Command> State<'_, F> {
             .min(16);
         let pause = (Duration::from_millis(100) * (1u32 << shift)).min(self.config.max_backoff);
         self.next_spawn = self.next_spawn.max(now + pause);
+    }
+
+    /// A reload whose new workers crash in a loop while the previous generation still
+    /// serves: the previous workers become current again and the new ones not yet serving
+    /// stop, as nginx keeps its old workers when a reload fails (a worker replaced later
+    /// runs the new command, though). False when there is nothing to go back to.
+    fn abandon_reload(&mut self, now: Instant) -> bool {
+        let serving_old = |w: &WorkerProc| w.stale && w.ready && w.stopping.is_none() && !w.killed;
+        if !self.reloading || !self.workers.iter().any(serving_old) {
+            return false;
+        }
+        for w in &mut self.workers {
+            if serving_old(w) {
+                w.stale = false;
+            } else if w.current() && !w.ready {
+                w.stop(now);
+            }
+        }
+        self.reloading = false;
+        self.deaths.clear();
+        notify(&[NotifyState::Ready]);
+        true
     }
 
     fn spawn(&mut self, now: Instant) -> Result<()> {
