@@ -486,3 +486,56 @@ def test_a_reload_that_fails_keeps_the_previous_workers(tmp_path):
     finally:
         code, err = stop(proc)
     assert code == 0, err
+
+
+def test_reload_on_change_keeps_the_last_good_code(tmp_path):
+    """``--reload``: saving a watched file reloads the worker; a save that breaks the
+    import leaves the last good code serving until the next good save."""
+    module = tmp_path / "devapp.py"
+    module.write_text('VERSION = b"one"\n' + RELOAD_APP)
+    (tmp_path / ".hidden").mkdir()
+    proc, port = start("devapp:app", "--reload", "--port", "0", cwd=str(tmp_path))
+
+    def version():
+        resp, body = request(port)
+        assert resp.status == 200
+        return body.split()[0]
+
+    try:
+        assert version() == b"one"
+        assert "watching the Python files under" in log(proc)
+        # Files outside what is watched change nothing.
+        (tmp_path / ".hidden" / "x.py").write_text("x = 1\n")
+        (tmp_path / "notes.txt").write_text("not Python\n")
+        time.sleep(2.5)
+        assert "reloading" not in log(proc)
+        module.write_text('VERSION = b"two!"\n' + RELOAD_APP)
+        wait_until("the new code", lambda: version() == b"two!")
+        assert "devapp.py changed: reloading" in log(proc)
+        module.write_text("def broken(:\n" + RELOAD_APP)
+        deadline = time.monotonic() + TIMEOUT
+        while "reload failed" not in log(proc):
+            assert time.monotonic() < deadline, log(proc)
+            assert version() == b"two!"
+        assert "SyntaxError" in log(proc)
+        assert version() == b"two!"
+        module.write_text('VERSION = b"three"\n' + RELOAD_APP)
+        wait_until("the fixed code", lambda: version() == b"three")
+    finally:
+        code, err = stop(proc)
+    assert code == 0, err
+
+
+def test_reload_dir_from_the_environment_and_refusals(tmp_path):
+    from pyserve.cli import parse_args
+
+    _, args = parse_args(["m:app", "--reload"], {"PYSERVE_RELOAD_DIR": "/a:/b c"})
+    assert args.reload_dir == ["/a", "/b c"]
+    _, args = parse_args(["m:app", "--reload-dir", "/x"], {"PYSERVE_RELOAD_DIR": "/a"})
+    assert args.reload_dir == ["/x"]
+    for extra, message in [(["--reload-dir", "/x"], "--reload-dir needs --reload"),
+                           (["--reload", "--faithful"], "--reload needs the production face")]:
+        done = subprocess.run([sys.executable, "-m", "pyserve", "apps.hello:app", *extra],
+                              capture_output=True, text=True, timeout=TIMEOUT, cwd=HERE)
+        assert done.returncode == 2
+        assert message in done.stderr, done.stderr

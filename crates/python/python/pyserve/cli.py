@@ -3,7 +3,8 @@
 Options are named as those of this project's ``demo`` binary (``--host``, ``--port``,
 ``--bind``, ``--workers``, ``--max-requests``, ``--worker-timeout``, ``--threads``,
 ``--faithful``, ``--unix``, ``--access-log``, ``--trusted-proxy``, ``--proxy-protocol``,
-``--tls-cert``, ``--pid``, limits and timeouts), plus gunicorn's ``--factory`` and ``--chdir``; each may also be set with its
+``--tls-cert``, ``--pid``, limits and timeouts), plus gunicorn's ``--factory``, ``--chdir``
+and ``--reload``; each may also be set with its
 ``PYSERVE_*`` environment variable, the command line winning.
 """
 
@@ -12,6 +13,8 @@ import importlib
 import os
 import signal
 import sys
+import threading
+import time
 
 ENV_PREFIX = "PYSERVE_"
 
@@ -114,6 +117,13 @@ def parser():
                    help="seconds an idle keep-alive connection is kept (default: 60)")
     p.add_argument("--shutdown-timeout", type=float, default=30,
                    help="seconds a graceful shutdown waits for requests in flight (default: 30)")
+    p.add_argument("--reload", action="store_true",
+                   help="development: watch the Python files under the working directory (or "
+                        "--reload-dir) and reload the workers when one changes; a change that "
+                        "breaks the import keeps the last good code serving")
+    p.add_argument("--reload-dir", action="append", metavar="DIR", default=None,
+                   help="with --reload, watch this directory instead; repeat for several (the "
+                        "variable holds directories separated by ':')")
     p.add_argument("--factory", action="store_true",
                    help="APP is a factory: call it (with no arguments) to get the application")
     p.add_argument("--chdir", metavar="DIR", default=None,
@@ -159,7 +169,12 @@ def parse_args(argv, environ=None):
             elif text.lower() not in FALSE:
                 bad("expected 1, true, yes, on, 0, false, no or off")
             continue
-        values = text.split() if action.dest == "bind" else [text]
+        if action.dest == "bind":
+            values = text.split()
+        elif action.dest == "reload_dir":
+            values = [v for v in text.split(os.pathsep) if v]
+        else:
+            values = [text]
         converted = []
         for v in values:
             try:
@@ -169,7 +184,8 @@ def parse_args(argv, environ=None):
             if action.choices is not None and v not in action.choices:
                 bad(f"choose from {', '.join(map(str, action.choices))}")
             converted.append(v)
-        setattr(args, action.dest, converted if action.dest == "bind" else converted[0])
+        many = isinstance(action, argparse._AppendAction)
+        setattr(args, action.dest, converted if many else converted[0])
     return p, args
 
 
@@ -217,6 +233,51 @@ def bind_addresses(args):
     return [f"[{host}]:{args.port}" if ":" in host else f"{host}:{args.port}"]
 
 
+#: Directories ``--reload`` never looks into (besides hidden ones and virtualenvs).
+SKIP_DIRS = frozenset(("__pycache__", "node_modules", "site-packages"))
+
+
+def python_files(dirs):
+    """The modification times of the ``.py`` files under ``dirs``: what ``--reload``
+    compares every second (hidden directories, ``__pycache__`` and virtualenvs left out)."""
+    seen = {}
+    for top in dirs:
+        for root, subdirs, files in os.walk(top):
+            subdirs[:] = [
+                d for d in subdirs
+                if not d.startswith(".") and d not in SKIP_DIRS
+                and not os.path.exists(os.path.join(root, d, "pyvenv.cfg"))
+            ]
+            for name in files:
+                if name.endswith(".py"):
+                    path = os.path.join(root, name)
+                    try:
+                        seen[path] = os.stat(path).st_mtime_ns
+                    except OSError:
+                        pass
+    return seen
+
+
+def watch(dirs, interval=1.0):
+    """``--reload``: a daemon thread that sends this process (the supervisor) SIGHUP, its
+    graceful reload, when a watched file changes, appears or goes away."""
+    def run():
+        before = python_files(dirs)
+        while True:
+            time.sleep(interval)
+            now = python_files(dirs)
+            if now != before:
+                changed = sorted(p for p in now.keys() | before.keys()
+                                 if now.get(p) != before.get(p))
+                print(f"pyserve: {changed[0]} changed"
+                      + (f" (and {len(changed) - 1} more)" if len(changed) > 1 else "")
+                      + ": reloading", file=sys.stderr, flush=True)
+                before = now
+                os.kill(os.getpid(), signal.SIGHUP)
+
+    threading.Thread(target=run, name="pyserve-reload", daemon=True).start()
+
+
 def supervise(args, argv):
     """``--workers N``: the supervisor ``demo --workers`` runs (``_core.supervise``) binds
     every address once and runs N copies of this command as its workers, with the
@@ -225,10 +286,15 @@ def supervise(args, argv):
 
     # The supervisor answers SIGINT itself: no KeyboardInterrupt in this process.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    if args.reload:
+        dirs = args.reload_dir or [args.chdir or os.getcwd()]
+        print(f"pyserve: watching the Python files under {', '.join(dirs)}",
+              file=sys.stderr, flush=True)
+        watch(dirs)
     try:
         _core.supervise(
             [sys.executable, "-m", "pyserve", *argv],
-            args.workers,
+            args.workers or 1,
             bind_addresses(args),
             backlog=args.backlog,
             unix_mode=args.unix_mode,
@@ -275,10 +341,13 @@ def main(argv=None):
         print(f"pyserve: error: {e}", file=sys.stderr, flush=True)
         return 1
     worker = _core.is_worker()
-    if args.workers is not None and not worker:
+    if args.reload_dir and not args.reload:
+        p.error("--reload-dir needs --reload")
+    if (args.workers is not None or args.reload) and not worker:
         if args.faithful or args.once:
-            p.error("--workers needs the production face (without --faithful/--once)")
-        if args.workers < 1:
+            option = "--workers" if args.workers is not None else "--reload"
+            p.error(f"{option} needs the production face (without --faithful/--once)")
+        if args.workers is not None and args.workers < 1:
             p.error(f"argument --workers: must be at least 1: {args.workers}")
         if args.max_requests is not None and args.max_requests < 1:
             p.error(f"argument --max-requests: must be at least 1: {args.max_requests}")
