@@ -510,7 +510,9 @@ def test_reload_on_change_keeps_the_last_good_code(tmp_path):
         time.sleep(2.5)
         assert "reloading" not in log(proc)
         module.write_text('VERSION = b"two!"\n' + RELOAD_APP)
-        wait_until("the new code", lambda: version() == b"two!")
+        # The old worker answers until the new one serves and it has drained.
+        wait_until("reload complete", lambda: log(proc).count("reload complete") == 1)
+        assert version() == b"two!"
         assert "devapp.py changed: reloading" in log(proc)
         module.write_text("def broken(:\n" + RELOAD_APP)
         deadline = time.monotonic() + TIMEOUT
@@ -520,7 +522,8 @@ def test_reload_on_change_keeps_the_last_good_code(tmp_path):
         assert "SyntaxError" in log(proc)
         assert version() == b"two!"
         module.write_text('VERSION = b"three"\n' + RELOAD_APP)
-        wait_until("the fixed code", lambda: version() == b"three")
+        wait_until("reload complete", lambda: log(proc).count("reload complete") == 2)
+        assert version() == b"three"
     finally:
         code, err = stop(proc)
     assert code == 0, err
