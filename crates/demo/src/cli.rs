@@ -109,6 +109,11 @@ pub(crate) struct Args {
     pub(crate) max_connections: Option<usize>,
     /// Largest request body in bytes (production face).
     pub(crate) max_body: u64,
+    /// Longest request line or header line in bytes (production face; CPython's `_MAXLINE`).
+    pub(crate) max_line: usize,
+    /// Most lines of a request's header block, its closing blank line included (production
+    /// face; CPython's `_MAXHEADERS`, which lets 99 fields through).
+    pub(crate) max_headers: usize,
     /// Seconds a whole request may take to arrive (production face).
     pub(crate) request_timeout: u64,
     /// Seconds an idle keep-alive connection is kept (production face).
@@ -183,6 +188,8 @@ impl Default for Args {
             max_blocking: None,
             max_connections: None,
             max_body: 32 << 20,
+            max_line: 65536,
+            max_headers: 100,
             request_timeout: 30,
             idle_timeout: 60,
             shutdown_timeout: 30,
@@ -389,6 +396,24 @@ const OPTIONS: &[Opt] = &[
             "Largest request body in bytes (production face)",
         ),
         "33554432",
+    ),
+    with_default(
+        opt(
+            "max-line",
+            Some("MAX_LINE"),
+            "Longest request line (longer: 414) or header line (longer: 431) in bytes \
+             (production face)",
+        ),
+        "65536",
+    ),
+    with_default(
+        opt(
+            "max-headers",
+            Some("MAX_HEADERS"),
+            "Most lines of a request's header block, its closing blank line included, as CPython \
+             counts them (100: 99 fields); more: 431 (production face)",
+        ),
+        "100",
     ),
     with_default(
         opt(
@@ -712,6 +737,8 @@ fn set(args: &mut Args, o: &Opt, v: OsString, from: Option<&str>) -> Result<(), 
                 "max-blocking" => parsed(o, &v).map(|m| args.max_blocking = Some(m)),
                 "max-connections" => parsed(o, &v).map(|m| args.max_connections = Some(m)),
                 "max-body" => parsed(o, &v).map(|m| args.max_body = m),
+                "max-line" => parsed(o, &v).map(|m| args.max_line = m),
+                "max-headers" => parsed(o, &v).map(|m| args.max_headers = m),
                 "request-timeout" => parsed(o, &v).map(|t| args.request_timeout = t),
                 "idle-timeout" => parsed(o, &v).map(|t| args.idle_timeout = t),
                 "shutdown-timeout" => parsed(o, &v).map(|t| args.shutdown_timeout = t),
@@ -823,6 +850,14 @@ fn check(args: &Args, seen: &HashSet<&'static str>) -> Result<(), CliError> {
     }
     if args.max_requests == Some(0) {
         return Err(invalid("max-requests", "0".into(), "must be at least 1"));
+    }
+    // The shortest request line: `GET / HTTP/1.0`.
+    if args.max_line < 16 {
+        return Err(invalid(
+            "max-line",
+            args.max_line.to_string(),
+            "must be at least 16",
+        ));
     }
     if args.backlog < 1 {
         return Err(invalid(
@@ -964,6 +999,7 @@ mod tests {
         assert_eq!(a.port, 8782);
         assert_eq!(a.app, AppKind::Demo);
         assert_eq!(a.max_body, 32 << 20);
+        assert_eq!((a.max_line, a.max_headers), (65536, 100));
         assert_eq!(
             (a.request_timeout, a.idle_timeout, a.shutdown_timeout),
             (30, 60, 30)
@@ -997,6 +1033,10 @@ mod tests {
             "100",
             "--max-body",
             "1024",
+            "--max-line",
+            "8190",
+            "--max-headers",
+            "50",
             "--request-timeout",
             "5",
             "--idle-timeout",
@@ -1026,6 +1066,8 @@ mod tests {
             max_blocking: Some(7),
             max_connections: Some(100),
             max_body: 1024,
+            max_line: 8190,
+            max_headers: 50,
             request_timeout: 5,
             idle_timeout: 6,
             shutdown_timeout: 7,
@@ -1041,6 +1083,13 @@ mod tests {
             ..Args::default()
         };
         assert_eq!(a, expected);
+    }
+
+    #[test]
+    fn max_line_has_a_floor() {
+        let e = err(&["--max-line", "15"]);
+        assert!(e.to_string().contains("must be at least 16"), "{e}");
+        assert_eq!(run(&["--max-line=16"]).max_line, 16);
     }
 
     #[test]

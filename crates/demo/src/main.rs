@@ -238,8 +238,10 @@ fn production(
             ..ChunkedLimits::default()
         },
     };
-    let protocol =
-        HttpProtocol::new(factory, http_config().protocol_version("HTTP/1.1")).limits(limits);
+    let http = http_config()
+        .protocol_version("HTTP/1.1")
+        .limits(args.max_line, args.max_headers);
+    let protocol = HttpProtocol::new(factory, http).limits(limits);
     // The certificate and key are loaded before anything listens: a bad file is an error
     // that names it.
     let tls = match &args.tls.cert {

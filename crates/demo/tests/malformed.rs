@@ -198,3 +198,52 @@ fn chunk_extension_outside_the_rfc_grammar_gets_400_on_the_production_face() {
         assert!(!text.contains("smuggled"), "{text}");
     }
 }
+
+/// `--max-line` and `--max-headers` move the production face's limits: a request line one
+/// byte over gets CPython's 414, a header line over gets 431, and a header block of
+/// `--max-headers` lines (the blank line counted, as CPython counts) gets 431; one line
+/// fewer is served.
+#[test]
+fn max_line_and_max_headers_move_the_production_limits() {
+    let demo = Demo::production(&["--max-line", "200", "--max-headers", "4"]);
+    let reply = exchange(
+        demo.addr(),
+        &[&request_with_line_of(201)],
+        Duration::from_secs(5),
+    );
+    assert_414_and_close(&reply, "201 bytes with --max-line 200");
+    let ok = exchange(
+        demo.addr(),
+        &[&request_with_line_of(200)],
+        Duration::from_millis(500),
+    );
+    assert!(split_response(&ok.bytes).0.ends_with(" 200 OK"));
+    let long_header = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nX-Long: {}\r\n\r\n",
+        "b".repeat(200)
+    );
+    let reply = exchange(
+        demo.addr(),
+        &[long_header.as_bytes()],
+        Duration::from_secs(5),
+    );
+    assert!(reply.closed);
+    assert!(
+        split_response(&reply.bytes)
+            .0
+            .ends_with(" 431 Line too long"),
+        "{:?}",
+        String::from_utf8_lossy(&reply.bytes)
+    );
+    let four = b"GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
+    let reply = exchange(demo.addr(), &[four], Duration::from_secs(5));
+    assert!(reply.closed);
+    assert!(
+        split_response(&reply.bytes)
+            .0
+            .ends_with(" 431 Too many headers")
+    );
+    let three = b"GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\n\r\n";
+    let ok = exchange(demo.addr(), &[three], Duration::from_millis(500));
+    assert!(split_response(&ok.bytes).0.ends_with(" 200 OK"));
+}

@@ -129,6 +129,7 @@ impl Server {
         app, host = "127.0.0.1", port = 8000, *, unix = None, bind = None, backlog = 1024,
         unix_mode = None, pid = None, threads = 1,
         max_blocking = None, max_connections = None, max_body = 32 << 20,
+        max_line = 65536, max_headers = 100,
         request_timeout = 30.0, idle_timeout = 60.0, shutdown_timeout = 30.0,
         trusted_proxy = None, proxy_hops = 1, multiprocess = false, metrics_bind = None,
         tls_cert = None, tls_key = None, tls_password_file = None, proxy_protocol = false,
@@ -151,6 +152,8 @@ impl Server {
         max_blocking: Option<usize>,
         max_connections: Option<usize>,
         max_body: u64,
+        max_line: usize,
+        max_headers: usize,
         request_timeout: f64,
         idle_timeout: f64,
         shutdown_timeout: f64,
@@ -231,7 +234,13 @@ impl Server {
                 ..ChunkedLimits::default()
             },
         };
-        let http = crate::faithful::python_http_config(py).protocol_version("HTTP/1.1");
+        if max_line < 16 {
+            // The shortest request line: `GET / HTTP/1.0`.
+            return Err(PyValueError::new_err("max_line must be at least 16"));
+        }
+        let http = crate::faithful::python_http_config(py)
+            .protocol_version("HTTP/1.1")
+            .limits(max_line, max_headers);
         let protocol = HttpProtocol::new(factory, http).limits(limits);
         let binds = crate::net::parse_binds(bind.as_deref().unwrap_or_default())?;
         let at = Where {

@@ -896,3 +896,24 @@ def test_gc_finalizers_that_release_the_gil_during_environ_building():
             assert not failures, failures
     finally:
         gc.set_threshold(*old)
+
+
+def test_max_line_and_max_headers(hello_app):
+    """``max_line``/``max_headers`` (``--max-line``/``--max-headers``) move CPython's
+    65,536-byte line and 100-line header limits on the production face."""
+    with production(hello_app, max_line=200, max_headers=4) as port:
+        line = b"GET /" + b"a" * (200 - len(b"GET / HTTP/1.1\r\n")) + b" HTTP/1.1\r\n"
+        assert len(line) == 200
+        ok = raw(port, line + b"Host: x\r\nConnection: close\r\n\r\n")
+        assert ok.startswith(b"HTTP/1.1 200 OK\r\n"), ok
+        over = raw(port, b"GET /a" + line[5:] + b"Host: x\r\n\r\n")
+        assert over.startswith(b"HTTP/1.1 414 Request-URI Too Long\r\n"), over
+        long_header = b"GET / HTTP/1.1\r\nHost: x\r\nX-Long: " + b"b" * 200 + b"\r\n\r\n"
+        assert raw(port, long_header).startswith(b"HTTP/1.1 431 Line too long\r\n")
+        four = b"GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n"
+        assert raw(port, four).startswith(b"HTTP/1.1 431 Too many headers\r\n")
+        three = b"GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nConnection: close\r\n\r\n"
+        assert raw(port, three).startswith(b"HTTP/1.1 200 OK\r\n")
+    with pytest.raises(ValueError, match="max_line must be at least 16"):
+        with production(hello_app, max_line=15):
+            pass

@@ -29,7 +29,8 @@ def serve(app, host="127.0.0.1", port=8000, *, access_log=None, ready=None, **op
     ``server.shutdown()``.
 
     ``options`` are the keyword arguments of ``pyserve.Server``: ``unix``, ``threads``,
-    ``max_blocking``, ``max_connections``, ``max_body``, ``request_timeout``,
+    ``max_blocking``, ``max_connections``, ``max_body``, ``max_line``, ``max_headers``,
+    ``request_timeout``,
     ``idle_timeout``, ``shutdown_timeout``, ``trusted_proxy``, ``proxy_hops``,
     ``multiprocess``, ``bind`` (a list of addresses: ``HOST:PORT``, ``unix:PATH``,
     ``fd://N``), ``backlog``, ``unix_mode``, ``pid``, ``metrics_bind`` (Prometheus

@@ -111,6 +111,13 @@ def parser():
                    help="most open connections; accepting pauses at the cap")
     p.add_argument("--max-body", type=int, default=32 << 20,
                    help="largest request body in bytes (default: 33554432)")
+    p.add_argument("--max-line", type=int, default=65536,
+                   help="longest request line (longer: 414) or header line (longer: 431) in "
+                        "bytes (default: 65536)")
+    p.add_argument("--max-headers", type=int, default=100,
+                   help="most lines of a request's header block, its closing blank line "
+                        "included, as CPython counts them (default: 100, so 99 fields); "
+                        "more: 431")
     p.add_argument("--request-timeout", type=float, default=30,
                    help="seconds a whole request may take to arrive (default: 30)")
     p.add_argument("--idle-timeout", type=float, default=60,
@@ -396,6 +403,8 @@ def main(argv=None):
         max_blocking=args.max_blocking,
         max_connections=args.max_connections,
         max_body=args.max_body,
+        max_line=args.max_line,
+        max_headers=args.max_headers,
         request_timeout=args.request_timeout,
         idle_timeout=args.idle_timeout,
         shutdown_timeout=args.shutdown_timeout,
