@@ -81,6 +81,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(reopen_logs, m)?)?;
     m.add_function(wrap_pyfunction!(workers::supervise, m)?)?;
     m.add_function(wrap_pyfunction!(workers::is_worker, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add(
         "SERVER_SOFTWARE",
         faithful::python_http_config(m.py()).server_version,

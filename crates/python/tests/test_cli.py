@@ -2,6 +2,7 @@
 
 import http.server
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -193,3 +194,34 @@ def test_sigint_stops_gracefully():
     assert request(port)[1] == b"Hello world!\n"
     proc.send_signal(signal.SIGINT)
     assert proc.wait(TIMEOUT) == 0
+
+
+#: Options of one command only: demo's choice of built-in app and its browser, pyserve's
+#: ways of finding a Python application and its development reloader.
+DEMO_ONLY = {"--app", "--open", "--help"}
+PYSERVE_ONLY = {"--factory", "--chdir", "--reload", "--reload-dir", "--help"}
+
+
+def long_options(help_text):
+    """The long options a ``--help`` text lists (one at the start of a line)."""
+    return set(re.findall(r"^\s+(?:-\w, )?(--[a-z][a-z0-9-]*)", help_text, re.M))
+
+
+def test_the_options_are_demo_s():
+    """``pyserve`` takes ``demo``'s options under the same names (the issue's contract),
+    so one that ``demo`` gains is not forgotten here."""
+    demo = demo_binary()
+    if demo is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI builds target/debug/demo before the pytest suite")
+        pytest.skip("no demo binary built")
+    demo_help = subprocess.run([demo, "--help"], capture_output=True, text=True,
+                               timeout=TIMEOUT).stdout
+    ours = subprocess.run([sys.executable, "-m", "pyserve", "--help"], capture_output=True,
+                          text=True, timeout=TIMEOUT, cwd=HERE).stdout
+    demo_options = long_options(demo_help)
+    assert demo_options - DEMO_ONLY, demo_help
+    missing = sorted(demo_options - long_options(ours) - DEMO_ONLY)
+    extra = sorted(long_options(ours) - demo_options - PYSERVE_ONLY)
+    assert missing == [], f"demo options pyserve lacks: {missing}"
+    assert extra == [], f"pyserve options demo lacks: {extra}"

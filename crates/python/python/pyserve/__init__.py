@@ -11,9 +11,9 @@ import signal
 import threading
 
 from . import _core
-from ._core import FileWrapper, Server
+from ._core import FileWrapper, Server, __version__
 
-__all__ = ["serve", "Server", "FileWrapper", "install_log"]
+__all__ = ["serve", "Server", "FileWrapper", "install_log", "__version__"]
 
 
 def install_log(access_log="python", logfile=None, logformat=None):

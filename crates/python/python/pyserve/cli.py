@@ -42,6 +42,9 @@ def parser():
         epilog="Every option may also be set with its environment variable (shown in "
                "brackets); an option given on the command line wins.",
     )
+    from . import __version__
+
+    p.add_argument("--version", action="version", version=f"pyserve {__version__}")
     p.add_argument("app", metavar="MODULE:APP",
                    help="the application: pkg.module:name, pkg.module:create_app() (called), "
                         "or pkg.module:create_app with --factory")
@@ -136,7 +139,7 @@ def parser():
     p.add_argument("--chdir", metavar="DIR", default=None,
                    help="change to DIR before importing the application")
     for action in p._actions:
-        if action.option_strings and action.dest != "help":
+        if action.option_strings and action.dest not in ("help", "version"):
             action.help = f"{action.help} [env: {env_name(action.option_strings[-1])}]"
     return p
 
@@ -159,7 +162,7 @@ def parse_args(argv, environ=None):
         if a.startswith("--"):
             given.add(a.split("=", 1)[0])
     for action in p._actions:
-        if not action.option_strings or action.dest == "help":
+        if not action.option_strings or action.dest in ("help", "version"):
             continue
         option = action.option_strings[-1]
         name = env_name(option)
