@@ -907,7 +907,8 @@ def test_max_line_and_max_headers(hello_app):
         ok = raw(port, line + b"Host: x\r\nConnection: close\r\n\r\n")
         assert ok.startswith(b"HTTP/1.1 200 OK\r\n"), ok
         over = raw(port, b"GET /a" + line[5:] + b"Host: x\r\n\r\n")
-        assert over.startswith(b"HTTP/1.1 414 Request-URI Too Long\r\n"), over
+        # The reason phrase is this Python's (3.13 says `URI Too Long`).
+        assert over.startswith(b"HTTP/1.1 414 "), over
         long_header = b"GET / HTTP/1.1\r\nHost: x\r\nX-Long: " + b"b" * 200 + b"\r\n\r\n"
         assert raw(port, long_header).startswith(b"HTTP/1.1 431 Line too long\r\n")
         four = b"GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n"
