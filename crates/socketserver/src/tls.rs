@@ -655,12 +655,17 @@ impl<S: Read + Write> NonBlockingTls<S> {
                             // What follows the preface is the start of the session.
                             let mut rest = &pre.bytes[len..];
                             while !rest.is_empty() && !*eof {
-                                let fed = conn.read_tls(&mut rest).and_then(|_| {
-                                    conn.process_new_packets().map_err(io::Error::other)
+                                let fed = conn.read_tls(&mut rest).and_then(|n| {
+                                    conn.process_new_packets().map_err(io::Error::other)?;
+                                    Ok(n)
                                 });
-                                if let Err(e) = fed {
-                                    tracing::debug!(error = %e, "tls session failed");
-                                    *eof = true;
+                                match fed {
+                                    Ok(0) => break,
+                                    Ok(_) => {}
+                                    Err(e) => {
+                                        tracing::debug!(error = %e, "tls session failed");
+                                        *eof = true;
+                                    }
                                 }
                             }
                         }
