@@ -38,23 +38,87 @@ use crate::errors::to_py;
 use crate::gil::{IN_PYTHON, interruptible};
 
 /// `WsgiRequestHandler` for a Python application, announcing a wait for the GIL as a
-/// block (see the module documentation).
-struct PyHandler(WsgiRequestHandler<dyn Application>);
+/// block (see the module documentation); `GET` and `HEAD` under a static mount are
+/// answered from its directory without Python.
+struct PyHandler {
+    wsgi: WsgiRequestHandler<dyn Application>,
+    statics: Arc<[StaticMount]>,
+}
 
 impl std::fmt::Debug for PyHandler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
+        self.wsgi.fmt(f)
     }
 }
 
 impl HttpHandler for PyHandler {
     fn do_method(&mut self, ex: &mut Exchange<'_>) -> http_server::Result<()> {
+        if !self.statics.is_empty() && matches!(ex.command.as_str(), "GET" | "HEAD") {
+            let found = self.statics.iter().find_map(|m| {
+                m.inner_path(&ex.path)
+                    .map(|inner| (m, format!("/{}", inner.trim_start_matches('/'))))
+            });
+            if let Some((mount, inner)) = found {
+                return mount.serve(ex, inner);
+            }
+        }
         if gil_contended() {
             let cx = *ex.cx();
-            cx.blocking(|| self.0.do_method(ex))
+            cx.blocking(|| self.wsgi.do_method(ex))
         } else {
-            self.0.do_method(ex)
+            self.wsgi.do_method(ex)
         }
+    }
+}
+
+/// A directory served under a URL prefix (`static_dirs`, `--static PREFIX=DIR`): the files
+/// below it, as `http.server.SimpleHTTPRequestHandler` sends them (`Content-Type` from the
+/// extension, `Last-Modified`, `If-Modified-Since` answered 304), but no directory listing
+/// (a directory is 404), and no Python on the way.
+#[derive(Debug)]
+struct StaticMount {
+    /// `/static`: no trailing slash.
+    prefix: String,
+    files: http_server::SimpleHttpHandler,
+}
+
+impl StaticMount {
+    fn new(prefix: &str, dir: std::path::PathBuf) -> PyResult<Self> {
+        let prefix = prefix.trim_end_matches('/');
+        if !prefix.starts_with('/') || prefix.contains(['?', '#']) {
+            return Err(PyValueError::new_err(format!(
+                "static_dirs: the prefix {prefix:?} must be a path like /static"
+            )));
+        }
+        if !dir.is_dir() {
+            return Err(PyValueError::new_err(format!(
+                "static_dirs: {} is not a directory",
+                dir.display()
+            )));
+        }
+        Ok(StaticMount {
+            prefix: prefix.to_owned(),
+            files: http_server::SimpleHttpHandler::new(dir),
+        })
+    }
+
+    /// The path below the prefix, when `path` (the request target, its query included) is
+    /// under it.
+    fn inner_path<'p>(&self, path: &'p str) -> Option<&'p str> {
+        let rest = path.strip_prefix(self.prefix.as_str())?;
+        (rest.is_empty() || rest.starts_with(['/', '?'])).then_some(rest)
+    }
+
+    /// Answers `ex` with the file at `inner` (`/css/a.css`) below the directory.
+    fn serve(&self, ex: &mut Exchange<'_>, inner: String) -> http_server::Result<()> {
+        let mut files = self.files.clone();
+        if !http_server::translate_path(&files.directory, &inner).is_file() {
+            return files.send_error(ex, 404, Some("File not found"), None);
+        }
+        let whole = std::mem::replace(&mut ex.path, inner);
+        let served = files.do_method(ex);
+        ex.path = whole;
+        served
     }
 }
 
@@ -133,6 +197,7 @@ impl Server {
         request_timeout = 30.0, idle_timeout = 60.0, shutdown_timeout = 30.0,
         trusted_proxy = None, proxy_hops = 1, multiprocess = false, metrics_bind = None,
         tls_cert = None, tls_key = None, tls_password_file = None, proxy_protocol = false,
+        static_dirs = None,
     ))]
     #[allow(
         clippy::too_many_arguments,
@@ -165,6 +230,7 @@ impl Server {
         tls_key: Option<std::path::PathBuf>,
         tls_password_file: Option<std::path::PathBuf>,
         proxy_protocol: bool,
+        static_dirs: Option<Vec<(String, std::path::PathBuf)>>,
     ) -> PyResult<Self> {
         crate::log::ensure();
         // The certificate and key are loaded before anything listens: a bad file is an
@@ -219,13 +285,22 @@ impl Server {
         // requests reuse threads instead of making new ones.
         config.standby_keep_alive = Duration::from_secs(600);
 
+        let statics: Arc<[StaticMount]> = static_dirs
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(prefix, dir)| StaticMount::new(&prefix, dir))
+            .collect::<PyResult<Vec<_>>>()?
+            .into();
         let env_slot: Arc<EnvSlot> = Arc::default();
         let slot = env_slot.clone();
         // The handlers share the application and the base environ, built once the server
         // is bound (the base environ names its address).
         let factory = move |_cx: &HandlerCx<'_>| {
             let shared = slot.get().expect("the server is bound before it serves");
-            PyHandler(WsgiRequestHandler::shared(Arc::clone(shared)))
+            PyHandler {
+                wsgi: WsgiRequestHandler::shared(Arc::clone(shared)),
+                statics: Arc::clone(&statics),
+            }
         };
         let limits = H1Limits {
             max_body: opts.max_body,

@@ -197,9 +197,10 @@ def test_sigint_stops_gracefully():
 
 
 #: Options of one command only: demo's choice of built-in app and its browser, pyserve's
-#: ways of finding a Python application and its development reloader.
+#: ways of finding a Python application, its development reloader and its static mounts
+#: (demo's apps are Rust: they serve files themselves).
 DEMO_ONLY = {"--app", "--open", "--help"}
-PYSERVE_ONLY = {"--factory", "--chdir", "--reload", "--reload-dir", "--help"}
+PYSERVE_ONLY = {"--factory", "--chdir", "--reload", "--reload-dir", "--static", "--help"}
 
 
 def long_options(help_text):
@@ -225,3 +226,23 @@ def test_the_options_are_demo_s():
     extra = sorted(long_options(ours) - demo_options - PYSERVE_ONLY)
     assert missing == [], f"demo options pyserve lacks: {missing}"
     assert extra == [], f"pyserve options demo lacks: {extra}"
+
+
+def test_static_option_and_its_variable(tmp_path):
+    (tmp_path / "a.txt").write_text("from disk\n")
+    proc, port = start("apps.hello:app", "--port", "0", "--static", f"/files={tmp_path}")
+    try:
+        assert request(port, path="/files/a.txt")[1] == b"from disk\n"
+        assert request(port, path="/")[1] == b"Hello world!\n"
+    finally:
+        code, err = stop(proc)
+    assert code == 0, err
+    from pyserve.cli import parse_args
+
+    _, args = parse_args(["m:app"], {"PYSERVE_STATIC": "/a=/x /b=/y"})
+    assert args.static == [("/a", "/x"), ("/b", "/y")]
+    for bad in ("static=/x", "/static", "/static="):
+        done = subprocess.run([sys.executable, "-m", "pyserve", "apps.hello:app",
+                               "--static", bad], capture_output=True, text=True,
+                              timeout=TIMEOUT, cwd=HERE)
+        assert done.returncode == 2 and "is not PREFIX=DIR" in done.stderr, done.stderr

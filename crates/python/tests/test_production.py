@@ -918,3 +918,56 @@ def test_max_line_and_max_headers(hello_app):
     with pytest.raises(ValueError, match="max_line must be at least 16"):
         with production(hello_app, max_line=15):
             pass
+
+
+def test_static_dirs_are_served_without_the_application(tmp_path):
+    """``static_dirs`` (``--static PREFIX=DIR``): files under a prefix come from Rust,
+    with SimpleHTTPRequestHandler's headers and 304s, never a listing, never outside the
+    directory; everything else reaches the application."""
+    root = tmp_path / "assets"
+    (root / "css").mkdir(parents=True)
+    (root / "css" / "site.css").write_text("body { color: red }\n")
+    (root / "app.js").write_bytes(b"x" * 300_000)
+    (tmp_path / "secret.txt").write_text("not for you\n")
+    calls = []
+
+    def app(environ, start_response):
+        calls.append(environ["PATH_INFO"])
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"app " + environ["PATH_INFO"].encode()]
+
+    with production(app, static_dirs={"/static/": str(root)}) as port:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+        resp, body = request(port, path="/static/css/site.css?v=3", conn=conn)
+        assert resp.status == 200 and body == b"body { color: red }\n"
+        assert resp.getheader("Content-Type") == "text/css"
+        assert resp.getheader("Content-Length") == "20"
+        modified = resp.getheader("Last-Modified")
+        assert modified
+        resp, body = request(port, path="/static/app.js", conn=conn)
+        assert resp.status == 200 and body == b"x" * 300_000
+        assert resp.getheader("Content-Type") == "text/javascript"
+        resp, body = request(port, "HEAD", "/static/css/site.css", conn=conn)
+        assert resp.status == 200 and body == b""
+        assert resp.getheader("Content-Length") == "20"
+        resp, body = request(port, path="/static/css/site.css", conn=conn,
+                             headers={"If-Modified-Since": modified})
+        assert resp.status == 304 and body == b""
+        for missing in ("/static/nope.css", "/static/css/", "/static", "/static/",
+                        "/static/../secret.txt", "/static/%2e%2e/secret.txt"):
+            resp, body = request(port, path=missing, conn=conn)
+            assert resp.status == 404, missing
+            assert b"not for you" not in body
+        # Not under the prefix, or not GET/HEAD: the application's.
+        resp, body = request(port, path="/staticfile", conn=conn)
+        assert body == b"app /staticfile"
+        resp, body = request(port, "POST", "/static/css/site.css", body=b"x", conn=conn)
+        assert body == b"app /static/css/site.css"
+        conn.close()
+    assert calls == ["/staticfile", "/static/css/site.css"]
+    with pytest.raises(ValueError, match="is not a directory"):
+        with production(app, static_dirs={"/static": str(tmp_path / "none")}):
+            pass
+    with pytest.raises(ValueError, match="must be a path like /static"):
+        with production(app, static_dirs={"static": str(root)}):
+            pass

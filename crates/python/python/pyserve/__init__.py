@@ -36,12 +36,15 @@ def serve(app, host="127.0.0.1", port=8000, *, access_log=None, ready=None, **op
     ``fd://N``), ``backlog``, ``unix_mode``, ``pid``, ``metrics_bind`` (Prometheus
     metrics at ``http://ADDR/metrics``), ``tls_cert``, ``tls_key`` and
     ``tls_password_file`` (HTTPS: PEM files, as ``--tls-cert``, ``--tls-key``,
-    ``--tls-password-file``) and ``proxy_protocol`` (a PROXY protocol header opens every
-    connection). ``ready``, when given, is called with the bound server before it serves
+    ``--tls-password-file``), ``proxy_protocol`` (a PROXY protocol header opens every
+    connection) and ``static_dirs`` (``{"/static": "./static"}``: files served from Rust
+    under a URL prefix, as ``--static``). ``ready``, when given, is called with the bound server before it serves
     (to print a banner, or to keep it and call ``shutdown()`` from another thread).
     """
     if access_log is not None:
         install_log(access_log)
+    if isinstance(options.get("static_dirs"), dict):
+        options["static_dirs"] = list(options["static_dirs"].items())
     server = Server(app, host, port, **options)
     if ready is not None:
         ready(server)

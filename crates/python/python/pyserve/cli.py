@@ -19,6 +19,14 @@ import time
 ENV_PREFIX = "PYSERVE_"
 
 
+def static_mount(text):
+    """``--static``: ``PREFIX=DIR`` (``/static=./static``)."""
+    prefix, sep, directory = text.partition("=")
+    if not sep or not prefix.startswith("/") or not directory:
+        raise argparse.ArgumentTypeError(f"{text!r} is not PREFIX=DIR (e.g. /static=./static)")
+    return prefix, directory
+
+
 def octal(text):
     """``--unix-mode``: permission bits in octal (``660``, ``0o660``)."""
     try:
@@ -127,6 +135,11 @@ def parser():
                    help="seconds an idle keep-alive connection is kept (default: 60)")
     p.add_argument("--shutdown-timeout", type=float, default=30,
                    help="seconds a graceful shutdown waits for requests in flight (default: 30)")
+    p.add_argument("--static", action="append", type=static_mount, metavar="PREFIX=DIR",
+                   default=None,
+                   help="serve the files under DIR at PREFIX (/static=./static) from Rust, "
+                        "without the application: GET and HEAD, no directory listing; repeat "
+                        "for several (the variable holds mounts separated by spaces)")
     p.add_argument("--reload", action="store_true",
                    help="development: watch the Python files under the working directory (or "
                         "--reload-dir) and reload the workers when one changes; a change that "
@@ -179,7 +192,7 @@ def parse_args(argv, environ=None):
             elif text.lower() not in FALSE:
                 bad("expected 1, true, yes, on, 0, false, no or off")
             continue
-        if action.dest == "bind":
+        if action.dest in ("bind", "static"):
             values = text.split()
         elif action.dest == "reload_dir":
             values = [v for v in text.split(os.pathsep) if v]
@@ -336,7 +349,8 @@ def main(argv=None):
         p.error("--tls-key and --tls-password-file need --tls-cert")
     if args.faithful or args.once:
         for given, option in ((args.tls_cert, "--tls-cert"),
-                              (args.proxy_protocol, "--proxy-protocol")):
+                              (args.proxy_protocol, "--proxy-protocol"),
+                              (args.static, "--static")):
             if given:
                 p.error(f"{option} needs the production face (without --faithful/--once)")
     from . import _core, serve
@@ -419,6 +433,7 @@ def main(argv=None):
         tls_key=args.tls_key,
         tls_password_file=args.tls_password_file,
         proxy_protocol=args.proxy_protocol,
+        static_dirs=args.static,
     )
     if args.threads is not None:
         options["threads"] = args.threads
