@@ -247,13 +247,12 @@ fn production(
     let tls = match &args.tls.cert {
         None => None,
         Some(cert) => {
-            let mut tls = socketserver::TlsConfig::new(cert);
-            if let Some(key) = &args.tls.key {
-                tls = tls.keyfile(key);
-            }
-            if let Some(file) = &args.tls.password_file {
-                tls = tls.password_file(file)?;
-            }
+            let files = &args.tls;
+            let tls = socketserver::TlsConfig::from_files(
+                cert,
+                files.key.as_ref(),
+                files.password_file.as_ref(),
+            )?;
             Some(http_server::https_acceptor(&tls)?)
         }
     };

@@ -404,13 +404,7 @@ fn tls_acceptor(
     password_file: Option<std::path::PathBuf>,
 ) -> PyResult<TlsAcceptor> {
     let fail = |e: &dyn std::fmt::Display| PyOSError::new_err(e.to_string());
-    let mut tls = TlsConfig::new(cert);
-    if let Some(key) = key {
-        tls = tls.keyfile(key);
-    }
-    if let Some(file) = password_file {
-        tls = tls.password_file(file).map_err(|e| fail(&e))?;
-    }
+    let tls = TlsConfig::from_files(cert, key, password_file).map_err(|e| fail(&e))?;
     http_server::https_acceptor(&tls).map_err(|e| fail(&e))
 }
 

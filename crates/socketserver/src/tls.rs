@@ -106,6 +106,28 @@ impl TlsConfig {
         Ok(self.password(trimmed.to_vec()))
     }
 
+    /// The configuration of the command-line options `--tls-cert CERT [--tls-key KEY]
+    /// [--tls-password-file FILE]`: [`new`](Self::new), then [`keyfile`](Self::keyfile) and
+    /// [`password_file`](Self::password_file) when given.
+    ///
+    /// Python: `http.server`'s `--tls-cert`, `--tls-key` and `--tls-password-file` (3.14),
+    /// read into `load_cert_chain(certfile, keyfile, password)`.
+    #[doc(alias = "ssl.SSLContext.load_cert_chain")]
+    pub fn from_files(
+        certfile: impl Into<PathBuf>,
+        keyfile: Option<impl Into<PathBuf>>,
+        password_file: Option<impl AsRef<Path>>,
+    ) -> Result<Self> {
+        let mut tls = TlsConfig::new(certfile);
+        if let Some(key) = keyfile {
+            tls = tls.keyfile(key);
+        }
+        match password_file {
+            Some(file) => tls.password_file(file),
+            None => Ok(tls),
+        }
+    }
+
     /// Sets [`alpn_protocols`](Self::alpn_protocols).
     pub fn alpn_protocols<S: Into<String>>(
         mut self,

@@ -30,16 +30,16 @@ def serve(app, host="127.0.0.1", port=8000, *, access_log=None, ready=None, **op
 
     ``options`` are the keyword arguments of ``pyserve.Server``: ``unix``, ``threads``,
     ``max_blocking``, ``max_connections``, ``max_body``, ``max_line``, ``max_headers``,
-    ``request_timeout``,
-    ``idle_timeout``, ``shutdown_timeout``, ``trusted_proxy``, ``proxy_hops``,
-    ``multiprocess``, ``bind`` (a list of addresses: ``HOST:PORT``, ``unix:PATH``,
-    ``fd://N``), ``backlog``, ``unix_mode``, ``pid``, ``metrics_bind`` (Prometheus
-    metrics at ``http://ADDR/metrics``), ``tls_cert``, ``tls_key`` and
+    ``request_timeout``, ``idle_timeout``, ``shutdown_timeout``, ``trusted_proxy``,
+    ``proxy_hops``, ``multiprocess``, ``bind`` (a list of addresses: ``HOST:PORT``,
+    ``unix:PATH``, ``fd://N``), ``backlog``, ``unix_mode``, ``pid``, ``metrics_bind``
+    (Prometheus metrics at ``http://ADDR/metrics``), ``tls_cert``, ``tls_key`` and
     ``tls_password_file`` (HTTPS: PEM files, as ``--tls-cert``, ``--tls-key``,
     ``--tls-password-file``), ``proxy_protocol`` (a PROXY protocol header opens every
     connection) and ``static_dirs`` (``{"/static": "./static"}``: files served from Rust
-    under a URL prefix, as ``--static``). ``ready``, when given, is called with the bound server before it serves
-    (to print a banner, or to keep it and call ``shutdown()`` from another thread).
+    under a URL prefix, as ``--static``). ``ready``, when given, is called with the bound
+    server before it serves (to print a banner, or to keep it and call ``shutdown()`` from
+    another thread).
     """
     if access_log is not None:
         install_log(access_log)

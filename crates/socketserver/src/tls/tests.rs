@@ -88,6 +88,13 @@ fn line_preface(input: &[u8]) -> Preface {
     }
 }
 
+/// A session over an empty in-memory socket, expecting [`line_preface`].
+fn preface_session(acceptor: &TlsAcceptor) -> NonBlockingTls<MemSocket> {
+    NonBlockingTls::new(acceptor, MemSocket::default())
+        .unwrap()
+        .with_clear_preface(line_preface)
+}
+
 fn test_pki() -> (crate::testing::TestPki, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!(
         "socketserver-clear-preface-{}-{:?}",
@@ -136,9 +143,7 @@ fn a_clear_preface_comes_first_then_the_session_decrypts() {
         .unwrap();
     // The preface and the ClientHello in one segment; then the preface byte by byte.
     for split in [false, true] {
-        let mut server = NonBlockingTls::new(&acceptor, MemSocket::default())
-            .unwrap()
-            .with_clear_preface(line_preface);
+        let mut server = preface_session(&acceptor);
         let mut client = client(&pki);
         let preface = b"PROXY TCP4 203.0.113.7 127.0.0.1 40000 443\r\n";
         let mut got = Vec::new();
@@ -192,9 +197,7 @@ fn an_invalid_or_unfinished_preface_is_handed_out_and_ends_the_input() {
         .acceptor()
         .unwrap();
     // A TLS ClientHello where the preface should be: not a preface.
-    let mut server = NonBlockingTls::new(&acceptor, MemSocket::default())
-        .unwrap()
-        .with_clear_preface(line_preface);
+    let mut server = preface_session(&acceptor);
     let mut hello = Vec::new();
     client(&pki).write_tls(&mut hello).unwrap();
     server.socket_mut().rx.extend(&hello);
@@ -203,18 +206,14 @@ fn an_invalid_or_unfinished_preface_is_handed_out_and_ends_the_input() {
     assert_eq!(got, hello);
     assert!(server.socket_mut().tx.is_empty(), "no handshake answer");
     // A preface cut by the end of the connection.
-    let mut server = NonBlockingTls::new(&acceptor, MemSocket::default())
-        .unwrap()
-        .with_clear_preface(line_preface);
+    let mut server = preface_session(&acceptor);
     server.socket_mut().rx.extend(b"PROXY TCP4");
     server.socket_mut().closed = true;
     let mut got = Vec::new();
     assert!(drain(&mut server, &mut got));
     assert_eq!(got, b"PROXY TCP4");
     // A preface that never ends stops at the cap.
-    let mut server = NonBlockingTls::new(&acceptor, MemSocket::default())
-        .unwrap()
-        .with_clear_preface(line_preface);
+    let mut server = preface_session(&acceptor);
     server.socket_mut().rx.extend(b"PROXY");
     server
         .socket_mut()
