@@ -18,8 +18,9 @@ use http_server::{Exchange, HttpConfig, HttpHandler, Result};
 use socketserver::HandlerCx;
 use socketserver::evloop::{EventLoopConfig, EventLoopServer, Protocol, ServerHandle};
 
-/// Tests that compare the process's fd and thread counts with a baseline run one at a time:
-/// the counts are process-wide, so two such tests at once would see each other's sockets.
+/// Tests that compare the process's fd and thread counts with a baseline run one at a time,
+/// and so do tests that hold hundreds of sockets: the counts are process-wide, so a
+/// baseline taken or checked meanwhile would see those sockets.
 pub(crate) static SERIAL: Mutex<()> = Mutex::new(());
 
 /// `GET /big` answers 16 MiB; any other GET a short `hello`; POST echoes the body.
