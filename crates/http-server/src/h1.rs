@@ -396,7 +396,7 @@ where
                     if let Err(e) = self.check_head(&mut head) {
                         return reject(s, &head.raw_requestline, e, input.len());
                     }
-                    if let Some(e) = check_expect(&head) {
+                    if let Some(e) = check_lists(&mut head) {
                         return reject(s, &head.raw_requestline, e, input.len());
                     }
                     if let BodyFraming::Length(n) = head.body
@@ -618,13 +618,44 @@ fn reject(s: &mut H1Session, raw_line: &[u8], e: HttpError, len: usize) -> Frame
 }
 
 /// An unknown expectation gets 417 (RFC 9110 §10.1.1).
-fn check_expect(head: &RequestHead) -> Option<HttpError> {
-    let expect = head.headers.get("Expect")?;
-    if expect.trim().eq_ignore_ascii_case("100-continue") {
-        None
-    } else {
-        Some(HttpError::new(417))
+/// `Expect` and `Connection` read as the lists they are, in one pass over the fields
+/// (RFC 9110 §5.6.1: empty elements do not count).
+///
+/// - `Expect` (§10.1.1, `#expectation`): `100-continue` is the one expectation served (the
+///   request then waits for `100 Continue`, as with an exact `100-continue`); any other
+///   member gets 417.
+/// - `Connection` (§7.6.1): a `close` option anywhere in the list, or in a field of its
+///   own, closes the connection after the response (RFC 9112 §9.6: the server "MUST
+///   initiate a close"). CPython, and so the faithful face, only sees a field whose whole
+///   value is `close`.
+fn check_lists(head: &mut RequestHead) -> Option<HttpError> {
+    fn elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+        value
+            .split(|&b| b == b',')
+            .map(<[u8]>::trim_ascii)
+            .filter(|e| !e.is_empty())
     }
+    let mut continue_100 = false;
+    let mut close = false;
+    for (name, value) in head.headers.iter() {
+        if name.eq_ignore_ascii_case("Expect") {
+            for element in elements(value) {
+                if !element.eq_ignore_ascii_case(b"100-continue") {
+                    return Some(HttpError::new(417));
+                }
+                continue_100 = true;
+            }
+        } else if name.eq_ignore_ascii_case("Connection") && !close {
+            close = elements(value).any(|option| option.eq_ignore_ascii_case(b"close"));
+        }
+    }
+    if continue_100 && head.line.version >= (1, 1) {
+        head.expect_100 = true;
+    }
+    if close {
+        head.close_connection = true;
+    }
+    None
 }
 
 /// The loop's [`Sink`], counting the bytes sent with [`Sink::send_file`].

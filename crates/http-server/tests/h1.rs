@@ -245,6 +245,79 @@ fn unknown_expectation_gets_417() {
     assert!(!open);
 }
 
+/// `Expect` is a list (RFC 9110 §10.1.1) whose empty elements do not count (§5.6.1):
+/// `100-continue` among them is still answered `100 Continue`, an empty field is no
+/// expectation, and another member is still 417.
+#[test]
+fn expect_is_read_as_a_list() {
+    let p = protocol();
+    for value in ["100-continue,", ", 100-Continue", "100-continue, ,"] {
+        let mut s = Default::default();
+        let head =
+            format!("POST /e HTTP/1.1\r\nHost: x\r\nExpect: {value}\r\nContent-Length: 2\r\n\r\n");
+        assert_eq!(
+            p.frame(&mut s, head.as_bytes()),
+            Frame::Interim(b"HTTP/1.1 100 Continue\r\n\r\n".to_vec()),
+            "{value}"
+        );
+    }
+    let (out, open) = drive(
+        &p,
+        b"POST /e HTTP/1.1\r\nHost: x\r\nExpect:\r\nContent-Length: 2\r\n\r\nok",
+        false,
+    );
+    assert!(text(&out).ends_with("2:ok"), "{}", text(&out));
+    assert!(open);
+    let (out, open) = drive(
+        &p,
+        b"POST /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue, teapot\r\nContent-Length: 2\r\n\r\nok",
+        false,
+    );
+    assert!(text(&out).starts_with("HTTP/1.1 417 "), "{}", text(&out));
+    assert!(!open);
+}
+
+/// A `close` option closes the connection after the response wherever it stands among
+/// the `Connection` options (RFC 9112 §9.6); nothing after that response is served.
+#[test]
+fn a_close_option_in_a_connection_list_closes() {
+    for connection in [
+        "Connection: te, close\r\n",
+        "Connection: close, te\r\n",
+        "Connection: keep-alive, CLOSE\r\n",
+        "Connection: foo\r\nConnection: close\r\n",
+    ] {
+        let input = format!(
+            "GET /first HTTP/1.1\r\nHost: x\r\n{connection}\r\nGET /second HTTP/1.1\r\nHost: x\r\n\r\n"
+        );
+        let (out, open) = drive(&protocol(), input.as_bytes(), false);
+        let t = text(&out);
+        assert!(t.contains("hello /first"), "{t}");
+        assert!(!t.contains("/second"), "{connection}: {t}");
+        assert!(!open, "{connection}");
+    }
+    let (out, open) = drive(
+        &protocol(),
+        b"GET /first HTTP/1.1\r\nHost: x\r\nConnection: te, keep-alive\r\n\r\n",
+        false,
+    );
+    assert!(text(&out).contains("hello /first"));
+    assert!(open);
+}
+
+/// `chunk-size = 1*HEXDIG` (RFC 9112 §7.1): leading zeros past sixteen digits are a size
+/// like any other, not an overflow.
+#[test]
+fn chunk_sizes_with_many_leading_zeros() {
+    let (out, open) = drive(
+        &protocol(),
+        b"POST /e HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n00000000000000000000003\r\nabc\r\n00000000000000000000\r\n\r\n",
+        false,
+    );
+    assert!(text(&out).ends_with("3:abc"), "{}", text(&out));
+    assert!(open);
+}
+
 #[test]
 fn framing_errors_close_and_nothing_after_is_parsed() {
     for bad in [

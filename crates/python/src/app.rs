@@ -27,6 +27,9 @@ use crate::gil::with_gil;
 pub(crate) struct PyApp {
     app: Py<PyAny>,
     template: Arc<EnvTemplate>,
+    /// Stop iterating a response once its declared `Content-Length` is produced (the
+    /// production face; wsgiref iterates to the end).
+    stop_at_length: bool,
 }
 
 impl std::fmt::Debug for PyApp {
@@ -38,7 +41,22 @@ impl std::fmt::Debug for PyApp {
 impl PyApp {
     /// Serves `app` with the environ entries of `template`.
     pub(crate) fn new(app: Py<PyAny>, template: Arc<EnvTemplate>) -> Self {
-        PyApp { app, template }
+        PyApp {
+            app,
+            template,
+            stop_at_length: false,
+        }
+    }
+
+    /// Stops iterating a response whose first item is its whole declared `Content-Length`,
+    /// calling `close()` at once (PEP 3333, "Handling the Content-Length Header": the server
+    /// "should stop iterating over the response when enough data has been sent"). This
+    /// spares such a response (Flask's, Django's) a second turn with the GIL for the
+    /// iterator's `StopIteration`. CPython's wsgiref iterates to the end: the faithful face
+    /// does not call this.
+    pub(crate) fn stop_at_length(mut self) -> Self {
+        self.stop_at_length = true;
+        self
     }
 
     fn call_py(
@@ -63,7 +81,7 @@ impl PyApp {
                 return Err(PythonError::into_gateway(py, &e));
             }
         };
-        into_body(py, result, &starter, sr)
+        into_body(py, result, &starter, sr, self.stop_at_length)
     }
 }
 
@@ -76,11 +94,14 @@ impl Application for PyApp {
 /// Passes what the application gave `start_response` (once) and `write()` to the handler.
 /// The status and header strings are read in place (no copies); the header list is the
 /// application's own, read now, as wsgiref's `Headers` reads it when it sends them.
+///
+/// Returns the declared `Content-Length` when the status and headers went to the handler
+/// now and no `write()` data went with them.
 fn apply(
     py: Python<'_>,
     starter: &Bound<'_, Starter>,
     sr: &mut dyn StartResponse,
-) -> gateway::Result<()> {
+) -> gateway::Result<Option<usize>> {
     let err = |e: PyErr| PythonError::into_gateway(py, &e);
     let (status, headers, written) = {
         let mut s = starter.borrow_mut();
@@ -96,6 +117,7 @@ fn apply(
             .flatten();
         (status, headers, std::mem::take(&mut s.written))
     };
+    let mut length = None;
     if let Some(status) = status {
         let mut pairs: Vec<(Bound<'_, PyString>, Bound<'_, PyString>)> = Vec::new();
         if let Some(list) = &headers {
@@ -105,14 +127,21 @@ fn apply(
         }
         let mut texts = Vec::with_capacity(pairs.len());
         for (k, v) in &pairs {
-            texts.push((k.to_str().map_err(err)?, v.to_str().map_err(err)?));
+            let (k, v) = (k.to_str().map_err(err)?, v.to_str().map_err(err)?);
+            if k.eq_ignore_ascii_case("content-length") && v.bytes().all(|b| b.is_ascii_digit()) {
+                length = v.parse().ok();
+            }
+            texts.push((k, v));
         }
         sr.start_response(status.bind(py).to_str().map_err(err)?, &texts, None)?;
+    }
+    if !written.is_empty() {
+        length = None;
     }
     for chunk in written {
         sr.write(chunk.as_bytes(py))?;
     }
-    Ok(())
+    Ok(length)
 }
 
 /// One `(name, value)` header tuple of exact `str`s (wsgiref's checks and messages).
@@ -159,6 +188,7 @@ fn into_body(
     result: Bound<'_, PyAny>,
     starter: &Bound<'_, Starter>,
     sr: &mut dyn StartResponse,
+    stop_at_length: bool,
 ) -> gateway::Result<Body> {
     let err = |e: PyErr| PythonError::into_gateway(py, &e);
     // The common case: a list of bytes (`[b"Hello"]`), copied out without a Python loop.
@@ -216,8 +246,17 @@ fn into_body(
             gateway::Error::NoStartResponse
         });
     }
-    apply(py, starter, sr)?;
+    let length = apply(py, starter, sr)?;
     starter.borrow_mut().finished = true;
+    if stop_at_length
+        && let (Some(length), Some(item)) = (length, &first)
+        && let Ok(bytes) = item.bind(py).cast::<PyBytes>()
+        && bytes.as_bytes().len() == length
+    {
+        let body = Body::one(bytes.as_bytes().to_vec());
+        close_result(py, &result);
+        return Ok(body);
+    }
     let closer = result
         .getattr(pyo3::intern!(py, "close"))
         .ok()

@@ -256,7 +256,7 @@ impl Server {
             metrics_bind,
         };
         let template = Arc::new(EnvTemplate::new(py, ErrorsTo::ServerLog)?);
-        let mut app: Arc<dyn Application> = Arc::new(PyApp::new(app, template));
+        let mut app: Arc<dyn Application> = Arc::new(PyApp::new(app, template).stop_at_length());
         if let Some(trusted) = trusted_proxy {
             let trusted: TrustedProxies = trusted
                 .parse()

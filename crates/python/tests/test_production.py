@@ -160,6 +160,54 @@ def test_close_called_once_on_success():
     assert Body.closes == 1
 
 
+def test_iteration_stops_once_the_content_length_is_produced():
+    """PEP 3333 ("Handling the Content-Length Header"): the server should stop iterating
+    once the declared length is sent. The production face stops after a first item that
+    is the whole body and closes the iterable once; CPython's wsgiref (the faithful face)
+    iterates to the end."""
+    steps = []
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Length", "5"), ("Content-Type", "text/plain")])
+
+        def body():
+            try:
+                yield b"hello"
+                steps.append("resumed")
+                yield b""
+            finally:
+                steps.append("finally")
+
+        return body()
+
+    with production(app) as port:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+        for _ in range(2):
+            resp, body = request(port, conn=conn)
+            assert (resp.status, body) == (200, b"hello")
+            assert resp.getheader("Content-Length") == "5"
+        conn.close()
+    assert steps == ["finally", "finally"]
+
+    # A first item short of the length: iterated to the end, as before.
+    Body = counting([b"ab", b"c"])
+
+    def short(environ, start_response):
+        start_response("200 OK", [("Content-Length", "3")])
+        return Body()
+
+    with production(short) as port:
+        resp, body = request(port)
+        assert body == b"abc"
+    assert Body.closes == 1
+
+    steps.clear()
+    with faithful(app) as port:
+        resp, body = request(port)
+        assert body == b"hello"
+    assert steps == ["resumed", "finally"]
+
+
 def test_close_called_once_on_error_before_headers(capfd):
     Body = counting([b"a"], fail_at=0)
 
