@@ -228,6 +228,18 @@ pub trait HandlerIo {
         let _ = file;
         Ok(None)
     }
+
+    /// How many more body bytes the response head allows, once it went out: `Some(0)` when
+    /// the body is complete (its declared `Content-Length` written) or may have none (a
+    /// response to `HEAD`, a 204 or 304). The handler then stops iterating the body and
+    /// cuts a chunk that would pass the length, as PEP 3333 asks of servers ("should stop
+    /// iterating over the response when enough data has been sent"). `None` (the default):
+    /// no limit, every item is written, as wsgiref does.
+    ///
+    /// Python: no equivalent (wsgiref iterates the whole response).
+    fn body_room(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// What a finished request looked like, handed to [`HandlerHooks::close`].
@@ -588,12 +600,31 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
             return Ok(());
         }
         if let Some(chunk) = body.next_static() {
-            self.write(chunk)?;
+            self.write_within(chunk)?;
         }
-        for chunk in body {
-            self.write(&chunk?)?;
+        while self.io.body_room() != Some(0)
+            && let Some(chunk) = body.next()
+        {
+            self.write_within(&chunk?)?;
         }
         self.finish_content()
+    }
+
+    /// [`write`](StartResponse::write), cut to what the head allows
+    /// ([`HandlerIo::body_room`]).
+    fn write_within(&mut self, data: &[u8]) -> Result<()> {
+        match self.io.body_room() {
+            Some(room) if (data.len() as u64) > room => {
+                if room > 0 {
+                    tracing::error!(
+                        written = self.state.bytes_sent + data.len() as u64,
+                        "response longer than its Content-Length: cut"
+                    );
+                }
+                self.write(&data[..room as usize])
+            }
+            _ => self.write(data),
+        }
     }
 
     /// Python: `wsgiref.handlers.BaseHandler.result_is_file`.

@@ -293,3 +293,128 @@ fn no_chunking_for_http10_clients_head_or_204() {
     let all = exchange(s.addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"\r\n\r\n");
     assert!(!all.contains("chunked"), "{all}");
 }
+
+/// PEP 3333 ("Handling the Content-Length Header"): once the declared length is written
+/// the server stops iterating (an endless body is not read on), a chunk that would pass it
+/// is cut, and the connection, whose response is whole, serves the next request.
+#[test]
+fn a_body_stops_at_its_declared_length() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let closed = Arc::new(AtomicUsize::new(0));
+    let (p, c) = (pulled.clone(), closed.clone());
+    let endless = move |_e: &Environ, sr: &mut dyn StartResponse| -> Result<Body> {
+        sr.start_response("200 OK", &[("Content-Length", "5")], None)?;
+        let p = p.clone();
+        let c = c.clone();
+        Ok(Body::iter(std::iter::repeat_with(move || {
+            p.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, gateway::Error>(b"abc".to_vec())
+        }))
+        .on_close(move || {
+            c.fetch_add(1, Ordering::SeqCst);
+        }))
+    };
+    let s = start_with(Arc::new(endless), BTreeMap::new());
+    let (mut w, mut r) = connect(s.addr);
+    for round in 1..=2 {
+        w.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let (head, body) = read_response(&mut r);
+        assert!(head.contains("Content-Length: 5\r\n"), "{head}");
+        assert_eq!(body, b"abcab");
+        assert_eq!(pulled.load(Ordering::SeqCst), 2 * round);
+        assert_eq!(closed.load(Ordering::SeqCst), round);
+    }
+}
+
+/// A body of known length is not held until the application finishes it: each block
+/// goes out before the next is asked for (PEP 3333: servers "must not delay the
+/// transmission of any block").
+#[test]
+fn a_known_length_body_is_sent_block_by_block() {
+    let (go, wait) = std::sync::mpsc::channel::<()>();
+    let wait = std::sync::Mutex::new(Some(wait));
+    let slow = move |_e: &Environ, sr: &mut dyn StartResponse| -> Result<Body> {
+        sr.start_response("200 OK", &[("Content-Length", "6")], None)?;
+        let wait = wait.lock().unwrap().take().expect("one request");
+        let mut step = 0;
+        Ok(Body::iter(std::iter::from_fn(move || {
+            step += 1;
+            match step {
+                1 => Some(Ok::<_, gateway::Error>(b"one".to_vec())),
+                2 => {
+                    // The client has read "one" before this block is made.
+                    wait.recv_timeout(Duration::from_secs(20)).ok()?;
+                    Some(Ok(b"two".to_vec()))
+                }
+                _ => None,
+            }
+        })))
+    };
+    let s = start_with(Arc::new(slow), BTreeMap::new());
+    let (mut w, mut r) = connect(s.addr);
+    r.get_ref()
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    w.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let head = read_head(&mut r);
+    assert!(head.contains("Content-Length: 6\r\n"), "{head}");
+    let mut first = [0u8; 3];
+    r.read_exact(&mut first)
+        .expect("the first block before the second is made");
+    assert_eq!(&first, b"one");
+    go.send(()).unwrap();
+    let mut second = [0u8; 3];
+    r.read_exact(&mut second).unwrap();
+    assert_eq!(&second, b"two");
+}
+
+/// No `Content-Length` on a 204 (RFC 9110 §8.6), and not wsgiref's `0` for the empty
+/// body of a 304 or a `HEAD` response; a `HEAD` response keeps the length a `GET` has.
+#[test]
+fn no_made_up_content_length_on_204_304_or_head() {
+    let app = |e: &Environ, sr: &mut dyn StartResponse| -> Result<Body> {
+        let head = e.get("REQUEST_METHOD") == Some("HEAD");
+        match e.get("PATH_INFO").unwrap_or("") {
+            "/204" => {
+                sr.start_response("204 No Content", &[("Content-Length", "0")], None)?;
+                Ok(Body::from("ignored"))
+            }
+            "/304" => {
+                sr.start_response("304 Not Modified", &[("ETag", "\"x\"")], None)?;
+                Ok(Body::empty())
+            }
+            "/304-length" => {
+                sr.start_response("304 Not Modified", &[("Content-Length", "9")], None)?;
+                Ok(Body::empty())
+            }
+            "/" if head => {
+                sr.start_response("200 OK", &[], None)?;
+                Ok(Body::empty())
+            }
+            _ => {
+                sr.start_response("200 OK", &[], None)?;
+                Ok(Body::from("full body"))
+            }
+        }
+    };
+    let s = start_with(Arc::new(app), BTreeMap::new());
+    let (mut w, mut r) = connect(s.addr);
+    for (request, code, length) in [
+        ("GET /204", "204", None),
+        ("GET /304", "304", None),
+        ("GET /304-length", "304", Some("9")),
+        ("HEAD /", "200", None),
+        ("HEAD /one", "200", Some("9")),
+        ("GET /", "200", Some("9")),
+    ] {
+        w.write_all(format!("{request} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .unwrap();
+        let head = read_head(&mut r);
+        assert!(head.starts_with(&format!("HTTP/1.1 {code} ")), "{head}");
+        let found = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Length: "));
+        assert_eq!(found, length, "{request}: {head}");
+    }
+}

@@ -344,6 +344,11 @@ impl Iterator for PyBody {
             let item = match st.first.take() {
                 Some(item) => item.into_bound(py),
                 None => match st.iter.bind(py).clone().next() {
+                    // What write() produced while this item was made goes before it.
+                    Some(Ok(item)) if !st.starter.bind(py).borrow().written.is_empty() => {
+                        st.first = Some(item.unbind());
+                        return st.written(py).map(Ok);
+                    }
                     Some(Ok(item)) => item,
                     Some(Err(e)) => return Some(Err(PythonError::into_gateway(py, &e))),
                     None => {

@@ -490,6 +490,33 @@ def test_write_callable_and_exc_info():
         assert body == b"sent re-raised"
 
 
+def test_write_between_yields_keeps_the_order():
+    """write() calls made while the iterable makes its next item go out before that item,
+    as under wsgiref (each write() is sent when called there)."""
+
+    def app(environ, start_response):
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"1")
+        yield b"2"
+        write(b"3")
+        write(b"4")
+        yield b"5"
+        write(b"6")
+        yield b""
+        write(b"7")
+
+    with production(app) as port:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+        for _ in range(2):
+            resp, body = request(port, conn=conn)
+            assert body == b"1234567"
+        conn.close()
+    with faithful(app) as port:
+        assert request(port)[1] == b"1234567"
+    with faithful(app, wsgiref.simple_server.make_server) as port:
+        assert request(port)[1] == b"1234567"
+
+
 def test_start_response_in_generator():
     def app(environ, start_response):
         start_response("201 Created", [("Content-Type", "text/plain")])
@@ -657,6 +684,65 @@ def test_file_wrapper_keep_alive_offset_and_short_file(tmp_path):
             conn.close()
         # The server goes on.
         assert request(port)[1] == data
+
+
+def test_file_wrapper_over_a_device_or_pipe_stops_at_its_length():
+    """A ``FileWrapper`` over something that is not a regular file (a pipe, an endless
+    device) cannot go out with ``sendfile``; it is read block by block and no further than
+    its ``Content-Length``: the server neither reads ``/dev/urandom`` forever nor keeps a
+    pipe's surplus, and the connection carries the next request."""
+    import http.client
+
+    def app(environ, start_response):
+        if environ["PATH_INFO"] == "/pipe":
+            r, w = os.pipe()
+            os.write(w, b"x" * 50_000)  # less than a pipe holds
+            os.close(w)
+            f = os.fdopen(r, "rb")
+            length = 1000
+        else:
+            f = open("/dev/urandom", "rb")
+            length = 16
+        start_response("200 OK", [("Content-Length", str(length))])
+        return environ["wsgi.file_wrapper"](f, 8192)
+
+    with production(app) as port:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+        try:
+            for path, n in [("/urandom", 16), ("/pipe", 1000), ("/urandom", 16)]:
+                resp, body = request(port, path=path, conn=conn)
+                assert resp.status == 200
+                assert len(body) == n
+                assert not resp.will_close
+        finally:
+            conn.close()
+
+
+def test_a_known_length_generator_is_streamed():
+    """Each block of a body with a ``Content-Length`` goes out before the next is made
+    (PEP 3333: servers "must not delay the transmission of any block")."""
+    go = threading.Event()
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Length", "6")])
+        yield b"one"
+        assert go.wait(TIMEOUT), "the client never saw the first block"
+        yield b"two"
+
+    with production(app) as port:
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            got = b""
+            while not got.endswith(b"\r\n\r\none"):
+                chunk = s.recv(4096)
+                assert chunk, got
+                got += chunk
+            go.set()
+            while not got.endswith(b"two"):
+                chunk = s.recv(4096)
+                assert chunk, got
+                got += chunk
+        assert b"Content-Length: 6\r\n" in got
 
 
 def test_validator_raises_nothing(capfd):

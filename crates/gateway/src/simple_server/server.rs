@@ -227,6 +227,7 @@ impl<A: Application + ?Sized> WsgiRequestHandler<A> {
         let (outcome, broken) = {
             let io = ExchangeIo {
                 ex: &mut *ex,
+                written: 0,
                 stdin: if body.is_empty() {
                     InputStream::empty()
                 } else {
@@ -278,11 +279,18 @@ fn http_to_io(e: http_server::Error) -> io::Error {
 
 /// `ServerHandler`'s I/O under the HTTP server: the head goes to the [`Exchange`] as a
 /// status and fields, the body through [`Exchange::write_body`], so the HTTP layer frames
-/// the response. A body whose length is not known is streamed (PEP 3333: servers "must not
-/// delay the transmission of any block"): each write is flushed, which under the event
-/// loops sends it at once.
+/// the response. A body is streamed (PEP 3333: servers "must not delay the transmission of
+/// any block"): each write is flushed, which under the event loops sends it at once,
+/// except the write that completes a body of known length, which goes out with the rest of
+/// the loop's batch when the handler returns.
+///
+/// Under the event loops (the production face) the body also stops at its declared
+/// length ([`HandlerIo::body_room`]); the faithful face iterates it to the end, as
+/// wsgiref does.
 struct ExchangeIo<'e, 'a> {
     ex: &'e mut Exchange<'a>,
+    /// Body bytes handed to the exchange.
+    written: u64,
     stdin: InputStream,
     errors: ErrorStream,
     environ: Option<Environ>,
@@ -292,15 +300,29 @@ struct ExchangeIo<'e, 'a> {
 
 impl HandlerIo for ExchangeIo<'_, '_> {
     fn write_raw(&mut self, data: &[u8]) -> io::Result<()> {
+        self.written += data.len() as u64;
         self.ex.write_body(data).map_err(http_to_io)
     }
 
     /// Flushes a body of unknown length (chunked or close-delimited, as the exchange framed
-    /// it); a body of known length goes out when the handler returns, whole.
+    /// it) and a body of known length not yet complete; the write that completes a body
+    /// goes out when the handler returns.
     fn flush_raw(&mut self) -> io::Result<()> {
         match self.ex.framing() {
             Some(Framing::Chunked | Framing::Close) => self.ex.stream().flush(),
+            Some(Framing::Length(n)) if self.written < n => self.ex.stream().flush(),
             _ => Ok(()),
+        }
+    }
+
+    /// Under the event loops: what is left of a declared length, `Some(0)` for a response
+    /// that may have no body. The faithful face (no sink) has no limit, as wsgiref.
+    fn body_room(&self) -> Option<u64> {
+        self.ex.cx().sink()?;
+        match self.ex.framing()? {
+            Framing::Length(n) => Some(n.saturating_sub(self.written)),
+            Framing::NoBody => Some(0),
+            Framing::Chunked | Framing::Close => None,
         }
     }
 
@@ -308,7 +330,9 @@ impl HandlerIo for ExchangeIo<'_, '_> {
     /// `sendfile(2)` through the exchange ([`Exchange::send_file`]); otherwise `None`, and
     /// the handler iterates the file.
     fn sendfile(&mut self, file: &mut std::fs::File) -> io::Result<Option<u64>> {
-        self.ex.send_file(file).map_err(http_to_io)
+        let sent = self.ex.send_file(file).map_err(http_to_io)?;
+        self.written += sent.unwrap_or(0);
+        Ok(sent)
     }
 
     fn send_head(&mut self, head: &Head<'_>) -> io::Result<()> {
@@ -324,6 +348,12 @@ impl HandlerIo for ExchangeIo<'_, '_> {
             .and_then(|c| c.parse().ok())
             .unwrap_or(500);
         let reason = head.status.get(4..).unwrap_or("");
+        // Under the event loops, a `Content-Length` that cannot describe the body: none on
+        // a 1xx or 204 (RFC 9110 §8.6: "MUST NOT"), and not the `0` that wsgiref sets for
+        // an empty body on a 304 or a `HEAD` response, whose length is the one a 200 `GET`
+        // would have (§8.6, §9.3.2).
+        let drop_length = self.ex.cx().sink().is_some()
+            && (code < 200 || code == 204 || code == 304 || self.ex.command == "HEAD");
         let ex = &mut *self.ex;
         let sent = (|| {
             ex.send_response_only(code, Some(reason))?;
@@ -338,8 +368,19 @@ impl HandlerIo for ExchangeIo<'_, '_> {
                 Some(server) => ex.send_header("Server", server)?,
                 None => {}
             }
-            if let Some(headers) = head.headers {
-                ex.send_fields(headers.fields());
+            match head.headers {
+                Some(headers) if drop_length => {
+                    for (name, value) in headers.fields() {
+                        if name.eq_ignore_ascii_case("content-length")
+                            && (code < 200 || code == 204 || value == "0")
+                        {
+                            continue;
+                        }
+                        ex.send_header(name, value)?;
+                    }
+                }
+                Some(headers) => ex.send_fields(headers.fields()),
+                None => {}
             }
             ex.end_headers_framed()
         })();
