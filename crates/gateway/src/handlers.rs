@@ -599,21 +599,22 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
         if Self::result_is_file(body) && self.sendfile(body)? {
             return Ok(());
         }
+        let mut room = self.io.body_room();
         if let Some(chunk) = body.next_static() {
-            self.write_within(chunk)?;
+            room = self.write_within(chunk, room)?;
         }
-        while self.io.body_room() != Some(0)
+        while room != Some(0)
             && let Some(chunk) = body.next()
         {
-            self.write_within(&chunk?)?;
+            room = self.write_within(&chunk?, room)?;
         }
         self.finish_content()
     }
 
-    /// [`write`](StartResponse::write), cut to what the head allows
-    /// ([`HandlerIo::body_room`]).
-    fn write_within(&mut self, data: &[u8]) -> Result<()> {
-        match self.io.body_room() {
+    /// [`write`](StartResponse::write), cut to `room`, what the head allows
+    /// ([`HandlerIo::body_room`]); returns what it allows after.
+    fn write_within(&mut self, data: &[u8], room: Option<u64>) -> Result<Option<u64>> {
+        match room {
             Some(room) if (data.len() as u64) > room => {
                 if room > 0 {
                     tracing::error!(
@@ -621,10 +622,11 @@ impl<Io: HandlerIo, K: HandlerHooks> Response<'_, Io, K> {
                         "response longer than its Content-Length: cut"
                     );
                 }
-                self.write(&data[..room as usize])
+                self.write(&data[..room as usize])?;
             }
-            _ => self.write(data),
+            _ => self.write(data)?,
         }
+        Ok(self.io.body_room())
     }
 
     /// Python: `wsgiref.handlers.BaseHandler.result_is_file`.

@@ -226,6 +226,7 @@ impl<A: Application + ?Sized> WsgiRequestHandler<A> {
         let mut logged: Option<(Option<u16>, u64)> = None;
         let (outcome, broken) = {
             let io = ExchangeIo {
+                event_loops: ex.cx().sink().is_some(),
                 ex: &mut *ex,
                 written: 0,
                 stdin: if body.is_empty() {
@@ -291,6 +292,8 @@ struct ExchangeIo<'e, 'a> {
     ex: &'e mut Exchange<'a>,
     /// Body bytes handed to the exchange.
     written: u64,
+    /// Served by the event loops (the production face: a sink), not the faithful face.
+    event_loops: bool,
     stdin: InputStream,
     errors: ErrorStream,
     environ: Option<Environ>,
@@ -318,7 +321,9 @@ impl HandlerIo for ExchangeIo<'_, '_> {
     /// Under the event loops: what is left of a declared length, `Some(0)` for a response
     /// that may have no body. The faithful face (no sink) has no limit, as wsgiref.
     fn body_room(&self) -> Option<u64> {
-        self.ex.cx().sink()?;
+        if !self.event_loops {
+            return None;
+        }
         match self.ex.framing()? {
             Framing::Length(n) => Some(n.saturating_sub(self.written)),
             Framing::NoBody => Some(0),
@@ -352,7 +357,7 @@ impl HandlerIo for ExchangeIo<'_, '_> {
         // a 1xx or 204 (RFC 9110 §8.6: "MUST NOT"), and not the `0` that wsgiref sets for
         // an empty body on a 304 or a `HEAD` response, whose length is the one a 200 `GET`
         // would have (§8.6, §9.3.2).
-        let drop_length = self.ex.cx().sink().is_some()
+        let drop_length = self.event_loops
             && (code < 200 || code == 204 || code == 304 || self.ex.command == "HEAD");
         let ex = &mut *self.ex;
         let sent = (|| {
