@@ -523,7 +523,8 @@ const OPTIONS: &[Opt] = &[
     opt(
         "reuse-port",
         None,
-        "Set SO_REUSEPORT on --bind TCP sockets, so other processes may share the port",
+        "Let other processes bind the TCP port too (SO_REUSEPORT; without it a port in use \
+         is an error)",
     ),
     opt(
         "pid",

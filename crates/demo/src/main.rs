@@ -192,7 +192,7 @@ fn faithful(args: &Args, app: Arc<dyn Application>) -> Result<(), BoxError> {
         return Ok(());
     }
     let handle = httpd.shutdown_handle();
-    on_signal(move || handle.request(), false)?;
+    on_signal(move |_again| handle.request(), false)?;
     httpd.serve_forever(Duration::from_millis(500))?;
     httpd.server_close();
     Ok(())
@@ -206,6 +206,9 @@ fn production(
 ) -> Result<(), BoxError> {
     let mut config = EventLoopConfig {
         backlog: args.backlog,
+        // `--reuse-port`: other servers may bind the port too (without it a port in use
+        // is an error, even though each loop has its own `SO_REUSEPORT` listener).
+        share_port: args.reuse_port,
         defer_accept: Some(http_server::h1::DEFER_ACCEPT),
         ..EventLoopConfig::default()
     };
@@ -332,9 +335,17 @@ fn bind_and_serve<P: Protocol>(
         addrs = addresses(&inherited)?;
         EventLoopServer::from_listeners(inherited, config, protocol)?
     } else if args.bind.is_empty() && args.unix.is_none() {
-        // One SO_REUSEPORT listener per event loop (no accept contention between loops).
-        let addr = socketserver::inet_address(&args.host, args.port)?;
-        let server = EventLoopServer::bind(addr, config, protocol)?;
+        // One SO_REUSEPORT listener per event loop (no accept contention between loops);
+        // an error names the address, as `--bind`'s do.
+        let named = |source| supervisor::Error::Listen {
+            address: workers::bind_specs(args)[0].to_string(),
+            source,
+        };
+        let addr = socketserver::inet_address(&args.host, args.port).map_err(named)?;
+        let server = EventLoopServer::bind(addr, config, protocol).map_err(|e| match e {
+            socketserver::Error::Io(source) => Box::new(named(source)) as BoxError,
+            e => e.into(),
+        })?;
         addrs = vec![server.local_addr().clone()];
         server
     } else {
@@ -392,7 +403,16 @@ fn serve<P: Protocol>(
     let local = server.local_addr().clone();
     let handle = server.handle();
     let stop = handle.clone();
-    on_signal(move || stop.shutdown(), worker.is_some())?;
+    on_signal(
+        move |again| {
+            if again {
+                stop.shutdown_within(Duration::ZERO);
+            } else {
+                stop.shutdown();
+            }
+        },
+        worker.is_some(),
+    )?;
     let worker = worker.map(Arc::new);
     let render = metrics.map(|m| {
         let handle = handle.clone();
@@ -450,10 +470,12 @@ fn banner_for(local: &socketserver::Address) {
     }
 }
 
-/// Runs `stop` (once) on the first SIGINT or SIGTERM, from a signal-handling thread;
-/// SIGUSR1 reopens the access log file. A supervised worker also ignores SIGHUP (the
-/// supervisor's reload signal, which a terminal's hang-up sends to the whole group).
-fn on_signal(stop: impl FnOnce() + Send + 'static, worker: bool) -> Result<(), BoxError> {
+/// Runs `stop(false)` on the first SIGINT or SIGTERM, from a signal-handling thread, and
+/// `stop(true)` on the next ones (stop now); SIGUSR1 reopens the access log file. A
+/// supervised worker heeds only the first signal (a terminal's Ctrl-C reaches it besides
+/// the supervisor's SIGTERM), and ignores SIGHUP (the supervisor's reload signal, which a
+/// terminal's hang-up sends to the whole group).
+fn on_signal(stop: impl Fn(bool) + Send + 'static, worker: bool) -> Result<(), BoxError> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
     let wanted: &[i32] = if worker {
         &[SIGINT, SIGTERM, SIGHUP, SIGUSR1]
@@ -463,18 +485,20 @@ fn on_signal(stop: impl FnOnce() + Send + 'static, worker: bool) -> Result<(), B
         &[SIGINT, SIGTERM]
     };
     let mut signals = signal_hook::iterator::Signals::new(wanted)?;
-    let mut stop = Some(stop);
+    let mut stopping = false;
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
             for sig in signals.forever() {
                 if sig == SIGUSR1 {
                     reopen_logs();
-                } else if sig == SIGINT || sig == SIGTERM {
+                } else if !stopping {
                     tracing::info!("signal {sig}: shutting down");
-                    if let Some(stop) = stop.take() {
-                        stop();
-                    }
+                    stopping = true;
+                    stop(false);
+                } else if !worker {
+                    tracing::warn!("signal {sig} again: stopping now");
+                    stop(true);
                 }
             }
         })?;

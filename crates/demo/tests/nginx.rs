@@ -574,8 +574,10 @@ fn graceful_restart_behind_nginx_loses_no_request() {
         })
         .collect();
     std::thread::sleep(Duration::from_millis(300));
-    // The new demo joins the port (SO_REUSEPORT), then the old one stops gracefully.
-    let (_new, _) = start_demo(&args, &tmp.0.join("demo-new.log"));
+    // The new demo joins the port (`--reuse-port`: SO_REUSEPORT, which the old one's
+    // per-loop listeners have), then the old one stops gracefully.
+    let joining = [&args[..], &["--reuse-port"]].concat();
+    let (_new, _) = start_demo(&joining, &tmp.0.join("demo-new.log"));
     std::thread::sleep(Duration::from_millis(200));
     old.terminate();
     assert!(

@@ -120,6 +120,14 @@ impl Demo {
         self.child.as_ref().map_or(0, Child::id)
     }
 
+    /// True while the process has not exited.
+    #[allow(dead_code, reason = "used by some of the test binaries only")]
+    pub(crate) fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().expect("waitpid").is_none())
+    }
+
     /// Everything the demo wrote to stderr so far (its access log).
     pub(crate) fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()

@@ -153,8 +153,20 @@ where
     /// The rules of [`check_head`](Self::check_head) that look at the request line alone
     /// (so they are applied as soon as the line is in, before the rest of the head): a
     /// version of the exact form `HTTP/DIGIT.DIGIT` and not HTTP/0.9, RFC 9112's strict
-    /// line, `CONNECT` refused unless allowed.
-    fn check_line(&self, line: &RequestLine) -> Result<(), HttpError> {
+    /// line (`raw`, as received, ends with one CRLF or LF: CPython's `rstrip('\r\n')`
+    /// would take `GET / HTTP/1.1\r\r\n` too), `CONNECT` refused unless allowed.
+    fn check_line(&self, line: &RequestLine, raw: &[u8]) -> Result<(), HttpError> {
+        let unended = raw.strip_suffix(b"\n").unwrap_or(raw);
+        if unended
+            .strip_suffix(b"\r")
+            .unwrap_or(unended)
+            .ends_with(b"\r")
+        {
+            return Err(HttpError::new(400).message(format!(
+                "Bad request syntax ({})",
+                crate::py_repr(&String::from_utf8_lossy(unended))
+            )));
+        }
         let v = line.request_version.as_bytes();
         let strict = v.len() == 8
             && v.starts_with(b"HTTP/")
@@ -198,7 +210,7 @@ where
     /// [`check_line`](Self::check_line), then an absolute-form target rewritten to
     /// origin-form with its authority as the `Host` (RFC 9112 §3.2.2).
     fn check_head(&self, head: &mut RequestHead) -> Result<(), HttpError> {
-        self.check_line(&head.line)?;
+        self.check_line(&head.line, &head.raw_requestline)?;
         if !head.line.path.starts_with('/') && head.line.path != "*" {
             let target = head.line.path.clone();
             let lower = target.to_ascii_lowercase();
@@ -375,7 +387,7 @@ where
                         let raw = first_line(input);
                         if let Ok(Some(line)) =
                             parse_request_line(raw, &self.config.protocol_version)
-                            && let Err(e) = self.check_line(&line)
+                            && let Err(e) = self.check_line(&line, raw)
                         {
                             return reject(s, raw, e, input.len());
                         }

@@ -717,9 +717,14 @@ fn control_bytes_or_spaces_in_target() {
             b"GET\x0b/a HTTP/1.1\r\nHost: x\r\n\r\n",
             b"GET /a\x0cHTTP/1.1\r\nHost: x\r\n\r\n",
             b"GET /a \x1cHTTP/1.1\r\nHost: x\r\n\r\n",
+            // A bare CR before the line's CRLF (CPython's `rstrip('\r\n')` drops it).
+            b"GET / HTTP/1.1\r\r\nHost: x\r\n\r\n",
+            b"GET / HTTP/1.1\r\r\r\nHost: x\r\n\r\n",
         ],
         400,
     );
+    // A bare LF ends the line (RFC 9112 §2.2 lets a recipient take it).
+    assert_h1_serves(&protocol(), b"GET / HTTP/1.1\nHost: x\r\n\r\n");
 }
 
 #[test]

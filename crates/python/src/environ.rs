@@ -122,7 +122,8 @@ fn interned(py: Python<'_>) -> &Vec<Py<PyString>> {
 pub(crate) enum ErrorsTo {
     /// Python's `sys.stderr`, looked up per request (wsgiref's `get_stderr`).
     SysStderr,
-    /// The server's log: the process's standard error, written without the GIL.
+    /// The server's log ([`crate::log::errors_stream`]): the process's standard error (log
+    /// events with the `json` format), written without the GIL.
     ServerLog,
 }
 
@@ -252,7 +253,7 @@ impl EnvTemplate {
                 Bound::new(
                     py,
                     Errors {
-                        stream: ErrorStream::stderr(),
+                        stream: crate::log::errors_stream(),
                     },
                 )?,
             )?;

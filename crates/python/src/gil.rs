@@ -1,7 +1,7 @@
 //! The GIL: which server threads are in Python, taking it for a request, and waiting
 //! without it while Python's signal handlers still run.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use pyo3::exceptions::PyRuntimeError;
@@ -11,6 +11,30 @@ use pyo3::prelude::*;
 /// waiting for it). When another one is, a new request would wait for the GIL: the
 /// handler announces that as a block (see [`crate::serve`]).
 pub(crate) static IN_PYTHON: AtomicUsize = AtomicUsize::new(0);
+
+/// Threads taking the GIL for something other than a request (the worker's liveness
+/// probe, [`can_take`]): with [`IN_PYTHON`], what the interpreter's exit waits for.
+pub(crate) static PROBING: AtomicUsize = AtomicUsize::new(0);
+
+/// Set at the interpreter's exit (`_core.begin_exit`): probes stop taking the GIL.
+pub(crate) static EXITING: AtomicBool = AtomicBool::new(false);
+
+/// Takes the GIL and lets it go: returns (true) once no thread holds it, which a C call
+/// that keeps the GIL prevents for as long as it runs. A supervised worker's heartbeat
+/// asks this, so that such a worker misses its beats and is replaced.
+pub(crate) fn can_take() -> bool {
+    PROBING.fetch_add(1, Ordering::SeqCst);
+    if EXITING.load(Ordering::SeqCst) {
+        // The interpreter finalizes soon: a thread waiting for the GIL then is ended
+        // across Rust frames. Either this sees the flag, or the exit sees the count.
+        PROBING.fetch_sub(1, Ordering::SeqCst);
+        return true;
+    }
+    crate::tstate::keep();
+    Python::attach(|_| ());
+    PROBING.fetch_sub(1, Ordering::SeqCst);
+    true
+}
 
 /// Runs `f` with the GIL, counted in [`IN_PYTHON`].
 pub(crate) fn with_gil<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {

@@ -62,6 +62,47 @@ fn reopen_logs() -> PyResult<bool> {
     log::reopen().map_err(|e| errors::to_py(&e))
 }
 
+/// Called at the interpreter's exit: liveness probes stop taking the GIL from now on;
+/// returns [`requests_in_python`]'s count.
+#[pyfunction]
+fn begin_exit() -> usize {
+    gil::EXITING.store(true, std::sync::atomic::Ordering::SeqCst);
+    requests_in_python()
+}
+
+/// Writes out the buffered access log lines (`--access-logfile`) now.
+#[pyfunction]
+fn flush_logs() {
+    log::flush();
+}
+
+/// Requests of this process running Python now (holding the GIL or waiting for it) on
+/// server threads, and liveness probes taking the GIL: more than zero at exit means a
+/// shutdown's grace period abandoned some requests (or a probe is about to finish).
+#[pyfunction]
+fn requests_in_python() -> usize {
+    use std::sync::atomic::Ordering::SeqCst;
+    gil::IN_PYTHON.load(SeqCst) + gil::PROBING.load(SeqCst)
+}
+
+/// The Python thread ids of the server threads that ever ran Python.
+#[pyfunction]
+fn server_threads() -> Vec<std::ffi::c_ulong> {
+    tstate::server_threads()
+}
+
+/// Logs `message` as the server's log does (a JSON line with `--access-log json`);
+/// `level` is `error`, `warning` or `info`.
+#[pyfunction]
+fn log_message(level: &str, message: &str) {
+    log::ensure();
+    match level {
+        "error" => tracing::error!(target: "pyserve", "{message}"),
+        "warning" => tracing::warn!(target: "pyserve", "{message}"),
+        _ => tracing::info!(target: "pyserve", "{message}"),
+    }
+}
+
 /// The extension module `pyserve._core`.
 ///
 /// `gil_used = false` (PyO3's default, said here on purpose): the module keeps no Python
@@ -79,6 +120,11 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(faithful::handle_streams, m)?)?;
     m.add_function(wrap_pyfunction!(install_log, m)?)?;
     m.add_function(wrap_pyfunction!(reopen_logs, m)?)?;
+    m.add_function(wrap_pyfunction!(requests_in_python, m)?)?;
+    m.add_function(wrap_pyfunction!(server_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(log_message, m)?)?;
+    m.add_function(wrap_pyfunction!(flush_logs, m)?)?;
+    m.add_function(wrap_pyfunction!(begin_exit, m)?)?;
     m.add_function(wrap_pyfunction!(workers::supervise, m)?)?;
     m.add_function(wrap_pyfunction!(workers::is_worker, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

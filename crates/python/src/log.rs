@@ -14,6 +14,7 @@ use std::sync::OnceLock;
 use std::path::Path;
 use std::time::Duration;
 
+use gateway::ErrorStream;
 use http_server::logging::{AccessLines, AccessLogFormat, AccessTemplate, BufferedLog};
 use pyo3::prelude::*;
 use tracing_subscriber::fmt::MakeWriter;
@@ -155,6 +156,54 @@ pub(crate) fn install_with(
     Ok(http_server::logging::install_subscriber(
         format, template, log,
     ))
+}
+
+/// The stream behind `wsgi.errors` and the tracebacks of the production face: the
+/// process's stderr, except with the `json` format, where whatever is written becomes log
+/// events (target `wsgi.errors`), so that every line of the log stays one JSON object.
+pub(crate) fn errors_stream() -> ErrorStream {
+    static EVENTS: OnceLock<ErrorStream> = OnceLock::new();
+    if FORMAT.get() == Some(&AccessLogFormat::Json) {
+        EVENTS
+            .get_or_init(|| ErrorStream::new(ErrorEvents::default()))
+            .clone()
+    } else {
+        ErrorStream::stderr()
+    }
+}
+
+/// `wsgi.errors` as log events: each `write` that completes lines logs them as one event
+/// (a traceback written at once stays one event); `flush` logs an unfinished line.
+#[derive(Debug, Default)]
+struct ErrorEvents {
+    pending: Vec<u8>,
+}
+
+impl ErrorEvents {
+    fn emit(&mut self, upto: usize) {
+        let text: Vec<u8> = self.pending.drain(..upto).collect();
+        let text = String::from_utf8_lossy(&text);
+        let text = text.trim_end_matches(['\r', '\n']);
+        if !text.is_empty() {
+            tracing::error!(target: "wsgi.errors", "{text}");
+        }
+    }
+}
+
+impl Write for ErrorEvents {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        if let Some(last) = self.pending.iter().rposition(|&b| b == b'\n') {
+            self.emit(last + 1);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let all = self.pending.len();
+        self.emit(all);
+        Ok(())
+    }
 }
 
 /// Writes out the buffered access lines (a server stopped).

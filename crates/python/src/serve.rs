@@ -191,7 +191,7 @@ impl Server {
     #[new]
     #[pyo3(signature = (
         app, host = "127.0.0.1", port = 8000, *, unix = None, bind = None, backlog = 1024,
-        unix_mode = None, pid = None, threads = 1,
+        unix_mode = None, reuse_port = false, pid = None, threads = 1,
         max_blocking = None, max_connections = None, max_body = 32 << 20,
         max_line = 65536, max_headers = 100,
         request_timeout = 30.0, idle_timeout = 60.0, shutdown_timeout = 30.0,
@@ -212,6 +212,7 @@ impl Server {
         bind: Option<Vec<String>>,
         backlog: i32,
         unix_mode: Option<u32>,
+        reuse_port: bool,
         pid: Option<std::path::PathBuf>,
         threads: usize,
         max_blocking: Option<usize>,
@@ -265,6 +266,8 @@ impl Server {
         }
         let mut config = EventLoopConfig {
             threads: opts.threads.max(1),
+            backlog,
+            share_port: reuse_port,
             defer_accept: Some(http_server::h1::DEFER_ACCEPT),
             ..EventLoopConfig::default()
         };
@@ -327,7 +330,7 @@ impl Server {
             options: supervisor::BindOptions {
                 backlog,
                 unix_mode,
-                reuse_port: false,
+                reuse_port,
                 defer_accept: Some(http_server::h1::DEFER_ACCEPT),
             },
         };
@@ -383,8 +386,15 @@ impl Server {
     }
 
     /// Starts a graceful shutdown (from any thread or a signal handler) and returns at once.
-    fn shutdown(&self) {
-        self.handle.shutdown();
+    /// `timeout`, when given, replaces `shutdown_timeout` as the grace period; a second
+    /// call can only make the deadline earlier (`shutdown(0)`: close every connection now).
+    #[pyo3(signature = (timeout = None))]
+    fn shutdown(&self, timeout: Option<f64>) -> PyResult<()> {
+        match timeout {
+            Some(t) => self.handle.shutdown_within(secs("timeout", t)?),
+            None => self.handle.shutdown(),
+        }
+        Ok(())
     }
 
     /// Connections open now.
@@ -462,20 +472,31 @@ fn bind<P: Protocol + 'static>(
         let files = SocketFiles::default();
         return finish(server, addrs, site, None, files, at.pid);
     }
-    if !at.binds.is_empty() {
-        let (listeners, files) = supervisor::listen_all(at.binds, &at.options)?;
+    if !at.binds.is_empty() || at.unix.is_some() {
+        // `unix`: one `unix:PATH` address (a stale socket file is replaced, a live one is
+        // an error; the file goes when the server stops).
+        let unix = at.unix.map(|p| [supervisor::Bind::Unix(p.to_path_buf())]);
+        let binds = unix.as_ref().map_or(at.binds, |u| &u[..]);
+        let (listeners, files) = supervisor::listen_all(binds, &at.options)?;
         let addrs = addresses(&listeners)?;
         let server = EventLoopServer::from_listeners(listeners, config, protocol)?;
         return finish(server, addrs, site, None, files, at.pid);
     }
-    let server = if let Some(path) = at.unix {
-        let _ = std::fs::remove_file(path);
-        EventLoopServer::bind_unix(path, config, protocol)?
-    } else {
-        // One SO_REUSEPORT listener per event loop (no accept contention between loops).
-        let addr = socketserver::inet_address(at.host, at.port)?;
-        EventLoopServer::bind(addr, config, protocol)?
+    // One SO_REUSEPORT listener per event loop (no accept contention between loops); a
+    // port in use is an error naming the address unless `reuse_port` shares it.
+    let address = supervisor::Bind::Tcp {
+        host: at.host.to_owned(),
+        port: at.port,
     };
+    let named = |source| supervisor::Error::Listen {
+        address: address.to_string(),
+        source,
+    };
+    let addr = socketserver::inet_address(at.host, at.port).map_err(named)?;
+    let server = EventLoopServer::bind(addr, config, protocol).map_err(|e| match e {
+        socketserver::Error::Io(source) => Box::new(named(source)) as BoxError,
+        e => e.into(),
+    })?;
     let addrs = vec![server.local_addr().clone()];
     finish(server, addrs, site, None, SocketFiles::default(), at.pid)
 }
@@ -525,7 +546,8 @@ fn finish<P: Protocol + 'static>(
         // CGI's `HTTPS=on`: `wsgi.url_scheme` is `https` (wsgiref's `guess_scheme`).
         env.insert("HTTPS".to_owned(), "on".to_owned());
     }
-    let _ = env_slot.set(Arc::new(WsgiShared::new(app, env)));
+    let shared = WsgiShared::new(app, env).with_errors(crate::log::errors_stream());
+    let _ = env_slot.set(Arc::new(shared));
     let handle = server.handle();
     let watched = handle.clone();
     let render = metrics.map(|m| {
@@ -546,8 +568,12 @@ fn finish<P: Protocol + 'static>(
         run: Mutex::new(Some(Box::new(move || {
             let fail = std::io::Error::other;
             if let Some(w) = &worker {
-                // Stops when the supervisor is gone; beats only while the loops progress.
+                // Stops when the supervisor is gone; beats only while the loops progress
+                // and the GIL can be taken (a C call holding it wedges every request
+                // while the loops hand off to new threads).
                 w.watch(&watched).map_err(fail)?;
+                let stopping = watched.clone();
+                w.add_liveness(move || stopping.is_shutting_down() || crate::gil::can_take());
                 if let Some(render) = render.clone() {
                     // The supervisor sums every worker's snapshot.
                     w.push_metrics(&watched, render).map_err(fail)?;

@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -35,7 +36,8 @@ def start(*args, cwd=HERE, module=True, banner="Serving HTTP on "):
         proc.wait(TIMEOUT)
         errfile.seek(0)
         raise AssertionError(f"no banner: {line!r} {errfile.read()!r}")
-    port = int(line.split(" port ")[1].split()[0])
+    # A Unix socket's banner names its path: no port.
+    port = int(line.split(" port ")[1].split()[0]) if " port " in line else None
     return proc, port
 
 
@@ -246,3 +248,119 @@ def test_static_option_and_its_variable(tmp_path):
                                "--static", bad], capture_output=True, text=True,
                               timeout=TIMEOUT, cwd=HERE)
         assert done.returncode == 2 and "is not PREFIX=DIR" in done.stderr, done.stderr
+
+
+def test_abbreviated_options_are_refused():
+    """``--por 9000`` is not ``--port``: with abbreviations the variable would win over it."""
+    out = subprocess.run(
+        [sys.executable, "-m", "pyserve", "--por", "9000", "apps.hello:app"],
+        cwd=HERE, capture_output=True, text=True, timeout=TIMEOUT,
+        env={**os.environ, "PYSERVE_PORT": "0"},
+    )
+    assert out.returncode == 2, out.stderr
+    assert "unrecognized arguments: --por" in out.stderr
+
+
+def test_a_port_in_use_is_an_error_naming_it():
+    proc, port = start("apps.hello:app", "--port", "0")
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "pyserve", "apps.hello:app", "--port", str(port)],
+            cwd=HERE, capture_output=True, text=True, timeout=TIMEOUT,
+        )
+        assert out.returncode == 1, out.stderr
+        assert f"Address already in use: '127.0.0.1:{port}'" in out.stderr
+        # --reuse-port joins it instead.
+        shared, same = start("apps.hello:app", "--port", str(port), "--reuse-port")
+        assert same == port
+        assert stop(shared)[0] == 0
+    finally:
+        assert stop(proc)[0] == 0
+
+
+def test_unix_socket_file_is_removed_and_a_live_one_kept(tmp_path):
+    path = str(tmp_path / "s.sock")
+    proc, _ = start("apps.hello:app", "--unix", path, banner=f"Serving HTTP on {path}")
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "pyserve", "apps.hello:app", "--unix", path],
+            cwd=HERE, capture_output=True, text=True, timeout=TIMEOUT,
+        )
+        assert out.returncode == 1, out.stderr
+        assert "another server accepts on this socket" in out.stderr
+        assert os.path.exists(path)
+    finally:
+        code, err = stop(proc)
+    assert code == 0, err
+    assert not os.path.exists(path), "the socket file goes with the server"
+
+
+@pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (iproute2)")
+def test_backlog_is_the_listen_backlog():
+    proc, port = start("apps.hello:app", "--port", "0", "--backlog", "77")
+    try:
+        out = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True,
+                             text=True, timeout=TIMEOUT).stdout
+        # State, Recv-Q, then Send-Q: the backlog of a listening socket.
+        assert out.split()[2] == "77", out
+    finally:
+        stop(proc)
+
+
+def start_stuck(app, *options):
+    """``pyserve apps.stuck:APP`` with a request to ``/stuck`` under way."""
+    proc, port = start(f"apps.stuck:{app}", "--port", "0", *options)
+    assert request(port)[1] == b"ok\n"
+    s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+    s.sendall(b"GET /stuck HTTP/1.1\r\nHost: x\r\n\r\n")
+    return proc, s
+
+
+@pytest.mark.parametrize("app", ["busy", "in_c"])
+def test_a_request_still_in_python_after_the_grace_period_does_not_abort_the_exit(app):
+    """The grace period ends with a request running Python (a loop, or a C call without
+    the GIL): the process exits with status 0 instead of aborting in the interpreter's
+    finalization."""
+    proc, s = start_stuck(app, "--shutdown-timeout", "0.5", "--access-log", "json")
+    with s:
+        time.sleep(0.3)
+        started = time.monotonic()
+        code, err = stop(proc)
+    assert code == 0, err
+    assert time.monotonic() - started < 8, err
+    import json
+
+    lines = [json.loads(l) for l in err.splitlines()[1:]]
+    assert any("raising SystemExit" in l["message"] for l in lines), err
+    if app == "in_c":
+        assert any("exiting without finalizing" in l["message"] for l in lines), err
+
+
+def test_a_second_signal_stops_at_once():
+    proc, s = start_stuck("slow_body", "--shutdown-timeout", "60")
+    with s:
+        s.recv(1024)
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert proc.poll() is None, "the first signal waits for the response"
+        started = time.monotonic()
+        code, err = stop(proc)
+    assert code == 0, err
+    assert time.monotonic() - started < 8, err
+    assert "again: stopping now" in err
+
+
+def test_json_log_keeps_wsgi_errors_and_tracebacks_json():
+    import json
+
+    proc, port = start("apps.stuck:fails", "--port", "0", "--access-log", "json")
+    try:
+        assert request(port)[0].status == 500
+    finally:
+        code, err = stop(proc)
+    assert code == 0, err
+    lines = [json.loads(l) for l in err.splitlines()[1:]]
+    errors = [l["message"] for l in lines if l["target"] == "wsgi.errors"]
+    assert errors[:2] == ["partial line one\nline two", "unfinished"], err
+    assert errors[2].startswith("App: Traceback (most recent call last):\n"), err
+    assert errors[2].endswith("ValueError: boom"), err

@@ -774,6 +774,19 @@ def test_busy_port_raises_oserror():
         assert e.value.errno == errno.EADDRINUSE
 
 
+def test_a_port_another_server_holds_is_busy_unless_reuse_port(hello_app):
+    """Each event loop has its own SO_REUSEPORT listener, yet a second server does not
+    silently take part of the first one's connections: it fails, unless it asks to share."""
+    first = pyserve.Server(hello_app, "127.0.0.1", 0, threads=2)
+    port = first.server_address[1]
+    with pytest.raises(OSError) as e:
+        pyserve.Server(hello_app, "127.0.0.1", port, threads=2)
+    assert e.value.errno == errno.EADDRINUSE
+    assert f"127.0.0.1:{port}" in str(e.value)
+    second = pyserve.Server(hello_app, "127.0.0.1", port, reuse_port=True)
+    assert second.server_address == ("127.0.0.1", port)
+
+
 def test_slow_app_does_not_hold_fast_requests():
     """20 requests to an app that sleeps 1 s; fast requests on other connections are all
     answered in under 50 ms meanwhile."""

@@ -150,6 +150,32 @@ def test_a_stopped_worker_is_killed_after_the_worker_timeout():
     assert "heartbeat" in err, err
 
 
+def test_a_worker_whose_gil_a_c_call_holds_is_killed_after_the_worker_timeout():
+    """A request sleeps in C holding the GIL: the event loop still turns (it hands the
+    waiting requests to other threads) but nothing is answered; the heartbeat, which takes
+    the GIL, stops, and the worker is killed and replaced."""
+    proc, port = start("apps.stuck:gil_held", "--workers", "1", "--worker-timeout", "2",
+                       "--port", "0")
+    try:
+        (first,) = wait_until("a worker", lambda: children_of(proc.pid))
+        assert served_pid(port)[0] == first
+        s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        s.sendall(b"GET /stuck HTTP/1.1\r\nHost: x\r\n\r\n")
+        start_at = time.monotonic()
+        (second,) = wait_until(
+            "a replacement",
+            lambda: (c := children_of(proc.pid)) and first not in c and len(c) == 1 and c,
+        )
+        assert time.monotonic() - start_at < 15
+        assert s.recv(1024) == b"", "the wedged worker's connection is closed"
+        s.close()
+        assert served_pid(port)[0] == second
+    finally:
+        code, err = stop(proc)
+    assert code == 0, err
+    assert "heartbeat" in err, err
+
+
 def client(port, keep_alive, stop_flag, tally):
     """GET / in a loop, on one keep-alive connection or a new one each time. A reused
     connection closed before any byte of a response is retried once (RFC 9112 9.3.1: the

@@ -455,6 +455,12 @@ pub struct EventLoopConfig {
     /// [`EventLoopServer::bind`] gives each loop its own `SO_REUSEPORT` listener (true), or
     /// binds one listener that every loop accepts from (false). Default: true.
     pub reuse_port: bool,
+    /// With [`reuse_port`](Self::reuse_port), [`EventLoopServer::bind`] may join a port that
+    /// other `SO_REUSEPORT` sockets of this user already listen on (another server, for a
+    /// restart without a gap), sharing its connections with them. False refuses a port in
+    /// use with `EADDRINUSE`, as a plain `bind()` does: a second server started by mistake
+    /// fails instead of silently taking part of the first one's traffic. Default: false.
+    pub share_port: bool,
     /// Set `SO_REUSEADDR` on sockets this server binds. Default: true.
     pub reuse_address: bool,
     /// Set `TCP_DEFER_ACCEPT` on TCP sockets this server binds (see [`set_defer_accept`]):
@@ -493,6 +499,7 @@ impl Default for EventLoopConfig {
             write_timeout: Duration::from_secs(30),
             max_request_bytes: 1 << 20,
             reuse_port: true,
+            share_port: false,
             reuse_address: true,
             defer_accept: None,
             watchdog: Some(Duration::from_millis(2)),
@@ -519,6 +526,20 @@ fn bind_tcp(addr: SocketAddr, config: &EventLoopConfig, loops: usize) -> Result<
     let count = if config.reuse_port { loops } else { 1 };
     let mut out = Vec::with_capacity(count);
     let mut addr = addr;
+    if config.reuse_port && !config.share_port {
+        // `SO_REUSEPORT` would let these sockets join another server's listeners: a probe
+        // without it fails with `EADDRINUSE` when anything listens on the port (and picks
+        // the port for port 0). The port is free again for the few microseconds between
+        // the probe's close and the first bind below.
+        let probe = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+        if config.reuse_address {
+            probe.set_reuse_address(true)?;
+        }
+        probe.bind(&addr.into())?;
+        if let Some(bound) = probe.local_addr()?.as_socket() {
+            addr = bound;
+        }
+    }
     for _ in 0..count {
         let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
         if config.reuse_address {

@@ -978,10 +978,39 @@ fn from_listener_serves_an_inherited_socket() {
 }
 
 #[test]
-fn two_servers_share_a_port_with_reuse_port() {
+fn a_port_in_use_is_refused_unless_shared() {
+    let first = start(config(2));
+    for reuse_port in [true, false] {
+        let cfg = EventLoopConfig {
+            reuse_port,
+            ..config(2)
+        };
+        let err = match EventLoopServer::bind(first.addr, cfg, Arc::new(Lines::default())) {
+            Ok(_) => panic!(
+                "a second server bound {} (reuse_port {reuse_port})",
+                first.addr
+            ),
+            Err(e) => e,
+        };
+        match err {
+            socketserver::Error::Io(e) => assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse),
+            e => panic!("not EADDRINUSE: {e}"),
+        }
+    }
+    // The first server still answers.
+    assert_eq!(Client::connect(first.addr).ask("echo 1"), "1\n");
+    first.stop();
+}
+
+#[test]
+fn two_servers_share_a_port_with_share_port() {
     let first = start(config(1));
     let lines = Arc::new(Lines::default());
-    let second = EventLoopServer::bind(first.addr, config(1), lines).unwrap();
+    let cfg = EventLoopConfig {
+        share_port: true,
+        ..config(1)
+    };
+    let second = EventLoopServer::bind(first.addr, cfg, lines).unwrap();
     assert_eq!(second.local_addr().inet(), Some(first.addr));
     let handle = second.handle();
     let t = std::thread::spawn(move || second.serve());
@@ -1054,6 +1083,7 @@ fn accept_survives_emfile_in_a_child_process() {
         run_child("accept_survives_emfile_in_a_child_process", "emfile");
         return;
     }
+    tracing::subscriber::set_global_default(CountWarnings).unwrap();
     let srv = start(EventLoopConfig {
         accept_backoff: Duration::from_millis(5),
         ..config(1)
@@ -1089,8 +1119,10 @@ fn accept_survives_emfile_in_a_child_process() {
         1,
         "the new connection cannot be accepted yet"
     );
-    // The loop keeps serving while its accepts fail and back off.
+    // The loop keeps serving while its accepts fail and back off, and says so once (not
+    // once per failed accept: about 20 here).
     assert_eq!(old.ask("echo still serving"), "still serving\n");
+    assert_eq!(WARNINGS.load(Ordering::SeqCst), 1);
     // Free descriptors: the server accepts the waiting client and serves it.
     drop(filler);
     let t = Instant::now();
@@ -1100,6 +1132,30 @@ fn accept_survives_emfile_in_a_child_process() {
     assert!(t.elapsed() < Duration::from_secs(2));
     assert_eq!(Client::connect(srv.addr).ask("echo fresh"), "fresh\n");
     srv.stop();
+}
+
+/// Warnings logged in this process (the EMFILE child installs [`CountWarnings`]).
+static WARNINGS: AtomicUsize = AtomicUsize::new(0);
+
+/// A `tracing` subscriber that counts warnings and ignores the rest.
+struct CountWarnings;
+
+impl tracing::Subscriber for CountWarnings {
+    fn enabled(&self, m: &tracing::Metadata<'_>) -> bool {
+        *m.level() <= tracing::Level::WARN
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, e: &tracing::Event<'_>) {
+        if *e.metadata().level() == tracing::Level::WARN {
+            WARNINGS.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
 }
 
 #[allow(unsafe_code)]

@@ -94,7 +94,8 @@ type Hook = Box<dyn FnMut() + Send>;
 ///   told to stop (SIGTERM: stop accepting, finish what it has) only once a new one
 ///   serves;
 /// - `SIGTERM`/`SIGINT`: graceful stop (SIGTERM to every worker, SIGKILL after
-///   [`Config::graceful_timeout`]); `SIGQUIT`: immediate stop (SIGKILL);
+///   [`Config::graceful_timeout`]); a second one during it, or `SIGQUIT`: immediate stop
+///   (SIGKILL);
 /// - `SIGUSR1`: passed on to the workers (reopen log files), and the
 ///   [`on_reopen`](Self::on_reopen) hook runs; `SIGTTIN`/`SIGTTOU`: one worker more or
 ///   less;
@@ -406,7 +407,11 @@ impl<F: FnMut(&WorkerSpec) -> Command> State<'_, F> {
                     }
                 }
             }
-            SIGTERM | SIGINT => self.begin_stop(false, &format!("signal {sig}")),
+            // A second one during a graceful stop: stop now (Ctrl-C twice).
+            SIGTERM | SIGINT => {
+                let again = self.stopping.is_some();
+                self.begin_stop(again, &format!("signal {sig}"));
+            }
             SIGQUIT => self.begin_stop(true, "SIGQUIT"),
             SIGTTIN if self.stopping.is_none() => {
                 self.target += 1;
@@ -422,6 +427,12 @@ impl<F: FnMut(&WorkerSpec) -> Command> State<'_, F> {
 
     fn begin_stop(&mut self, immediate: bool, why: &str) {
         let now = Instant::now();
+        if self.stopping.is_some() && immediate {
+            tracing::warn!(
+                "{why} during the graceful stop: immediate stop of {} worker(s)",
+                self.workers.len()
+            );
+        }
         if self.stopping.is_none() {
             tracing::info!(
                 "{why}: {} stop of {} worker(s)",

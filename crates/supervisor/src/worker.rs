@@ -165,6 +165,20 @@ impl Worker {
         *self.shared.probe.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(probe));
     }
 
+    /// Adds `probe` to the liveness check (after [`watch`](Self::watch) or
+    /// [`set_liveness`](Self::set_liveness)): the beat is withheld unless both say alive.
+    /// Both run at every check. A probe may block: no beat is sent meanwhile, so a probe
+    /// stuck for the whole timeout gets the worker killed and replaced (a Python host's
+    /// probe takes the interpreter lock, which a C call may hold forever).
+    pub fn add_liveness(&self, mut probe: impl FnMut() -> bool + Send + 'static) {
+        let mut slot = self.shared.probe.lock().unwrap_or_else(|e| e.into_inner());
+        let mut before = slot.take();
+        *slot = Some(Box::new(move || {
+            let earlier = before.as_mut().is_none_or(|p| p());
+            probe() && earlier
+        }));
+    }
+
     /// The serial number the supervisor gave this worker (1, 2, ...).
     pub fn serial(&self) -> u64 {
         self.serial

@@ -2,7 +2,7 @@
 //! on SIGHUP without failing a request, replaces workers at `--max-requests`, stops on
 //! SIGTERM/SIGINT/SIGQUIT, and speaks systemd's notification and activation protocols.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::net::{UnixDatagram, UnixStream};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -320,6 +320,45 @@ fn sigquit_stops_at_once_and_sigint_gracefully() {
     assert_eq!(
         log.matches("worker exited (exit status 0)").count(),
         2,
+        "{log}"
+    );
+}
+
+#[test]
+fn a_second_sigint_during_the_graceful_stop_stops_at_once() {
+    let mut demo = Demo::production(&[
+        "--workers",
+        "1",
+        "--threads",
+        "1",
+        "--app",
+        "stream",
+        "--shutdown-timeout",
+        "60",
+    ]);
+    // A response the client never reads keeps the worker draining for a minute.
+    let mut stuck = connect(demo.addr()).unwrap();
+    stuck
+        .write_all(b"GET /?size=268435456 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut first = [0u8; 1024];
+    assert!(stuck.read(&mut first).unwrap() > 0);
+    demo.signal(Signal::INT);
+    wait_for_log(
+        &demo,
+        Duration::from_secs(10),
+        "graceful stop of 1 worker(s)",
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(demo.is_running(), "the worker drains the stuck response");
+    let asked = Instant::now();
+    demo.signal(Signal::INT);
+    let exit = demo.wait_exit(Duration::from_secs(20));
+    let log = demo.stderr();
+    assert!(exit.success(), "{exit:?} {log}");
+    assert!(asked.elapsed() < Duration::from_secs(5), "{log}");
+    assert!(
+        log.contains("signal 2 during the graceful stop: immediate stop of 1 worker(s)"),
         "{log}"
     );
 }

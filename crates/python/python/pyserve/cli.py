@@ -46,6 +46,9 @@ def env_name(option):
 def parser():
     p = argparse.ArgumentParser(
         prog="pyserve",
+        # `--por 9000` must not pass for `--port` (the environment variable would win over
+        # it: only options spelled out count as given).
+        allow_abbrev=False,
         description="Serve a Python WSGI application on the Rust core.",
         epilog="Every option may also be set with its environment variable (shown in "
                "brackets); an option given on the command line wins.",
@@ -66,9 +69,10 @@ def parser():
     p.add_argument("--unix-mode", type=octal, metavar="MODE", default=None,
                    help="permission bits of the Unix sockets bound with --bind (octal, e.g. 660)")
     p.add_argument("--backlog", type=int, default=1024,
-                   help="the listen() backlog of --bind sockets (default: 1024)")
+                   help="the listen() backlog (default: 1024)")
     p.add_argument("--reuse-port", action="store_true",
-                   help="set SO_REUSEPORT on the sockets the supervisor binds (with --workers)")
+                   help="let other processes bind the TCP port too (SO_REUSEPORT); without it a "
+                        "port in use is an error")
     p.add_argument("--pid", metavar="FILE", default=None,
                    help="write the process id (the supervisor's with --workers) to FILE")
     p.add_argument("--workers", type=int, default=None,
@@ -416,6 +420,7 @@ def main(argv=None):
         bind=args.bind,
         backlog=args.backlog,
         unix_mode=args.unix_mode,
+        reuse_port=args.reuse_port,
         pid=None if worker else args.pid,
         max_blocking=args.max_blocking,
         max_connections=args.max_connections,

@@ -239,8 +239,8 @@ struct LoopSetup {
 impl<P: Protocol> EventLoopServer<P> {
     /// Binds `addr` (port 0 picks a free port) with [`EventLoopConfig::backlog`] and
     /// `SO_REUSEADDR`: with [`EventLoopConfig::reuse_port`] each loop gets its own
-    /// `SO_REUSEPORT` listener (so other processes may join the port too), otherwise all
-    /// loops accept from one listener.
+    /// `SO_REUSEPORT` listener, otherwise all loops accept from one listener. A port in use
+    /// is `EADDRINUSE` unless [`EventLoopConfig::share_port`] lets this server join it.
     pub fn bind(addr: SocketAddr, config: EventLoopConfig, protocol: P) -> Result<Self> {
         let loops = config.loops();
         let listeners = bind_tcp(addr, &config, loops)?;
@@ -541,12 +541,20 @@ struct LoopShared<P: Protocol> {
     finished: AtomicBool,
 }
 
+/// Least time between two "accept failed" warnings of one loop.
+const ACCEPT_WARN_EVERY: Duration = Duration::from_secs(10);
+
 struct LoopState<S> {
     poll: Poll,
     events: Events,
     listeners: Vec<MioListener>,
     paused: bool,
     backoff: Option<Instant>,
+    /// When the last accept-failure warning was logged, and the failures since (out of
+    /// descriptors, accept fails 100 times a second: one line per
+    /// [`ACCEPT_WARN_EVERY`] says it).
+    backoff_warned: Option<Instant>,
+    backoffs_unlogged: u64,
     slots: Vec<Slot<S>>,
     free: Vec<usize>,
     /// Live plus lent connections.
@@ -587,6 +595,8 @@ impl<P: Protocol> LoopShared<P> {
                 listeners,
                 paused: false,
                 backoff: None,
+                backoff_warned: None,
+                backoffs_unlogged: 0,
                 slots: Vec::new(),
                 free: Vec::new(),
                 live: 0,
@@ -979,8 +989,17 @@ impl<P: Protocol> Inner<P> {
                                 tracing::debug!(error = %e, "accept: transient error");
                             }
                             Some(false) => {
-                                tracing::warn!(error = %e, backoff = ?self.config.accept_backoff, "accept failed: backing off");
-                                st.backoff = Some(Instant::now() + self.config.accept_backoff);
+                                let now = Instant::now();
+                                st.backoffs_unlogged += 1;
+                                if st
+                                    .backoff_warned
+                                    .is_none_or(|t| now >= t + ACCEPT_WARN_EVERY)
+                                {
+                                    let failures = std::mem::take(&mut st.backoffs_unlogged);
+                                    tracing::warn!(error = %e, backoff = ?self.config.accept_backoff, failures, "accept failed: backing off");
+                                    st.backoff_warned = Some(now);
+                                }
+                                st.backoff = Some(now + self.config.accept_backoff);
                                 return;
                             }
                         }
