@@ -36,8 +36,9 @@ def serve(app, host="127.0.0.1", port=8000, *, access_log=None, ready=None, **op
     ``max_blocking``, ``max_connections``, ``max_body``, ``max_line``, ``max_headers``,
     ``request_timeout``, ``idle_timeout``, ``shutdown_timeout``, ``trusted_proxy``,
     ``proxy_hops``, ``multiprocess``, ``bind`` (a list of addresses: ``HOST:PORT``,
-    ``unix:PATH``, ``fd://N``), ``backlog``, ``unix_mode``, ``reuse_port`` (let other processes bind the port too), ``pid``, ``metrics_bind``
-    (Prometheus metrics at ``http://ADDR/metrics``), ``tls_cert``, ``tls_key`` and
+    ``unix:PATH``, ``fd://N``), ``backlog``, ``unix_mode``, ``reuse_port`` (let other
+    processes bind the port too; without it a port in use raises ``OSError``), ``pid``,
+    ``metrics_bind`` (Prometheus metrics at ``http://ADDR/metrics``), ``tls_cert``, ``tls_key`` and
     ``tls_password_file`` (HTTPS: PEM files, as ``--tls-cert``, ``--tls-key``,
     ``--tls-password-file``), ``proxy_protocol`` (a PROXY protocol header opens every
     connection) and ``static_dirs`` (``{"/static": "./static"}``: files served from Rust
