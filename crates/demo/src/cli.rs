@@ -25,6 +25,8 @@ pub(crate) enum AccessLog {
     Combined,
     /// One JSON object per line, for every event.
     Json,
+    /// No access lines (other events as `LEVEL: message`).
+    Off,
 }
 
 impl From<AccessLog> for AccessLogFormat {
@@ -34,6 +36,7 @@ impl From<AccessLog> for AccessLogFormat {
             AccessLog::Common => AccessLogFormat::Common,
             AccessLog::Combined => AccessLogFormat::Combined,
             AccessLog::Json => AccessLogFormat::Json,
+            AccessLog::Off => AccessLogFormat::Off,
         }
     }
 }
@@ -55,6 +58,11 @@ const ACCESS_LOGS: &[(&str, AccessLog, &str)] = &[
         "json",
         AccessLog::Json,
         "One JSON object per line, for every event",
+    ),
+    (
+        "off",
+        AccessLog::Off,
+        "No access lines (warnings and errors still logged)",
     ),
 ];
 
@@ -1156,7 +1164,7 @@ mod tests {
         assert_eq!(
             err(&["--access-log=xml"]).to_string(),
             "invalid value 'xml' for '--access-log <ACCESS_LOG>'\n  \
-             [possible values: python, common, combined, json]"
+             [possible values: python, common, combined, json, off]"
         );
     }
 

@@ -110,11 +110,15 @@ pub enum AccessLogFormat {
     /// One JSON object per line for every event: `time` (RFC 3339, UTC), `level`, `target`,
     /// `message`, then the event's fields (numbers as numbers).
     Json,
+    /// No access lines: the installers filter the access events out where they are made
+    /// ([`access_log_filter`]), so they cost nothing; other events as `LEVEL: message
+    /// key=value...`.
+    Off,
 }
 
 impl AccessLogFormat {
-    /// The names [`FromStr`] accepts: `python`, `common`, `combined`, `json`.
-    pub const NAMES: [&'static str; 4] = ["python", "common", "combined", "json"];
+    /// The names [`FromStr`] accepts: `python`, `common`, `combined`, `json`, `off`.
+    pub const NAMES: [&'static str; 5] = ["python", "common", "combined", "json", "off"];
 }
 
 impl FromStr for AccessLogFormat {
@@ -126,6 +130,7 @@ impl FromStr for AccessLogFormat {
             "common" => Ok(AccessLogFormat::Common),
             "combined" => Ok(AccessLogFormat::Combined),
             "json" => Ok(AccessLogFormat::Json),
+            "off" => Ok(AccessLogFormat::Off),
             _ => Err(format!(
                 "unknown access log format {s:?} (expected one of {})",
                 Self::NAMES.join(", ")
@@ -471,7 +476,7 @@ pub fn install_subscriber<W>(
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
-    let (filter, warning) = rust_log_filter();
+    let (filter, warning) = access_log_filter(format);
     let installed =
         tracing::dispatcher::set_global_default(access_dispatch(format, template, writer, filter))
             .is_ok();
@@ -535,7 +540,7 @@ where
 ///
 /// Python: no equivalent (CPython's servers always write their log lines to stderr).
 pub fn install_stderr_subscriber(format: AccessLogFormat) -> bool {
-    install_stderr(AccessLines::new(format))
+    install_stderr_with(AccessLines::new(format), access_log_filter(format))
 }
 
 /// Installs, as the process's global `tracing` subscriber, the event format `format`
@@ -549,7 +554,14 @@ pub fn install_stderr<E>(format: E) -> bool
 where
     E: FormatEvent<Registry, DefaultFields> + Clone + Send + Sync + 'static,
 {
-    let (filter, warning) = rust_log_filter();
+    install_stderr_with(format, rust_log_filter())
+}
+
+/// [`install_stderr`] with this filter and the warning about its `RUST_LOG`.
+fn install_stderr_with<E>(format: E, (filter, warning): (EnvFilter, Option<String>)) -> bool
+where
+    E: FormatEvent<Registry, DefaultFields> + Clone + Send + Sync + 'static,
+{
     if let Some(warning) = warning {
         // Unfiltered: `RUST_LOG=error,typo` still says what it ignored.
         let loud = tracing_subscriber::fmt()
@@ -576,6 +588,27 @@ where
 ///
 /// Python: no equivalent (CPython's servers always write their log lines to stderr).
 pub fn rust_log_filter() -> (EnvFilter, Option<String>) {
+    access_log_filter(AccessLogFormat::Python)
+}
+
+/// [`rust_log_filter`] for the access log format `format`: with
+/// [`AccessLogFormat::Off`], the access events ([`ACCESS_TARGET`]) are filtered out
+/// whatever `RUST_LOG` says (so `tracing::enabled!` is false where they are made).
+///
+/// Python: no equivalent (uvicorn's `--no-access-log`; gunicorn logs no access lines by
+/// default).
+pub fn access_log_filter(format: AccessLogFormat) -> (EnvFilter, Option<String>) {
+    let (filter, warning) = rust_log_filter_of_env();
+    if format != AccessLogFormat::Off {
+        return (filter, warning);
+    }
+    let off: Directive = format!("{ACCESS_TARGET}=off")
+        .parse()
+        .expect("a valid directive");
+    (filter.add_directive(off), warning)
+}
+
+fn rust_log_filter_of_env() -> (EnvFilter, Option<String>) {
     match std::env::var("RUST_LOG") {
         Ok(value) => env_filter(&value),
         Err(std::env::VarError::NotPresent) => env_filter(""),

@@ -33,7 +33,7 @@ mod workers;
 
 use pyo3::prelude::*;
 
-/// Installs the log subscriber: `format` is one of `python`, `common`, `combined`, `json`
+/// Installs the log subscriber: `format` is one of `python`, `common`, `combined`, `json`, `off`
 /// (`--access-log`), `logformat` a gunicorn-style line (`--access-logformat`), `logfile`
 /// a file the access lines are buffered into (`--access-logfile`; `-`: stderr). The first
 /// call in a process wins; later ones return False.

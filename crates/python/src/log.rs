@@ -250,7 +250,7 @@ pub(crate) fn install(format: AccessLogFormat) -> bool {
     let no_repeat = tracing_subscriber::filter::filter_fn(|meta| {
         !(meta.target().starts_with("gateway::handlers") && *meta.level() == tracing::Level::ERROR)
     });
-    let (filter, warning) = http_server::logging::rust_log_filter();
+    let (filter, warning) = http_server::logging::access_log_filter(format);
     let subscriber = tracing_subscriber::fmt()
         .with_writer(Route)
         .event_format(AccessLines::new(format))

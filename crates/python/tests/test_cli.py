@@ -191,6 +191,18 @@ def test_access_log_json():
     assert access and access[0]["path"] == "/logged" and access[0]["status"] == 200, err
 
 
+def test_access_log_off():
+    proc, port = start("apps.hello:app", "--port", "0", "--access-log", "off")
+    try:
+        for _ in range(3):
+            assert request(port, path="/quiet")[1] == b"Hello world!\n"
+    finally:
+        code, err = stop(proc)
+    assert code == 0, err
+    assert "/quiet" not in err, err
+    assert "event-loop server stopped" in err, err
+
+
 def test_sigint_stops_gracefully():
     proc, port = start("apps.hello:app", "--port", "0")
     assert request(port)[1] == b"Hello world!\n"

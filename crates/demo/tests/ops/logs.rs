@@ -125,3 +125,15 @@ fn buffered_lines_are_written_when_the_server_stops() {
         lines(&path)
     );
 }
+
+#[test]
+fn access_log_off_writes_no_access_line_but_the_other_events() {
+    let mut demo = Demo::production(&["--threads", "1", "--app", "hello", "--access-log", "off"]);
+    for _ in 0..3 {
+        assert_eq!(get_once(demo.addr(), "/quiet").unwrap().status, 200);
+    }
+    assert!(demo.terminate().success());
+    let log = demo.stderr();
+    assert!(!log.contains("/quiet"), "{log}");
+    assert!(log.contains("signal 15: shutting down"), "{log}");
+}

@@ -208,7 +208,8 @@ where
     ) -> Self {
         let style = match (template, format) {
             (Some(t), _) => Style::Template(t),
-            (None, AccessLogFormat::Python) => Style::Python,
+            // `Off`: the filter keeps access events away from this layer.
+            (None, AccessLogFormat::Python | AccessLogFormat::Off) => Style::Python,
             (None, AccessLogFormat::Common) => Style::Apache { combined: false },
             (None, AccessLogFormat::Combined) => Style::Apache { combined: true },
             (None, AccessLogFormat::Json) => Style::Json,

@@ -155,6 +155,27 @@ fn rust_log_is_an_env_filter_that_reports_invalid_directives() {
     assert!(warning.unwrap().contains("directives `=x` ("));
 }
 
+#[test]
+fn access_log_off_filters_the_access_events_out_and_keeps_the_rest() {
+    for (format, access_on) in [
+        (AccessLogFormat::Python, true),
+        (AccessLogFormat::Json, true),
+        (AccessLogFormat::Off, false),
+    ] {
+        let (filter, _) = super::access_log_filter(format);
+        let dispatch = access_dispatch(format, None, std::io::sink, filter);
+        tracing::dispatcher::with_default(&dispatch, || {
+            assert_eq!(
+                tracing::enabled!(target: "http_server::access", tracing::Level::INFO),
+                access_on,
+                "{format:?}"
+            );
+            assert!(tracing::enabled!(target: "socketserver", tracing::Level::INFO));
+            assert!(tracing::enabled!(target: "socketserver", tracing::Level::WARN));
+        });
+    }
+}
+
 /// A connection in memory (also for the access layer's tests).
 pub(super) struct Duplex {
     pub(super) input: Cursor<Vec<u8>>,

@@ -21,10 +21,11 @@ __all__ = ["serve", "Server", "FileWrapper", "install_log", "__version__"]
 
 
 def install_log(access_log="python", logfile=None, logformat=None):
-    """Chooses the access log format (python, common, combined, json), or a gunicorn-style
-    ``logformat``, and a ``logfile`` the lines are buffered into (``"-"``: stderr; flushed
-    at least every second and when a server stops; ``_core.reopen_logs()`` reopens it),
-    before the first server starts; the first choice in a process wins."""
+    """Chooses the access log format (python, common, combined, json, or off: no access
+    lines), or a gunicorn-style ``logformat``, and a ``logfile`` the lines are buffered
+    into (``"-"``: stderr; flushed at least every second and when a server stops;
+    ``_core.reopen_logs()`` reopens it), before the first server starts; the first choice
+    in a process wins."""
     return _core.install_log(access_log, logfile=logfile, logformat=logformat)
 
 

@@ -95,8 +95,8 @@ def parser():
     p.add_argument("--unix", metavar="PATH", default=None,
                    help="serve on a Unix domain socket at PATH instead of TCP")
     p.add_argument("--access-log", default="python",
-                   choices=["python", "common", "combined", "json"],
-                   help="access log format on stderr (default: python)")
+                   choices=["python", "common", "combined", "json", "off"],
+                   help="access log format on stderr, or off (default: python)")
     p.add_argument("--access-logfile", metavar="PATH", default=None,
                    help="write the access log to this file, buffered (`-`: stderr); reopened "
                         "on SIGUSR1")
