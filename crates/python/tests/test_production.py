@@ -942,6 +942,17 @@ def test_unix_socket(tmp_path, hello_app):
         t.join(TIMEOUT)
 
 
+def test_unix_path_that_is_a_file_is_refused_and_kept(tmp_path, hello_app):
+    """``unix=PATH`` replaces only a stale socket: a regular file there is an error, and
+    stays (it used to be deleted)."""
+    path = tmp_path / "notes.txt"
+    path.write_text("keep me\n")
+    with pytest.raises(OSError) as e:
+        pyserve.Server(hello_app, unix=str(path))
+    assert "is not a socket" in str(e.value)
+    assert path.read_text() == "keep me\n"
+
+
 def _gen_app(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain")])
     yield b"gen"
