@@ -337,15 +337,7 @@ fn bind_and_serve<P: Protocol>(
     } else if args.bind.is_empty() && args.unix.is_none() {
         // One SO_REUSEPORT listener per event loop (no accept contention between loops);
         // an error names the address, as `--bind`'s do.
-        let named = |source| supervisor::Error::Listen {
-            address: workers::bind_specs(args)[0].to_string(),
-            source,
-        };
-        let addr = socketserver::inet_address(&args.host, args.port).map_err(named)?;
-        let server = EventLoopServer::bind(addr, config, protocol).map_err(|e| match e {
-            socketserver::Error::Io(source) => Box::new(named(source)) as BoxError,
-            e => e.into(),
-        })?;
+        let server = supervisor::bind_event_loops(&args.host, args.port, config, protocol)?;
         addrs = vec![server.local_addr().clone()];
         server
     } else {

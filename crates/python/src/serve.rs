@@ -484,19 +484,7 @@ fn bind<P: Protocol + 'static>(
     }
     // One SO_REUSEPORT listener per event loop (no accept contention between loops); a
     // port in use is an error naming the address unless `reuse_port` shares it.
-    let address = supervisor::Bind::Tcp {
-        host: at.host.to_owned(),
-        port: at.port,
-    };
-    let named = |source| supervisor::Error::Listen {
-        address: address.to_string(),
-        source,
-    };
-    let addr = socketserver::inet_address(at.host, at.port).map_err(named)?;
-    let server = EventLoopServer::bind(addr, config, protocol).map_err(|e| match e {
-        socketserver::Error::Io(source) => Box::new(named(source)) as BoxError,
-        e => e.into(),
-    })?;
+    let server = supervisor::bind_event_loops(at.host, at.port, config, protocol)?;
     let addrs = vec![server.local_addr().clone()];
     finish(server, addrs, site, None, SocketFiles::default(), at.pid)
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use socket2::{Domain, SockAddr, Socket, Type};
-use socketserver::evloop::Listener;
+use socketserver::evloop::{EventLoopConfig, EventLoopServer, Listener, Protocol};
 
 use crate::{Error, Result};
 
@@ -158,6 +158,57 @@ impl Bind {
             Bind::Fd(fd) => crate::fds::take_listener(*fd).map_err(fail),
         }
     }
+}
+
+/// [`EventLoopServer::bind`] on `host:port` (one `SO_REUSEPORT` listener per event loop;
+/// a port in use is refused unless [`EventLoopConfig::share_port`]), its failure an
+/// [`Error::Listen`] that names the address as [`Bind::listen`]'s do.
+///
+/// Python: no equivalent (`socketserver.TCPServer.server_bind`'s `OSError` names no
+/// address).
+///
+/// ```
+/// use socketserver::evloop::{EventLoopConfig, Frame, Protocol, ServeCx, Served};
+/// struct Closed;
+/// impl Protocol for Closed {
+///     type Session = ();
+///     fn frame(&self, _: &mut (), _: &[u8]) -> Frame {
+///         Frame::Incomplete
+///     }
+///     fn serve(&self, _: &mut (), _: &[u8], _: &mut Vec<u8>, _: &ServeCx<'_>) -> Served {
+///         Served::CLOSE
+///     }
+/// }
+/// let config = EventLoopConfig { threads: 2, ..EventLoopConfig::default() };
+/// let first = supervisor::bind_event_loops("127.0.0.1", 0, config.clone(), Closed)?;
+/// let port = first.local_addr().inet().unwrap().port();
+/// // The port is in use: refused, the address named.
+/// let e = supervisor::bind_event_loops("127.0.0.1", port, config.clone(), Closed).unwrap_err();
+/// assert!(e.to_string().starts_with(&format!("cannot listen on 127.0.0.1:{port}: ")));
+/// // Unless the second server asks to share it.
+/// let shared = EventLoopConfig { share_port: true, ..config };
+/// supervisor::bind_event_loops("127.0.0.1", port, shared, Closed)?;
+/// # Ok::<(), supervisor::Error>(())
+/// ```
+pub fn bind_event_loops<P: Protocol>(
+    host: &str,
+    port: u16,
+    config: EventLoopConfig,
+    protocol: P,
+) -> Result<EventLoopServer<P>> {
+    let address = Bind::Tcp {
+        host: host.to_owned(),
+        port,
+    };
+    let named = |source| Error::Listen {
+        address: address.to_string(),
+        source,
+    };
+    let addr = socketserver::inet_address(host, port).map_err(named)?;
+    EventLoopServer::bind(addr, config, protocol).map_err(|e| match e {
+        socketserver::Error::Io(source) => named(source),
+        e => Error::Io(std::io::Error::other(e)),
+    })
 }
 
 /// Binds every address in `binds`, all or none: a failure closes those already bound (and

@@ -32,7 +32,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub use crate::arbiter::{Config, Supervisor, WorkerSpec};
-pub use crate::bind::{Bind, BindOptions, PidFile, SocketFiles, listen_all};
+pub use crate::bind::{Bind, BindOptions, PidFile, SocketFiles, bind_event_loops, listen_all};
 pub use crate::error::{Error, Result};
 pub use crate::metrics::serve_metrics;
 pub use crate::worker::{Counted, Worker};
