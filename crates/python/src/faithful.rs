@@ -138,7 +138,15 @@ impl FaithfulServer {
     fn new(py: Python<'_>, host: &str, port: u16, app: Py<PyAny>) -> PyResult<Self> {
         crate::log::ensure();
         let address = resolve(host, port)?;
-        let template = Arc::new(EnvTemplate::new(py, ErrorsTo::SysStderr)?);
+        // With JSON log lines, `wsgi.errors` and tracebacks are log events too (as on the
+        // production face); otherwise Python's `sys.stderr`, as wsgiref writes them.
+        let json = crate::log::is_json();
+        let errors_to = if json {
+            ErrorsTo::ServerLog
+        } else {
+            ErrorsTo::SysStderr
+        };
+        let template = Arc::new(EnvTemplate::new(py, errors_to)?);
         let app = Arc::new(SwappableApp {
             app: std::sync::RwLock::new(Arc::new(PyApp::new(app, template.clone()))),
         });
@@ -146,8 +154,12 @@ impl FaithfulServer {
         let (a, e) = (app.clone(), env_slot.clone());
         let factory: Factory = Box::new(move |_cx: &HandlerCx<'_>| {
             let env = e.get().cloned().unwrap_or_default();
-            WsgiRequestHandler::new(a.clone(), env)
-                .with_errors(ErrorStream::new(PyStderr::default()))
+            let errors = if json {
+                crate::log::errors_stream()
+            } else {
+                ErrorStream::new(PyStderr::default())
+            };
+            WsgiRequestHandler::new(a.clone(), env).with_errors(errors)
         });
         let config = python_http_config(py);
         let server = py

@@ -162,13 +162,28 @@ pub(crate) fn install_with(
 /// process's stderr, except with the `json` format, where whatever is written becomes log
 /// events (target `wsgi.errors`), so that every line of the log stays one JSON object.
 pub(crate) fn errors_stream() -> ErrorStream {
-    static EVENTS: OnceLock<ErrorStream> = OnceLock::new();
-    if FORMAT.get() == Some(&AccessLogFormat::Json) {
+    if is_json() {
         EVENTS
             .get_or_init(|| ErrorStream::new(ErrorEvents::default()))
             .clone()
     } else {
         ErrorStream::stderr()
+    }
+}
+
+/// [`errors_stream`] with the `json` format.
+static EVENTS: OnceLock<ErrorStream> = OnceLock::new();
+
+/// True when the log is JSON lines (`--access-log json`).
+pub(crate) fn is_json() -> bool {
+    FORMAT.get() == Some(&AccessLogFormat::Json)
+}
+
+/// The end of a request: with the `json` format, what it wrote to `wsgi.errors` without a
+/// final newline is logged now, instead of joining the next request's first line.
+pub(crate) fn end_request() {
+    if let Some(events) = EVENTS.get() {
+        let _ = events.clone().flush();
     }
 }
 

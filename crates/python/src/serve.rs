@@ -62,12 +62,14 @@ impl HttpHandler for PyHandler {
                 return mount.serve(ex, inner);
             }
         }
-        if gil_contended() {
+        let served = if gil_contended() {
             let cx = *ex.cx();
             cx.blocking(|| self.wsgi.do_method(ex))
         } else {
             self.wsgi.do_method(ex)
-        }
+        };
+        crate::log::end_request();
+        served
     }
 }
 

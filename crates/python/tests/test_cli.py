@@ -376,3 +376,37 @@ def test_json_log_keeps_wsgi_errors_and_tracebacks_json():
     assert errors[:2] == ["partial line one\nline two", "unfinished"], err
     assert errors[2].startswith("App: Traceback (most recent call last):\n"), err
     assert errors[2].endswith("ValueError: boom"), err
+
+
+def test_json_log_ends_a_requests_unfinished_wsgi_errors_line():
+    """Text a request leaves in ``wsgi.errors`` without a newline is its own event, not the
+    start of the next request's."""
+    import json
+
+    proc, port = start("apps.stuck:partial", "--port", "0", "--access-log", "json")
+    try:
+        assert request(port, path="/nonl")[1] == b"ok\n"
+        assert request(port, path="/lines")[1] == b"ok\n"
+    finally:
+        code, err = stop(proc)
+    assert code == 0, err
+    lines = [json.loads(l) for l in err.splitlines()[1:]]
+    errors = [l["message"] for l in lines if l["target"] == "wsgi.errors"]
+    assert errors == ["no newline at end", "a", "b"], err
+
+
+def test_json_log_on_the_faithful_face():
+    import json
+
+    proc, port = start("apps.stuck:fails", "--port", "0", "--faithful", "--access-log", "json")
+    try:
+        assert request(port)[0].status == 500
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(TIMEOUT)
+        proc.errfile.seek(0)
+        err = proc.errfile.read()
+    lines = [json.loads(l) for l in err.splitlines() if l.strip()]
+    errors = [l["message"] for l in lines if l["target"] == "wsgi.errors"]
+    assert errors[:2] == ["partial line one\nline two", "unfinished"], err
+    assert errors[2].endswith("ValueError: boom"), err

@@ -643,12 +643,13 @@ impl<F: FnMut(&WorkerSpec) -> Command> State<'_, F> {
             let asked = w.stopping.is_some() || (w.killed && !w.timed_out);
             if asked {
                 tracing::info!(pid = w.child.id(), "worker exited ({how})");
+            } else if w.timed_out {
+                // Killed here (logged then), and a death all the same: it counts toward
+                // the crash-loop rule and the back-off.
+                let how = format!("killed after missing its heartbeat ({how})");
+                tracing::info!(pid = w.child.id(), "worker exited: {how}");
+                self.death(now, how);
             } else {
-                let how = if w.timed_out {
-                    format!("killed after missing its heartbeat ({how})")
-                } else {
-                    how
-                };
                 tracing::warn!(pid = w.child.id(), "worker died unexpectedly: {how}");
                 self.death(now, how);
             }

@@ -114,8 +114,9 @@ def _stop_requests_at_exit():
         time.sleep(0.01)
     if not _core.requests_in_python():
         return
-    _core.log_message("error", f"{_core.requests_in_python()} request(s) stuck outside "
-                               f"Python code: exiting without finalizing the interpreter")
+    _core.log_message("error", f"{_core.requests_in_python()} request(s) did not stop (in C "
+                               f"code, or catching SystemExit): exiting without finalizing "
+                               f"the interpreter")
     _core.flush_logs()
     for stream in (sys.stdout, sys.stderr):
         try:

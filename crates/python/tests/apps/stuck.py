@@ -53,3 +53,13 @@ def gil_held(environ, start_response):
         ctypes.PyDLL(None).sleep(3600)
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [f"{__import__('os').getpid()} x".encode()]
+
+
+def partial(environ, start_response):
+    """``/nonl`` writes to ``wsgi.errors`` without a newline; any other path writes two lines."""
+    errors = environ["wsgi.errors"]
+    if environ["PATH_INFO"] == "/nonl":
+        errors.write("no newline at end")
+    else:
+        errors.writelines(["a\n", "b\n"])
+    return _ok(start_response)
