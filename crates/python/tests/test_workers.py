@@ -150,6 +150,8 @@ def test_a_stopped_worker_is_killed_after_the_worker_timeout():
     assert "heartbeat" in err, err
 
 
+@pytest.mark.skipif(not getattr(sys, "_is_gil_enabled", lambda: True)(),
+                    reason="free-threaded CPython: no GIL for a C call to hold")
 def test_a_worker_whose_gil_a_c_call_holds_is_killed_after_the_worker_timeout():
     """A request sleeps in C holding the GIL: the event loop still turns (it hands the
     waiting requests to other threads) but nothing is answered; the heartbeat, which takes
