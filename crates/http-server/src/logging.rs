@@ -588,27 +588,6 @@ where
 ///
 /// Python: no equivalent (CPython's servers always write their log lines to stderr).
 pub fn rust_log_filter() -> (EnvFilter, Option<String>) {
-    access_log_filter(AccessLogFormat::Python)
-}
-
-/// [`rust_log_filter`] for the access log format `format`: with
-/// [`AccessLogFormat::Off`], the access events ([`ACCESS_TARGET`]) are filtered out
-/// whatever `RUST_LOG` says (so `tracing::enabled!` is false where they are made).
-///
-/// Python: no equivalent (uvicorn's `--no-access-log`; gunicorn logs no access lines by
-/// default).
-pub fn access_log_filter(format: AccessLogFormat) -> (EnvFilter, Option<String>) {
-    let (filter, warning) = rust_log_filter_of_env();
-    if format != AccessLogFormat::Off {
-        return (filter, warning);
-    }
-    let off: Directive = format!("{ACCESS_TARGET}=off")
-        .parse()
-        .expect("a valid directive");
-    (filter.add_directive(off), warning)
-}
-
-fn rust_log_filter_of_env() -> (EnvFilter, Option<String>) {
     match std::env::var("RUST_LOG") {
         Ok(value) => env_filter(&value),
         Err(std::env::VarError::NotPresent) => env_filter(""),
@@ -618,6 +597,23 @@ fn rust_log_filter_of_env() -> (EnvFilter, Option<String>) {
             (filter, Some(warning))
         }
     }
+}
+
+/// [`rust_log_filter`] for the access log format `format`: with
+/// [`AccessLogFormat::Off`], the access events ([`ACCESS_TARGET`]) are filtered out
+/// whatever `RUST_LOG` says (so `tracing::enabled!` is false where they are made).
+///
+/// Python: no equivalent (uvicorn's `--no-access-log`; gunicorn logs no access lines by
+/// default).
+pub fn access_log_filter(format: AccessLogFormat) -> (EnvFilter, Option<String>) {
+    let (filter, warning) = rust_log_filter();
+    if format != AccessLogFormat::Off {
+        return (filter, warning);
+    }
+    let off: Directive = format!("{ACCESS_TARGET}=off")
+        .parse()
+        .expect("a valid directive");
+    (filter.add_directive(off), warning)
 }
 
 /// [`rust_log_filter`] of the value `value`: the valid directives (`info` when there are

@@ -319,6 +319,18 @@ def test_backlog_is_the_listen_backlog():
         stop(proc)
 
 
+def json_lines(err):
+    """The server's stderr with ``--access-log json``: every line must be one JSON object."""
+    import json
+
+    return [json.loads(l) for l in err.splitlines() if l.strip()]
+
+
+def wsgi_errors(err):
+    """The messages of the ``wsgi.errors`` events in a JSON log."""
+    return [l["message"] for l in json_lines(err) if l["target"] == "wsgi.errors"]
+
+
 def start_stuck(app, *options):
     """``pyserve apps.stuck:APP`` with a request to ``/stuck`` under way."""
     proc, port = start(f"apps.stuck:{app}", "--port", "0", *options)
@@ -340,9 +352,7 @@ def test_a_request_still_in_python_after_the_grace_period_does_not_abort_the_exi
         code, err = stop(proc)
     assert code == 0, err
     assert time.monotonic() - started < 8, err
-    import json
-
-    lines = [json.loads(l) for l in err.splitlines()[1:]]
+    lines = json_lines(err)
     assert any("raising SystemExit" in l["message"] for l in lines), err
     if app == "in_c":
         assert any("exiting without finalizing" in l["message"] for l in lines), err
@@ -363,16 +373,13 @@ def test_a_second_signal_stops_at_once():
 
 
 def test_json_log_keeps_wsgi_errors_and_tracebacks_json():
-    import json
-
     proc, port = start("apps.stuck:fails", "--port", "0", "--access-log", "json")
     try:
         assert request(port)[0].status == 500
     finally:
         code, err = stop(proc)
     assert code == 0, err
-    lines = [json.loads(l) for l in err.splitlines()[1:]]
-    errors = [l["message"] for l in lines if l["target"] == "wsgi.errors"]
+    errors = wsgi_errors(err)
     assert errors[:2] == ["partial line one\nline two", "unfinished"], err
     assert errors[2].startswith("App: Traceback (most recent call last):\n"), err
     assert errors[2].endswith("ValueError: boom"), err
@@ -381,8 +388,6 @@ def test_json_log_keeps_wsgi_errors_and_tracebacks_json():
 def test_json_log_ends_a_requests_unfinished_wsgi_errors_line():
     """Text a request leaves in ``wsgi.errors`` without a newline is its own event, not the
     start of the next request's."""
-    import json
-
     proc, port = start("apps.stuck:partial", "--port", "0", "--access-log", "json")
     try:
         assert request(port, path="/nonl")[1] == b"ok\n"
@@ -390,14 +395,11 @@ def test_json_log_ends_a_requests_unfinished_wsgi_errors_line():
     finally:
         code, err = stop(proc)
     assert code == 0, err
-    lines = [json.loads(l) for l in err.splitlines()[1:]]
-    errors = [l["message"] for l in lines if l["target"] == "wsgi.errors"]
+    errors = wsgi_errors(err)
     assert errors == ["no newline at end", "a", "b"], err
 
 
 def test_json_log_on_the_faithful_face():
-    import json
-
     proc, port = start("apps.stuck:fails", "--port", "0", "--faithful", "--access-log", "json")
     try:
         assert request(port)[0].status == 500
@@ -406,7 +408,6 @@ def test_json_log_on_the_faithful_face():
         proc.wait(TIMEOUT)
         proc.errfile.seek(0)
         err = proc.errfile.read()
-    lines = [json.loads(l) for l in err.splitlines() if l.strip()]
-    errors = [l["message"] for l in lines if l["target"] == "wsgi.errors"]
+    errors = wsgi_errors(err)
     assert errors[:2] == ["partial line one\nline two", "unfinished"], err
     assert errors[2].endswith("ValueError: boom"), err
