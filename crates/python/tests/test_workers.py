@@ -178,6 +178,48 @@ def test_a_worker_whose_gil_a_c_call_holds_is_killed_after_the_worker_timeout():
     assert "heartbeat" in err, err
 
 
+def gone(pid):
+    """True once ``pid`` has exited (a zombie nobody reaped counts as exited)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+@pytest.mark.skipif(not getattr(sys, "_is_gil_enabled", lambda: True)(),
+                    reason="free-threaded CPython: no GIL for a C call to hold")
+def test_an_orphaned_worker_that_cannot_stop_exits_after_the_graceful_timeout():
+    """The supervisor is killed (SIGKILL: it cannot stop its workers) while a worker's
+    request sleeps in C holding the GIL, so the worker's graceful stop can never finish:
+    the worker exits by itself once the supervisor's graceful timeout (--shutdown-timeout
+    plus 5 s) has passed, instead of running forever with the port open."""
+    proc, port = start("apps.stuck:gil_held", "--workers", "1", "--shutdown-timeout", "1",
+                       "--port", "0")
+    try:
+        (worker,) = wait_until("a worker", lambda: children_of(proc.pid))
+        assert served_pid(port)[0] == worker
+        s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        s.sendall(b"GET /stuck HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.5)
+        proc.kill()
+        proc.wait(TIMEOUT)
+        orphaned = time.monotonic()
+        wait_until("the orphaned worker to exit", lambda: gone(worker), timeout=TIMEOUT)
+        waited = time.monotonic() - orphaned
+        s.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(TIMEOUT)
+        proc.errfile.seek(0)
+        err = proc.errfile.read()
+    # 6 s of grace (1 s to drain, 5 s more), less the moment it took to see the kill.
+    assert 5.0 < waited < 15, (waited, err)
+    assert "the supervisor is gone: stopping" in err, err
+    assert "did not stop within its graceful timeout: exiting now" in err, err
+
+
 def client(port, keep_alive, stop_flag, tally):
     """GET / in a loop, on one keep-alive connection or a new one each time. A reused
     connection closed before any byte of a response is retried once (RFC 9112 9.3.1: the

@@ -16,8 +16,8 @@ use socketserver::evloop::Listener;
 
 use crate::metrics::Aggregate;
 use crate::protocol::{
-    ENV_CHANNEL, ENV_HEARTBEAT_MS, ENV_LISTEN_FDS, ENV_MAX_REQUESTS, ENV_SERIAL, Message,
-    NOT_INHERITED,
+    ENV_CHANNEL, ENV_GRACEFUL_MS, ENV_HEARTBEAT_MS, ENV_LISTEN_FDS, ENV_MAX_REQUESTS, ENV_SERIAL,
+    Message, NOT_INHERITED,
 };
 
 /// The supervisor's own variables: set afresh for each worker (or not at all), never
@@ -28,6 +28,7 @@ const OURS: &[&str] = &[
     ENV_SERIAL,
     ENV_MAX_REQUESTS,
     ENV_HEARTBEAT_MS,
+    ENV_GRACEFUL_MS,
 ];
 use crate::{Error, Result};
 
@@ -743,6 +744,10 @@ impl<F: FnMut(&WorkerSpec) -> Command> State<'_, F> {
             let period = (t / 4).max(Duration::from_millis(50));
             cmd.env(ENV_HEARTBEAT_MS, period.as_millis().to_string());
         }
+        cmd.env(
+            ENV_GRACEFUL_MS,
+            self.config.graceful_timeout.as_millis().to_string(),
+        );
         let child = cmd.spawn();
         drop(theirs);
         let child = child?;

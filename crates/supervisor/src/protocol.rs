@@ -11,6 +11,9 @@ pub(crate) const ENV_SERIAL: &str = "PYSERVE_SUPERVISOR_WORKER";
 pub(crate) const ENV_MAX_REQUESTS: &str = "PYSERVE_SUPERVISOR_MAX_REQUESTS";
 /// Milliseconds between heartbeats.
 pub(crate) const ENV_HEARTBEAT_MS: &str = "PYSERVE_SUPERVISOR_HEARTBEAT_MS";
+/// Milliseconds a worker told to stop may drain before the supervisor kills it; an
+/// orphaned worker holds itself to the same deadline.
+pub(crate) const ENV_GRACEFUL_MS: &str = "PYSERVE_SUPERVISOR_GRACEFUL_MS";
 
 /// Variables a worker must not inherit from the supervisor: they were meant for the
 /// supervisor only (systemd's protocol ties them to its pid).

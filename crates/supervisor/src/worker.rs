@@ -11,7 +11,8 @@ use socketserver::evloop::{
 };
 
 use crate::protocol::{
-    ENV_CHANNEL, ENV_HEARTBEAT_MS, ENV_LISTEN_FDS, ENV_MAX_REQUESTS, ENV_SERIAL, Message,
+    ENV_CHANNEL, ENV_GRACEFUL_MS, ENV_HEARTBEAT_MS, ENV_LISTEN_FDS, ENV_MAX_REQUESTS, ENV_SERIAL,
+    Message,
 };
 use crate::{Error, Result};
 
@@ -24,6 +25,8 @@ struct Shared {
     max_requests: Option<u64>,
     retiring: AtomicBool,
     probe: Mutex<Option<Probe>>,
+    /// The supervisor's graceful timeout (`None`: not told).
+    graceful: Option<Duration>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -103,6 +106,7 @@ impl Worker {
             max_requests: num(ENV_MAX_REQUESTS)?,
             retiring: AtomicBool::new(false),
             probe: Mutex::new(None),
+            graceful: num(ENV_GRACEFUL_MS)?.map(Duration::from_millis),
         });
         if let Some(ms) = num(ENV_HEARTBEAT_MS)? {
             let period = Duration::from_millis(ms.max(10));
@@ -133,16 +137,30 @@ impl Worker {
         }))
     }
 
-    /// Ties this worker to `server`: the server stops when the supervisor goes away
-    /// ([`on_orphaned`](Self::on_orphaned)), and the heartbeat is withheld while an event
-    /// loop is stuck in a handler ([`set_liveness`](Self::set_liveness): each loop is either
-    /// waiting for events or has made progress since the last beat). Call it before
-    /// [`ready`](Self::ready).
+    /// Ties this worker to `server`: the server stops gracefully when the supervisor goes
+    /// away ([`on_orphaned`](Self::on_orphaned)), and a process still running the
+    /// supervisor's graceful timeout later (a handler wedged in a call that never returns,
+    /// say) exits at once with status 1, as the supervisor's SIGKILL would have ended it;
+    /// the heartbeat is withheld while an event loop is stuck in a handler
+    /// ([`set_liveness`](Self::set_liveness): each loop is either waiting for events or
+    /// has made progress since the last beat). Call it before [`ready`](Self::ready).
     ///
     /// Python: gunicorn's `Worker.notify` heartbeat, tied to the loops' progress.
     pub fn watch(&self, server: &ServerHandle) -> Result<()> {
         let stop = server.clone();
-        self.on_orphaned(move || stop.shutdown())?;
+        let graceful = self.shared.graceful;
+        self.on_orphaned(move || {
+            stop.shutdown();
+            if let Some(limit) = graceful {
+                // A process that stops in time exits, and this thread with it.
+                std::thread::sleep(limit);
+                tracing::error!(
+                    timeout = ?limit,
+                    "the supervisor is gone and this worker did not stop within its graceful timeout: exiting now"
+                );
+                std::process::exit(1);
+            }
+        })?;
         let server = server.clone();
         let mut last: Vec<u64> = Vec::new();
         self.set_liveness(move || {

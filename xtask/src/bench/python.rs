@@ -8,10 +8,14 @@
 //! blocking thread; its CPU counts its worker process).
 //!
 //! Scenarios (the first server of each is its anchor): WSGI hello (bjoern, pyserve,
-//! granian), the hello with a connection per request (bjoern, pyserve), the hello over
-//! HTTPS (granian, the only anchor that serves TLS, and pyserve, both with the bench's
-//! certificate), Flask hello (bjoern, pyserve), `wsgiref.simple_server.demo_app` (CPython's
-//! wsgiref server, pyserve), and 10,000 idle keep-alive connections to pyserve.
+//! pyserve without its access log, granian), the hello with a connection per request
+//! (bjoern, pyserve, pyserve without its access log), the hello over HTTPS (granian, the
+//! only anchor that serves TLS, and pyserve, both with the bench's certificate), Flask hello
+//! (bjoern, pyserve, pyserve without its access log), `wsgiref.simple_server.demo_app`
+//! (CPython's wsgiref server, pyserve), and 10,000 idle keep-alive connections to pyserve.
+//! bjoern writes no access log and granian writes none by default; pyserve writes one line
+//! a request to stderr by default (one `write` each), so the "no log" rows (`access_log=
+//! "off"`) are the same work as the anchor's.
 
 use std::fs;
 use std::path::Path;
@@ -53,7 +57,9 @@ if __name__ == "__main__":
     else:
         import pyserve
         tls = dict(tls_cert=sys.argv[4], tls_key=sys.argv[5]) if len(sys.argv) > 5 else {}
-        pyserve.serve(app, "127.0.0.1", port, threads=1, **tls)
+        # "pyserve-quiet": no access log, the same work as bjoern (which has none).
+        log = "off" if server == "pyserve-quiet" else None
+        pyserve.serve(app, "127.0.0.1", port, threads=1, access_log=log, **tls)
 "#;
 
 /// Runs the Python scenarios and writes `target/bench/python.md`.
@@ -153,6 +159,7 @@ pub(super) fn run(root: &Path, opts: &Opts) -> Result<(), String> {
             vec![
                 server("bjoern hello", "bjoern", "hello", 18101),
                 server("pyserve hello", "pyserve", "hello", 18102),
+                server("pyserve hello, no log", "pyserve-quiet", "hello", 18113),
                 granian("granian hello", 18110, false),
             ],
         ),
@@ -169,6 +176,7 @@ pub(super) fn run(root: &Path, opts: &Opts) -> Result<(), String> {
             vec![
                 server("bjoern hello", "bjoern", "hello", 18108),
                 server("pyserve hello", "pyserve", "hello", 18109),
+                server("pyserve hello, no log", "pyserve-quiet", "hello", 18115),
             ],
         ),
         (
@@ -178,6 +186,7 @@ pub(super) fn run(root: &Path, opts: &Opts) -> Result<(), String> {
             vec![
                 server("bjoern flask", "bjoern", "flask", 18103),
                 server("pyserve flask", "pyserve", "flask", 18104),
+                server("pyserve flask, no log", "pyserve-quiet", "flask", 18114),
             ],
         ),
         (
