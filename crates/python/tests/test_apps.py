@@ -116,6 +116,16 @@ def test_django():
             headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
         assert json.loads(body) == {"method": "POST", "a": "1"}
+        # A chunked upload (http.client chunks an iterable body): Django reads
+        # CONTENT_LENGTH bytes, which the server sets to the decoded length.
+        resp, body = request(
+            port,
+            "POST",
+            "/echo",
+            body=iter([b"a=", b"chunk", b"ed"]),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert json.loads(body) == {"method": "POST", "a": "chunked"}
 
 
 def test_bottle():

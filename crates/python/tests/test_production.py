@@ -584,6 +584,8 @@ def test_wsgi_input_chunked_upload():
         got["read"] = inp.read(4)
         got["lines"] = list(inp)
         got["eof"] = inp.read()
+        got["length"] = environ.get("CONTENT_LENGTH")
+        got["te"] = environ.get("HTTP_TRANSFER_ENCODING")
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"ok"]
 
@@ -603,6 +605,9 @@ def test_wsgi_input_chunked_upload():
     assert got["read"] == b"def\n"
     assert got["lines"] == [b"third\n", b"last"]
     assert got["eof"] == b""
+    # The decoded length, as if the client had sent Content-Length.
+    assert got["length"] == str(len(body))
+    assert got["te"] is None
 
 
 def test_file_wrapper_large_file(tmp_path):
