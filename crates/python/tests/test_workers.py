@@ -150,19 +150,29 @@ def test_a_stopped_worker_is_killed_after_the_worker_timeout():
     assert "heartbeat" in err, err
 
 
+def start_gil_held(*options):
+    """``pyserve apps.stuck:gil_held --workers 1``, its worker answered once, and a
+    connection whose ``/stuck`` request holds that worker's GIL."""
+    proc, port = start("apps.stuck:gil_held", "--workers", "1", "--port", "0", *options)
+    try:
+        (worker,) = wait_until("a worker", lambda: children_of(proc.pid))
+        assert served_pid(port)[0] == worker
+        s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        s.sendall(b"GET /stuck HTTP/1.1\r\nHost: x\r\n\r\n")
+    except BaseException:
+        stop(proc)
+        raise
+    return proc, port, worker, s
+
+
 @pytest.mark.skipif(not getattr(sys, "_is_gil_enabled", lambda: True)(),
                     reason="free-threaded CPython: no GIL for a C call to hold")
 def test_a_worker_whose_gil_a_c_call_holds_is_killed_after_the_worker_timeout():
     """A request sleeps in C holding the GIL: the event loop still turns (it hands the
     waiting requests to other threads) but nothing is answered; the heartbeat, which takes
     the GIL, stops, and the worker is killed and replaced."""
-    proc, port = start("apps.stuck:gil_held", "--workers", "1", "--worker-timeout", "2",
-                       "--port", "0")
+    proc, port, first, s = start_gil_held("--worker-timeout", "2")
     try:
-        (first,) = wait_until("a worker", lambda: children_of(proc.pid))
-        assert served_pid(port)[0] == first
-        s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
-        s.sendall(b"GET /stuck HTTP/1.1\r\nHost: x\r\n\r\n")
         start_at = time.monotonic()
         (second,) = wait_until(
             "a replacement",
@@ -194,13 +204,8 @@ def test_an_orphaned_worker_that_cannot_stop_exits_after_the_graceful_timeout():
     request sleeps in C holding the GIL, so the worker's graceful stop can never finish:
     the worker exits by itself once the supervisor's graceful timeout (--shutdown-timeout
     plus 5 s) has passed, instead of running forever with the port open."""
-    proc, port = start("apps.stuck:gil_held", "--workers", "1", "--shutdown-timeout", "1",
-                       "--port", "0")
+    proc, port, worker, s = start_gil_held("--shutdown-timeout", "1")
     try:
-        (worker,) = wait_until("a worker", lambda: children_of(proc.pid))
-        assert served_pid(port)[0] == worker
-        s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
-        s.sendall(b"GET /stuck HTTP/1.1\r\nHost: x\r\n\r\n")
         time.sleep(0.5)
         proc.kill()
         proc.wait(TIMEOUT)
