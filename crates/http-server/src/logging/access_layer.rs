@@ -614,7 +614,7 @@ impl SlotFields<'_> {
     fn record(&mut self, slot: u8, kind: Kind, num: u64, write: impl FnOnce(&mut Vec<u8>)) {
         let start = self.out.len();
         write(self.out);
-        if self.escape & bit(slot) != 0 && !self.out[start..].iter().all(|b| apache_clean(*b)) {
+        if self.escape & bit(slot) != 0 && !self.out[start..].iter().all(|b| clean(*b)) {
             let raw = self.out.split_off(start);
             apache_escape_into(&raw, self.out);
         }
@@ -664,8 +664,10 @@ impl Visit for SlotFields<'_> {
     }
 }
 
-/// Apache leaves the byte as it is in `%r` and `%{...}i`.
-fn apache_clean(b: u8) -> bool {
+/// Printable ASCII other than `"` and `\`: the bytes Apache leaves as they are in `%r` and
+/// `%{...}i`, and JSON in a string (bytes of non-ASCII characters are checked by the
+/// reference escaping, which knows U+2028 and U+2029).
+fn clean(b: u8) -> bool {
     (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\'
 }
 
@@ -677,7 +679,7 @@ fn apache_escape_into(raw: &[u8], out: &mut Vec<u8>) {
         match b {
             b'"' => out.extend_from_slice(b"\\\""),
             b'\\' => out.extend_from_slice(b"\\\\"),
-            b if apache_clean(b) => out.push(b),
+            b if clean(b) => out.push(b),
             b => out.extend_from_slice(&[
                 b'\\',
                 b'x',
@@ -720,7 +722,7 @@ impl JsonFields<'_> {
             let start = out.len();
             out.push(b'"');
             write(out);
-            if !out[start + 1..].iter().all(|b| json_clean(*b)) {
+            if !out[start + 1..].iter().all(|b| clean(*b)) {
                 let raw = out.split_off(start + 1);
                 out.truncate(start);
                 json_into(&String::from_utf8_lossy(&raw), out);
@@ -728,6 +730,16 @@ impl JsonFields<'_> {
                 out.push(b'"');
             }
         });
+    }
+
+    /// A number or a boolean as written by `write`; as the message, its text in a JSON
+    /// string (as the reference).
+    fn scalar(&mut self, field: &Field, write: impl FnOnce(&mut Vec<u8>)) {
+        if field.name() == "message" {
+            self.text(field, write);
+        } else {
+            self.fragment(field, write);
+        }
     }
 }
 
@@ -737,46 +749,27 @@ impl Visit for JsonFields<'_> {
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        if field.name() == "message" {
-            // As the reference: a number as the message is its text.
-            return self.text(field, |out| decimal_into(value, out));
-        }
-        self.fragment(field, |out| decimal_into(value, out));
+        self.scalar(field, |out| decimal_into(value, out));
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        if field.name() == "message" {
-            return self.text(field, |out| {
-                let _ = write!(Bytes(out), "{value}");
-            });
-        }
-        self.fragment(field, |out| {
+        self.scalar(field, |out| {
             let _ = write!(Bytes(out), "{value}");
         });
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        if field.name() == "message" {
-            return self.text(field, |out| {
+        if value.is_finite() || field.name() == "message" {
+            self.scalar(field, |out| {
                 let _ = write!(Bytes(out), "{value}");
             });
+        } else {
+            self.fragment(field, |out| out.extend_from_slice(b"null"));
         }
-        self.fragment(field, |out| {
-            if value.is_finite() {
-                let _ = write!(Bytes(out), "{value}");
-            } else {
-                out.extend_from_slice(b"null");
-            }
-        });
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        if field.name() == "message" {
-            return self.text(field, |out| {
-                let _ = write!(Bytes(out), "{value}");
-            });
-        }
-        self.fragment(field, |out| {
+        self.scalar(field, |out| {
             let _ = write!(Bytes(out), "{value}");
         });
     }
@@ -788,15 +781,9 @@ impl Visit for JsonFields<'_> {
     }
 }
 
-/// JSON leaves the byte as it is in a string (bytes of non-ASCII characters are checked
-/// by the reference escaping, which knows U+2028 and U+2029).
-fn json_clean(b: u8) -> bool {
-    (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\'
-}
-
 /// [`super::json_string`] appended to `out`.
 fn json_into(s: &str, out: &mut Vec<u8>) {
-    if s.bytes().all(json_clean) {
+    if s.bytes().all(clean) {
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
         out.push(b'"');
