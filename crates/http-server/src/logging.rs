@@ -257,10 +257,7 @@ where
             m.result?;
             return writeln!(writer);
         }
-        let mut fields = Fields::default();
-        event.record(&mut fields);
-        let line = self.line(SystemTime::now(), meta.level(), meta.target(), &fields);
-        writeln!(writer, "{line}")
+        writeln!(writer, "{}", gunicorn::reference_line(None, self, event))
     }
 }
 

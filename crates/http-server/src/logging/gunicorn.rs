@@ -231,15 +231,18 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let line = reference_line(Some(&self.template), &self.others, event);
-        writeln!(writer, "{line}")
+        writeln!(
+            writer,
+            "{}",
+            reference_line(Some(&self.template), &self.others, event)
+        )
     }
 }
 
 /// An event's line (without its newline) as the reference formatters print it: an access
 /// event with a status in `template` when there is one, every other event as `lines`
-/// prints it. [`TemplateLines`] prints this; the access layer falls back to it for the
-/// events its fast formats do not cover.
+/// prints it. [`TemplateLines`] and [`AccessLines`] (off its hot path) print this; the
+/// access layer falls back to it for the events its fast formats do not cover.
 pub(super) fn reference_line(
     template: Option<&AccessTemplate>,
     lines: &AccessLines,
