@@ -694,11 +694,13 @@ impl Sink for FileBytes<'_> {
     }
 }
 
-/// A request's buffered body as `rfile` and the response buffer as `wfile`.
-struct MemStream<'a> {
+/// A request's buffered body as `rfile` and the response buffer as `wfile` (also the
+/// in-memory connection of [`testing`](crate::testing)).
+pub(crate) struct MemStream<'a> {
     input: &'a [u8],
-    pos: usize,
-    out: &'a mut Vec<u8>,
+    /// Bytes of `input` read so far.
+    pub(crate) pos: usize,
+    pub(crate) out: &'a mut Vec<u8>,
     /// The stream position after each write (the response buffer's length plus the bytes
     /// sent out of it), for the [`Exchange`] to read.
     ///
@@ -717,7 +719,7 @@ struct MemStream<'a> {
 impl<'a> MemStream<'a> {
     /// A stream reading `input` and writing to `out`, which its flushes send through
     /// `sink` when there is one.
-    fn new(input: &'a [u8], out: &'a mut Vec<u8>, sink: Option<&'a dyn Sink>) -> Self {
+    pub(crate) fn new(input: &'a [u8], out: &'a mut Vec<u8>, sink: Option<&'a dyn Sink>) -> Self {
         let mark = out.len();
         MemStream {
             input,

@@ -47,7 +47,6 @@
 //! assert!(t.error.is_none());
 //! ```
 
-use std::io::{self, BufRead, Cursor, Read, Write};
 use std::sync::{Arc, Mutex};
 
 use socketserver::{Address, HandlerCx, ServerInfo};
@@ -115,18 +114,16 @@ impl Harness {
         let capture = Capture {
             lines: Arc::clone(&lines),
         };
-        let mut conn = Duplex {
-            input: Cursor::new(input.to_vec()),
-            output: Vec::new(),
-        };
+        let mut output = Vec::new();
+        let mut conn = crate::h1::MemStream::new(input, &mut output, None);
         let cx = HandlerCx::new(&self.client_address, &self.server);
         let mut responses = Vec::new();
         let mut error = None;
         tracing::subscriber::with_default(capture, || {
             loop {
-                let before = conn.output.len();
+                let before = conn.out.len();
                 let outcome = handle_one_request(handler, &mut conn, &cx, &self.config);
-                let chunk = &conn.output[before..];
+                let chunk = &conn.out[before..];
                 if !chunk.is_empty() {
                     responses.push(Response::parse(chunk));
                 }
@@ -140,12 +137,12 @@ impl Harness {
                 }
             }
         });
-        let remaining = conn.input.get_ref().len() - conn.input.position() as usize;
+        let remaining = input.len() - conn.pos;
         let log = std::mem::take(&mut *lines.lock().unwrap_or_else(|e| e.into_inner()));
         Transcript {
             responses,
             log,
-            output: conn.output,
+            output,
             unread: remaining,
             error,
         }
@@ -367,36 +364,6 @@ impl Request {
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(&self.body);
         out
-    }
-}
-
-struct Duplex {
-    input: Cursor<Vec<u8>>,
-    output: Vec<u8>,
-}
-
-impl Read for Duplex {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.input.read(buf)
-    }
-}
-
-impl BufRead for Duplex {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        self.input.fill_buf()
-    }
-    fn consume(&mut self, amt: usize) {
-        self.input.consume(amt)
-    }
-}
-
-impl Write for Duplex {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.output.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }
 
