@@ -184,18 +184,8 @@ where
             TLS_CERT => args.tls_cert = Some(v.into()),
             TLS_KEY => args.tls_key = Some(v.into()),
             TLS_PASSWORD_FILE => args.tls_password_file = Some(v.into()),
-            _ => {
-                let v = v.into_string().map_err(|v| CliError::InvalidValue {
-                    option,
-                    value: v.to_string_lossy().into_owned(),
-                    reason: "invalid UTF-8".to_owned(),
-                })?;
-                if option == BIND {
-                    args.bind = Some(v);
-                } else {
-                    args.protocol = v;
-                }
-            }
+            BIND => args.bind = Some(utf8(option, v)?),
+            _ => args.protocol = utf8(option, v)?,
         }
     }
     if args.tls_cert.is_none() {
@@ -213,14 +203,7 @@ where
 /// [`http_server::field::check`], so that a bad header is refused here rather than on
 /// every request.
 fn header(parser: &mut lexopt::Parser, option: &'static str) -> Result<(String, String), CliError> {
-    let text = |v: OsString| {
-        v.into_string().map_err(|v| CliError::InvalidValue {
-            option,
-            value: v.to_string_lossy().into_owned(),
-            reason: "invalid UTF-8".to_owned(),
-        })
-    };
-    let name = text(value(parser, option)?)?;
+    let name = utf8(option, value(parser, option)?)?;
     // The value may start with `-` (`-H X-Note -1`): take the next argument as it is.
     let value = match parser.optional_value() {
         Some(v) => v,
@@ -229,7 +212,7 @@ fn header(parser: &mut lexopt::Parser, option: &'static str) -> Result<(String, 
             .next()
             .ok_or(CliError::MissingValue(option))?,
     };
-    let value = text(value)?;
+    let value = utf8(option, value)?;
     // The rule every response field meets (`http_server::field::check`).
     match http_server::field::check(&name, &value) {
         Ok(()) => Ok((name, value)),
@@ -239,6 +222,15 @@ fn header(parser: &mut lexopt::Parser, option: &'static str) -> Result<(String, 
             reason: e.reason().to_owned(),
         }),
     }
+}
+
+/// The text of `option`'s value `v`, which must be UTF-8.
+fn utf8(option: &'static str, v: OsString) -> Result<String, CliError> {
+    v.into_string().map_err(|v| CliError::InvalidValue {
+        option,
+        value: v.to_string_lossy().into_owned(),
+        reason: "invalid UTF-8".to_owned(),
+    })
 }
 
 /// `command`, unless the long flag has a value attached (`--help=x`).
@@ -272,6 +264,14 @@ fn say(out: &mut impl Write, text: &str) -> std::process::ExitCode {
     std::process::ExitCode::SUCCESS
 }
 
+/// Prints a usage error on stderr, with [`USAGE`]; exit status 2, as clap's and Python's
+/// argparse's.
+fn usage_error(message: &str) -> std::process::ExitCode {
+    let text = format!("error: {message}\n\n{USAGE}\n\nFor more information, try '--help'.");
+    say(&mut std::io::stderr(), &text);
+    std::process::ExitCode::from(2)
+}
+
 #[allow(
     clippy::print_stdout,
     reason = "the binary's banner goes to stdout, as Python's"
@@ -284,12 +284,7 @@ fn main() -> std::process::ExitCode {
             let version = concat!("http-server ", env!("CARGO_PKG_VERSION"));
             return say(&mut std::io::stdout(), version);
         }
-        Err(e) => {
-            let text = format!("error: {e}\n\n{USAGE}\n\nFor more information, try '--help'.");
-            say(&mut std::io::stderr(), &text);
-            // Usage errors exit with 2, as clap's and Python's argparse do.
-            return std::process::ExitCode::from(2);
-        }
+        Err(e) => return usage_error(&e.to_string()),
     };
     let _ = http_server::logging::install_stderr(CpythonLines);
     let directory = match args.directory.map_or_else(std::env::current_dir, Ok) {
@@ -313,14 +308,9 @@ fn main() -> std::process::ExitCode {
             if let Some(file) = &args.tls_password_file {
                 tls = match tls.password_file(file) {
                     Ok(tls) => tls,
+                    // Python: parser.error("Failed to read TLS password file: ...").
                     Err(e) => {
-                        // Python: parser.error("Failed to read TLS password file: ...").
-                        let text = format!(
-                            "error: failed to read TLS password file: {e}\n\n{USAGE}\n\n\
-                             For more information, try '--help'."
-                        );
-                        say(&mut std::io::stderr(), &text);
-                        return std::process::ExitCode::from(2);
+                        return usage_error(&format!("failed to read TLS password file: {e}"));
                     }
                 };
             }
