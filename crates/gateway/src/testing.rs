@@ -189,11 +189,6 @@ impl<A: Application> Client<A> {
         self.try_request("GET", path, &[], b"")
     }
 
-    /// `POST path` with a body, returning the application's error instead of panicking.
-    pub fn try_post(&self, path: &str, body: impl AsRef<[u8]>) -> Result<TestResponse> {
-        self.try_request("POST", path, &[], body)
-    }
-
     /// The environ the application would see for this request (before the handler adds the
     /// `wsgi.*` entries and `SERVER_SOFTWARE`).
     pub fn environ_for(
