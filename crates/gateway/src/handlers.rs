@@ -1072,11 +1072,6 @@ impl<Io: HandlerIo, K: HandlerHooks> BaseHandler<Io, K> {
         &self.io
     }
 
-    /// The I/O, mutably.
-    pub fn io_mut(&mut self) -> &mut Io {
-        &mut self.io
-    }
-
     /// The hooks.
     pub fn hooks(&self) -> &K {
         &self.hooks
@@ -1146,16 +1141,6 @@ impl<W: Write> StreamIo<W> {
             base_env,
             environ: None,
         }
-    }
-
-    /// Uses `environ` (holding the request's CGI variables) as the next run's environ,
-    /// instead of copying `base_env` into a fresh one (see [`environ`](Self::environ)).
-    ///
-    /// Python: no equivalent (`SimpleHandler` always copies its `base_env`).
-    #[must_use]
-    pub fn with_environ(mut self, environ: Environ) -> Self {
-        self.environ = Some(environ);
-        self
     }
 }
 
