@@ -185,11 +185,6 @@ impl ChunkedDecoder {
     pub fn into_decoded(self) -> Vec<u8> {
         self.decoded
     }
-
-    /// True once the last chunk and the trailers were read.
-    pub fn is_done(&self) -> bool {
-        self.state == State::Done
-    }
 }
 
 /// `chunk-size [ chunk-ext ]`: bare hex digits, then optionally extensions (checked by
