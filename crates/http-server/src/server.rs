@@ -89,9 +89,7 @@ impl<F> HttpHooks<F> {
         let transport = TcpTransport::bind(address, tcp_config())?;
         Ok(TcpServer::new(transport, self)?)
     }
-}
 
-impl<F> HttpHooks<F> {
     /// Binds `address` with `HTTPServer`'s socket options and returns a server that runs each
     /// connection on its own thread (`daemon_threads = True`).
     ///
