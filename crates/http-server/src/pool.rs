@@ -9,6 +9,7 @@
 //! requests cannot make it hold memory.
 
 use std::cell::RefCell;
+use std::thread::LocalKey;
 
 /// Buffers kept per thread and kind.
 pub(crate) const MAX_POOLED: usize = 32;
@@ -20,13 +21,17 @@ thread_local! {
     static BYTES: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// An empty string, recycled when one is available.
-pub(crate) fn string() -> String {
-    STRINGS
-        .try_with(|p| p.borrow_mut().pop())
+/// An item of `pool`, or a new one when the pool is empty (or gone, at thread exit).
+pub(crate) fn take<T: Default>(pool: &'static LocalKey<RefCell<Vec<T>>>) -> T {
+    pool.try_with(|p| p.borrow_mut().pop())
         .ok()
         .flatten()
         .unwrap_or_default()
+}
+
+/// An empty string, recycled when one is available.
+pub(crate) fn string() -> String {
+    take(&STRINGS)
 }
 
 /// Each text in a recycled string, with one visit to the pool (a request line's words).
@@ -49,11 +54,7 @@ pub(crate) fn strings_from<const N: usize>(texts: [&str; N]) -> [String; N] {
 
 /// An empty byte buffer, recycled when one is available.
 pub(crate) fn bytes() -> Vec<u8> {
-    BYTES
-        .try_with(|p| p.borrow_mut().pop())
-        .ok()
-        .flatten()
-        .unwrap_or_default()
+    take(&BYTES)
 }
 
 /// `data` in a recycled byte buffer.

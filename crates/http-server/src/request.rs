@@ -132,11 +132,7 @@ impl Headers {
 
     /// No fields, in buffers recycled from an earlier request when some are available.
     fn pooled() -> Self {
-        HEADERS
-            .try_with(|p| p.borrow_mut().pop())
-            .ok()
-            .flatten()
-            .unwrap_or_default()
+        crate::pool::take(&HEADERS)
     }
 
     /// Gives the buffers back to the thread's pool (cleared; dropped when the pool is full
