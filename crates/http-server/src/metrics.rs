@@ -213,32 +213,27 @@ impl<P: Protocol> Protocol for Metered<P> {
         out: &mut Vec<u8>,
         cx: &ServeCx<'_>,
     ) -> Served {
-        let before = out.len();
         let started = Instant::now();
-        let Some(sink) = cx.handler().sink() else {
-            let served = self.inner.serve(session, request, out, cx);
-            let took = started.elapsed();
-            let response = out.get(before..).unwrap_or(&[]);
-            self.metrics.record(request, response, took);
-            return served;
+        let fresh = SinkCount {
+            start: out.len(),
+            sent: 0,
+            class: None,
         };
         // A response may go out in parts before `serve` returns: the sink counts them.
-        let counting = CountingSink {
-            inner: sink,
-            count: Mutex::new(SinkCount {
-                start: before,
-                sent: 0,
-                class: None,
-            }),
+        let counting = cx.handler().sink().map(|inner| CountingSink {
+            inner,
+            count: Mutex::new(fresh),
+        });
+        let served = match &counting {
+            Some(sink) => self.inner.serve(session, request, out, &cx.with_sink(sink)),
+            None => self.inner.serve(session, request, out, cx),
         };
-        let served = self
-            .inner
-            .serve(session, request, out, &cx.with_sink(&counting));
         let took = started.elapsed();
-        let count = counting
-            .count
-            .into_inner()
-            .unwrap_or_else(PoisonError::into_inner);
+        let count = counting.map_or(fresh, |sink| {
+            sink.count
+                .into_inner()
+                .unwrap_or_else(PoisonError::into_inner)
+        });
         let rest = out.get(count.start..).unwrap_or(&[]);
         let class = count.class.unwrap_or_else(|| class_index(rest));
         self.metrics
@@ -262,6 +257,7 @@ struct CountingSink<'a> {
 }
 
 /// What a [`CountingSink`] saw.
+#[derive(Clone, Copy)]
 struct SinkCount {
     /// Where this response starts in the buffer (0 after a send).
     start: usize,
