@@ -213,6 +213,11 @@ where
         self.check_line(&head.line, &head.raw_requestline)?;
         if !head.line.path.starts_with('/') && head.line.path != "*" {
             let target = head.line.path.clone();
+            let bad_target = |why: &str| {
+                Err(HttpError::new(400)
+                    .message(format!("Bad request target ({})", crate::py_repr(&target)))
+                    .explain(why))
+            };
             let lower = target.to_ascii_lowercase();
             let rest = if lower.starts_with("http://") {
                 &target[7..]
@@ -221,16 +226,12 @@ where
             } else if head.line.command == "CONNECT" {
                 return Ok(());
             } else {
-                return Err(HttpError::new(400)
-                    .message(format!("Bad request target ({})", crate::py_repr(&target)))
-                    .explain("an absolute-form target must be an http or https URI"));
+                return bad_target("an absolute-form target must be an http or https URI");
             };
             let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
             let (authority, path) = rest.split_at(end);
             if authority.is_empty() || !crate::request::valid_authority(authority.as_bytes()) {
-                return Err(HttpError::new(400)
-                    .message(format!("Bad request target ({})", crate::py_repr(&target)))
-                    .explain("the target's authority is not valid"));
+                return bad_target("the target's authority is not valid");
             }
             let mut path = match path.chars().next() {
                 None => "/".to_owned(),
