@@ -1,5 +1,6 @@
 //! `cargo xtask bench [--quick]`: end-to-end benchmarks against anchor servers, in one run.
 //! `cargo xtask bench python [--quick]`: the Python host's scenarios (see `bench/python.rs`).
+//! `--rounds N` runs N alternated rounds instead of three (one with `--quick`).
 //!
 //! Load generator: `wrk` (Debian package, installed when missing), pinned to core 0 with the
 //! server on core 1 (`taskset`), as in `shared/design/performance.md`: on a 2-core machine
@@ -215,10 +216,20 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
         eprintln!("xtask: anchors built in {}", bin.display());
         return Ok(());
     }
+    // `--rounds N`: more alternated rounds, for a noisy host (the medians settle).
+    let rounds = match args.iter().position(|a| a == "--rounds") {
+        Some(i) => args
+            .get(i + 1)
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|&n| n > 0)
+            .ok_or("--rounds takes a positive number")?,
+        None if quick => 1,
+        None => 3,
+    };
     let opts = Opts {
         quick,
         duration: if quick { 2 } else { 5 },
-        rounds: if quick { 1 } else { 3 },
+        rounds,
         connections: 50,
     };
     ensure_tools()?;

@@ -44,7 +44,7 @@ fn main() -> ExitCode {
         Some("soak") => soak::run(&root(), &args[1..]),
         Some("instructions") => instructions::run(&root()),
         Some("pythons") => pythons::run(&root(), &args[1..]),
-        _ => Err("usage: cargo xtask <ci|tidy|package|doclinks|bench [python] [--quick|--tls-only|--anchors-only]|fuzz [--seconds N]|soak [--requests N]|instructions|pythons [3.12 3.13 3.14 3.15 3.14t]>".to_owned()),
+        _ => Err("usage: cargo xtask <ci|tidy|package|doclinks|bench [python] [--quick|--tls-only|--anchors-only] [--rounds N]|fuzz [--seconds N]|soak [--requests N]|instructions|pythons [3.12 3.13 3.14 3.15 3.14t]>".to_owned()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
