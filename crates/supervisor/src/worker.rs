@@ -179,6 +179,8 @@ impl Worker {
     /// supervisor's worker timeout) `probe` runs, and a `false` withholds the beat, so a
     /// worker whose serving part is stuck for the whole timeout is killed and replaced
     /// (without a probe the heartbeat only shows that the process runs).
+    ///
+    /// Python: no equivalent (gunicorn's arbiter sees only that `Worker.notify` ran).
     pub fn set_liveness(&self, probe: impl FnMut() -> bool + Send + 'static) {
         *self.shared.probe.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(probe));
     }
@@ -188,6 +190,8 @@ impl Worker {
     /// Both run at every check. A probe may block: no beat is sent meanwhile, so a probe
     /// stuck for the whole timeout gets the worker killed and replaced (a Python host's
     /// probe takes the interpreter lock, which a C call may hold forever).
+    ///
+    /// Python: no equivalent (gunicorn's arbiter sees only that `Worker.notify` ran).
     pub fn add_liveness(&self, mut probe: impl FnMut() -> bool + Send + 'static) {
         let mut slot = self.shared.probe.lock().unwrap_or_else(|e| e.into_inner());
         let mut before = slot.take();
