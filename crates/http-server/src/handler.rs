@@ -1483,6 +1483,7 @@ pub(crate) fn serve_parsed<'a, H: HttpHandler + ?Sized>(
 
 /// Replies to a request whose head could not be parsed (the error of [`parse_request`]):
 /// `send_error` with the request line as far as it is known, then the connection closes.
+/// The method counts (no page for a HEAD) only when the line starts with it.
 ///
 /// [`parse_request`]: crate::parse_request
 pub fn reply_parse_error<H: HttpHandler + ?Sized>(
@@ -1497,7 +1498,12 @@ pub fn reply_parse_error<H: HttpHandler + ?Sized>(
     ex.requestline = request::requestline_of(raw_requestline);
     ex.raw_requestline = raw_requestline.to_vec();
     if let Ok(Some(line)) = request::parse_request_line(raw_requestline, &config.protocol_version) {
-        ex.command = line.command;
+        // CPython's `split()` also finds a method after leading whitespace or controls
+        // (`\rHEAD / HTTP/1.1`); a line that does not start with it has no method a client
+        // meant, so its error page is not cut as a HEAD's answer would be.
+        if raw_requestline.starts_with(line.command.as_bytes()) {
+            ex.command = line.command;
+        }
         ex.path = line.path;
         ex.request_version = line.request_version;
     }

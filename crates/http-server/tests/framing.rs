@@ -728,6 +728,27 @@ fn control_bytes_or_spaces_in_target() {
 }
 
 #[test]
+fn an_error_page_is_sent_whole_unless_the_line_starts_with_head() {
+    // CPython's `split()` finds `HEAD` in a line that starts with a CR; this face refuses
+    // such a line (a control byte), and a method the line does not start with is none a
+    // client meant: the error page goes out whole, as its Content-Length says (it was cut
+    // as a HEAD's answer would be; found by the h1_request fuzz target).
+    production_rejects(&[b"\rHEAD / HTTP/1.1\r\nHost: x\r\n\r\n"], 400);
+    assert_h1_rejects(&protocol(), b"\r\r\rHEAD\r\r+\r\rHTTP/1.9\r\r\r\n\r\n", 400);
+    // A line that starts with HEAD keeps HEAD's rule: the page's length, no body.
+    let bad = b"HEAD /a\x00b HTTP/1.1\r\nHost: x\r\n\r\n";
+    for step in [bad.len(), 1] {
+        let (out, open) = drive_steps(&protocol(), bad, step);
+        let rs = responses(&out, 1);
+        assert_eq!(rs.len(), 1, "{rs:?}");
+        assert_eq!(rs[0].status, 400);
+        assert!(rs[0].body.is_empty() && rs[0].header("Content-Length").is_some());
+        assert!(!open);
+        assert!(!out.ends_with(b"</html>\n"));
+    }
+}
+
+#[test]
 fn version_not_http_digit_dot_digit() {
     both_reject(
         &[
