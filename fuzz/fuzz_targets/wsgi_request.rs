@@ -10,83 +10,27 @@
 //! after the connection was told to close.
 #![no_main]
 
+#[path = "common/app.rs"]
+mod app;
 #[path = "common/responses.rs"]
 mod responses;
 
-use std::io::Read;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::Ordering;
 
-use gateway::simple_server::{WsgiRequestHandler, WsgiShared, base_environ, demo_app, http_config};
-use gateway::{Body, Environ, Error, StartResponse};
+use gateway::simple_server::{WsgiRequestHandler, WsgiShared, base_environ, http_config};
 use http_server::h1::HttpProtocol;
 use libfuzzer_sys::fuzz_target;
 use socketserver::evloop::{Frame, Protocol, ServeCx, Served};
 use socketserver::{Address, HandlerCx, ServerInfo};
 
+use app::{KIND, app};
 use responses::count_responses;
 
-/// The behaviour the application picked for the request being served.
-static KIND: AtomicU8 = AtomicU8::new(u8::MAX);
 /// The behaviours whose response is cut short on purpose (an error after the headers, a
 /// body shorter than its `Content-Length`): the connection must then close, which is how
 /// the client learns the response is incomplete.
 const CUT: [u8; 2] = [5, 6];
-
-fn app(environ: &Environ, sr: &mut dyn StartResponse) -> gateway::Result<Body> {
-    let path = environ.get("PATH_INFO").unwrap_or("");
-    let text = [("Content-Type", "text/plain")];
-    let kind = path.as_bytes().get(1).copied().unwrap_or(0) % 9;
-    KIND.store(kind, Ordering::Relaxed);
-    match kind {
-        0 => demo_app(environ, sr),
-        1 => {
-            let mut body = Vec::new();
-            environ.input().read_to_end(&mut body)?;
-            let len = body.len().to_string();
-            sr.start_response("200 OK", &[text[0], ("Content-Length", &len)], None)?;
-            Ok(Body::one(body))
-        }
-        2 => {
-            sr.start_response("200 OK", &text, None)?;
-            Ok(Body::chunks(vec![
-                b"a".to_vec(),
-                Vec::new(),
-                b"bc".to_vec(),
-            ]))
-        }
-        3 => {
-            sr.start_response("201 Created", &text, None)?;
-            sr.write(b"written")?;
-            Ok(Body::from_static(b"!"))
-        }
-        4 => Err(Error::App("an error before the headers".into())),
-        5 => {
-            sr.start_response("200 OK", &text, None)?;
-            Ok(Body::iter(vec![
-                Ok(b"part".to_vec()),
-                Err(Error::App("an error after the headers".into())),
-            ]))
-        }
-        6 => {
-            sr.start_response("200 OK", &[text[0], ("Content-Length", "10")], None)?;
-            Ok(Body::from_static(b"short"))
-        }
-        7 => {
-            sr.start_response("200 OK", &[text[0], ("Content-Length", "2")], None)?;
-            Ok(Body::chunks(vec![b"lo".to_vec(), b"nger".to_vec()]))
-        }
-        _ => {
-            let status = if path.len() % 2 == 0 {
-                "204 No Content"
-            } else {
-                "304 Not Modified"
-            };
-            sr.start_response(status, &text, None)?;
-            Ok(Body::from_static(b"no body allowed"))
-        }
-    }
-}
 
 fuzz_target!(|data: &[u8]| {
     let Some((&step, input)) = data.split_first() else {
