@@ -12,10 +12,9 @@ mod responses;
 use http_server::h1::HttpProtocol;
 use http_server::{Exchange, HttpConfig, HttpHandler, Result};
 use libfuzzer_sys::fuzz_target;
-use socketserver::evloop::{Frame, Protocol, ServeCx, Served};
-use socketserver::{Address, HandlerCx, ServerInfo};
+use socketserver::HandlerCx;
 
-use responses::count_responses;
+use responses::drive;
 
 struct Echo;
 
@@ -57,52 +56,5 @@ fuzz_target!(|data: &[u8]| {
     config.max_line = 256;
     config.max_headers = 16;
     let p = HttpProtocol::new(|_: &HandlerCx<'_>| Echo, config).max_head(1024);
-    let addr = Address::Inet("127.0.0.1:9".parse().unwrap());
-    let info = ServerInfo::new(addr.clone());
-    let cx = ServeCx::new(HandlerCx::new(&addr, &info));
-    let mut session = Default::default();
-    let mut buf: Vec<u8> = Vec::new();
-    let mut fed = 0;
-    let mut interims = 0;
-    for _ in 0..(input.len() * 2 + 8) {
-        if fed < input.len() {
-            let end = (fed + step).min(input.len());
-            buf.extend_from_slice(&input[fed..end]);
-            fed = end;
-        }
-        while !buf.is_empty() {
-            let mut out = Vec::new();
-            match p.frame(&mut session, &buf) {
-                Frame::Incomplete => break,
-                Frame::Interim(b) => {
-                    assert!(b.starts_with(b"HTTP/1.1 100 "));
-                    interims += 1;
-                    assert!(interims < 8, "interim answers without progress");
-                    break;
-                }
-                Frame::Reject(b) => {
-                    let n = count_responses(&b, false).unwrap();
-                    assert!(n <= 1);
-                    return;
-                }
-                Frame::Complete(n) => {
-                    assert!(n > 0 && n <= buf.len());
-                    interims = 0;
-                    let served = p.serve(&mut session, &buf[..n], &mut out, &cx);
-                    let head = buf.starts_with(b"HEAD");
-                    let finals = count_responses(&out, false)
-                        .or_else(|e| if head { count_responses(&out, true) } else { Err(e) })
-                        .unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(&out)));
-                    assert!(finals <= 1, "{finals} responses to one request");
-                    buf.drain(..n);
-                    if served == Served::CLOSE {
-                        return;
-                    }
-                }
-            }
-        }
-        if fed == input.len() && buf.is_empty() {
-            return;
-        }
-    }
+    drive(&p, step, input, || false);
 });

@@ -1499,8 +1499,10 @@ pub fn reply_parse_error<H: HttpHandler + ?Sized>(
     ex.raw_requestline = raw_requestline.to_vec();
     if let Ok(Some(line)) = request::parse_request_line(raw_requestline, &config.protocol_version) {
         // CPython's `split()` also finds a method after leading whitespace or controls
-        // (`\rHEAD / HTTP/1.1`); a line that does not start with it has no method a client
-        // meant, so its error page is not cut as a HEAD's answer would be.
+        // (`\rHEAD / HTTP/1.1`). For a refused line that does not start with it, the page
+        // goes out whole: the connection closes after it, so a client that sent HEAD still
+        // reads the answer right, while one that meant another method would wait for a body
+        // a HEAD's answer leaves out.
         if raw_requestline.starts_with(line.command.as_bytes()) {
             ex.command = line.command;
         }
