@@ -1,5 +1,6 @@
 """The ``pyserve`` command and ``python -m pyserve``."""
 
+import fcntl
 import http.server
 import os
 import re
@@ -21,7 +22,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def start(*args, cwd=HERE, module=True, banner="Serving HTTP on "):
     cmd = [sys.executable, "-m", "pyserve"] if module else [shutil.which("pyserve") or "pyserve"]
     # stderr to a file: a pipe nobody reads would stall the server on a long log line.
+    # O_APPEND: the server's processes share this open file with the test, whose `seek(0)`
+    # before reading would otherwise move their write position too, and lines written
+    # meanwhile would overwrite the start of the log (the "reload complete" lines a reload
+    # test counts were lost that way under load).
     errfile = tempfile.TemporaryFile(mode="w+")
+    flags = fcntl.fcntl(errfile.fileno(), fcntl.F_GETFL)
+    fcntl.fcntl(errfile.fileno(), fcntl.F_SETFL, flags | os.O_APPEND)
     proc = subprocess.Popen(
         [*cmd, *args],
         cwd=cwd,
