@@ -16,7 +16,7 @@ import socket
 import sys
 import time
 
-from conftest import TIMEOUT, faithful, production
+from conftest import TIMEOUT, faithful, production, raw
 
 # Windows of rounds to run before a leak is reported.
 WINDOWS = 12
@@ -89,20 +89,6 @@ def _app(environ, start_response):
     return [b"no such path"]
 
 
-def _exchange(port, data, until_close=True):
-    """Sends ``data`` on a new connection and reads until the server closes it."""
-    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as s:
-        s.sendall(data)
-        deadline = time.monotonic() + TIMEOUT
-        out = b""
-        while until_close and time.monotonic() < deadline:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            out += chunk
-        return out
-
-
 def _abort(port):
     """Starts an endless response, reads a little of it, and resets the connection."""
     s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
@@ -128,7 +114,7 @@ def _keep_alive_batch(port):
         for p in ("/list", "/gen", "/write", "/bytesio", "/file", "/raise-before", "/exc-info")
     )
     reqs += post + chunked + b"GET /str HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    out = _exchange(port, reqs)
+    out = raw(port, reqs)
     # Ten answers, three of them 500s (the exception before the headers, the
     # replaced status, the str body): none of them closes the connection.
     assert out.count(b"HTTP/1.1 ") == 10, out[-400:]
@@ -138,10 +124,10 @@ def _keep_alive_batch(port):
 def _one_round(port):
     _keep_alive_batch(port)
     # An exception after the headers: the connection is closed mid-body.
-    out = _exchange(port, b"GET /raise-after HTTP/1.1\r\nHost: x\r\n\r\n")
+    out = raw(port, b"GET /raise-after HTTP/1.1\r\nHost: x\r\n\r\n")
     assert out.startswith(b"HTTP/1.1 200 OK") and b"part" in out
     _abort(port)
-    out = _exchange(port, b"GET /x HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n")
+    out = raw(port, b"GET /x HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n")
     assert out.startswith(b"HTTP/1.1 400 "), out
 
 
@@ -198,17 +184,17 @@ def test_no_python_object_outlives_its_request(tmp_path, capfd):
 def _faithful_round(port):
     """Each kind once on the faithful face (HTTP/1.0: a connection a request)."""
     for path in ("/list", "/gen", "/write", "/bytesio", "/file", "/exc-info"):
-        out = _exchange(port, b"GET %s HTTP/1.0\r\n\r\n" % path.encode())
+        out = raw(port, b"GET %s HTTP/1.0\r\n\r\n" % path.encode())
         assert out.startswith((b"HTTP/1.0 200 ", b"HTTP/1.0 500 ")), out[:200]
     for path in ("/raise-before", "/str"):
-        out = _exchange(port, b"GET %s HTTP/1.0\r\n\r\n" % path.encode())
+        out = raw(port, b"GET %s HTTP/1.0\r\n\r\n" % path.encode())
         assert out.startswith(b"HTTP/1.0 500 "), out[:200]
-    out = _exchange(port, b"POST /input HTTP/1.0\r\nContent-Length: 8\r\n\r\nab\ncd\nef")
+    out = raw(port, b"POST /input HTTP/1.0\r\nContent-Length: 8\r\n\r\nab\ncd\nef")
     assert out.endswith(b"ab\ncd\nef"), out
-    out = _exchange(port, b"GET /raise-after HTTP/1.0\r\n\r\n")
+    out = raw(port, b"GET /raise-after HTTP/1.0\r\n\r\n")
     assert out.startswith(b"HTTP/1.0 200 ") and b"part" in out, out
-    out = _exchange(port, b"GET /x HTTP/1.0\r\nContent-Length: nope\r\n\r\n")
-    out = _exchange(port, b"GET / HTTP/9.9\r\n\r\n")
+    raw(port, b"GET /x HTTP/1.0\r\nContent-Length: nope\r\n\r\n")
+    out = raw(port, b"GET / HTTP/9.9\r\n\r\n")
     assert out.startswith(b"HTTP/1.0 505 "), out
 
 
