@@ -16,7 +16,13 @@
 //! bjoern writes no access log and granian writes none by default; pyserve writes one line
 //! a request to stderr by default (one `write` each), so the "no log" rows (`access_log=
 //! "off"`) are the same work as the anchor's.
+//!
+//! Last, each application alone (hello, Flask, `demo_app`), timed in CPython on the server's
+//! core with the environ pyserve passes it: the anchor's CPU a request divided by that is
+//! the ceiling of the ratio against the anchor, since no server spends less than the
+//! application on a request. The table after the runs shows it beside pyserve's own work.
 
+use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
 use std::process::Command;
@@ -43,7 +49,56 @@ def flask_app():
 
 APPS = {"hello": lambda: hello, "flask": flask_app, "demo": lambda: demo_app}
 
+def alone(name, port, path):
+    """The application alone: CPU microseconds a call, with the environ pyserve passes it
+    for `GET path` (one request captures it), the body iterated and closed, and a C
+    callable taking `(status, headers)` as `start_response` (`slice`: the cheapest
+    stand-in for a server's). No server can spend less than this on a request."""
+    import http.client, io, threading, time
+    import pyserve
+    app, seen = APPS[name](), {}
+
+    def capture(environ, start_response):
+        seen.update(environ)
+        return app(environ, start_response)
+
+    def ready(server):
+        def get():
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                c.putrequest("GET", path, skip_accept_encoding=True)  # Host only, as wrk
+                c.endheaders()
+                c.getresponse().read()
+            finally:
+                server.shutdown()
+        threading.Thread(target=get).start()
+
+    pyserve.serve(capture, "127.0.0.1", port, threads=1, access_log="off", ready=ready)
+    seen["wsgi.input"] = io.BytesIO()
+
+    def calls(n, run_app):
+        t = time.process_time()
+        for _ in range(n):
+            env = seen.copy()  # an application may change its environ
+            if run_app:
+                body = app(env, slice)
+                for _ in body:
+                    pass
+                if hasattr(body, "close"):
+                    body.close()
+        return time.process_time() - t
+
+    n = 1
+    while calls(n, True) < 0.2:
+        n *= 2
+    # Best of five, less the loop and the environ copy.
+    best = min(calls(n, True) - calls(n, False) for _ in range(5))
+    print(f"{best / n * 1e6:.3f}")
+
 if __name__ == "__main__":
+    if sys.argv[1] == "alone":
+        alone(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+        sys.exit()
     server, name, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     app = APPS[name]()
     if server == "bjoern":
@@ -223,9 +278,144 @@ pub(super) fn run(root: &Path, opts: &Opts) -> Result<(), String> {
         runs.push(r);
     }
     report(&out_dir, &plan, &runs, idle)?;
-    let summary = out_dir.join("summary.md");
-    if summary.exists() {
-        fs::copy(&summary, out_dir.join("python.md")).map_err(|e| e.to_string())?;
+    // The applications alone, for the ceiling of each ratio (see `ceilings`).
+    let mut alone = Vec::new();
+    for (app, path, port) in [
+        ("hello", "/", 18116),
+        ("flask", "/", 18117),
+        ("demo", "/xyz?abc", 18118),
+    ] {
+        let out = Command::new("timeout")
+            .args(["120", "taskset", "-c", "1", &py, &script, "alone", app])
+            .arg(port.to_string())
+            .arg(path)
+            .output()
+            .map_err(|e| format!("the application {app} alone: {e}"))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let us: f64 = text
+            .lines()
+            .last()
+            .and_then(|l| l.trim().parse().ok())
+            .ok_or_else(|| format!("the application {app} alone printed {text:?}"))?;
+        eprintln!("xtask: the application {app} alone: {us:.2} us a call");
+        alone.push(us);
     }
+    let table = ceilings(&plan, &runs, &alone);
+    println!("{table}");
+    let mut md = fs::read_to_string(out_dir.join("summary.md")).unwrap_or_default();
+    md.push('\n');
+    md.push_str(&table);
+    fs::write(out_dir.join("python.md"), md).map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// What a ratio can reach at most. Every server spends at least the application's own
+/// time on a request, so on one core no server can go faster than the anchor's CPU a
+/// request divided by the application's time alone: the ceiling of the ratio against that
+/// anchor. `alone` holds the µs a call of hello, Flask and `demo_app`, in that order.
+fn ceilings(plan: &super::Plan<'_>, runs: &[Run], alone: &[f64]) -> String {
+    let cpu = |scenario: &str, server: &str| {
+        super::median(
+            runs.iter()
+                .filter(|r| r.scenario == scenario && r.server == server)
+                .map(|r| r.cpu_us_per_req)
+                .collect(),
+        )
+    };
+    let mut md = String::from(
+        "| application | alone, µs a call | anchor: server CPU µs/req | ceiling of the ratio (anchor ÷ alone) | pyserve: server CPU µs/req | pyserve's CPU besides the application alone, µs/req |\n|---|---|---|---|---|---|\n",
+    );
+    let scenarios = [
+        "python: WSGI hello",
+        "python: Flask hello",
+        "python: demo_app",
+    ];
+    for (scenario, us) in scenarios.iter().zip(alone) {
+        let Some((_, _, _, servers)) = plan.iter().find(|p| p.0 == *scenario) else {
+            continue;
+        };
+        let anchor = cpu(scenario, servers[0].name);
+        // pyserve doing the anchor's work: without its access log where there is a row.
+        let pyserve = servers
+            .iter()
+            .find(|s| s.name.ends_with("no log"))
+            .unwrap_or(&servers[1]);
+        let ours = cpu(scenario, pyserve.name);
+        let _ = writeln!(
+            md,
+            "| {scenario} | {us:.2} | {anchor:.1} ({}) | {:.1}x | {ours:.1} ({}) | {:.1} |",
+            servers[0].name,
+            anchor / us,
+            pyserve.name,
+            ours - us,
+        );
+    }
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(scenario: &str, server: &str, cpu_us_per_req: f64) -> Run {
+        Run {
+            server: server.into(),
+            scenario: scenario.into(),
+            round: 0,
+            rps: 1.0,
+            p50_ms: 0.0,
+            p99_ms: 0.0,
+            cpu_us_per_req,
+            errors: 0,
+            kib_per_idle_conn: 0.0,
+            threads: 0,
+        }
+    }
+
+    fn server(name: &'static str) -> Server {
+        Server {
+            name,
+            cmd: vec![],
+            port: 0,
+            tls: false,
+        }
+    }
+
+    #[test]
+    fn a_ceiling_is_the_anchors_cpu_over_the_application_alone() {
+        let plan = vec![
+            (
+                "python: WSGI hello",
+                "/",
+                vec![],
+                vec![
+                    server("bjoern hello"),
+                    server("pyserve hello"),
+                    server("pyserve hello, no log"),
+                ],
+            ),
+            (
+                "python: demo_app",
+                "/xyz?abc",
+                vec![],
+                vec![server("wsgiref demo_app"), server("pyserve demo_app")],
+            ),
+        ];
+        let runs = [
+            run("python: WSGI hello", "bjoern hello", 6.0),
+            run("python: WSGI hello", "pyserve hello", 7.0),
+            run("python: WSGI hello", "pyserve hello, no log", 5.5),
+            run("python: demo_app", "wsgiref demo_app", 200.0),
+            run("python: demo_app", "pyserve demo_app", 25.0),
+        ];
+        let table = ceilings(&plan, &runs, &[0.5, 50.0, 20.0]);
+        let rows: Vec<&str> = table.lines().skip(2).collect();
+        assert_eq!(
+            rows,
+            [
+                "| python: WSGI hello | 0.50 | 6.0 (bjoern hello) | 12.0x | 5.5 (pyserve hello, no log) | 5.0 |",
+                "| python: demo_app | 20.00 | 200.0 (wsgiref demo_app) | 10.0x | 25.0 (pyserve demo_app) | 5.0 |",
+            ]
+        );
+    }
 }
