@@ -1063,8 +1063,13 @@ impl Body {
         }
     }
 
-    /// Reports `len` as the number of chunks of a lazy body (a middleware wrapping a list).
-    pub(crate) fn with_len(mut self, len: Option<usize>) -> Self {
+    /// Reports `len` as the number of chunks of a lazy body: a middleware wrapping a list,
+    /// or a Python iterable with a `len()` (what [`len`](Self::len) then returns, and
+    /// `set_content_length` reads).
+    ///
+    /// Python: `len(result)` of a response iterable that is not a list.
+    #[must_use]
+    pub fn with_len(mut self, len: Option<usize>) -> Self {
         self.len_hint = len;
         self
     }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use gateway::util::is_hop_by_hop;
 use gateway::{Application, Body, Environ, StartResponse};
-use pyo3::exceptions::{PyAssertionError, PyTypeError};
+use pyo3::exceptions::{PyAssertionError, PyAttributeError, PyNotImplementedError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyIterator, PyList, PyString, PyTuple};
 
@@ -95,13 +95,12 @@ impl Application for PyApp {
 /// The status and header strings are read in place (no copies); the header list is the
 /// application's own, read now, as wsgiref's `Headers` reads it when it sends them.
 ///
-/// Returns the declared `Content-Length` when the status and headers went to the handler
-/// now and no `write()` data went with them.
+/// Returns what the handler got now ([`Applied`]).
 fn apply(
     py: Python<'_>,
     starter: &Bound<'_, Starter>,
     sr: &mut dyn StartResponse,
-) -> gateway::Result<Option<usize>> {
+) -> gateway::Result<Applied> {
     let err = |e: PyErr| PythonError::into_gateway(py, &e);
     let (status, headers, written) = {
         let mut s = starter.borrow_mut();
@@ -118,6 +117,8 @@ fn apply(
         (status, headers, std::mem::take(&mut s.written))
     };
     let mut length = None;
+    let mut named_length = false;
+    let sent_now = status.is_some();
     if let Some(status) = status {
         let mut pairs: Vec<(Bound<'_, PyString>, Bound<'_, PyString>)> = Vec::new();
         if let Some(list) = &headers {
@@ -128,20 +129,55 @@ fn apply(
         let mut texts = Vec::with_capacity(pairs.len());
         for (k, v) in &pairs {
             let (k, v) = (k.to_str().map_err(err)?, v.to_str().map_err(err)?);
-            if k.eq_ignore_ascii_case("content-length") && v.bytes().all(|b| b.is_ascii_digit()) {
-                length = v.parse().ok();
+            if k.eq_ignore_ascii_case("content-length") {
+                named_length = true;
+                if v.bytes().all(|b| b.is_ascii_digit()) {
+                    length = v.parse().ok();
+                }
             }
             texts.push((k, v));
         }
         sr.start_response(status.bind(py).to_str().map_err(err)?, &texts, None)?;
     }
-    if !written.is_empty() {
+    let with_data = !written.is_empty();
+    if with_data {
         length = None;
     }
     for chunk in written {
         sr.write(chunk.as_bytes(py))?;
     }
-    Ok(length)
+    Ok(Applied {
+        length,
+        count_blocks: sent_now && !named_length && !with_data,
+    })
+}
+
+/// What [`apply`] handed the handler.
+struct Applied {
+    /// The declared `Content-Length`, when the status and headers went to the handler now
+    /// and no `write()` data went with them.
+    length: Option<usize>,
+    /// The status and headers went now, without a `Content-Length` and without `write()`
+    /// data: the moment wsgiref's `cleanup_headers` asks `len(result)`.
+    count_blocks: bool,
+}
+
+/// `len(result)` as wsgiref's `set_content_length` reads it: the number, `None` for an
+/// iterable without a length (`TypeError`, `AttributeError`, `NotImplementedError`), any
+/// other exception the application's error.
+fn blocks(result: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
+    let py = result.py();
+    match result.len() {
+        Ok(n) => Ok(Some(n)),
+        Err(e)
+            if e.is_instance_of::<PyTypeError>(py)
+                || e.is_instance_of::<PyAttributeError>(py)
+                || e.is_instance_of::<PyNotImplementedError>(py) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// One `(name, value)` header tuple of exact `str`s (wsgiref's checks and messages).
@@ -246,10 +282,10 @@ fn into_body(
             gateway::Error::NoStartResponse
         });
     }
-    let length = apply(py, starter, sr)?;
+    let applied = apply(py, starter, sr)?;
     starter.borrow_mut().finished = true;
     if stop_at_length
-        && let (Some(length), Some(item)) = (length, &first)
+        && let (Some(length), Some(item)) = (applied.length, &first)
         && let Ok(bytes) = item.bind(py).cast::<PyBytes>()
         && bytes.as_bytes().len() == length
     {
@@ -257,6 +293,21 @@ fn into_body(
         close_result(py, &result);
         return Ok(body);
     }
+    // wsgiref asks `len(result)` when the first bytes go out with headers that name no
+    // length, and a result of one block gets a `Content-Length` (a tuple, a list subclass):
+    // the handler's `cleanup_headers` reads the count from the body.
+    let len = match &first {
+        Some(item) if applied.count_blocks && item.bind(py).is_exact_instance_of::<PyBytes>() => {
+            match blocks(&result) {
+                Ok(n) => n,
+                Err(e) => {
+                    close_result(py, &result);
+                    return Err(err(e));
+                }
+            }
+        }
+        _ => None,
+    };
     let closer = result
         .getattr(pyo3::intern!(py, "close"))
         .ok()
@@ -269,7 +320,8 @@ fn into_body(
     })));
     let body = Body::iter(PyBody {
         state: state.clone(),
-    });
+    })
+    .with_len(len);
     Ok(body.on_close(move || {
         let taken = state.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(st) = taken {

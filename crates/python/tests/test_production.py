@@ -160,6 +160,93 @@ def test_close_called_once_on_success():
     assert Body.closes == 1
 
 
+def test_a_result_of_one_block_gets_a_content_length_as_wsgiref_gives_it():
+    """wsgiref's ``set_content_length`` asks ``len(result)`` when the first bytes go out
+    with headers that name no length: a result of one block gets a ``Content-Length``
+    whatever its type (a tuple, a list subclass, any iterable with ``__len__``), one
+    without a length (``TypeError``) is streamed, and a ``__len__`` raising anything else
+    is the application's error (500, ``close()`` called). Both faces against CPython's
+    wsgiref itself."""
+    closes = []
+
+    class Sized:
+        def __init__(self, n, items, exc=None):
+            self.n, self.items, self.exc = n, items, exc
+
+        def __len__(self):
+            if self.exc is not None:
+                raise self.exc
+            return self.n
+
+        def __iter__(self):
+            return iter(self.items)
+
+        def close(self):
+            closes.append(1)
+
+    class ListOf(list):
+        pass
+
+    def write_then_tuple(write):
+        write(b"w")
+        return (b"r",)
+
+    results = {
+        "/tuple": lambda w: (b"one",),
+        "/empty-tuple": lambda w: (),
+        "/list-subclass": lambda w: ListOf([b"two"]),
+        "/sized-1": lambda w: Sized(1, [b"ab"]),
+        "/sized-2": lambda w: Sized(2, [b"ab", b"cd"]),
+        "/iterator": lambda w: iter([b"ab"]),
+        "/len-type-error": lambda w: Sized(1, [b"ab"], TypeError("no length")),
+        "/len-runtime-error": lambda w: Sized(1, [b"ab"], RuntimeError("boom in __len__")),
+        "/write-then-tuple": write_then_tuple,
+    }
+
+    def app(environ, start_response):
+        path = environ["PATH_INFO"]
+        if path == "/named-length":
+            # A length in the headers: wsgiref never asks len().
+            start_response("200 OK", [("Content-Length", "2")])
+            return Sized(1, [b"ok"], RuntimeError("len() asked"))
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        return results[path](write)
+
+    paths = [*results, "/named-length"]
+    sized = ["/sized-1", "/sized-2", "/len-type-error", "/len-runtime-error", "/named-length"]
+
+    def strip(response):
+        lines = response.split(b"\r\n")
+        return b"\r\n".join(l for l in lines if not l.startswith((b"Date:", b"Server:")))
+
+    def answers(port):
+        return {
+            p: strip(raw(port, f"GET {p} HTTP/1.0\r\nHost: x\r\n\r\n".encode()))
+            for p in paths
+        }
+
+    with faithful(app, server_factory=wsgiref.simple_server.make_server) as port:
+        expected = answers(port)
+    assert len(closes) == len(sized)
+    assert b"Content-Length: 3\r\n" in expected["/tuple"]
+    assert expected["/len-runtime-error"].startswith(b"HTTP/1.0 500 ")
+    closes.clear()
+    with faithful(app) as port:
+        assert answers(port) == expected
+    assert len(closes) == len(sized)
+    closes.clear()
+    with production(app) as port:
+        for p in paths:
+            resp, body = request(port, path=p)
+            want = expected[p]
+            assert want.startswith(b"HTTP/1.0 %d " % resp.status), p
+            assert want.endswith(b"\r\n\r\n" + body), p
+            assert (resp.getheader("Content-Length") is not None) == (
+                b"\r\nContent-Length: " in want
+            ), p
+    assert len(closes) == len(sized)
+
+
 def test_iteration_stops_once_the_content_length_is_produced():
     """PEP 3333 ("Handling the Content-Length Header"): the server should stop iterating
     once the declared length is sent. The production face stops after a first item that

@@ -201,6 +201,14 @@ fn content_length_only_for_exactly_one_chunk() {
     let (mut h, _) = error_handler(&[]);
     h.run(&fixed).unwrap();
     assert_eq!(out(&h), "Status: 200 OK\r\nContent-Length: 4\r\n\r\nabcd");
+    // A lazy body that reports one block (Python: an iterable whose `len()` is 1) too.
+    let sized = |_e: &Environ, sr: &mut dyn StartResponse| -> Result<Body> {
+        sr.start_response("200 OK", &[], None)?;
+        Ok(Body::iter(vec![Ok::<_, Error>(b"abcd".to_vec())]).with_len(Some(1)))
+    };
+    let (mut h, _) = error_handler(&[]);
+    h.run(&sized).unwrap();
+    assert_eq!(out(&h), "Status: 200 OK\r\nContent-Length: 4\r\n\r\nabcd");
 }
 
 #[test]
