@@ -342,7 +342,7 @@ impl SimpleHttpHandler {
             r.push(
                 [
                     b"<li><a href=\"".as_slice(),
-                    quote(&link).as_bytes(),
+                    quote_name(&link).as_bytes(),
                     b"\">",
                     &html_escape_bytes(&display),
                     b"</a></li>",
@@ -523,14 +523,75 @@ fn splitext(p: &str) -> &str {
     }
 }
 
-/// Percent-decoding as `urllib.parse.unquote`: `%xx` escapes to bytes, other characters as
-/// their UTF-8 encoding; invalid escapes left as they are. Invalid UTF-8 from escapes
-/// becomes U+FFFD, as Python's fallback `errors='replace'`.
+/// A request path as file-system bytes, as CPython's `translate_path` gets them:
+/// `urllib.parse.unquote(path, errors='surrogatepass')` (`%xx` escapes to bytes, read as
+/// UTF-8 in which encoded surrogates may stand), then the file system's encoding (UTF-8
+/// with `surrogateescape`: U+DC80..U+DCFF are the bytes 0x80..0xFF of a name that is not
+/// UTF-8, as [`quote_name`] writes them in a listing). When that reading fails, Python's
+/// fallback `unquote(path)`: invalid UTF-8 becomes U+FFFD.
 fn unquote(s: &str) -> Vec<u8> {
-    percent_decode_str(s)
-        .decode_utf8_lossy()
-        .into_owned()
-        .into_bytes()
+    let raw: Vec<u8> = percent_decode_str(s).collect();
+    surrogates_to_bytes(&raw)
+        .unwrap_or_else(|| String::from_utf8_lossy(&raw).into_owned().into_bytes())
+}
+
+/// `raw` read as UTF-8 that may hold encoded surrogates (`ED A0..BF xx`), with each of
+/// U+DC80..U+DCFF turned back into the byte it escapes; other surrogates are kept as they
+/// are (no name is valid UTF-8 with them). `None` when `raw` is not such UTF-8.
+fn surrogates_to_bytes(raw: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut rest = raw;
+    loop {
+        let bad = match std::str::from_utf8(rest) {
+            Ok(_) => {
+                out.extend_from_slice(rest);
+                return Some(out);
+            }
+            Err(e) => e.valid_up_to(),
+        };
+        out.extend_from_slice(&rest[..bad]);
+        match rest[bad..] {
+            [0xED, b1 @ 0xA0..=0xBF, b2 @ 0x80..=0xBF, ..] => {
+                let cp = 0xD000 | (u32::from(b1 & 0x3F) << 6) | u32::from(b2 & 0x3F);
+                match cp.checked_sub(0xDC00).map(u8::try_from) {
+                    Some(Ok(byte)) if byte >= 0x80 => out.push(byte),
+                    _ => out.extend_from_slice(&[0xED, b1, b2]),
+                }
+                rest = &rest[bad + 3..];
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// A file name as a listing's link: the name read with the file system's encoding (UTF-8
+/// with `surrogateescape`: each byte of a name that is not UTF-8 becomes U+DC80..U+DCFF),
+/// then `urllib.parse.quote(name, errors='surrogatepass')`, as CPython's `list_directory`
+/// writes it. [`unquote`] reads it back to the same bytes.
+fn quote_name(name: &[u8]) -> String {
+    let mut utf8 = Vec::with_capacity(name.len());
+    let mut rest = name;
+    while !rest.is_empty() {
+        let (good, bad) = match std::str::from_utf8(rest) {
+            Ok(_) => (rest.len(), 0),
+            Err(e) => (
+                e.valid_up_to(),
+                e.error_len().unwrap_or(rest.len() - e.valid_up_to()),
+            ),
+        };
+        utf8.extend_from_slice(&rest[..good]);
+        for &b in &rest[good..good + bad] {
+            // U+DC00 + b, encoded as UTF-8 (`surrogatepass`).
+            let cp = 0xDC00 | u32::from(b);
+            utf8.extend_from_slice(&[
+                0xED,
+                0x80 | ((cp >> 6) & 0x3F) as u8,
+                0x80 | (cp & 0x3F) as u8,
+            ]);
+        }
+        rest = &rest[good + bad..];
+    }
+    quote(&utf8)
 }
 
 /// `urllib.parse.quote`'s safe set with `safe='/'`: ASCII letters, digits, `_.-~` and `/`.

@@ -873,6 +873,44 @@ fn test_get_dir_redirect_location_domain_injection_bug() {
     assert!(!r.header("Location").unwrap_or("/").starts_with("/\\"));
 }
 
+// CPython: Lib/test/test_httpservers.py::SimpleHTTPServerTestCase::test_undecodable_filename
+#[test]
+fn test_undecodable_filename() {
+    use std::os::unix::ffi::OsStrExt;
+    // `os_helper.TESTFN_UNDECODABLE` on Linux: bytes that are not UTF-8.
+    let name = b"@test_tmp\xe7w\xf0.txt";
+    let d = fixture();
+    std::fs::write(
+        d.path().join(std::ffi::OsStr::from_bytes(name)),
+        b"@test_tmp\xe7w\xf0",
+    )
+    .unwrap();
+    let r = get(&d, "/");
+    assert_eq!(r.status, 200);
+    // `urllib.parse.quote(os.fsdecode(name), errors='surrogatepass')`: each byte that is
+    // not UTF-8 is the UTF-8 of its surrogate escape (0xE7 is U+DCE7).
+    let quoted = "%40test_tmp%ED%B3%A7w%ED%B3%B0.txt";
+    let href = format!("href=\"{quoted}\"");
+    assert!(
+        r.body.windows(href.len()).any(|w| w == href.as_bytes()),
+        "{}",
+        r.text()
+    );
+    // The name itself, HTML-escaped, in the file system's bytes.
+    let shown = b">@test_tmp\xe7w\xf0.txt<";
+    assert!(
+        r.body.windows(shown.len()).any(|w| w == shown),
+        "{}",
+        r.text()
+    );
+    // The link fetches the file.
+    let r = get(&d, &format!("/{quoted}"));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, b"@test_tmp\xe7w\xf0");
+    // A bare `%E7` is not UTF-8 and no surrogate: Python's fallback makes it U+FFFD.
+    assert_eq!(get(&d, "/@test_tmp%E7w%F0.txt").status, 404);
+}
+
 // CPython: Lib/test/test_httpservers.py::SimpleHTTPServerTestCase::test_undecodable_parameter
 #[test]
 fn test_undecodable_parameter() {

@@ -73,3 +73,31 @@ fn guess_type_cpython_answers() {
         assert_eq!(h.guess_type(Path::new(name)), want, "{name}");
     }
 }
+
+#[test]
+fn a_listed_name_reads_back_to_its_bytes() {
+    // CPython's forms (`quote(os.fsdecode(name), errors='surrogatepass')`).
+    assert_eq!(quote_name(b"caf\xe9.bin"), "caf%ED%B3%A9.bin");
+    assert_eq!(quote_name("café".as_bytes()), "caf%C3%A9");
+    assert_eq!(quote_name(b"a b/"), "a%20b/");
+    assert_eq!(unquote("caf%ED%B3%A9.bin"), b"caf\xe9.bin");
+    assert_eq!(unquote("caf%C3%A9"), "café".as_bytes());
+    // Not UTF-8 and no surrogate: Python's fallback, U+FFFD.
+    assert_eq!(unquote("caf%E9"), "caf\u{FFFD}".as_bytes());
+    // A surrogate that escapes no byte (U+D800) stays as its three bytes.
+    assert_eq!(unquote("%ED%A0%80"), b"\xed\xa0\x80");
+    // Any name: its link reads back to it (a cheap generator, every length to 12).
+    let mut x: u32 = 12345;
+    for len in 0..=12 {
+        for _ in 0..500 {
+            let name: Vec<u8> = (0..len)
+                .map(|_| {
+                    x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                    (x >> 16) as u8
+                })
+                .filter(|b| *b != b'/')
+                .collect();
+            assert_eq!(unquote(&quote_name(&name)), name, "{name:?}");
+        }
+    }
+}
