@@ -24,7 +24,7 @@ use socketserver::{Address, HandlerCx, ServerInfo, ShutdownHandle};
 use crate::app::PyApp;
 use crate::environ::{EnvTemplate, ErrorsTo};
 use crate::errors::to_py;
-use crate::log::{PyStderr, to_python_stderr};
+use crate::log::{PyStderr, to_python_stderr, with_log_hook};
 
 /// `platform.python_implementation() + "/" + sys.version.split()[0]`: the `sys_version`
 /// of CPython's `http.server`, so the `Server` header reads as under wsgiref.
@@ -121,6 +121,9 @@ pub(crate) struct FaithfulServer {
     shutdown: ShutdownHandle,
     address: SocketAddr,
     fileno: Option<i32>,
+    /// Calls the request handler class's own log methods, when it overrides them
+    /// (`pyserve.simple_server`'s `_log_hook`).
+    log_hook: Option<Py<PyAny>>,
 }
 
 fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
@@ -134,8 +137,17 @@ fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
 #[pymethods]
 impl FaithfulServer {
     /// Binds and listens (Python: `WSGIServer.__init__` → `server_bind` + `server_activate`).
+    /// `log_hook`, when given, is called with the fields of each access-log event instead
+    /// of writing its line (see `crate::log::with_log_hook`).
     #[new]
-    fn new(py: Python<'_>, host: &str, port: u16, app: Py<PyAny>) -> PyResult<Self> {
+    #[pyo3(signature = (host, port, app, log_hook = None))]
+    fn new(
+        py: Python<'_>,
+        host: &str,
+        port: u16,
+        app: Py<PyAny>,
+        log_hook: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
         crate::log::ensure();
         let address = resolve(host, port)?;
         // With JSON log lines, `wsgi.errors` and tracebacks are log events too (as on the
@@ -177,6 +189,7 @@ impl FaithfulServer {
             shutdown,
             address,
             fileno,
+            log_hook,
         })
     }
 
@@ -214,6 +227,7 @@ impl FaithfulServer {
     #[pyo3(signature = (timeout = None))]
     fn handle_request(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
         let server = &self.server;
+        let hook = self.log_hook.as_ref().map(|h| h.clone_ref(py));
         // On a helper thread, so that Python's signal handlers run meanwhile (a handler
         // may be what lets the client go on reading the response).
         let r = crate::gil::interruptible(
@@ -225,7 +239,7 @@ impl FaithfulServer {
                     return Ok(());
                 };
                 server.set_timeout(timeout.map(Duration::from_secs_f64));
-                to_python_stderr(|| server.handle_request())
+                with_log_hook(hook, || server.handle_request())
             },
         )?;
         r.map_err(|e| to_py(&e))
@@ -240,13 +254,14 @@ impl FaithfulServer {
     fn serve_forever(&self, py: Python<'_>, poll_interval: f64) -> PyResult<()> {
         let poll = Duration::from_secs_f64(poll_interval.max(0.001));
         let server = &self.server;
+        let hook = self.log_hook.as_ref().map(|h| h.clone_ref(py));
         crate::gil::interruptible(
             py,
             || self.shutdown.shutdown(),
             move || {
                 let mut guard = server.lock().unwrap_or_else(PoisonError::into_inner);
                 match guard.as_mut() {
-                    Some(server) => to_python_stderr(|| server.serve_forever(poll)),
+                    Some(server) => with_log_hook(hook, || server.serve_forever(poll)),
                     None => Ok(()),
                 }
             },

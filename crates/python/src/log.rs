@@ -7,9 +7,10 @@
 //! `BaseHTTPRequestHandler.log_message` writes them (so `contextlib.redirect_stderr`
 //! and test captures see them).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::io::{self, Write};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use std::path::Path;
 use std::time::Duration;
@@ -17,10 +18,103 @@ use std::time::Duration;
 use gateway::ErrorStream;
 use http_server::logging::{AccessLines, AccessLogFormat, AccessTemplate, BufferedLog};
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 use tracing_subscriber::fmt::MakeWriter;
 
 thread_local! {
     static TO_PYTHON: Cell<bool> = const { Cell::new(false) };
+    /// While a faithful server whose request handler class overrides its log methods
+    /// serves on this thread: the Python callable that calls them (see [`with_log_hook`]).
+    static LOG_HOOK: RefCell<Option<Py<PyAny>>> = const { RefCell::new(None) };
+}
+
+/// Whether the subscriber has [`PyLogHook`] (the default one does; a template or a log
+/// file installs http-server's, which writes every line itself).
+static HOOK_LAYER: AtomicBool = AtomicBool::new(false);
+
+/// Runs `f` with this thread's log lines sent to Python's `sys.stderr` and, with a `hook`,
+/// the access log's events (`http_server::access`) handed to it instead, as a dict of the
+/// event's fields (`message`, `client`, and, for a request's line, `request`, `method`,
+/// `path`, `protocol`, `status`, `bytes_sent`): `pyserve.simple_server` then calls the
+/// request handler class's own `log_request` / `log_error`.
+///
+/// Python: what `BaseHTTPRequestHandler.log_request`, `log_error` and `log_message` of a
+/// `WSGIRequestHandler` subclass do for CPython's wsgiref.
+pub(crate) fn with_log_hook<R>(hook: Option<Py<PyAny>>, f: impl FnOnce() -> R) -> R {
+    struct Reset(Option<Py<PyAny>>);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            if let Some(hook) = LOG_HOOK.with(|h| h.replace(previous)) {
+                Python::attach(|_| drop(hook));
+            }
+        }
+    }
+    let _reset = Reset(LOG_HOOK.with(|h| h.replace(hook)));
+    to_python_stderr(f)
+}
+
+/// An access-log event that goes to this thread's [`LOG_HOOK`] instead of the log.
+fn hooked(meta: &tracing::Metadata<'_>) -> bool {
+    meta.target() == "http_server::access"
+        && HOOK_LAYER.load(Ordering::Relaxed)
+        && LOG_HOOK.with(|h| h.borrow().is_some())
+}
+
+/// The layer that hands [`hooked`] events to the Python hook.
+struct PyLogHook;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for PyLogHook {
+    fn on_event(&self, event: &tracing::Event<'_>, _cx: tracing_subscriber::layer::Context<'_, S>) {
+        if !hooked(event.metadata()) {
+            return;
+        }
+        let mut fields = EventFields::default();
+        event.record(&mut fields);
+        Python::attach(|py| {
+            let Some(hook) = LOG_HOOK.with(|h| h.borrow().as_ref().map(|h| h.clone_ref(py))) else {
+                return;
+            };
+            let dict = PyDict::new(py);
+            let called = fields
+                .0
+                .into_iter()
+                .try_for_each(|(name, value)| match value {
+                    FieldValue::Text(t) => dict.set_item(name, t),
+                    FieldValue::Number(n) => dict.set_item(name, n),
+                })
+                .and_then(|()| hook.call1(py, (dict,)));
+            // As an exception in CPython's `log_message`: a traceback, and serving goes on.
+            if let Err(e) = called {
+                e.print(py);
+            }
+        });
+    }
+}
+
+/// The fields of one event, by name.
+#[derive(Default)]
+struct EventFields(Vec<(&'static str, FieldValue)>);
+
+enum FieldValue {
+    Text(String),
+    Number(u64),
+}
+
+impl tracing::field::Visit for EventFields {
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        self.0.push((field.name(), FieldValue::Number(value)));
+    }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.0
+            .push((field.name(), FieldValue::Text(value.to_owned())));
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0
+            .push((field.name(), FieldValue::Text(format!("{value:?}"))));
+    }
 }
 
 /// Runs `f` with this thread's log lines sent to Python's `sys.stderr`.
@@ -77,6 +171,8 @@ pub(crate) enum LineWriter {
     Python(PyStderr),
     /// File descriptor 2.
     Stderr(io::Stderr),
+    /// Nowhere: the event went to the Python hook ([`with_log_hook`]).
+    Skip,
 }
 
 impl Write for LineWriter {
@@ -84,6 +180,7 @@ impl Write for LineWriter {
         match self {
             LineWriter::Python(w) => w.write(buf),
             LineWriter::Stderr(w) => w.write(buf),
+            LineWriter::Skip => Ok(buf.len()),
         }
     }
 
@@ -91,6 +188,7 @@ impl Write for LineWriter {
         match self {
             LineWriter::Python(w) => w.flush(),
             LineWriter::Stderr(w) => w.flush(),
+            LineWriter::Skip => Ok(()),
         }
     }
 }
@@ -106,6 +204,14 @@ impl<'a> MakeWriter<'a> for Route {
             LineWriter::Python(PyStderr::default())
         } else {
             LineWriter::Stderr(io::stderr())
+        }
+    }
+
+    fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> Self::Writer {
+        if hooked(meta) {
+            LineWriter::Skip
+        } else {
+            self.make_writer()
         }
     }
 }
@@ -271,8 +377,10 @@ pub(crate) fn install(format: AccessLogFormat) -> bool {
         .event_format(AccessLines::new(format))
         .finish()
         .with(filter)
-        .with(no_repeat);
+        .with(no_repeat)
+        .with(PyLogHook);
     let installed = tracing::subscriber::set_global_default(subscriber).is_ok();
+    HOOK_LAYER.store(installed, Ordering::Relaxed);
     if let Some(warning) = warning {
         tracing::warn!("{warning}");
     }

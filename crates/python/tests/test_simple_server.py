@@ -97,3 +97,67 @@ def test_busy_port():
         with pytest.raises(OSError) as e:
             make_server("127.0.0.1", s.getsockname()[1], demo_app)
         assert e.value.errno == errno.EADDRINUSE
+
+
+def test_a_handler_class_that_overrides_the_log_methods_logs_through_them(capfd):
+    """The idiom ``class Quiet(WSGIRequestHandler): def log_message(...)`` (and a
+    ``log_request`` that skips some requests) works as under CPython's wsgiref: the
+    server's log lines go through the class's own methods, on a handler carrying the
+    request's ``client_address``, ``requestline`` and ``command``; nothing else is written.
+    The same requests under CPython's wsgiref give the same lines."""
+    from conftest import faithful, raw
+
+    def hello(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"Hello"]
+
+    def run(module):
+        lines = []
+
+        class Quiet(module.WSGIRequestHandler):
+            def log_message(self, format, *args):
+                lines.append((self.client_address[0], format % args))
+
+            def log_request(self, code="-", size="-"):
+                if getattr(self, "path", None) != "/health":
+                    super().log_request(code, size)
+
+        def factory(host, port, app):
+            return module.make_server(host, port, app, handler_class=Quiet)
+
+        with faithful(hello, server_factory=factory) as port:
+            for path in ("/x?y", "/health"):
+                resp, _ = request(port, path=path)
+                assert resp.status == 200
+            raw(port, b"GET\r\n\r\n")
+        return lines
+
+    expected = run(wsgiref.simple_server)
+    capfd.readouterr()
+    assert run(simple_server) == expected == [
+        ("127.0.0.1", '"GET /x?y HTTP/1.1" 200 5'),
+        ("127.0.0.1", "code 400, message Bad request syntax ('GET')"),
+        ("127.0.0.1", '"GET" 400 -'),
+    ]
+    assert capfd.readouterr().err == ""
+
+
+def test_a_log_method_that_raises_does_not_stop_the_server(capfd):
+    from conftest import faithful
+
+    def hello(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"Hello"]
+
+    class Broken(WSGIRequestHandler):
+        def log_message(self, format, *args):
+            raise RuntimeError("broken log")
+
+    def factory(host, port, app):
+        return make_server(host, port, app, handler_class=Broken)
+
+    with faithful(hello, server_factory=factory) as port:
+        for _ in range(2):
+            resp, body = request(port)
+            assert (resp.status, body) == (200, b"Hello")
+    assert "RuntimeError: broken log" in capfd.readouterr().err

@@ -64,7 +64,9 @@ class WSGIServer(HTTPServer):
     def server_bind(self):
         """Bind with the Rust server and set up the environment."""
         host, port = self.server_address[:2]
-        self._core = _core.FaithfulServer(host, port, self.application)
+        self._core = _core.FaithfulServer(
+            host, port, self.application, _log_hook(self)
+        )
         self.server_address = tuple(self._core.server_address)
         # ``self.socket`` stays a socket object for code that inspects it: a duplicate
         # of the Rust listener's descriptor (the listener itself is Rust's).
@@ -171,6 +173,57 @@ class WSGIRequestHandler(BaseHTTPRequestHandler):
             str(getattr(server, "server_name", "localhost")),
             int(getattr(server, "server_port", 80) or 80),
         )
+
+
+#: The methods a request handler class logs with: when its class overrides one, the
+#: server's log lines go through them, as under CPython's wsgiref.
+_LOG_METHODS = (
+    "log_request",
+    "log_error",
+    "log_message",
+    "address_string",
+    "log_date_time_string",
+)
+
+
+def _log_hook(server):
+    """For a request handler class that overrides a log method (a ``log_message`` that
+    silences the server, a ``log_request`` that skips health checks), a callable the Rust
+    server calls with each log event's fields instead of writing the line: it calls the
+    class's own ``log_request(code, size)`` or ``log_error("%s", message)`` on a handler
+    carrying the request's ``client_address``, ``server``, ``requestline``, ``command``,
+    ``path`` and ``request_version``. None for a class that logs as CPython's does (the
+    Rust server writes the same lines itself)."""
+    cls = server.RequestHandlerClass
+    if all(
+        getattr(cls, name, None) is getattr(BaseHTTPRequestHandler, name)
+        for name in _LOG_METHODS
+    ):
+        return None
+
+    def log(fields):
+        handler = cls.__new__(cls)
+        host, _, port = fields.get("client", "").rpartition(":")
+        handler.client_address = (host.strip("[]"), int(port) if port.isdigit() else 0)
+        handler.server = server
+        handler.request = None
+        handler.requestline = fields.get("request", "")
+        # None before the request line was parsed, as in CPython.
+        handler.command = fields.get("method") or None
+        handler.path = fields.get("path") or None
+        handler.request_version = fields.get("protocol")
+        if "request" in fields:
+            # ``ServerHandler.close``'s ``log_request(status code, bytes sent)``, or an
+            # error reply's ``log_request(code)``.
+            code = fields.get("status", "-")
+            handler.log_request(str(code), fields.get("bytes_sent", "-"))
+        else:
+            # ``log_error``'s line: the message after ``host - - [date] ``.
+            message = fields.get("message", "")
+            _, sep, rest = message.partition("] ")
+            handler.log_error("%s", rest if sep else message)
+
+    return log
 
 
 def make_server(
