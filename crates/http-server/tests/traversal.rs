@@ -114,6 +114,10 @@ const MORE_ATTEMPTS: &[&str] = &[
     "/link/../../secret.txt",
     "/link/..%2f..%2fsecret.txt",
     "/link/%2e%2e/%2e%2e/secret.txt",
+    // Surrogate escapes (bytes of names that are not UTF-8) stand for 0x80..0xFF only.
+    "/%ED%B2%AE%ED%B2%AE/secret.txt",
+    "/%ED%A0%80/../../secret.txt",
+    "/%ED%B3%BF/..%ED%B2%AF..%ED%B2%AFsecret.txt",
 ];
 
 #[test]
@@ -243,5 +247,19 @@ fn directory_redirects_never_leave_the_site() {
                 assert!(!loc.contains('\\'), "{target} -> {loc}");
             }
         }
+    }
+}
+
+/// A NUL in the path is a missing file (CPython's `open()` raises `ValueError` there and the
+/// connection closes without an answer: a documented divergence).
+#[test]
+fn a_nul_in_the_path_is_not_found() {
+    let d = TempDir::new("nul");
+    d.write("public.txt", b"public");
+    for path in ["/public.txt%00", "/public.txt%00.html", "/%00"] {
+        let mut h = SimpleHttpHandler::new(d.path());
+        let req = format!("GET {path} HTTP/1.0\r\n\r\n");
+        let t = Harness::new().run(&mut h, req.as_bytes());
+        assert_eq!(t.statuses(), [404], "{path}");
     }
 }
