@@ -161,3 +161,22 @@ def test_a_log_method_that_raises_does_not_stop_the_server(capfd):
             resp, body = request(port)
             assert (resp.status, body) == (200, b"Hello")
     assert "RuntimeError: broken log" in capfd.readouterr().err
+
+
+def test_handle_request_also_logs_through_an_overriding_class(capfd):
+    lines = []
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, format, *args):
+            lines.append(format % args)
+
+    with make_server("127.0.0.1", 0, demo_app, handler_class=Quiet) as httpd:
+        httpd.timeout = TIMEOUT
+        t = threading.Thread(target=httpd.handle_request)
+        t.start()
+        resp, _ = request(httpd.server_address[1], path="/xyz?abc")
+        t.join(TIMEOUT)
+        assert not t.is_alive()
+    assert resp.status == 200
+    assert lines == ['"GET /xyz?abc HTTP/1.1" 200 ' + resp.getheader("Content-Length")]
+    assert capfd.readouterr().err == ""
