@@ -120,6 +120,61 @@ def test_environ_values_that_differ_in_one_byte_are_not_taken_for_the_last_ones(
     assert seen == agents
 
 
+def test_concurrent_requests_never_see_another_requests_environ():
+    """The prepared environ dict is shared by the loop threads (under a lock): with several
+    threads, blocking requests handed off, and clients whose requests differ in every
+    variable, each application call sees its own request's values and none of another's."""
+    import random
+
+    def app(environ, start_response):
+        if random.random() < 0.1:
+            time.sleep(0.002)  # a blocking moment: the loop hands its other requests off
+        body = environ["wsgi.input"].read()
+        fields = ("PATH_INFO", "QUERY_STRING", "HTTP_X_ID", "HTTP_USER_AGENT", "CONTENT_TYPE")
+        out = [environ.get(k, "-") for k in fields] + [body.decode()]
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return ["|".join(out).encode()]
+
+    wrong = []
+
+    def client(n, port):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+        for i in range(100):
+            ident = f"{n}-{i}"
+            headers = {"X-Id": ident}
+            if i % 3:
+                headers["User-Agent"] = f"agent-{n}"
+            if i % 5 == 0:
+                headers["Content-Type"] = f"type/{n}"
+            body = ident.encode() if i % 2 else None
+            query = f"q={ident}" if i % 4 else ""
+            path = f"/p{n}/{i}" + (f"?{query}" if query else "")
+            conn.request("POST" if body else "GET", path, body=body, headers=headers)
+            got = conn.getresponse().read().decode()
+            want = "|".join(
+                [
+                    f"/p{n}/{i}",
+                    query,
+                    ident,
+                    f"agent-{n}" if i % 3 else "-",
+                    f"type/{n}" if i % 5 == 0 else "text/plain",  # wsgiref's default
+                    ident if body else "",
+                ]
+            )
+            if got != want:
+                wrong.append((want, got))
+        conn.close()
+
+    with production(app, threads=3) as port:
+        clients = [threading.Thread(target=client, args=(n, port)) for n in range(6)]
+        for t in clients:
+            t.start()
+        for t in clients:
+            t.join(TIMEOUT)
+            assert not t.is_alive()
+    assert wrong == []
+
+
 def counting(body_items, fail_at=None, start=True):
     """A response iterable counting its close() calls."""
 
