@@ -282,17 +282,25 @@ impl tracing::field::Visit for MessageOnly<'_, '_> {
 }
 
 /// A recorded field value.
+///
+/// Python: no equivalent.
 #[derive(Debug, Clone, PartialEq)]
-enum Value {
+pub enum Value {
+    /// Text (a `&str`, or a value recorded with `%` or `?`).
     Str(String),
+    /// An unsigned number (`status`, `bytes_sent`, `duration_us`).
     U64(u64),
+    /// A signed number.
     I64(i64),
+    /// A floating-point number.
     F64(f64),
+    /// A boolean.
     Bool(bool),
 }
 
 impl Value {
-    fn text(&self) -> String {
+    /// The value as text (numbers in decimal).
+    pub fn text(&self) -> String {
         match self {
             Value::Str(s) => s.clone(),
             Value::U64(n) => n.to_string(),
@@ -311,16 +319,38 @@ impl Value {
     }
 }
 
-/// An event's message and fields, in the order recorded.
+/// An event's message and fields, in the order recorded: what the access-log formats read,
+/// and what a program that routes access events itself reads (the Python host hands them
+/// to a request handler class's own `log_request`).
+///
+/// Python: no equivalent.
 #[derive(Debug, Default)]
-struct Fields {
+pub struct Fields {
     message: String,
     values: Vec<(&'static str, Value)>,
 }
 
 impl Fields {
-    fn get(&self, name: &str) -> Option<&Value> {
+    /// The fields of `event`.
+    pub fn of(event: &Event<'_>) -> Self {
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        fields
+    }
+
+    /// The `message` field (empty when the event has none).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The value of field `name` (other than `message`).
+    pub fn get(&self, name: &str) -> Option<&Value> {
         self.values.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    /// The fields other than `message`, in the order recorded.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &Value)> {
+        self.values.iter().map(|(n, v)| (*n, v))
     }
 
     fn put(&mut self, field: &tracing::field::Field, value: Value) {

@@ -531,6 +531,9 @@ fn splitext(p: &str) -> &str {
 /// fallback `unquote(path)`: invalid UTF-8 becomes U+FFFD.
 fn unquote(s: &str) -> Vec<u8> {
     let raw: Vec<u8> = percent_decode_str(s).collect();
+    if std::str::from_utf8(&raw).is_ok() {
+        return raw;
+    }
     surrogates_to_bytes(&raw)
         .unwrap_or_else(|| String::from_utf8_lossy(&raw).into_owned().into_bytes())
 }
@@ -570,17 +573,9 @@ fn surrogates_to_bytes(raw: &[u8]) -> Option<Vec<u8>> {
 /// writes it. [`unquote`] reads it back to the same bytes.
 fn quote_name(name: &[u8]) -> String {
     let mut utf8 = Vec::with_capacity(name.len());
-    let mut rest = name;
-    while !rest.is_empty() {
-        let (good, bad) = match std::str::from_utf8(rest) {
-            Ok(_) => (rest.len(), 0),
-            Err(e) => (
-                e.valid_up_to(),
-                e.error_len().unwrap_or(rest.len() - e.valid_up_to()),
-            ),
-        };
-        utf8.extend_from_slice(&rest[..good]);
-        for &b in &rest[good..good + bad] {
+    for chunk in name.utf8_chunks() {
+        utf8.extend_from_slice(chunk.valid().as_bytes());
+        for &b in chunk.invalid() {
             // U+DC00 + b, encoded as UTF-8 (`surrogatepass`).
             let cp = 0xDC00 | u32::from(b);
             utf8.extend_from_slice(&[
@@ -589,7 +584,6 @@ fn quote_name(name: &[u8]) -> String {
                 0x80 | (cp & 0x3F) as u8,
             ]);
         }
-        rest = &rest[good + bad..];
     }
     quote(&utf8)
 }

@@ -16,7 +16,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use gateway::ErrorStream;
-use http_server::logging::{AccessLines, AccessLogFormat, AccessTemplate, BufferedLog};
+use http_server::logging::{
+    ACCESS_TARGET, AccessLines, AccessLogFormat, AccessTemplate, BufferedLog, Fields, Value,
+};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use tracing_subscriber::fmt::MakeWriter;
@@ -56,7 +58,7 @@ pub(crate) fn with_log_hook<R>(hook: Option<Py<PyAny>>, f: impl FnOnce() -> R) -
 
 /// An access-log event that goes to this thread's [`LOG_HOOK`] instead of the log.
 fn hooked(meta: &tracing::Metadata<'_>) -> bool {
-    meta.target() == "http_server::access"
+    meta.target() == ACCESS_TARGET
         && HOOK_LAYER.load(Ordering::Relaxed)
         && LOG_HOOK.with(|h| h.borrow().is_some())
 }
@@ -69,19 +71,19 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for PyLogHook {
         if !hooked(event.metadata()) {
             return;
         }
-        let mut fields = EventFields::default();
-        event.record(&mut fields);
+        let fields = Fields::of(event);
         Python::attach(|py| {
             let Some(hook) = LOG_HOOK.with(|h| h.borrow().as_ref().map(|h| h.clone_ref(py))) else {
                 return;
             };
             let dict = PyDict::new(py);
-            let called = fields
-                .0
-                .into_iter()
-                .try_for_each(|(name, value)| match value {
-                    FieldValue::Text(t) => dict.set_item(name, t),
-                    FieldValue::Number(n) => dict.set_item(name, n),
+            let called = dict
+                .set_item("message", fields.message())
+                .and_then(|()| {
+                    fields.iter().try_for_each(|(name, value)| match value {
+                        Value::U64(n) => dict.set_item(name, n),
+                        other => dict.set_item(name, other.text()),
+                    })
                 })
                 .and_then(|()| hook.call1(py, (dict,)));
             // As an exception in CPython's `log_message`: a traceback, and serving goes on.
@@ -89,31 +91,6 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for PyLogHook {
                 e.print(py);
             }
         });
-    }
-}
-
-/// The fields of one event, by name.
-#[derive(Default)]
-struct EventFields(Vec<(&'static str, FieldValue)>);
-
-enum FieldValue {
-    Text(String),
-    Number(u64),
-}
-
-impl tracing::field::Visit for EventFields {
-    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
-        self.0.push((field.name(), FieldValue::Number(value)));
-    }
-
-    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-        self.0
-            .push((field.name(), FieldValue::Text(value.to_owned())));
-    }
-
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        self.0
-            .push((field.name(), FieldValue::Text(format!("{value:?}"))));
     }
 }
 

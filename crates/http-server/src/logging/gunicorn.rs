@@ -248,8 +248,7 @@ pub(super) fn reference_line(
     lines: &AccessLines,
     event: &Event<'_>,
 ) -> String {
-    let mut fields = Fields::default();
-    event.record(&mut fields);
+    let fields = Fields::of(event);
     let meta = event.metadata();
     let now = SystemTime::now();
     match template {
